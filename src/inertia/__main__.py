@@ -1,0 +1,3 @@
+from inertia.cli import app
+
+app(prog_name="inertia")
