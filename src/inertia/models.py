@@ -1,0 +1,67 @@
+"""The lab's network: a multilayer perceptron ``Net(Layers)`` with a chosen activation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "gelu": nn.functional.gelu,
+    "elu": nn.functional.elu,
+    "leaky_relu": nn.functional.leaky_relu,
+    "identity": lambda t: t,
+}
+
+
+def check_layers(layers: Sequence[int]) -> list[int]:
+    """``layers`` as a list of positive ints (input width first, classes last), or a clear error."""
+    layers = list(layers)
+    if len(layers) < 2:
+        raise ValueError(f"layers must list at least an input and an output width, got {layers}")
+    if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in layers):
+        raise ValueError(f"layers must be positive integers, got {layers}")
+    return layers
+
+
+class MLP(nn.Module):
+    """``Linear`` layers of widths ``layers`` with ``activation`` between them (none after the last).
+
+    Parameter names (``hidden.0.weight``, ...) and the order of random draws match the seed notebook's
+    ``Net(Layers)``, so under the same ``torch.manual_seed`` both start from identical weights.
+    With ``seed`` given, weights are drawn from a private generator instead of torch's global one,
+    from the same distribution as ``nn.Linear``'s default: U(-1/√fan_in, 1/√fan_in).
+    """
+
+    def __init__(self, layers: Sequence[int], activation: str = "relu", seed: int | None = None):
+        super().__init__()
+        self.layers = check_layers(layers)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        self.activation = activation
+        self._act = ACTIVATIONS[activation]
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(self.layers, self.layers[1:]))
+        if seed is not None:
+            self.reset_parameters(torch.Generator().manual_seed(seed))
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator) -> None:
+        """Redraw every weight and bias from ``generator``, layer by layer, weight before bias."""
+        for linear in self.hidden:
+            bound = 1.0 / math.sqrt(linear.in_features)
+            linear.weight.uniform_(-bound, bound, generator=generator)
+            linear.bias.uniform_(-bound, bound, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        *inner, last = self.hidden
+        for linear in inner:
+            x = self._act(linear(x))
+        return last(x)
+
+    def extra_repr(self) -> str:
+        return f"layers={self.layers}, activation={self.activation!r}"

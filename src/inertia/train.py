@@ -1,0 +1,130 @@
+"""Training one model: minibatch SGD over a :class:`~inertia.data.Dataset`, recording a :class:`History`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from inertia.data import Dataset
+
+METRICS = ("loss", "accuracy", "batch_loss_mean", "batch_loss_last")
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of one training run (index 0 is the state after the first epoch).
+
+    - ``loss``, ``accuracy``: on the full data set after the epoch: the honest metrics.
+    - ``batch_loss_mean``: mean of the epoch's minibatch losses, each taken before its update.
+    - ``batch_loss_last``: the last minibatch's loss, as the seed notebook records it.
+    - ``diverged_at``: the epoch in which a loss became NaN or infinite (training stopped there and the
+      remaining epochs are NaN), or ``None``.
+    """
+
+    loss: np.ndarray
+    accuracy: np.ndarray
+    batch_loss_mean: np.ndarray
+    batch_loss_last: np.ndarray
+    diverged_at: int | None = None
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame({name: getattr(self, name) for name in METRICS})
+        frame.index = pd.RangeIndex(1, self.epochs + 1, name="epoch")
+        return frame
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module) -> tuple[float, float]:
+    """Full-data ``(loss, accuracy)`` of ``model`` without touching its gradients."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+        loss = criterion(logits, y).item()
+        accuracy = (logits.argmax(dim=1) == y).sum().item() / len(y)
+    model.train(was_training)
+    return loss, accuracy
+
+
+def minibatches(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+    """Index tensors covering ``range(n)`` in batches of ``batch_size`` (the last may be smaller)."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    return order.split(batch_size)
+
+
+def fit(
+    model: nn.Module,
+    dataset: Dataset,
+    optimizer: torch.optim.Optimizer,
+    epochs: int = 100,
+    batch_size: int = 20,
+    shuffle: bool = True,
+    seed: int | None = None,
+    *,
+    loader: Iterable | None = None,
+    criterion: nn.Module | None = None,
+    on_epoch: Callable[[int, History], None] | None = None,
+) -> History:
+    """Train ``model`` on ``dataset`` with ``optimizer`` for ``epochs`` passes of minibatch SGD.
+
+    Minibatches come from ``dataset`` in order, or in a fresh random order each epoch when ``shuffle``
+    (drawn from a generator seeded with ``seed``, so two runs with one seed see the same order). A
+    ``loader`` (any re-iterable of ``(x, y)`` batches, e.g. a ``DataLoader``) replaces that batching.
+    ``on_epoch(epoch, history_so_far)`` is called after each epoch, e.g. to drive a progress bar.
+    """
+    _check_positive_int("epochs", epochs)
+    _check_positive_int("batch_size", batch_size)
+    criterion = criterion or nn.CrossEntropyLoss()
+    device = next(model.parameters()).device
+    x, y = dataset.tensors(device)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    metrics = {name: np.full(epochs, np.nan) for name in METRICS}
+    diverged_at = None
+    started = time.perf_counter()
+
+    model.train()
+    for epoch in range(epochs):
+        if loader is None:
+            batches = ((x[i], y[i]) for i in minibatches(len(y), batch_size, shuffle, generator))
+        else:
+            batches = ((bx.to(device), by.to(device)) for bx, by in loader)
+        total, count, loss = 0.0, 0, None
+        for bx, by in batches:
+            optimizer.zero_grad()
+            loss = criterion(model(bx), by)
+            loss.backward()
+            optimizer.step()
+            total, count = total + loss.item(), count + 1
+        if loss is None:
+            raise ValueError("the loader yielded no batches")
+        metrics["batch_loss_mean"][epoch] = total / count
+        metrics["batch_loss_last"][epoch] = loss.item()
+        metrics["loss"][epoch], metrics["accuracy"][epoch] = evaluate(model, x, y, criterion)
+        if not (np.isfinite(metrics["loss"][epoch]) and np.isfinite(total)):
+            diverged_at = epoch
+            metrics["loss"][epoch] = metrics["accuracy"][epoch] = np.nan
+        history = History(**metrics, diverged_at=diverged_at, seconds=time.perf_counter() - started)
+        if on_epoch is not None:
+            on_epoch(epoch, history)
+        if diverged_at is not None:
+            break
+    return History(**metrics, diverged_at=diverged_at, seconds=time.perf_counter() - started)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from inertia.stats import epochs_to_target, mean_ci, paired_difference
+
+
+def test_mean_ci_matches_scipy_t_interval():
+    values = np.array([0.31, 0.27, 0.35, 0.30, 0.29])
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    estimate = mean_ci(values)
+    assert estimate.n == 5
+    assert estimate.mean == pytest.approx(values.mean())
+    assert (estimate.low, estimate.high) == pytest.approx((low, high))
+
+
+def test_mean_ci_by_hand_for_two_values():
+    # n = 2: t_{0.975, 1} = 12.7062; sd of (1, 3) is sqrt(2); half-width = 12.7062 * sqrt(2) / sqrt(2).
+    estimate = mean_ci([1.0, 3.0])
+    assert estimate.mean == 2.0
+    assert estimate.half_width == pytest.approx(12.7062, abs=1e-4)
+
+
+def test_mean_ci_ignores_nan_and_handles_small_n():
+    assert mean_ci([np.nan, 2.0, np.nan]).n == 1
+    assert np.isnan(mean_ci([2.0]).low)
+    assert mean_ci([]).n == 0 and np.isnan(mean_ci([]).mean)
+    assert str(mean_ci([])) == "n/a"
+
+
+def test_paired_difference_uses_pairs():
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    b = a - 0.5 + np.array([0.01, -0.01, 0.02, -0.02])
+    estimate = paired_difference(a, b)
+    assert estimate.mean == pytest.approx(0.5)
+    assert estimate.high - estimate.low < 0.1  # pairing removes the spread of a and b themselves
+
+
+def test_epochs_to_target():
+    assert epochs_to_target([0.5, 0.89, 0.9, 0.95], 0.9) == 3
+    assert np.isnan(epochs_to_target([0.5, 0.6], 0.9))
