@@ -1,0 +1,265 @@
+"""The momentum comparison: the seed lab as one call, over several seeds, with paired runs and statistics.
+
+Within one seed every momentum starts from the same initial weights and sees the same minibatch order, so
+differences between momenta are paired; across seeds both change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from inertia import data as data_module
+from inertia.data import Dataset
+from inertia.models import MLP, check_layers
+from inertia.stats import epochs_to_target, mean_ci
+from inertia.train import History, fit
+
+LAB_MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Everything that determines a comparison's result."""
+
+    momenta: tuple[float, ...] = LAB_MOMENTA
+    dataset: str = "spiral"
+    layers: tuple[int, ...] | None = None
+    activation: str = "relu"
+    lr: float = 0.1
+    batch_size: int = 20
+    epochs: int = 100
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    shuffle: bool = True
+    data_seed: int = 0
+    target_accuracy: float = 0.9
+
+    def __post_init__(self) -> None:
+        momenta = tuple(float(m) for m in self.momenta)
+        if not momenta:
+            raise ValueError("momenta must list at least one value")
+        for m in momenta:
+            if not (np.isfinite(m) and m >= 0):
+                raise ValueError(f"Invalid momentum value: {m} (momenta must be finite and >= 0)")
+        if len(set(momenta)) != len(momenta):
+            raise ValueError(f"momenta must be distinct, got {list(momenta)}")
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"Invalid learning rate: {self.lr} (lr must be a finite number > 0)")
+        seeds = tuple(int(s) for s in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 < self.target_accuracy <= 1:
+            raise ValueError(f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
+        object.__setattr__(self, "momenta", momenta)
+        object.__setattr__(self, "seeds", seeds)
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(check_layers(self.layers)))
+
+
+@dataclass
+class Run:
+    """One training run: a momentum, a seed, its history and the trained model."""
+
+    momentum: float
+    seed: int
+    history: History
+    model: MLP = field(repr=False)
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`: runs for every (momentum, seed), with tables and figures."""
+
+    config: CompareConfig
+    dataset: Dataset
+    runs: list[Run]
+
+    def run(self, momentum: float, seed: int | None = None) -> Run:
+        seed = self.config.seeds[0] if seed is None else seed
+        for run in self.runs:
+            if run.momentum == momentum and run.seed == seed:
+                return run
+        raise KeyError(f"no run with momentum {momentum} and seed {seed}")
+
+    def curves(self) -> pd.DataFrame:
+        """Every run's per-epoch metrics in long form: momentum, seed, epoch, loss, accuracy, ..."""
+        frames = []
+        for run in self.runs:
+            frame = run.history.to_frame().reset_index()
+            frame.insert(0, "seed", run.seed)
+            frame.insert(0, "momentum", run.momentum)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def table(self) -> pd.DataFrame:
+        """Per momentum, over seeds: final and best full-data loss, final accuracy and epochs to the target
+        accuracy, each as mean with a 95 % confidence interval (``*_low``, ``*_high``)."""
+        rows = []
+        target = self.config.target_accuracy
+        for momentum in self.config.momenta:
+            runs = [r for r in self.runs if r.momentum == momentum]
+            per_seed = {
+                "final_loss": [r.history.loss[-1] for r in runs],
+                "best_loss": [np.nanmin(r.history.loss) if not r.history.diverged else np.nan for r in runs],
+                "final_accuracy": [r.history.accuracy[-1] for r in runs],
+                "epochs_to_target": [epochs_to_target(r.history.accuracy, target) for r in runs],
+            }
+            row = {"momentum": momentum, "runs": len(runs), "diverged": sum(r.history.diverged for r in runs)}
+            for name, values in per_seed.items():
+                estimate = mean_ci(values)
+                row.update({name: estimate.mean, f"{name}_low": estimate.low, f"{name}_high": estimate.high})
+            row["reached_target"] = int(np.isfinite(per_seed["epochs_to_target"]).sum())
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("momentum")
+
+    def summary(self) -> dict:
+        """A JSON-ready dict: the configuration and the table (NaN written as null)."""
+        table = self.table().reset_index()
+        records = json.loads(table.to_json(orient="records"))
+        return {"config": asdict(self.config), "dataset": self.dataset.name, "table": records}
+
+    def plot_loss(self, metric: str = "loss"):
+        from inertia import plots
+
+        return plots.curves(self.curves(), metric, self.config.momenta)
+
+    def plot_accuracy(self):
+        return self.plot_loss("accuracy")
+
+    def plot_loss_accuracy(self):
+        from inertia import plots
+
+        return plots.loss_accuracy_grid(self.curves(), self.config.momenta)
+
+    def plot_decision_regions(self, seed: int | None = None):
+        from inertia import plots
+
+        seed = self.config.seeds[0] if seed is None else seed
+        models = {m: self.run(m, seed).model for m in self.config.momenta}
+        return plots.decision_regions(models, self.dataset, seed=seed)
+
+    def save(self, out: str | Path, plots: bool = True) -> dict[str, Path]:
+        """Write ``table.csv``, ``curves.csv``, ``summary.json`` and (with ``plots``) the PNG figures."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {"table": out / "table.csv", "curves": out / "curves.csv", "summary": out / "summary.json"}
+        self.table().to_csv(files["table"])
+        self.curves().to_csv(files["curves"], index=False)
+        if plots:
+            files.update(self._save_figures(out))
+        summary = self.summary() | {"files": {k: str(v) for k, v in files.items()}}
+        files["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        return files
+
+    def _save_figures(self, out: Path) -> dict[str, Path]:
+        import matplotlib.pyplot as plt
+
+        figures = {
+            "loss_png": (self.plot_loss, "loss.png"),
+            "accuracy_png": (self.plot_accuracy, "accuracy.png"),
+            "loss_accuracy_png": (self.plot_loss_accuracy, "loss_accuracy.png"),
+        }
+        if self.dataset.features == 2:
+            figures["decision_regions_png"] = (self.plot_decision_regions, "decision_regions.png")
+        files = {}
+        for key, (draw, name) in figures.items():
+            figure = draw()
+            files[key] = out / name
+            figure.savefig(files[key], dpi=120)
+            plt.close(figure)
+        return files
+
+
+def compare(
+    momenta: Sequence[float] = LAB_MOMENTA,
+    dataset: str | Dataset = "spiral",
+    layers: Sequence[int] | None = None,
+    lr: float = 0.1,
+    batch_size: int = 20,
+    epochs: int = 100,
+    seeds: int | Sequence[int] = 5,
+    shuffle: bool = True,
+    activation: str = "relu",
+    data_seed: int = 0,
+    target_accuracy: float = 0.9,
+    progress: bool = False,
+) -> Comparison:
+    """Train one model per (momentum, seed) with SGD and compare them.
+
+    Defaults are the seed lab's (spiral 3 × 500, ``[2, 50, 3]`` ReLU, lr 0.1, batch 20, 100 epochs,
+    momenta 0, 0.1, 0.2, 0.4, 0.5), with a sounder protocol: ``seeds`` independent seeds (an int n means
+    seeds 0..n-1), reshuffled minibatches and full-data metrics. ``layers=None`` means
+    ``[features, 50, classes]`` of the data set.
+    """
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
+        seeds = range(seeds)
+    name = dataset if isinstance(dataset, str) else dataset.name
+    config = CompareConfig(
+        momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
+        activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
+        shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy,
+    )
+    if isinstance(dataset, str):
+        dataset = data_module.get(dataset, seed=data_seed)
+    layers = config.layers or (dataset.features, 50, dataset.classes)
+    _check_fits(layers, dataset)
+    config = CompareConfig(**{**asdict(config), "layers": tuple(layers)})
+
+    runs = []
+    with _progress(len(config.seeds) * len(config.momenta) * config.epochs, progress) as advance:
+        for seed in config.seeds:
+            for momentum in config.momenta:
+                model = MLP(layers, activation, seed=seed)
+                optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=momentum)
+                history = fit(
+                    model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
+                    on_epoch=lambda epoch, h, m=momentum, s=seed: advance(f"momentum {m:g}, seed {s}"),
+                )
+                advance(None, _epochs_skipped(history))
+                runs.append(Run(momentum, seed, history, model))
+    return Comparison(config, dataset, runs)
+
+
+def _epochs_skipped(history: History) -> int:
+    """Epochs not trained after a divergence (they still count towards the progress total)."""
+    return 0 if history.diverged_at is None else history.epochs - history.diverged_at - 1
+
+
+def _check_fits(layers: Sequence[int], dataset: Dataset) -> None:
+    if layers[0] != dataset.features:
+        raise ValueError(f"layers[0] is {layers[0]} but dataset {dataset.name!r} has {dataset.features} features")
+    if layers[-1] != dataset.classes:
+        raise ValueError(f"layers[-1] is {layers[-1]} but dataset {dataset.name!r} has {dataset.classes} classes")
+
+
+@contextmanager
+def _progress(total: int, enabled: bool):
+    """Yields ``advance(description=None, steps=1)`` driving a rich progress bar on stderr, or a no-op."""
+    if not enabled:
+        yield lambda description=None, steps=1: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("training", total=total)
+
+        def advance(description=None, steps=1):
+            bar.update(task, advance=steps, **({"description": description} if description else {}))
+
+        yield advance

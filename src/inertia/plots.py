@@ -1,0 +1,148 @@
+"""Matplotlib figures for comparisons. Each function returns a ``Figure`` (no pyplot state, no GUI needed)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib import colormaps
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from inertia.data import Dataset
+from inertia.stats import mean_ci
+
+LABELS = {
+    "loss": "full-data cross-entropy loss (nats)",
+    "accuracy": "full-data accuracy (fraction correct)",
+    "batch_loss_mean": "mean minibatch loss (nats)",
+    "batch_loss_last": "last-minibatch loss (nats)",
+}
+# Decision-region colours for three classes (the seed notebook's hues, lightened so points stay visible);
+# tab10 beyond that.
+LIGHT = ["#FFC4C4", "#C4F5C4", "#B8DEFF"]
+BOLD = ["#FF0000", "#00AA00", "#0077CC"]
+
+
+def momentum_colors(momenta: Sequence[float]) -> dict[float, tuple]:
+    """One colour per momentum from an ordered colormap, so the legend reads as a scale."""
+    cmap = colormaps["viridis"]
+    n = max(len(momenta) - 1, 1)
+    return {m: cmap(0.9 * i / n) for i, m in enumerate(momenta)}
+
+
+def band(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per epoch: mean of ``metric`` over seeds and its 95 % t-interval (``low``, ``high``)."""
+    rows = []
+    for epoch, group in frame.groupby("epoch"):
+        estimate = mean_ci(group[metric].to_numpy())
+        rows.append((epoch, estimate.mean, estimate.low, estimate.high))
+    return pd.DataFrame(rows, columns=["epoch", "mean", "low", "high"])
+
+
+def curves(frame: pd.DataFrame, metric: str, momenta: Sequence[float]) -> Figure:
+    """``metric`` against epoch for each momentum: the mean over seeds with a 95 % CI band."""
+    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    ax = figure.add_subplot()
+    colors = momentum_colors(momenta)
+    seeds = frame["seed"].nunique()
+    for momentum in momenta:
+        summary = band(frame[frame["momentum"] == momentum], metric)
+        ax.plot(summary["epoch"], summary["mean"], color=colors[momentum], lw=1.8, label=f"momentum {momentum:g}")
+        ax.fill_between(summary["epoch"], summary["low"], summary["high"], color=colors[momentum], alpha=0.2, lw=0)
+    if metric != "accuracy":
+        ax.set_yscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(LABELS.get(metric, metric))
+    interval = "mean and 95 % CI band" if seeds > 1 else "one seed"
+    ax.set_title(f"{LABELS.get(metric, metric).split(' (')[0].capitalize()} by momentum ({seeds} seeds, {interval})")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(title="SGD", loc="best")
+    return figure
+
+
+def loss_accuracy_grid(frame: pd.DataFrame, momenta: Sequence[float]) -> Figure:
+    """The seed notebook's dual-axis plot, one panel per momentum: loss (red, left) and accuracy (blue, right).
+
+    Solid lines are full-data metrics averaged over seeds; the thin red line is the last-minibatch loss of
+    the first seed, the quantity the notebook plots.
+    """
+    cols = min(len(momenta), 3)
+    rows = math.ceil(len(momenta) / cols)
+    figure = Figure(figsize=(4.6 * cols, 3.4 * rows), layout="constrained")
+    first_seed = frame["seed"].iloc[0]
+    for i, momentum in enumerate(momenta):
+        ax = figure.add_subplot(rows, cols, i + 1)
+        runs = frame[frame["momentum"] == momentum]
+        loss = band(runs, "loss")
+        noisy = runs[runs["seed"] == first_seed]
+        ax.plot(noisy["epoch"], noisy["batch_loss_last"], color="tab:red", lw=0.6, alpha=0.45,
+                label=f"last-minibatch loss, seed {first_seed} (what the notebook plots)")
+        ax.plot(loss["epoch"], loss["mean"], color="tab:red", lw=1.8, label="full-data loss")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss (nats)", color="tab:red")
+        ax.tick_params(axis="y", colors="tab:red")
+        twin = ax.twinx()
+        accuracy = band(runs, "accuracy")
+        twin.plot(accuracy["epoch"], accuracy["mean"], color="tab:blue", lw=1.8, label="full-data accuracy")
+        twin.set_ylim(0, 1.02)
+        twin.set_ylabel("accuracy", color="tab:blue")
+        twin.tick_params(axis="y", colors="tab:blue")
+        ax.set_title(f"momentum {momentum:g}")
+        if i == 0:
+            handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+            figure.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    figure.suptitle(f"Loss and accuracy per momentum (full-data lines: mean over {frame['seed'].nunique()} seeds)")
+    return figure
+
+
+def decision_regions(models: Mapping[float, torch.nn.Module], dataset: Dataset, seed: int | None = None,
+                     resolution: int = 300) -> Figure:
+    """Predicted class over the plane, one panel per momentum, with the data on top (2-feature data only)."""
+    if dataset.features != 2:
+        raise ValueError(f"decision regions need 2 input features; {dataset.name!r} has {dataset.features}")
+    x, y = dataset.x, dataset.y
+    lo, hi = x.min(axis=0) - 0.1, x.max(axis=0) + 0.1
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = torch.from_numpy(np.c_[gx.ravel(), gy.ravel()].astype(np.float32))
+    light, bold = _class_colors(dataset.classes)
+
+    cols = min(len(models), 3)
+    rows = math.ceil(len(models) / cols)
+    figure = Figure(figsize=(4.2 * cols, 4.0 * rows), layout="constrained")
+    for i, (momentum, model) in enumerate(models.items()):
+        ax = figure.add_subplot(rows, cols, i + 1)
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            region = model(grid.to(device)).argmax(dim=1).cpu().numpy().reshape(gx.shape)
+            accuracy = (model(torch.from_numpy(x).to(device)).argmax(dim=1).cpu().numpy() == y).mean()
+        ax.pcolormesh(gx, gy, region, cmap=ListedColormap(light), vmin=-0.5, vmax=dataset.classes - 0.5,
+                      shading="auto")
+        for k in range(dataset.classes):
+            ax.scatter(*x[y == k].T, s=5, color=bold[k], label=f"class {k}", edgecolors="none")
+        ax.set_title(f"momentum {momentum:g}: accuracy {accuracy:.1%}")
+        ax.set_xlabel("$x_1$")
+        ax.set_ylabel("$x_2$")
+        ax.set_aspect("equal")
+        if i == 0:
+            figure.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=dataset.classes,
+                          markerscale=3, frameon=False)
+    which = "" if seed is None else f" (seed {seed})"
+    figure.suptitle(f"Decision regions after training{which}: shaded by predicted class")
+    return figure
+
+
+def _class_colors(classes: int) -> tuple[list, list]:
+    if classes <= 3:
+        return LIGHT[:classes], BOLD[:classes]
+    tab = colormaps["tab10" if classes <= 10 else "tab20"]
+    bold = [tab(k % tab.N) for k in range(classes)]
+    light = [(*c[:3], 0.35) for c in bold]
+    return light, bold

@@ -1,0 +1,120 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import inertia
+from inertia import comparison, data
+from inertia.stats import mean_ci
+
+
+@pytest.fixture(scope="module")
+def small():
+    dataset = data.spiral(points=30, seed=0)
+    return inertia.compare(momenta=[0, 0.5, 0.9], dataset=dataset, epochs=4, seeds=3, batch_size=10)
+
+
+def test_runs_are_paired_by_seed(monkeypatch):
+    """Within a seed every momentum starts from the same weights and sees the same minibatch order."""
+    seen = []
+    real_fit = comparison.fit
+
+    def spy(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs):
+        weights = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+        seen.append((optimizer.param_groups[0]["momentum"], seed, weights, order))
+        return real_fit(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs)
+
+    monkeypatch.setattr(comparison, "fit", spy)
+    inertia.compare(momenta=[0, 0.4], dataset=data.spiral(points=10, seed=0), epochs=1, seeds=[3, 8])
+    by_seed = {}
+    for momentum, seed, weights, order in seen:
+        by_seed.setdefault(seed, []).append((momentum, weights, order))
+    assert sorted(by_seed) == [3, 8]
+    for runs in by_seed.values():
+        assert [m for m, _, _ in runs] == [0, 0.4]
+        assert torch.equal(runs[0][1], runs[1][1]) and torch.equal(runs[0][2], runs[1][2])
+    assert not torch.equal(by_seed[3][0][1], by_seed[8][0][1])
+
+
+def test_table_matches_the_curves(small):
+    table, curves = small.table(), small.curves()
+    assert list(table.index) == [0, 0.5, 0.9]
+    for momentum in table.index:
+        runs = curves[curves["momentum"] == momentum]
+        final = runs[runs["epoch"] == 4]["loss"].to_numpy()
+        best = runs.groupby("seed")["loss"].min().to_numpy()
+        expected = mean_ci(final)
+        assert table.loc[momentum, "final_loss"] == pytest.approx(expected.mean)
+        assert table.loc[momentum, "final_loss_low"] == pytest.approx(expected.low)
+        assert table.loc[momentum, "best_loss"] == pytest.approx(best.mean())
+        assert table.loc[momentum, "runs"] == 3 and table.loc[momentum, "diverged"] == 0
+        acc = runs.pivot(index="epoch", columns="seed", values="accuracy")
+        reached = [(acc[s] >= 0.9).to_numpy().nonzero()[0] for s in acc]
+        assert table.loc[momentum, "reached_target"] == sum(len(r) > 0 for r in reached)
+
+
+def test_defaults_are_the_seed_lab():
+    config = comparison.CompareConfig()
+    assert config.momenta == (0, 0.1, 0.2, 0.4, 0.5)
+    assert (config.lr, config.batch_size, config.epochs, len(config.seeds)) == (0.1, 20, 100, 5)
+    assert config.dataset == "spiral"
+
+
+def test_default_layers_follow_the_dataset():
+    result = inertia.compare(momenta=[0.0], dataset=data.blobs(classes=4, points=5, features=3, seed=0),
+                             epochs=1, seeds=1)
+    assert result.config.layers == (3, 50, 4)
+
+
+def test_save_writes_table_curves_summary_and_figures(small, tmp_path):
+    files = small.save(tmp_path)
+    for key in ("table", "curves", "summary", "loss_png", "accuracy_png", "loss_accuracy_png",
+                "decision_regions_png"):
+        assert files[key].is_file() and files[key].stat().st_size > 0, key
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["momenta"] == [0, 0.5, 0.9]
+    assert [row["momentum"] for row in summary["table"]] == [0, 0.5, 0.9]
+
+
+def test_no_decision_regions_for_more_than_two_features(tmp_path):
+    result = inertia.compare(momenta=[0.0, 0.5], dataset=data.blobs(points=5, features=3, seed=0), epochs=1,
+                             seeds=1)
+    assert "decision_regions_png" not in result.save(tmp_path)
+    with pytest.raises(ValueError, match="need 2 input features"):
+        result.plot_decision_regions()
+
+
+def test_diverged_runs_are_counted_not_averaged():
+    result = inertia.compare(momenta=[0.0, 0.9], dataset=data.spiral(points=10, seed=0), lr=1e30, epochs=6,
+                             seeds=2, batch_size=5)
+    table = result.table()
+    assert table.loc[0.9, "diverged"] == 2
+    assert np.isnan(table.loc[0.9, "final_loss"])
+    json.dumps(result.summary(), allow_nan=False)  # NaN is written as null
+
+
+CONFIG_ERRORS = [
+    ("negative momentum", {"momenta": [0, -0.1]}, "Invalid momentum value: -0.1"),
+    ("no momenta", {"momenta": []}, "at least one value"),
+    ("duplicate momenta", {"momenta": [0.1, 0.1]}, "must be distinct"),
+    ("zero lr", {"lr": 0}, "Invalid learning rate: 0"),
+    ("negative lr", {"lr": -0.1}, "Invalid learning rate: -0.1"),
+    ("zero seeds", {"seeds": 0}, "seeds must be a positive count"),
+    ("duplicate seeds", {"seeds": [1, 1]}, "distinct integers"),
+    ("zero epochs", {"epochs": 0}, "epochs must be a positive integer"),
+    ("fractional batch", {"batch_size": 2.5}, "batch_size must be a positive integer"),
+    ("bad target", {"target_accuracy": 1.5}, "target_accuracy must be in (0, 1]"),
+    ("input width", {"layers": [3, 10, 3]}, "layers[0] is 3 but dataset 'spiral' has 2 features"),
+    ("output width", {"layers": [2, 10, 4]}, "layers[-1] is 4 but dataset 'spiral' has 3 classes"),
+    ("unknown dataset", {"dataset": "swirl"}, "unknown dataset 'swirl'"),
+    ("unknown activation", {"activation": "swish"}, "unknown activation 'swish'"),
+]
+
+
+@pytest.mark.parametrize(("description", "kwargs", "message"), CONFIG_ERRORS, ids=[e[0] for e in CONFIG_ERRORS])
+def test_config_errors(description, kwargs, message):
+    with pytest.raises(ValueError) as info:
+        inertia.compare(**{"epochs": 1, "seeds": 1, **kwargs})
+    assert message in str(info.value), description
