@@ -1,0 +1,59 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from inertia.cli import app
+
+runner = CliRunner()
+
+
+def test_every_command_has_help():
+    for args in ([], ["compare"], ["reproduce"], ["reproduce", "lab"]):
+        result = runner.invoke(app, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, args
+
+
+def test_compare_end_to_end_json(tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["compare", "--momenta", "0,0.5", "--epochs", "3", "--seeds", "2",
+                                 "--batch-size", "50", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [row["momentum"] for row in summary["table"]] == [0, 0.5]
+    assert summary["config"]["seeds"] == [0, 1] and summary["config"]["shuffle"] is True
+    for name in ("table.csv", "curves.csv", "summary.json", "loss.png", "accuracy.png", "loss_accuracy.png",
+                 "decision_regions.png"):
+        assert (out / name).is_file(), name
+
+
+def test_compare_prints_a_table_and_respects_no_plots(tmp_path):
+    result = runner.invoke(app, ["compare", "--momenta", "0.1", "--epochs", "1", "--seeds", "1", "--no-shuffle",
+                                 "--layers", "2,8,3", "--out", str(tmp_path), "--no-plots"])
+    assert result.exit_code == 0, result.output
+    assert "momentum" in result.stdout and "0.1" in result.stdout
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_compare_on_a_csv_file(tmp_path):
+    csv = tmp_path / "xor.csv"
+    csv.write_text("a,b,label\n" + "".join(f"{i % 2},{i // 2 % 2},{(i % 2) ^ (i // 2 % 2)}\n" for i in range(40)))
+    result = runner.invoke(app, ["compare", "--dataset", str(csv), "--momenta", "0,0.9", "--epochs", "2",
+                                 "--seeds", "1", "--out", str(tmp_path / "o"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["config"]["layers"] == [2, 50, 2]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--momenta", "0,abc"], "comma-separated numbers"),
+    (["--momenta", "0,-0.5"], "Invalid momentum value: -0.5"),
+    (["--lr", "-1"], "Invalid learning rate: -1"),
+    (["--layers", "2,x,3"], "comma-separated integers"),
+    (["--layers", "3,10,3"], "layers[0] is 3"),
+    (["--dataset", "nope"], "unknown dataset 'nope'"),
+    (["--seeds", "0"], "seeds must be a positive count"),
+])
+def test_compare_errors_name_the_field(tmp_path, args, message):
+    result = runner.invoke(app, ["compare", "--epochs", "1", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
