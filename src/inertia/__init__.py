@@ -9,12 +9,14 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"comparison", "data", "models", "plots", "reproduce", "stats", "train"}
+_SUBMODULES = {"comparison", "data", "forms", "models", "optim", "plots", "progress", "reproduce", "rules",
+               "scratch", "stats", "train", "velocity"}
 _NAMES = {
     "Comparison": "inertia.comparison",
     "compare": "inertia.comparison",
     "Dataset": "inertia.data",
     "MLP": "inertia.models",
+    "Momentum": "inertia.optim",
     "History": "inertia.train",
     "fit": "inertia.train",
 }
