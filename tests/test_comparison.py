@@ -6,6 +6,7 @@ import torch
 
 import inertia
 from inertia import comparison, data
+from inertia.optim import Momentum
 from inertia.stats import mean_ci
 
 
@@ -24,6 +25,7 @@ def test_runs_are_paired_by_seed(monkeypatch):
         weights = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
         order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
         seen.append((optimizer.param_groups[0]["momentum"], seed, weights, order))
+        assert isinstance(optimizer, Momentum) and optimizer.param_groups[0]["form"] == "pytorch"
         return real_fit(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs)
 
     monkeypatch.setattr(comparison, "fit", spy)
@@ -110,6 +112,7 @@ CONFIG_ERRORS = [
     ("output width", {"layers": [2, 10, 4]}, "layers[-1] is 4 but dataset 'spiral' has 3 classes"),
     ("unknown dataset", {"dataset": "swirl"}, "unknown dataset 'swirl'"),
     ("unknown activation", {"activation": "swish"}, "unknown activation 'swish'"),
+    ("unknown form", {"form": "adam"}, "Invalid form: 'adam' (allowed: pytorch, polyak, ema)"),
 ]
 
 
@@ -118,3 +121,12 @@ def test_config_errors(description, kwargs, message):
     with pytest.raises(ValueError) as info:
         inertia.compare(**{"epochs": 1, "seeds": 1, **kwargs})
     assert message in str(info.value), description
+
+
+def test_ema_form_at_scaled_lr_reproduces_the_pytorch_form():
+    """The forms' equivalence, end to end: ema at (lr, m) trains exactly like pytorch at (lr·(1−m), m)."""
+    dataset = data.spiral(points=20, seed=0)
+    pytorch = inertia.compare(momenta=[0.5], dataset=dataset, lr=0.05, epochs=3, seeds=1, form="pytorch")
+    ema = inertia.compare(momenta=[0.5], dataset=dataset, lr=0.1, epochs=3, seeds=1, form="ema")
+    np.testing.assert_allclose(ema.runs[0].history.loss, pytorch.runs[0].history.loss, rtol=1e-5)
+    assert ema.config.form == "ema"

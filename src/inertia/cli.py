@@ -47,6 +47,9 @@ def _fail(message: str) -> None:
 def compare(
     momenta: Annotated[str, typer.Option(help="Momentum values to compare, comma-separated.")] = "0,0.1,0.2,0.4,0.5",
     lr: Annotated[float, typer.Option(help="SGD learning rate (> 0).")] = 0.1,
+    form: Annotated[str, typer.Option(
+        help="Momentum form: pytorch (torch.optim.SGD), polyak (v = m·v − lr·g) or ema (v = m·v + (1−m)·g).")
+    ] = "pytorch",
     layers: Annotated[str | None, typer.Option(
         help="Layer widths, input first and classes last, e.g. 2,50,3. Default: features,50,classes.")] = None,
     activation: Annotated[str, typer.Option(help="Hidden activation: relu, tanh, sigmoid, gelu, elu, ...")] = "relu",
@@ -73,7 +76,7 @@ def compare(
         comparison = run_compare(
             momenta=_floats(momenta), dataset=dataset, layers=_ints(layers) if layers else None, lr=lr,
             batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
-            data_seed=data_seed, progress=True,
+            data_seed=data_seed, form=form, progress=True,
         )
     except (ValueError, ImportError) as exc:
         _fail(str(exc))
@@ -91,7 +94,8 @@ def comparison_table(comparison) -> Table:
     config = comparison.config
     frame = comparison.table()
     target = f"{config.target_accuracy:.0%}"
-    table = Table(title=f"{comparison.dataset.name}, layers {list(config.layers)}, lr {config.lr:g}, "
+    form = "" if config.form == "pytorch" else f", {config.form} form"
+    table = Table(title=f"{comparison.dataset.name}, layers {list(config.layers)}, lr {config.lr:g}{form}, "
                         f"batch {config.batch_size}, {config.epochs} epochs\n"
                         f"mean ± 95 % CI over {len(config.seeds)} seeds, full-data metrics")
     headers = ("momentum", "final loss", "best loss", "final acc", f"epochs to {target} acc (reached)", "diverged")
@@ -160,3 +164,86 @@ def reproduce_lab(
         verdicts.add_row(*cells, "[green]holds[/]" if holds else "[red]does not hold[/]")
     out_console.print(verdicts)
 
+
+
+@app.command()
+def scratch(
+    epochs: Annotated[int, typer.Option(help="Full-batch epochs (seed 004 runs 10001).")] = 10001,
+    lr: Annotated[float, typer.Option(help="Initial learning rate.")] = 1.0,
+    decay: Annotated[float, typer.Option(help="Inverse-time decay: lr_t = lr / (1 + decay·t).")] = 1e-3,
+    momentum: Annotated[float, typer.Option(help="Momentum.")] = 0.9,
+    form: Annotated[str, typer.Option(help="Momentum form: polyak (the seed's), pytorch or ema.")] = "polyak",
+    hidden: Annotated[int, typer.Option(help="Hidden width.")] = 64,
+    points: Annotated[int, typer.Option(help="Points per class of the spiral (turns 2.5, 3 classes).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the data and the initial weights.")] = 0,
+    dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
+    log_every: Annotated[int, typer.Option(help="Print a log line every N epochs.")] = 100,
+) -> None:
+    """Train seed 004's NumPy network from scratch and print its log lines.
+
+    Spiral 100 × 3 (turns 2.5), [2, 64, 3] ReLU, softmax cross-entropy, full batch, SGD lr 1 with decay 1e-3
+    and momentum 0.9, 10001 epochs; the update comes from inertia.rules.
+    """
+    import numpy as np
+
+    from inertia import data
+    from inertia.scratch import SGD, Network
+
+    if dtype not in ("float32", "float64"):
+        _fail(f"dtype must be float32 or float64, got {dtype!r}")
+    try:
+        task = data.spiral(classes=3, points=points, turns=2.5, seed=seed)
+        net = Network.mlp([2, hidden, 3], rng=seed, dtype=np.dtype(dtype))
+        optimizer = SGD(lr=lr, momentum=momentum, decay=decay, form=form)
+        if epochs < 1 or log_every < 1:
+            raise ValueError("epochs and log_every must be positive integers")
+    except ValueError as exc:
+        _fail(str(exc))
+    history = net.fit(task.x, task.y, optimizer, epochs, log=print, log_every=log_every)
+    print(f"final: acc: {history['accuracy'][-1]:.3f}, loss: {history['loss'][-1]:.3f}")
+
+
+@app.command()
+def velocity(
+    dim: Annotated[int, typer.Option(help="Samples and features of the random binary task (dim × dim).")] = 1000,
+    epochs: Annotated[int, typer.Option(help="Epochs per way.")] = 2000,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-5,
+    momentum: Annotated[float, typer.Option(help="Momentum of the two momentum ways.")] = 0.9,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the data, the initial weights and the minibatch order.")] = 0,
+    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda.")] = "auto",
+    out: Annotated[Path, typer.Option(help="Folder for velocity_losses.png and velocity.json.")] = Path(
+        "inertia-out/velocity"),
+    json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Seed 003's experiment: no momentum, a hand-written velocity dictionary, and torch.optim.SGD(momentum).
+
+    All three start from the same weights and see the same minibatches; the two momentum ways must agree.
+    """
+    from inertia import plots
+    from inertia.progress import progress_bar
+    from inertia.velocity import WAYS, train_three_ways
+
+    try:
+        with progress_bar(len(WAYS) * epochs) as advance:
+            result = train_three_ways(dim=dim, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
+                                      seed=seed, device=device, on_epoch=lambda way, epoch: advance(way))
+    except (ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    out.mkdir(parents=True, exist_ok=True)
+    figure = plots.named_curves(result.losses, "mean minibatch BCE loss (nats)",
+                                f"Seed 003's task ({dim}×{dim}), lr {lr:g}, momentum {momentum:g}")
+    figure.savefig(out / "velocity_losses.png", dpi=120)
+    summary = {"device": result.device, "agree": result.agree, "max_loss_gap": result.max_loss_gap,
+               "max_weight_gap": result.max_weight_gap,
+               "final_loss": {way: float(values[-1]) for way, values in result.losses.items()}}
+    (out / "velocity.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if json_output:
+        print(json.dumps(summary))
+        return
+    for way, values in result.losses.items():
+        out_console.print(f"{way:28s} final loss {values[-1]:.5f}")
+    verdict = "[green]agree[/]" if result.agree else "[red]disagree[/]"
+    out_console.print(f"velocity dictionary vs torch.optim.SGD(momentum): {verdict} (largest weight gap "
+                      f"{result.max_weight_gap:.2e}, largest loss gap {result.max_loss_gap:.2e}) on {result.device}")
+    out_console.print(f"Saved to [bold]{out}[/]: velocity_losses.png, velocity.json")

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from inertia import data as data_module
 from inertia.data import Dataset
 from inertia.models import MLP, check_layers
+from inertia.optim import Momentum
+from inertia.progress import progress_bar
+from inertia.rules import check_hyperparameters
 from inertia.stats import epochs_to_target, mean_ci
 from inertia.train import History, fit
 
@@ -40,6 +41,7 @@ class CompareConfig:
     shuffle: bool = True
     data_seed: int = 0
     target_accuracy: float = 0.9
+    form: str = "pytorch"
 
     def __post_init__(self) -> None:
         momenta = tuple(float(m) for m in self.momenta)
@@ -52,6 +54,7 @@ class CompareConfig:
             raise ValueError(f"momenta must be distinct, got {list(momenta)}")
         if not (np.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"Invalid learning rate: {self.lr} (lr must be a finite number > 0)")
+        check_hyperparameters(self.lr, form=self.form)
         seeds = tuple(int(s) for s in self.seeds)
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
@@ -193,6 +196,7 @@ def compare(
     activation: str = "relu",
     data_seed: int = 0,
     target_accuracy: float = 0.9,
+    form: str = "pytorch",
     progress: bool = False,
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
@@ -200,7 +204,8 @@ def compare(
     Defaults are the seed lab's (spiral 3 × 500, ``[2, 50, 3]`` ReLU, lr 0.1, batch 20, 100 epochs,
     momenta 0, 0.1, 0.2, 0.4, 0.5), with a sounder protocol: ``seeds`` independent seeds (an int n means
     seeds 0..n-1), reshuffled minibatches and full-data metrics. ``layers=None`` means
-    ``[features, 50, classes]`` of the data set.
+    ``[features, 50, classes]`` of the data set. ``form`` picks the momentum update
+    (:class:`inertia.optim.Momentum`; ``"pytorch"`` is exactly ``torch.optim.SGD``).
     """
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
@@ -210,7 +215,7 @@ def compare(
     config = CompareConfig(
         momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
         activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
-        shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy,
+        shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy, form=form,
     )
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
@@ -219,11 +224,11 @@ def compare(
     config = CompareConfig(**{**asdict(config), "layers": tuple(layers)})
 
     runs = []
-    with _progress(len(config.seeds) * len(config.momenta) * config.epochs, progress) as advance:
+    with progress_bar(len(config.seeds) * len(config.momenta) * config.epochs, progress) as advance:
         for seed in config.seeds:
             for momentum in config.momenta:
                 model = MLP(layers, activation, seed=seed)
-                optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=momentum)
+                optimizer = Momentum(model.parameters(), lr=config.lr, momentum=momentum, form=config.form)
                 history = fit(
                     model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
                     on_epoch=lambda epoch, h, m=momentum, s=seed: advance(f"momentum {m:g}, seed {s}"),
@@ -243,23 +248,3 @@ def _check_fits(layers: Sequence[int], dataset: Dataset) -> None:
         raise ValueError(f"layers[0] is {layers[0]} but dataset {dataset.name!r} has {dataset.features} features")
     if layers[-1] != dataset.classes:
         raise ValueError(f"layers[-1] is {layers[-1]} but dataset {dataset.name!r} has {dataset.classes} classes")
-
-
-@contextmanager
-def _progress(total: int, enabled: bool):
-    """Yields ``advance(description=None, steps=1)`` driving a rich progress bar on stderr, or a no-op."""
-    if not enabled:
-        yield lambda description=None, steps=1: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("training", total=total)
-
-        def advance(description=None, steps=1):
-            bar.update(task, advance=steps, **({"description": description} if description else {}))
-
-        yield advance

@@ -146,3 +146,20 @@ def _class_colors(classes: int) -> tuple[list, list]:
     bold = [tab(k % tab.N) for k in range(classes)]
     light = [(*c[:3], 0.35) for c in bold]
     return light, bold
+
+
+def named_curves(curves: Mapping[str, np.ndarray], ylabel: str, title: str, log: bool = False) -> Figure:
+    """One line per named curve against epoch (e.g. the same task trained several ways)."""
+    figure = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = figure.add_subplot()
+    styles = ["-", "--", ":", "-."]
+    for i, (name, values) in enumerate(curves.items()):
+        ax.plot(np.arange(1, len(values) + 1), values, styles[i % len(styles)], lw=1.5, label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return figure
