@@ -7,6 +7,7 @@ import torch
 import inertia
 from inertia import comparison, data
 from inertia.optim import Momentum
+from inertia.shuffle import order as shuffle_order
 from inertia.stats import mean_ci
 
 
@@ -23,7 +24,7 @@ def test_runs_are_paired_by_seed(monkeypatch):
 
     def spy(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs):
         weights = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
-        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+        order = torch.from_numpy(shuffle_order(seed, 0, len(dataset)))
         seen.append((optimizer.param_groups[0]["momentum"], seed, weights, order))
         assert isinstance(optimizer, Momentum) and optimizer.param_groups[0]["form"] == "pytorch"
         return real_fit(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs)

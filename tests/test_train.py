@@ -5,7 +5,7 @@ from torch.func import functional_call
 from torch.nn.functional import cross_entropy
 from torch.utils.data import DataLoader, TensorDataset
 
-from inertia import data
+from inertia import data, rules, shuffle
 from inertia.models import MLP
 from inertia.train import fit
 
@@ -55,7 +55,7 @@ def test_minibatch_metrics_with_a_short_last_batch(tiny):
 
 
 def test_shuffled_order_comes_from_the_seed(tiny):
-    order = torch.randperm(12, generator=torch.Generator().manual_seed(5))
+    order = torch.from_numpy(shuffle.order(5, 0, 12))
     model, reference = MLP([2, 8, 3], seed=2), MLP([2, 8, 3], seed=2)
     losses, full_loss, _ = by_hand(reference, tiny, order.split(4), lr=0.2)
     history = fit(model, tiny, torch.optim.SGD(model.parameters(), lr=0.2), epochs=1, batch_size=4, seed=5)
@@ -110,3 +110,20 @@ def test_argument_errors(tiny, kwargs, message):
     model = MLP([2, 8, 3], seed=0)
     with pytest.raises(ValueError, match=message):
         fit(model, tiny, torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
+
+
+def test_schedule_sets_the_learning_rate_of_each_update(tiny):
+    """Update t uses schedule(t): compare with plain SGD stepped by hand at those rates."""
+    schedule = rules.Step(0.5, every=2, gamma=0.1)
+    model, reference = MLP([2, 8, 3], seed=4), MLP([2, 8, 3], seed=4)
+    fit(model, tiny, torch.optim.SGD(model.parameters(), lr=99.0), epochs=1, batch_size=3, shuffle=False,
+        schedule=schedule)
+    x, y = tiny.tensors()
+    for t, index in enumerate(torch.arange(12).split(3)):
+        reference.zero_grad()
+        torch.nn.functional.cross_entropy(reference(x[index]), y[index]).backward()
+        with torch.no_grad():
+            for p in reference.parameters():
+                p -= schedule(t) * p.grad
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b)

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from inertia.data import Dataset
+from inertia.shuffle import order as shuffle_order
 
 METRICS = ("loss", "accuracy", "batch_loss_mean", "batch_loss_last")
 
@@ -60,9 +61,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.M
     return loss, accuracy
 
 
-def minibatches(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None):
-    """Index tensors covering ``range(n)`` in batches of ``batch_size`` (the last may be smaller)."""
-    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+def minibatches(n: int, batch_size: int, seed: int | None, epoch: int):
+    """Index tensors covering ``range(n)`` in batches of ``batch_size`` (the last may be smaller): in order
+    when ``seed`` is None, else in :func:`inertia.shuffle.order` ``(seed, epoch)``."""
+    order = torch.arange(n) if seed is None else torch.from_numpy(shuffle_order(seed, epoch, n))
     return order.split(batch_size)
 
 
@@ -77,13 +79,16 @@ def fit(
     *,
     loader: Iterable | None = None,
     criterion: nn.Module | None = None,
+    schedule: Callable[[int], float] | None = None,
     on_epoch: Callable[[int, History], None] | None = None,
 ) -> History:
     """Train ``model`` on ``dataset`` with ``optimizer`` for ``epochs`` passes of minibatch SGD.
 
-    Minibatches come from ``dataset`` in order, or in a fresh random order each epoch when ``shuffle``
-    (drawn from a generator seeded with ``seed``, so two runs with one seed see the same order). A
-    ``loader`` (any re-iterable of ``(x, y)`` batches, e.g. a ``DataLoader``) replaces that batching.
+    Minibatches come from ``dataset`` in order, or in a fresh order each epoch when ``shuffle``: the order
+    :func:`inertia.shuffle.order` gives ``(seed, epoch)``, so runs with one seed see the same minibatches in
+    every engine (with ``seed=None`` a seed is drawn from torch's global generator). A ``loader`` (any
+    re-iterable of ``(x, y)`` batches, e.g. a ``DataLoader``) replaces that batching. ``schedule(t)`` sets
+    every param group's learning rate before update ``t`` (0, 1, ...), e.g. an :mod:`inertia.rules` schedule.
     ``on_epoch(epoch, history_so_far)`` is called after each epoch, e.g. to drive a progress bar.
     """
     _check_positive_int("epochs", epochs)
@@ -91,7 +96,10 @@ def fit(
     criterion = criterion or nn.CrossEntropyLoss()
     device = next(model.parameters()).device
     x, y = dataset.tensors(device)
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    if shuffle and seed is None and loader is None:
+        seed = int(torch.randint(0, 2**31 - 1, ()).item())
+    order_seed = seed if shuffle else None
+    step = 0
     metrics = {name: np.full(epochs, np.nan) for name in METRICS}
     diverged_at = None
     started = time.perf_counter()
@@ -99,7 +107,7 @@ def fit(
     model.train()
     for epoch in range(epochs):
         if loader is None:
-            batches = ((x[i], y[i]) for i in minibatches(len(y), batch_size, shuffle, generator))
+            batches = ((x[i], y[i]) for i in minibatches(len(y), batch_size, order_seed, epoch))
         else:
             batches = ((bx.to(device), by.to(device)) for bx, by in loader)
         total, count, loss = 0.0, 0, None
@@ -107,7 +115,11 @@ def fit(
             optimizer.zero_grad()
             loss = criterion(model(bx), by)
             loss.backward()
+            if schedule is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = schedule(step)
             optimizer.step()
+            step += 1
             total, count = total + loss.item(), count + 1
         if loss is None:
             raise ValueError("the loader yielded no batches")
