@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -29,6 +30,20 @@ def check_layers(layers: Sequence[int]) -> list[int]:
     return layers
 
 
+def initial_weights(layers: Sequence[int], generator: torch.Generator | int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(weight (out, in), bias (out,))`` per layer drawn from ``generator`` (or a seed), layer by layer, weight
+    before bias, from ``nn.Linear``'s default U(−1/√fan_in, 1/√fan_in). Every engine initializes from here."""
+    if not isinstance(generator, torch.Generator):
+        generator = torch.Generator().manual_seed(int(generator))
+    weights = []
+    for n_in, n_out in itertools.pairwise(layers):
+        bound = 1.0 / math.sqrt(n_in)
+        weight = torch.empty(n_out, n_in).uniform_(-bound, bound, generator=generator)
+        bias = torch.empty(n_out).uniform_(-bound, bound, generator=generator)
+        weights.append((weight, bias))
+    return weights
+
+
 class MLP(nn.Module):
     """``Linear`` layers of widths ``layers`` with ``activation`` between them (none after the last).
 
@@ -51,11 +66,10 @@ class MLP(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
-        """Redraw every weight and bias from ``generator``, layer by layer, weight before bias."""
-        for linear in self.hidden:
-            bound = 1.0 / math.sqrt(linear.in_features)
-            linear.weight.uniform_(-bound, bound, generator=generator)
-            linear.bias.uniform_(-bound, bound, generator=generator)
+        """Redraw every weight and bias from ``generator`` (see :func:`initial_weights`)."""
+        for linear, (weight, bias) in zip(self.hidden, initial_weights(self.layers, generator)):
+            linear.weight.copy_(weight)
+            linear.bias.copy_(bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         *inner, last = self.hidden

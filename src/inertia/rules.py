@@ -30,8 +30,9 @@ once it changes, since the velocity keeps the old learning rates (see :mod:`iner
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+import numpy as np
 
 FORMS = ("pytorch", "polyak", "ema")
 
@@ -61,13 +62,15 @@ def momentum_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, nesterov
 
     ``buf`` is the momentum buffer (``None`` before the first step) and comes back ``None`` when
     ``momentum == 0`` in the ``pytorch`` form, as in torch. Works on NumPy arrays and torch tensors alike;
-    nothing is modified in place.
+    nothing is modified in place. ``lr``, ``momentum``, ``dampening`` and ``weight_decay`` may also be arrays
+    that broadcast against ``param`` (one value per model of a stacked population); a zero momentum in such
+    an array keeps a buffer, which equals torch's behaviour as long as dampening is 0 wherever momentum is.
     """
     g = -grad if maximize else grad
-    if weight_decay != 0:
+    if not _is_zero(weight_decay):
         g = g + weight_decay * param
     if form == "pytorch":
-        if momentum == 0:
+        if _is_zero(momentum):
             return param - lr * g, None
         buf = _copy(g) if buf is None else momentum * buf + (1 - dampening) * g
         step = g + momentum * buf if nesterov else buf
@@ -84,12 +87,18 @@ def momentum_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, nesterov
     raise ValueError(f"Invalid form: {form!r} (allowed: {', '.join(FORMS)})")
 
 
+def _is_zero(value) -> bool:
+    """True for a plain number equal to 0; arrays of per-model values always take the general path."""
+    return isinstance(value, (int, float)) and value == 0
+
+
 def _copy(x):
     """A fresh copy (the first buffer must not alias the caller's gradient, which may be zeroed in place)."""
     return x.clone() if hasattr(x, "clone") else x.copy()
 
 
-# Learning-rate schedules: pure functions of the step index t = 0, 1, 2, ... (the update being made).
+# Learning-rate schedules: pure functions of the step index t = 0, 1, 2, ... (the update being made). Their
+# fields may be arrays (one value per model) and t an array of steps: the formulas broadcast.
 
 
 @dataclass(frozen=True)
@@ -134,8 +143,8 @@ class Cosine:
     floor: float = 0.0
 
     def __call__(self, t: int) -> float:
-        progress = min(t, self.total) / self.total
-        return self.floor + (self.lr - self.floor) * (1 + math.cos(math.pi * progress)) / 2
+        progress = np.minimum(t, self.total) / self.total
+        return self.floor + (self.lr - self.floor) * (1 + np.cos(np.pi * progress)) / 2
 
 
 def schedule(kind: str, lr: float, **params) -> Constant | InverseTime | Step | Cosine:

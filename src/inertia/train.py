@@ -94,8 +94,8 @@ def fit(
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
     criterion = criterion or nn.CrossEntropyLoss()
-    device = next(model.parameters()).device
-    x, y = dataset.tensors(device)
+    first = next(model.parameters())
+    x, y = dataset.tensors(first.device, first.dtype)
     if shuffle and seed is None and loader is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     order_seed = seed if shuffle else None
@@ -109,7 +109,7 @@ def fit(
         if loader is None:
             batches = ((x[i], y[i]) for i in minibatches(len(y), batch_size, order_seed, epoch))
         else:
-            batches = ((bx.to(device), by.to(device)) for bx, by in loader)
+            batches = ((bx.to(x.device), by.to(x.device)) for bx, by in loader)
         total, count, loss = 0.0, 0, None
         for bx, by in batches:
             optimizer.zero_grad()

@@ -1,0 +1,128 @@
+"""The population engine against the one-model path: fit() with inertia.optim.Momentum, member by member."""
+
+import numpy as np
+import pytest
+import torch
+
+from inertia import data, rules
+from inertia.models import MLP
+from inertia.optim import Momentum
+from inertia.population import Member, chunk_sizes, member_bytes, train_population
+from inertia.train import fit
+
+# 60 points, batch 6: 10 updates per epoch, 20 epochs = 200 updates.
+DATA = data.spiral(classes=3, points=20, seed=0)
+EPOCHS, BATCH = 20, 6
+
+# (description, shared population settings, members)
+CASES = [
+    ("pytorch form, several momenta and seeds", {}, [Member(0.1, m, seed=s) for m in (0, 0.5, 0.9) for s in (0, 1)]),
+    ("dampening, including with zero momentum", {},
+     [Member(0.1, 0.9, dampening=0.5, seed=2), Member(0.1, 0.0, dampening=0.3, seed=3), Member(0.05, 0.7, 0.7)]),
+    ("nesterov", {"nesterov": True}, [Member(0.05, 0.9, seed=1), Member(0.1, 0.5, seed=4)]),
+    ("weight decay", {}, [Member(0.1, 0.9, weight_decay=1e-2, seed=5), Member(0.1, 0.0, weight_decay=0.1)]),
+    ("polyak form", {"form": "polyak"}, [Member(0.1, 0.9, seed=6), Member(0.2, 0.5, dampening=0.2, seed=7)]),
+    ("ema form", {"form": "ema"}, [Member(0.5, 0.9, seed=8), Member(0.3, 0.0, seed=9)]),
+    ("schedules of every kind", {}, [
+        Member(momentum=0.9, seed=10, schedule=rules.InverseTime(0.2, 1e-2)),
+        Member(momentum=0.5, seed=11, schedule=rules.Step(0.2, every=30, gamma=0.5)),
+        Member(momentum=0.8, seed=12, schedule=rules.Cosine(0.2, total=200, floor=0.01)),
+        Member(lr=0.1, momentum=0.8, seed=13)]),
+    ("polyak under a changing lr", {"form": "polyak"},
+     [Member(momentum=0.9, seed=14, schedule=rules.Step(0.1, every=25, gamma=0.3))]),
+    ("maximize", {"maximize": True}, [Member(0.01, 0.5, seed=15)]),
+    ("no shuffling", {"shuffle": False}, [Member(0.1, 0.9, seed=16), Member(0.1, 0.0, seed=17)]),
+    ("tanh, two hidden layers", {"activation": "tanh", "layers": [2, 8, 8, 3]},
+     [Member(0.1, 0.9, seed=18), Member(0.2, 0.5, seed=19)]),
+    ("sigmoid", {"activation": "sigmoid"}, [Member(0.5, 0.9, seed=20)]),
+    ("leaky relu", {"activation": "leaky_relu"}, [Member(0.1, 0.9, seed=21)]),
+]
+
+
+def one_model(member, settings, dtype):
+    layers = settings.get("layers", [2, 16, 3])
+    model = MLP(layers, settings.get("activation", "relu"), seed=member.seed).to(dtype)
+    optimizer = Momentum(model.parameters(), lr=member.lr, momentum=member.momentum, dampening=member.dampening,
+                         weight_decay=member.weight_decay, nesterov=settings.get("nesterov", False),
+                         maximize=settings.get("maximize", False), form=settings.get("form", "pytorch"))
+    history = fit(model, DATA, optimizer, EPOCHS, BATCH, shuffle=settings.get("shuffle", True), seed=member.seed,
+                  schedule=member.schedule)
+    return history, model
+
+
+def population(members, settings, dtype, **extra):
+    settings = dict(settings)
+    layers = settings.pop("layers", [2, 16, 3])
+    return train_population(DATA, layers, members, epochs=EPOCHS, batch_size=BATCH, dtype=dtype, device="cpu",
+                            **settings, **extra)
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)],
+                         ids=["float64", "float32"])
+@pytest.mark.parametrize(("description", "settings", "members"), CASES, ids=[c[0] for c in CASES])
+def test_each_member_matches_the_one_model_path(description, settings, members, dtype, tolerance):
+    result = population(members, settings, dtype)
+    for i, member in enumerate(members):
+        expected, model = one_model(member, settings, dtype)
+        got = result.histories[i]
+        for metric in ("loss", "batch_loss_mean", "batch_loss_last"):
+            np.testing.assert_allclose(getattr(got, metric), getattr(expected, metric), rtol=tolerance,
+                                       atol=tolerance, err_msg=f"{description}: member {i} {metric}")
+        assert np.abs(got.accuracy - expected.accuracy).max() <= 2 / len(DATA), description  # a tie may flip
+        for a, b in zip(result.model(i).parameters(), model.parameters()):
+            torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
+
+
+def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged():
+    calm = [Member(0.1, 0.9, seed=1), Member(0.1, 0.5, seed=2)]
+    with_calm = population([*calm, Member(0.1, 0.0, seed=3)], {}, torch.float32)
+    with_wild = population([*calm, Member(1e30, 0.99, seed=3)], {}, torch.float32)
+    wild = with_wild.histories[2]
+    assert wild.diverged and wild.diverged_at < EPOCHS - 1
+    assert np.isnan(wild.loss[wild.diverged_at:]).all() and np.isfinite(wild.loss[: wild.diverged_at]).all()
+    for i in range(2):
+        assert not with_wild.histories[i].diverged
+        for metric in ("loss", "accuracy", "batch_loss_mean", "batch_loss_last"):
+            np.testing.assert_array_equal(getattr(with_wild.histories[i], metric),
+                                          getattr(with_calm.histories[i], metric))
+
+
+def test_divergence_epoch_matches_fit():
+    member = Member(1e30, 0.99, seed=3)
+    expected, _ = one_model(member, {}, torch.float32)
+    got = population([member], {}, torch.float32).histories[0]
+    assert got.diverged_at == expected.diverged_at
+
+
+def test_chunking_by_memory_budget_changes_nothing():
+    members = [Member(0.1, m, seed=s) for m in (0.0, 0.9) for s in range(3)]
+    whole = population(members, {}, torch.float64)
+    budget = 2 * member_bytes([2, 16, 3], len(DATA), BATCH, torch.float64)[0]  # two members per chunk
+    assert chunk_sizes([2, 16, 3], len(DATA), BATCH, 6, torch.device("cpu"), torch.float64, budget)[0] == 2
+    chunked = population(members, {}, torch.float64, memory_budget=budget)
+    for a, b in zip(whole.histories, chunked.histories):
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"members": []}, "at least one member"),
+    ({"members": [Member(-0.1)]}, "member 0: Invalid learning rate: -0.1"),
+    ({"members": [Member(0.1, 0.9), Member(0.1, 0.9, dampening=0.5)], "nesterov": True},
+     "member 1: Nesterov momentum requires a momentum and zero dampening"),
+    ({"activation": "gelu"}, "use the loop engine"),
+    ({"layers": [3, 8, 3]}, "do not fit dataset 'spiral'"),
+])
+def test_errors(kwargs, message):
+    arguments = {"members": [Member()], "layers": [2, 8, 3], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        train_population(DATA, arguments.pop("layers"), arguments.pop("members"), epochs=1, **arguments)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():  # pragma: no cover - run on a GPU machine
+    members = [Member(0.1, m, seed=s) for m in (0.0, 0.9) for s in range(2)]
+    cpu = population(members, {}, torch.float64)
+    gpu = train_population(DATA, [2, 16, 3], members, epochs=EPOCHS, batch_size=BATCH, dtype=torch.float64,
+                           device="cuda")
+    for a, b in zip(cpu.histories, gpu.histories):
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-9)
