@@ -57,11 +57,14 @@ def population(members, settings, dtype, **extra):
                             **settings, **extra)
 
 
+@pytest.mark.parametrize("engine", ["torch", "kernel"])
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize(("description", "settings", "members"), CASES, ids=[c[0] for c in CASES])
-def test_each_member_matches_the_one_model_path(description, settings, members, dtype, tolerance):
-    result = population(members, settings, dtype)
+def test_each_member_matches_the_one_model_path(description, settings, members, dtype, tolerance, engine):
+    if engine == "kernel" and len(settings.get("layers", [2, 16, 3])) != 3:
+        pytest.skip("the kernel engine trains one-hidden-layer networks")
+    result = population(members, settings, dtype, engine=engine)
     for i, member in enumerate(members):
         expected, model = one_model(member, settings, dtype)
         got = result.histories[i]
@@ -73,10 +76,11 @@ def test_each_member_matches_the_one_model_path(description, settings, members, 
             torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
 
 
-def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged():
+@pytest.mark.parametrize("engine", ["torch", "kernel"])
+def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged(engine):
     calm = [Member(0.1, 0.9, seed=1), Member(0.1, 0.5, seed=2)]
-    with_calm = population([*calm, Member(0.1, 0.0, seed=3)], {}, torch.float32)
-    with_wild = population([*calm, Member(1e30, 0.99, seed=3)], {}, torch.float32)
+    with_calm = population([*calm, Member(0.1, 0.0, seed=3)], {}, torch.float32, engine=engine)
+    with_wild = population([*calm, Member(1e30, 0.99, seed=3)], {}, torch.float32, engine=engine)
     wild = with_wild.histories[2]
     assert wild.diverged and wild.diverged_at < EPOCHS - 1
     assert np.isnan(wild.loss[wild.diverged_at:]).all() and np.isfinite(wild.loss[: wild.diverged_at]).all()
@@ -87,19 +91,21 @@ def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged():
                                           getattr(with_calm.histories[i], metric))
 
 
-def test_divergence_epoch_matches_fit():
+@pytest.mark.parametrize("engine", ["torch", "kernel"])
+def test_divergence_epoch_matches_fit(engine):
     member = Member(1e30, 0.99, seed=3)
     expected, _ = one_model(member, {}, torch.float32)
-    got = population([member], {}, torch.float32).histories[0]
+    got = population([member], {}, torch.float32, engine=engine).histories[0]
     assert got.diverged_at == expected.diverged_at
 
 
-def test_chunking_by_memory_budget_changes_nothing():
+@pytest.mark.parametrize("engine", ["torch", "kernel"])
+def test_chunking_by_memory_budget_changes_nothing(engine):
     members = [Member(0.1, m, seed=s) for m in (0.0, 0.9) for s in range(3)]
-    whole = population(members, {}, torch.float64)
+    whole = population(members, {}, torch.float64, engine=engine)
     budget = 2 * member_bytes([2, 16, 3], len(DATA), BATCH, torch.float64)[0]  # two members per chunk
     assert chunk_sizes([2, 16, 3], len(DATA), BATCH, 6, torch.device("cpu"), torch.float64, budget)[0] == 2
-    chunked = population(members, {}, torch.float64, memory_budget=budget)
+    chunked = population(members, {}, torch.float64, memory_budget=budget, engine=engine)
     for a, b in zip(whole.histories, chunked.histories):
         np.testing.assert_allclose(a.loss, b.loss, rtol=1e-12)
 
@@ -111,6 +117,8 @@ def test_chunking_by_memory_budget_changes_nothing():
      "member 1: Nesterov momentum requires a momentum and zero dampening"),
     ({"activation": "gelu"}, "use the loop engine"),
     ({"layers": [3, 8, 3]}, "do not fit dataset 'spiral'"),
+    ({"engine": "jax"}, "unknown population engine 'jax'"),
+    ({"engine": "kernel", "layers": [2, 8, 8, 3]}, "one-hidden-layer networks on the CPU"),
 ])
 def test_errors(kwargs, message):
     arguments = {"members": [Member()], "layers": [2, 8, 3], **kwargs}
@@ -126,3 +134,22 @@ def test_cuda_matches_cpu():  # pragma: no cover - run on a GPU machine
                            device="cuda")
     for a, b in zip(cpu.histories, gpu.histories):
         np.testing.assert_allclose(a.loss, b.loss, rtol=1e-9)
+
+
+@pytest.mark.parametrize("form", ["pytorch", "polyak", "ema"])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_kernel_update_equals_rules(form, nesterov):
+    """The kernel's branch-free update against inertia.rules.momentum_step, step by step."""
+    from inertia import kernels
+
+    rng = np.random.default_rng(0)
+    params, grads = rng.standard_normal(7), rng.standard_normal((30, 7))
+    ours, buffers = params.copy(), np.zeros(7)
+    theirs, buf = params.copy(), None
+    m, d = 0.9, 0.0 if nesterov or form == "ema" else 0.3
+    for t, g in enumerate(grads):
+        lr = 0.1 / (1 + t)
+        kernels.apply_update(ours, buffers, g, t == 0, lr, m, d, 1e-2, kernels.FORMS[form], nesterov, True)
+        theirs, buf = rules.momentum_step(theirs, g, buf, lr=lr, momentum=m, dampening=d, nesterov=nesterov,
+                                          weight_decay=1e-2, maximize=True, form=form)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-14)

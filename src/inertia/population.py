@@ -85,11 +85,13 @@ def train_population(
     device: str | torch.device = "auto",
     dtype: torch.dtype = torch.float32,
     memory_budget: int | None = None,
+    engine: str = "auto",
     on_epoch: Callable[[int], None] | None = None,
 ) -> PopulationResult:
     """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
     (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
-    epoch of every chunk with the number of members that epoch covered."""
+    epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"`` (compiled,
+    CPU, one hidden layer), ``"torch"`` (batched tensors, any device and depth) or ``"auto"``."""
     layers = check_layers(layers)
     members = list(members)
     if not members:
@@ -106,17 +108,37 @@ def train_population(
         except ValueError as exc:
             raise ValueError(f"member {i}: {exc}") from None
     device = resolve_device(device)
+    engine = choose_engine(engine, layers, device)
     n = len(dataset)
     chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget)
     x, y = dataset.tensors(device, dtype)
     histories, weights = [], []
     for start in range(0, len(members), chunk):
-        part = members[start : start + chunk]
-        trainer = _Chunk(part, layers, activation, form, nesterov, maximize, device, dtype)
-        h, w = trainer.run(x, y, epochs, batch_size, shuffle, eval_chunk, on_epoch)
+        shared = (members[start : start + chunk], layers, activation, form, nesterov, maximize, x, y, batch_size,
+                  shuffle)
+        if engine == "kernel":
+            trainer = _KernelChunk(*shared, dtype=dtype)
+        else:
+            trainer = _TorchChunk(*shared, device=device, dtype=dtype, eval_chunk=eval_chunk)
+        h, w = trainer.run(epochs, on_epoch)
         histories += h
         weights += w
     return PopulationResult(members, histories, layers, activation, weights)
+
+
+ENGINES = ("auto", "kernel", "torch")
+
+
+def choose_engine(engine: str, layers: Sequence[int], device: torch.device) -> str:
+    """``auto``: the compiled kernel on the CPU for one hidden layer, batched torch otherwise."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
+    fits_kernel = device.type == "cpu" and len(layers) == 3
+    if engine == "kernel" and not fits_kernel:
+        raise ValueError("the kernel engine runs one-hidden-layer networks on the CPU; use engine='torch'")
+    if engine == "auto":
+        return "kernel" if fits_kernel else "torch"
+    return engine
 
 
 def member_bytes(layers, n, batch_size, dtype) -> tuple[int, int]:
@@ -137,39 +159,76 @@ def chunk_sizes(layers, n, batch_size, members, device, dtype, budget) -> tuple[
 
 
 class _Chunk:
-    """Members trained together: stacked weights ``W[l]`` of shape (P, in, out) and biases (P, 1, out)."""
+    """Members trained together. Subclasses provide ``epoch`` (train one epoch, return per-member numpy
+    arrays: mean and last minibatch loss, full-data loss and correct predictions), ``freeze`` and ``weights``;
+    this class holds what both engines share and keeps the per-epoch records."""
 
-    def __init__(self, members, layers, activation, form, nesterov, maximize, device, dtype):
+    def __init__(self, members, layers, activation, form, nesterov, maximize, x, y, batch_size, shuffle):
         self.members, self.layers, self.activation = members, layers, activation
-        self.device, self.dtype = device, dtype
-        self.shared = dict(form=form, nesterov=nesterov, maximize=maximize)
-        drawn = [initial_weights(layers, m.seed) for m in members]
-        self.params = []
-        for layer in range(len(layers) - 1):
-            weight = torch.stack([d[layer][0].T for d in drawn])
-            bias = torch.stack([d[layer][1][None, :] for d in drawn])
-            self.params += [weight.to(device, dtype), bias.to(device, dtype)]
-        self.buffers = [None] * len(self.params)
-
-        def column(values):
-            return torch.tensor(values, device=device, dtype=dtype).reshape(-1, 1, 1)
-
-        momentum = [m.momentum for m in members]
-        # torch.optim.SGD ignores dampening when momentum is 0; the stacked update must too.
-        dampening = [0.0 if form == "pytorch" and m.momentum == 0 else m.dampening for m in members]
-        self.momentum, self.dampening = column(momentum), column(dampening)
-        self.weight_decay = column([m.weight_decay for m in members])
+        self.form, self.nesterov, self.maximize = form, nesterov, maximize
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.initial = [initial_weights(layers, m.seed) for m in members]
         self.seeds = np.array([m.seed for m in members], dtype=np.int64)
+        self.momentum = np.array([m.momentum for m in members], dtype=np.float64)
+        # torch.optim.SGD ignores dampening when momentum is 0; the stacked update must too.
+        self.dampening = np.array([0.0 if form == "pytorch" and m.momentum == 0 else m.dampening for m in members])
+        self.weight_decay = np.array([m.weight_decay for m in members], dtype=np.float64)
         self.schedules = vectorized_schedules([m.rate() for m in members])
-        self.active = torch.ones(len(members), dtype=torch.bool, device=device)
 
-    def learning_rates(self, steps: np.ndarray) -> torch.Tensor:
+    def learning_rates(self, steps: np.ndarray) -> np.ndarray:
         """Each member's rate for updates ``steps``: shape (len(steps), P), one schedule formula per kind of
         schedule evaluated over arrays of the members' parameters."""
         table = np.empty((len(steps), len(self.members)))
         for index, schedule in self.schedules.values():
             table[:, index] = schedule(steps[:, None])
-        return torch.tensor(table, device=self.device, dtype=self.dtype)
+        return table
+
+    def run(self, epochs, on_epoch):
+        members, n = len(self.members), len(self.y)
+        metrics = {name: np.full((members, epochs), np.nan) for name in METRICS}
+        diverged_at = np.full(members, -1)
+        steps_per_epoch = -(-n // self.batch_size)
+        for epoch in range(epochs):
+            rates = self.learning_rates(np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch))
+            mean, last, full_loss, correct = self.epoch(epoch, rates)
+            running = diverged_at < 0
+            metrics["batch_loss_mean"][running, epoch] = mean[running]
+            metrics["batch_loss_last"][running, epoch] = last[running]
+            newly = running & ~(np.isfinite(full_loss) & np.isfinite(mean))
+            fine = running & ~newly
+            metrics["loss"][fine, epoch] = full_loss[fine]
+            metrics["accuracy"][fine, epoch] = correct[fine] / n
+            if newly.any():
+                diverged_at[newly] = epoch
+                self.freeze(newly)
+            if on_epoch is not None:
+                on_epoch(members)
+        histories = [
+            History(**{name: metrics[name][i] for name in METRICS},
+                    diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]))
+            for i in range(members)
+        ]
+        return histories, self.weights()
+
+
+class _TorchChunk(_Chunk):
+    """The batched-tensor engine (any device): weights ``W[l]`` (P, in, out), biases (P, 1, out), and the
+    update :func:`inertia.rules.momentum_step` applied once to each stacked tensor."""
+
+    def __init__(self, *args, device, dtype, eval_chunk):
+        super().__init__(*args)
+        self.device, self.dtype, self.eval_chunk = device, dtype, eval_chunk
+        self.params = []
+        for layer in range(len(self.layers) - 1):
+            weight = torch.stack([d[layer][0].T for d in self.initial])
+            bias = torch.stack([d[layer][1][None, :] for d in self.initial])
+            self.params += [weight.to(device, dtype), bias.to(device, dtype)]
+        self.buffers = [None] * len(self.params)
+        self.hyper = {name: self.column(getattr(self, name)) for name in ("momentum", "dampening", "weight_decay")}
+        self.active = torch.ones(len(self.members), dtype=torch.bool, device=device)
+
+    def column(self, values) -> torch.Tensor:
+        return torch.as_tensor(values, device=self.device, dtype=self.dtype).reshape(-1, 1, 1)
 
     def forward(self, a: torch.Tensor) -> list[torch.Tensor]:
         """Activations of every layer (inputs first, logits last)."""
@@ -199,82 +258,106 @@ class _Chunk:
         return loss, grads
 
     def update(self, grads: list[torch.Tensor], lr: torch.Tensor) -> None:
-        lr = lr.reshape(-1, 1, 1)
         for i, (param, grad) in enumerate(zip(self.params, grads)):
             self.params[i], self.buffers[i] = momentum_step(
-                param, grad, self.buffers[i], lr=lr, momentum=self.momentum, dampening=self.dampening,
-                weight_decay=self.weight_decay, **self.shared)
+                param, grad, self.buffers[i], lr=lr, **self.hyper, form=self.form, nesterov=self.nesterov,
+                maximize=self.maximize)
 
-    def evaluate(self, x, y, eval_chunk) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full-data loss and accuracy of every member, ``eval_chunk`` members at a time."""
-        losses, accuracies = [], []
-        members = len(self.members)
-        for lo in range(0, members, eval_chunk):
-            hi = min(lo + eval_chunk, members)
-            saved = self.params
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-data loss and correct predictions of every member, ``eval_chunk`` members at a time."""
+        x, y = self.x, self.y
+        losses, correct = [], []
+        members, saved = len(self.members), self.params
+        for lo in range(0, members, self.eval_chunk):
+            hi = min(lo + self.eval_chunk, members)
             self.params = [p[lo:hi] for p in saved]
             logits = self.forward(x.expand(hi - lo, *x.shape))[-1]
             self.params = saved
             logp = torch.log_softmax(logits, dim=-1)
             losses.append(-logp.gather(-1, y.expand(hi - lo, -1)[..., None]).squeeze(-1).mean(dim=1))
-            accuracies.append((logits.argmax(dim=-1) == y).sum(dim=1))
-        return torch.cat(losses), torch.cat(accuracies)
+            correct.append((logits.argmax(dim=-1) == y).sum(dim=1))
+        return torch.cat(losses), torch.cat(correct)
 
-    def freeze(self, diverged: torch.Tensor) -> None:
+    def epoch(self, epoch, rates):
+        n, members = len(self.y), len(self.members)
+        if self.shuffle:
+            order = torch.from_numpy(shuffle_orders(self.seeds, epoch, n)).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device).expand(members, n)
+        rates = torch.as_tensor(rates, device=self.device, dtype=self.dtype) * self.active.to(self.dtype)
+        total = torch.zeros(members, dtype=torch.float64, device=self.device)
+        for step, lo in enumerate(range(0, n, self.batch_size)):
+            index = order[:, lo : lo + self.batch_size]
+            loss, grads = self.gradients(self.forward(self.x[index]), self.y[index])
+            self.update(grads, rates[step].reshape(-1, 1, 1))
+            total += loss.double()
+        full_loss, correct = self.evaluate()
+        steps = -(-n // self.batch_size)
+        return ((total / steps).cpu().numpy(), loss.double().cpu().numpy(), full_loss.double().cpu().numpy(),
+                correct.cpu().numpy())
+
+    def freeze(self, diverged: np.ndarray) -> None:
         """Stop updating diverged members: zero weights and buffers (finite, so nothing NaN is computed
         further) with zero learning rate and momentum."""
-        self.active &= ~diverged
+        self.active &= ~torch.from_numpy(diverged).to(self.device)
         keep = self.active.reshape(-1, 1, 1)
         self.params = [torch.where(keep, p, 0) for p in self.params]
         self.buffers = [None if b is None else torch.where(keep, b, 0) for b in self.buffers]
-        self.momentum = torch.where(keep, self.momentum, 0)
+        self.hyper["momentum"] = torch.where(keep, self.hyper["momentum"], 0)
 
-    def run(self, x, y, epochs, batch_size, shuffle, eval_chunk, on_epoch):
-        members, n = len(self.members), len(y)
-        metrics = {name: np.full((members, epochs), np.nan) for name in METRICS}
-        diverged_at = np.full(members, -1)
-        steps_per_epoch = -(-n // batch_size)
-        ordered = torch.arange(n, device=self.device).expand(members, n)
-        for epoch in range(epochs):
-            order = (torch.from_numpy(shuffle_orders(self.seeds, epoch, n)).to(self.device) if shuffle
-                     else ordered)
-            rates = self.learning_rates(np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch))
-            rates = rates * self.active.to(self.dtype)
-            total = torch.zeros(members, dtype=torch.float64, device=self.device)
-            for step, lo in enumerate(range(0, n, batch_size)):
-                index = order[:, lo : lo + batch_size]
-                outputs = self.forward(x[index])
-                loss, grads = self.gradients(outputs, y[index])
-                self.update(grads, rates[step])
-                total += loss.double()
-            full_loss, correct = self.evaluate(x, y, eval_chunk)
-            mean = (total / steps_per_epoch).cpu().numpy()
-            last = loss.double().cpu().numpy()
-            full_loss = full_loss.double().cpu().numpy()
-            accuracy = correct.cpu().numpy() / n
-            running = diverged_at < 0
-            metrics["batch_loss_mean"][running, epoch] = mean[running]
-            metrics["batch_loss_last"][running, epoch] = last[running]
-            newly = running & ~(np.isfinite(full_loss) & np.isfinite(mean))
-            fine = running & ~newly
-            metrics["loss"][fine, epoch] = full_loss[fine]
-            metrics["accuracy"][fine, epoch] = accuracy[fine]
-            if newly.any():
-                diverged_at[newly] = epoch
-                self.freeze(torch.from_numpy(newly).to(self.device))
-            if on_epoch is not None:
-                on_epoch(members)
-        histories = [
-            History(**{name: metrics[name][i] for name in METRICS},
-                    diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]))
-            for i in range(members)
-        ]
-        weights = [
+    def weights(self):
+        return [
             [(self.params[2 * layer][i].T.cpu(), self.params[2 * layer + 1][i, 0].cpu())
              for layer in range(len(self.params) // 2)]
-            for i in range(members)
+            for i in range(len(self.members))
         ]
-        return histories, weights
+
+
+class _KernelChunk(_Chunk):
+    """The compiled CPU engine (:mod:`inertia.kernels`) for one-hidden-layer networks: each member's weights
+    in one flat vector (w1, b1, output weights transposed, b2)."""
+
+    def __init__(self, *args, dtype):
+        super().__init__(*args)
+        from inertia import kernels
+
+        self.kernels = kernels
+        self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        self.x_np = self.x.cpu().numpy().astype(self.np_dtype)
+        self.y_np = self.y.cpu().numpy()
+        self.hidden = self.layers[1]
+        self.params = np.stack([
+            np.concatenate([w1.T.reshape(-1), b1, w2.reshape(-1), b2]) for (w1, b1), (w2, b2) in self.initial
+        ]).astype(self.np_dtype)
+        self.buffers = np.zeros_like(self.params)
+        self.active = np.ones(len(self.members), dtype=np.bool_)
+        self.updates = 0
+
+    def cast(self, values) -> np.ndarray:
+        return np.ascontiguousarray(values, dtype=self.np_dtype)
+
+    def epoch(self, epoch, rates):
+        members = len(self.members)
+        out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
+        self.kernels.train_epoch(
+            self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.buffers,
+            self.hidden, self.updates == 0, self.cast(rates), self.cast(self.momentum), self.cast(self.dampening),
+            self.cast(self.weight_decay), self.kernels.FORMS[self.form], self.nesterov, self.maximize,
+            *self.kernels.ACTIVATIONS[self.activation], self.active, *out)
+        self.updates += len(rates)
+        return out
+
+    def freeze(self, diverged: np.ndarray) -> None:
+        """Diverged members are skipped by the kernel from now on."""
+        self.active &= ~diverged
+
+    def weights(self):
+        d, h, c = self.layers
+        o1, o2, o3, _ = self.kernels.layout(d, h, c)
+        out = []
+        for flat in torch.from_numpy(self.params.copy()):
+            out.append([(flat[:o1].reshape(d, h).T, flat[o1:o2]), (flat[o2:o3].reshape(c, h), flat[o3:])])
+        return out
 
 
 def vectorized_schedules(rates) -> dict:
