@@ -163,7 +163,8 @@ def layout(d: int, h: int, c: int) -> tuple[int, int, int, int]:
 
 @njit(cache=True, parallel=True, fastmath=FAST)
 def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_step, rates, momentum, dampening,
-                weight_decay, form, nesterov, maximize, act, act_grad, active, batch_mean, batch_last, full_loss, correct):
+                weight_decay, form, nesterov, maximize, act, act_grad, active,
+                batch_mean, batch_last, full_loss, correct):
     """One epoch for every active member, then its full-data loss and number of correct predictions.
     ``params`` and ``buffers`` are (members, size) in :func:`layout` order; ``rates`` is (updates this epoch,
     members); ``first_step`` says whether the buffers are still empty."""
