@@ -29,7 +29,7 @@ def test_compare_end_to_end_json(tmp_path):
 
 def test_compare_prints_a_table_and_respects_no_plots(tmp_path):
     result = runner.invoke(app, ["compare", "--momenta", "0.1", "--epochs", "1", "--seeds", "1", "--no-shuffle",
-                                 "--layers", "2,8,3", "--out", str(tmp_path), "--no-plots"])
+                                 "--layers", "2,8,3", "--out", str(tmp_path), "--no-plots", "--engine", "loop"])
     assert result.exit_code == 0, result.output
     assert "momentum" in result.stdout and "0.1" in result.stdout
     assert not list(tmp_path.glob("*.png"))

@@ -30,7 +30,7 @@ def test_runs_are_paired_by_seed(monkeypatch):
         return real_fit(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs)
 
     monkeypatch.setattr(comparison, "fit", spy)
-    inertia.compare(momenta=[0, 0.4], dataset=data.spiral(points=10, seed=0), epochs=1, seeds=[3, 8])
+    inertia.compare(momenta=[0, 0.4], dataset=data.spiral(points=10, seed=0), epochs=1, seeds=[3, 8], engine="loop")
     by_seed = {}
     for momentum, seed, weights, order in seen:
         by_seed.setdefault(seed, []).append((momentum, weights, order))
@@ -131,3 +131,23 @@ def test_ema_form_at_scaled_lr_reproduces_the_pytorch_form():
     ema = inertia.compare(momenta=[0.5], dataset=dataset, lr=0.1, epochs=3, seeds=1, form="ema")
     np.testing.assert_allclose(ema.runs[0].history.loss, pytorch.runs[0].history.loss, rtol=1e-5)
     assert ema.config.form == "ema"
+
+
+def test_population_engine_gives_the_loop_engines_numbers():
+    dataset = data.spiral(points=20, seed=0)
+    kwargs = dict(momenta=[0.0, 0.9], dataset=dataset, epochs=5, seeds=2, batch_size=10)
+    loop = inertia.compare(engine="loop", **kwargs)
+    population = inertia.compare(engine="population", **kwargs)
+    for a, b in zip(loop.runs, population.runs):
+        assert (a.momentum, a.seed) == (b.momentum, b.seed)
+        np.testing.assert_allclose(b.history.loss, a.history.loss, rtol=1e-5)
+        for p, q in zip(a.model.parameters(), b.model.parameters()):
+            torch.testing.assert_close(q, p.detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_auto_engine_falls_back_to_the_loop_for_other_activations():
+    result = inertia.compare(momenta=[0.5], dataset=data.spiral(points=10, seed=0), epochs=1, seeds=1,
+                             activation="gelu")
+    assert result.runs[0].history.epochs == 1
+    with pytest.raises(ValueError, match="unknown engine 'fast'"):
+        inertia.compare(momenta=[0.5], epochs=1, seeds=1, engine="fast")

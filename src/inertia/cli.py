@@ -62,6 +62,10 @@ def compare(
     shuffle: Annotated[bool, typer.Option(help="Reshuffle minibatches every epoch (the seed lab does not).")] = True,
     out: Annotated[Path, typer.Option(help="Folder for table.csv, curves.csv, summary.json and figures.")] = Path(
         "inertia-out/compare"),
+    engine: Annotated[str, typer.Option(
+        help="population: all runs trained at once (fast); loop: one model at a time with fit(); auto.")
+    ] = "auto",
+    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda; population engine.")] = "auto",
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save PNG figures.")] = True,
 ) -> None:
@@ -76,7 +80,7 @@ def compare(
         comparison = run_compare(
             momenta=_floats(momenta), dataset=dataset, layers=_ints(layers) if layers else None, lr=lr,
             batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
-            data_seed=data_seed, form=form, progress=True,
+            data_seed=data_seed, form=form, engine=engine, device=device, progress=True,
         )
     except (ValueError, ImportError) as exc:
         _fail(str(exc))

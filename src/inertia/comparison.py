@@ -18,6 +18,8 @@ from inertia import data as data_module
 from inertia.data import Dataset
 from inertia.models import MLP, check_layers
 from inertia.optim import Momentum
+from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
+from inertia.population import Member, train_population
 from inertia.progress import progress_bar
 from inertia.rules import check_hyperparameters
 from inertia.stats import epochs_to_target, mean_ci
@@ -197,6 +199,8 @@ def compare(
     data_seed: int = 0,
     target_accuracy: float = 0.9,
     form: str = "pytorch",
+    engine: str = "auto",
+    device: str = "auto",
     progress: bool = False,
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
@@ -205,7 +209,10 @@ def compare(
     momenta 0, 0.1, 0.2, 0.4, 0.5), with a sounder protocol: ``seeds`` independent seeds (an int n means
     seeds 0..n-1), reshuffled minibatches and full-data metrics. ``layers=None`` means
     ``[features, 50, classes]`` of the data set. ``form`` picks the momentum update
-    (:class:`inertia.optim.Momentum`; ``"pytorch"`` is exactly ``torch.optim.SGD``).
+    (:class:`inertia.optim.Momentum`; ``"pytorch"`` is exactly ``torch.optim.SGD``). ``engine``:
+    ``"population"`` trains every run at once (:mod:`inertia.population`, on ``device``), ``"loop"`` one
+    model after another with :func:`~inertia.train.fit`; ``"auto"`` uses the population engine whenever it
+    supports the activation. Both give the same numbers to float32 round-off.
     """
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
@@ -222,20 +229,39 @@ def compare(
     layers = config.layers or (dataset.features, 50, dataset.classes)
     _check_fits(layers, dataset)
     config = CompareConfig(**{**asdict(config), "layers": tuple(layers)})
+    if engine not in ("auto", "population", "loop"):
+        raise ValueError(f"unknown engine {engine!r}; choose auto, population or loop")
+    if engine == "auto":
+        engine = "population" if config.activation in POPULATION_ACTIVATIONS else "loop"
 
-    runs = []
-    with progress_bar(len(config.seeds) * len(config.momenta) * config.epochs, progress) as advance:
-        for seed in config.seeds:
-            for momentum in config.momenta:
-                model = MLP(layers, activation, seed=seed)
-                optimizer = Momentum(model.parameters(), lr=config.lr, momentum=momentum, form=config.form)
-                history = fit(
-                    model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
-                    on_epoch=lambda epoch, h, m=momentum, s=seed: advance(f"momentum {m:g}, seed {s}"),
-                )
-                advance(None, _epochs_skipped(history))
-                runs.append(Run(momentum, seed, history, model))
+    pairs = [(momentum, seed) for seed in config.seeds for momentum in config.momenta]
+    with progress_bar(len(pairs) * config.epochs, progress) as advance:
+        if engine == "population":
+            runs = _train_population(config, dataset, pairs, device, advance)
+        else:
+            runs = [_train_one(config, dataset, momentum, seed, advance) for momentum, seed in pairs]
     return Comparison(config, dataset, runs)
+
+
+def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, advance) -> Run:
+    """The plain path: one model, :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
+    model = MLP(config.layers, config.activation, seed=seed)
+    optimizer = Momentum(model.parameters(), lr=config.lr, momentum=momentum, form=config.form)
+    history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
+                  on_epoch=lambda epoch, h: advance(f"momentum {momentum:g}, seed {seed}"))
+    advance(None, _epochs_skipped(history))
+    return Run(momentum, seed, history, model)
+
+
+def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance) -> list[Run]:
+    """Every (momentum, seed) run as one member of a population trained at once."""
+    members = [Member(lr=config.lr, momentum=momentum, seed=seed) for momentum, seed in pairs]
+    result = train_population(
+        dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
+        shuffle=config.shuffle, activation=config.activation, form=config.form, device=device,
+        on_epoch=lambda done: advance(f"{len(members)} models at once", done),
+    )
+    return [Run(m, s, history, result.model(i)) for i, ((m, s), history) in enumerate(zip(pairs, result.histories))]
 
 
 def _epochs_skipped(history: History) -> int:
