@@ -1,0 +1,188 @@
+"""Population training against the ways people train many small models today, on the seed lab's task.
+
+Task: spiral 3 x 500 (1500 points), [2, 50, 3] ReLU, cross-entropy, SGD lr 0.1, batch 20. A model-epoch is
+75 SGD updates plus a full-data evaluation (loss and accuracy on all 1500 points).
+
+Sections (each baseline runs beside inertia in the same process; ratios are what to compare):
+  notebook   the seed notebook's protocol written plainly (a DataLoader, one model at a time, 5 momenta,
+             100 epochs) against inertia.compare for the same five momenta (one seed, population engine)
+  vmap       torch.func's ensembling recipe (stack_module_state + vmap + grad, one lr and momentum for all)
+             against inertia's population at P models, same epochs
+  scaling    inertia's throughput (model-epochs/s) and peak resident memory at each P, each P in a fresh
+             process
+
+    python benchmarks/population.py [--json] [--sections notebook,vmap,scaling] [--sizes 10,100,1000,10000]
+                                    [--vmap-size 1000] [--device cpu|cuda] [--engine auto|kernel|torch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from inertia import data
+from inertia.population import Member, train_population
+
+MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
+
+
+def notebook_protocol(epochs: int) -> float:
+    """The seed notebook's loop: a DataLoader, one model after another, last-minibatch loss and full-data
+    accuracy recorded per epoch (plotting left out). Returns seconds."""
+    dataset = data.spiral(seed=1)
+    x, y = dataset.tensors()
+    started = time.perf_counter()
+    for momentum in MOMENTA:
+        model = nn.Sequential(nn.Linear(2, 50), nn.ReLU(), nn.Linear(50, 3))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
+        loader = DataLoader(TensorDataset(x, y), batch_size=20)
+        criterion = nn.CrossEntropyLoss()
+        losses, accuracies = [], []
+        for _ in range(epochs):
+            for bx, by in loader:
+                optimizer.zero_grad()
+                loss = criterion(model(bx), by)
+                loss.backward()
+                optimizer.step()
+            losses.append(loss.item())
+            accuracies.append((model(x).argmax(1) == y).numpy().mean())
+    return time.perf_counter() - started
+
+
+def inertia_compare(epochs: int, device: str) -> float:
+    import inertia
+
+    started = time.perf_counter()
+    inertia.compare(momenta=MOMENTA, seeds=1, epochs=epochs, data_seed=1, device=device)
+    return time.perf_counter() - started
+
+
+def vmap_ensemble(size: int, epochs: int, device: str) -> float:
+    """torch.func's model-ensembling recipe trained with one torch.optim.SGD over the stacked parameters."""
+    from torch.func import functional_call, grad, stack_module_state, vmap
+
+    dataset = data.spiral(seed=0)
+    x, y = dataset.tensors(device)
+    models = [nn.Sequential(nn.Linear(2, 50), nn.ReLU(), nn.Linear(50, 3)).to(device) for _ in range(size)]
+    params, buffers = stack_module_state(models)
+    base = models[0].to("meta")
+
+    def loss_fn(p, b, bx, by):
+        return nn.functional.cross_entropy(functional_call(base, (p, b), (bx,)), by)
+
+    per_model_grad = vmap(grad(loss_fn), in_dims=(0, 0, 0, 0))
+    evaluate = vmap(lambda p, b: functional_call(base, (p, b), (x,)), in_dims=(0, 0))
+    optimizer = torch.optim.SGD(params.values(), lr=0.1, momentum=0.5)
+    generator = torch.Generator().manual_seed(0)
+    started = time.perf_counter()
+    for _ in range(epochs):
+        order = torch.stack([torch.randperm(len(y), generator=generator) for _ in range(size)]).to(device)
+        for lo in range(0, len(y), 20):
+            index = order[:, lo : lo + 20]
+            grads = per_model_grad(params, buffers, x[index], y[index])
+            for name, value in params.items():
+                value.grad = grads[name]
+            optimizer.step()
+        with torch.no_grad():
+            logits = evaluate(params, buffers)
+            nn.functional.cross_entropy(logits.transpose(1, 2), y.expand(size, -1))
+            (logits.argmax(-1) == y).float().mean(1)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def inertia_population(size: int, epochs: int, device: str, engine: str) -> float:
+    dataset = data.spiral(seed=0)
+    members = [Member(lr=0.1, momentum=MOMENTA[i % len(MOMENTA)], seed=i) for i in range(size)]
+    warm = members[: min(size, 4)]  # compile (or load) the kernel before timing
+    train_population(dataset, [2, 50, 3], warm, epochs=1, device=device, engine=engine)
+    started = time.perf_counter()
+    train_population(dataset, [2, 50, 3], members, epochs=epochs, device=device, engine=engine)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def scaling_point(size: int, epochs: int, device: str, engine: str) -> dict:
+    """One P in a fresh process, so its peak resident memory (VmHWM, which exec resets) is its own."""
+    code = (
+        "import json, sys; sys.argv = ['x'];"
+        "from benchmarks.population import inertia_population;"
+        f"s = inertia_population({size}, {epochs}, {device!r}, {engine!r});"
+        "rss = int(dict(l.split(':') for l in open('/proc/self/status'))['VmHWM'].split()[0]) / 1024;"
+        "import torch;"
+        "gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None;"
+        "print(json.dumps({'seconds': s, 'peak_rss_mib': rss, 'peak_gpu_mib': gpu}))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    point = json.loads(out.stdout.strip().splitlines()[-1])
+    point.update(size=size, epochs=epochs, model_epochs_per_s=size * epochs / point["seconds"])
+    return point
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--sections", default="notebook,vmap,scaling")
+    parser.add_argument("--sizes", default="10,100,1000,10000")
+    parser.add_argument("--vmap-size", type=int, default=1000)
+    parser.add_argument("--vmap-epochs", type=int, default=2)
+    parser.add_argument("--notebook-epochs", type=int, default=100)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--engine", default="auto")
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+                           "cpus": torch.get_num_threads(), "device": args.device,
+                           "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None}}
+
+    if "notebook" in sections:
+        inertia_compare(2, args.device)  # imports, compilation and data generation outside the timing
+        notebook = notebook_protocol(args.notebook_epochs)
+        ours = inertia_compare(args.notebook_epochs, args.device)
+        results["notebook"] = {"epochs": args.notebook_epochs, "notebook_protocol_s": notebook,
+                               "inertia_compare_s": ours, "speedup": notebook / ours}
+        report(args, f"notebook protocol {notebook:.2f} s vs inertia compare {ours:.3f} s: {notebook / ours:.0f}x")
+
+    if "vmap" in sections:
+        size, epochs = args.vmap_size, args.vmap_epochs
+        vmap_s = vmap_ensemble(size, epochs, args.device)
+        ours = inertia_population(size, epochs, args.device, args.engine)
+        results["vmap"] = {"size": size, "epochs": epochs,
+                           "vmap_model_epochs_per_s": size * epochs / vmap_s,
+                           "inertia_model_epochs_per_s": size * epochs / ours, "speedup": vmap_s / ours}
+        report(args, f"P={size}: torch.func vmap {size * epochs / vmap_s:,.0f} model-epochs/s, inertia "
+                     f"{size * epochs / ours:,.0f} model-epochs/s: {vmap_s / ours:.1f}x")
+
+    if "scaling" in sections:
+        results["scaling"] = []
+        for size in (int(s) for s in args.sizes.split(",")):
+            epochs = max(1, min(20, 20_000 // size))
+            point = scaling_point(size, epochs, args.device, args.engine)
+            results["scaling"].append(point)
+            gpu = f", GPU peak {point['peak_gpu_mib']:.0f} MiB" if point["peak_gpu_mib"] else ""
+            report(args, f"P={size:>7,}: {point['model_epochs_per_s']:>10,.0f} model-epochs/s, "
+                         f"peak RSS {point['peak_rss_mib']:.0f} MiB{gpu}")
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+def report(args, line: str) -> None:
+    print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    main()
