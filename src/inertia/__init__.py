@@ -10,7 +10,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {"comparison", "data", "forms", "models", "optim", "plots", "progress", "reproduce", "rules",
-               "scratch", "stats", "train", "velocity"}
+               "scratch", "shuffle", "population", "kernels", "stability", "stats", "theory", "train",
+               "valley", "velocity"}
 _NAMES = {
     "Comparison": "inertia.comparison",
     "compare": "inertia.comparison",

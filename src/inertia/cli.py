@@ -251,3 +251,94 @@ def velocity(
     out_console.print(f"velocity dictionary vs torch.optim.SGD(momentum): {verdict} (largest weight gap "
                       f"{result.max_weight_gap:.2e}, largest loss gap {result.max_loss_gap:.2e}) on {result.device}")
     out_console.print(f"Saved to [bold]{out}[/]: velocity_losses.png, velocity.json")
+
+
+@app.command()
+def ball(
+    momentum: Annotated[float, typer.Option(help="Momentum β of the EMA velocity, in [0, 1).")] = 0.6,
+    epochs: Annotated[int, typer.Option(help="Epochs (the ball runs epochs + 1 steps, as in seed 003).")] = 50,
+    lr: Annotated[float, typer.Option(help="Learning rate for the continuous functions' trajectories.")] = 0.1,
+    form: Annotated[str, typer.Option(help="Update form for the trajectories: polyak, pytorch or ema.")] = "polyak",
+    out: Annotated[Path, typer.Option(help="Folder for the figures and the GIF.")] = Path("inertia-out/ball"),
+    json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save figures and the animation.")] = True,
+) -> None:
+    """Seed 003's ball in the bumpy valley: plain descent stops at the bump, momentum rolls over it.
+
+    Also runs inertia.rules on the continuous valley, an ill-conditioned quadratic, Rosenbrock and Beale.
+    """
+    from inertia import valley
+
+    try:
+        run, plain = valley.roll(momentum, epochs), valley.roll(0.0, epochs)
+    except ValueError as exc:
+        _fail(str(exc))
+    _, span = valley.memory(momentum)
+    summary = {"momentum": momentum, "reached_bottom": run.reached_bottom, "final_index": run.final_index,
+               "steps": run.steps, "plain": {"reached_bottom": plain.reached_bottom, "final_index": plain.final_index,
+                                             "steps": plain.steps},
+               "effective_memory": span}
+    if plots:
+        out.mkdir(parents=True, exist_ok=True)
+        valley.ball_figure(momentum, epochs).savefig(out / "ball.png", dpi=120)
+        rates = {"valley": lr, "quadratic": 0.03, "rosenbrock": 1e-3, "beale": 1e-2}
+        for name, rate in rates.items():
+            steps = 2000 if name in ("rosenbrock", "beale") else 200
+            valley.trajectories_figure(name, rate, steps=steps, form=form).savefig(out / f"{name}.png", dpi=120)
+        valley.phase_figure(lr, form=form).savefig(out / "phase.png", dpi=120)
+        valley.save_animation(out / "ball.gif", momentum, epochs)
+        summary["files"] = sorted(str(p) for p in out.iterdir())
+    if json_output:
+        print(json.dumps(summary))
+        return
+    out_console.print(f"plain descent: stops at index {plain.final_index} after {plain.steps} steps "
+                      f"({'bottom' if plain.reached_bottom else 'stuck before the bump'})")
+    out_console.print(f"momentum {momentum:g}: stops at index {run.final_index} after {run.steps} steps "
+                      f"({'bottom' if run.reached_bottom else 'stuck before the bump'}); "
+                      f"effective memory 1/(1 - β) = {span:.1f} steps")
+    if plots:
+        out_console.print(f"Saved to [bold]{out}[/]")
+
+
+@app.command()
+def theory(
+    lambda_min: Annotated[float, typer.Option(help="Smallest Hessian eigenvalue λ₁ (> 0).")] = 1.0,
+    lambda_max: Annotated[float, typer.Option(help="Largest Hessian eigenvalue λₙ.")] = 100.0,
+    edge: Annotated[bool, typer.Option(help="Also measure the largest stable lr per momentum on the spiral network "
+                                            "and compare with 2(1 + β)/λ_max.")] = False,
+    out: Annotated[Path, typer.Option(help="Folder for rate.png.")] = Path("inertia-out/theory"),
+    json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Heavy-ball momentum on a quadratic: optimal α and β, rates against gradient descent, and the rate map."""
+    from inertia import theory as theory_module
+
+    try:
+        summary = theory_module.optimal(lambda_min, lambda_max)
+    except ValueError as exc:
+        _fail(str(exc))
+    out.mkdir(parents=True, exist_ok=True)
+    theory_module.rate_figure(lambda_min, lambda_max).savefig(out / "rate.png", dpi=120)
+    if edge:
+        from inertia import data, stability
+
+        summary["edge"] = stability.edges(data.spiral(seed=0), [2, 50, 3])
+    if json_output:
+        print(json.dumps(summary))
+        return
+    table = Table(title=f"Heavy ball on a quadratic, λ ∈ [{lambda_min:g}, {lambda_max:g}], κ = {summary['kappa']:g}")
+    for header in ("", "learning rate", "momentum", "rate per step"):
+        table.add_column(header, justify="right")
+    table.add_row("optimal momentum", f"{summary['alpha_opt']:.4g}", f"{summary['beta_opt']:.4g}",
+                  f"{summary['rate_opt']:.4f}")
+    table.add_row("best gradient descent", f"{summary['alpha_gd']:.4g}", "0", f"{summary['rate_gd']:.4f}")
+    out_console.print(table)
+    if edge:
+        rows = Table(title=f"Largest stable lr on the spiral network (λ_max ≈ {summary['edge']['lambda_max']:.3g} "
+                           f"at initialization, full batch, {summary['edge']['epochs']} epochs)")
+        for header in ("momentum", "predicted 2(1+β)/λ_max", "measured"):
+            rows.add_column(header, justify="right")
+        for row in summary["edge"]["rows"]:
+            measured = "none stable" if row["measured_lr"] is None else f"{row['measured_lr']:.3g}"
+            rows.add_row(f"{row['momentum']:g}", f"{row['predicted_lr']:.3g}", measured)
+        out_console.print(rows)
+    out_console.print(f"Saved to [bold]{out}[/]: rate.png")

@@ -1,0 +1,57 @@
+"""Theory against measurement on a real network: the largest stable learning rate per momentum.
+
+On a quadratic, heavy-ball momentum converges iff ``lr·λ_max < 2(1 + β)`` (:mod:`inertia.theory`). For the
+spiral network we estimate λ_max, the top eigenvalue of the full-data loss's Hessian at initialization, by
+power iteration on Hessian-vector products, and measure the edge directly: full-batch training (one update
+per epoch, as the theory assumes) of a population over a grid of learning rates for each momentum, the edge
+being the largest rate whose run neither diverges nor ends above its starting loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from inertia.data import Dataset
+from inertia.models import MLP
+from inertia.population import Member, train_population
+
+
+def hessian_lambda_max(model: torch.nn.Module, dataset: Dataset, iterations: int = 100, seed: int = 0) -> float:
+    """Top Hessian eigenvalue of the full-data cross-entropy at ``model``'s weights (float64 power iteration)."""
+    model = model.double()
+    params = [p for p in model.parameters() if p.requires_grad]
+    x, y = dataset.tensors(dtype=torch.float64)
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    generator = torch.Generator().manual_seed(seed)
+    vector = [torch.randn(p.shape, generator=generator, dtype=torch.float64) for p in params]
+    estimate = 0.0
+    for _ in range(iterations):
+        norm = torch.sqrt(sum((v * v).sum() for v in vector))
+        vector = [v / norm for v in vector]
+        product = torch.autograd.grad(grads, params, grad_outputs=vector, retain_graph=True)
+        estimate = float(sum((p * v).sum() for p, v in zip(product, vector)))
+        vector = [p.detach() for p in product]
+    return estimate
+
+
+def edges(dataset: Dataset, layers, betas=(0.0, 0.5, 0.9), lrs=None, epochs: int = 50, seed: int = 0,
+          iterations: int = 100) -> dict:
+    """Predicted and measured largest stable learning rate for each momentum in ``betas``."""
+    lam = hessian_lambda_max(MLP(layers, seed=seed), dataset, iterations=iterations, seed=seed)
+    if lrs is None:
+        lrs = np.geomspace(0.05, 50, 41)
+    members = [Member(lr=float(lr), momentum=beta, seed=seed) for beta in betas for lr in lrs]
+    result = train_population(dataset, layers, members, epochs=epochs, batch_size=len(dataset), shuffle=False,
+                              dtype=torch.float64, device="cpu")
+    x, y = dataset.tensors()
+    with torch.no_grad():
+        start = float(torch.nn.functional.cross_entropy(MLP(layers, seed=seed)(x), y))
+    rows = []
+    for i, beta in enumerate(betas):
+        histories = result.histories[i * len(lrs) : (i + 1) * len(lrs)]
+        stable = [lr for lr, h in zip(lrs, histories) if not h.diverged and h.loss[-1] <= start]
+        rows.append({"momentum": beta, "predicted_lr": 2 * (1 + beta) / lam,
+                     "measured_lr": float(max(stable)) if stable else None})
+    return {"lambda_max": lam, "epochs": epochs, "initial_loss": start, "rows": rows}
