@@ -169,7 +169,6 @@ def reproduce_lab(
     out_console.print(verdicts)
 
 
-
 @app.command()
 def scratch(
     epochs: Annotated[int, typer.Option(help="Full-batch epochs (seed 004 runs 10001).")] = 10001,

@@ -20,6 +20,13 @@ ACTIVATIONS = {
 }
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def check_layers(layers: Sequence[int]) -> list[int]:
     """``layers`` as a list of positive ints (input width first, classes last), or a clear error."""
     layers = list(layers)

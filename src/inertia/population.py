@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from inertia.data import Dataset
-from inertia.models import MLP, check_layers, initial_weights
+from inertia.models import MLP, check_layers, initial_weights, resolve_device
 from inertia.rules import Constant, check_hyperparameters, momentum_step
 from inertia.shuffle import orders as shuffle_orders
 from inertia.train import METRICS, History
@@ -64,10 +64,6 @@ class PopulationResult:
         return model
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def train_population(
@@ -230,12 +226,13 @@ class _TorchChunk(_Chunk):
     def column(self, values) -> torch.Tensor:
         return torch.as_tensor(values, device=self.device, dtype=self.dtype).reshape(-1, 1, 1)
 
-    def forward(self, a: torch.Tensor) -> list[torch.Tensor]:
-        """Activations of every layer (inputs first, logits last)."""
+    def forward(self, a: torch.Tensor, params: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """Activations of every layer (inputs first, logits last), with ``params`` (default: all members')."""
+        params = self.params if params is None else params
         outputs = [a]
-        last = len(self.params) // 2 - 1
+        last = len(params) // 2 - 1
         for layer in range(last + 1):
-            a = torch.baddbmm(self.params[2 * layer + 1], a, self.params[2 * layer])
+            a = torch.baddbmm(params[2 * layer + 1], a, params[2 * layer])
             if layer < last:
                 a = _activate(self.activation, a)
             outputs.append(a)
@@ -267,12 +264,10 @@ class _TorchChunk(_Chunk):
         """Full-data loss and correct predictions of every member, ``eval_chunk`` members at a time."""
         x, y = self.x, self.y
         losses, correct = [], []
-        members, saved = len(self.members), self.params
+        members = len(self.members)
         for lo in range(0, members, self.eval_chunk):
             hi = min(lo + self.eval_chunk, members)
-            self.params = [p[lo:hi] for p in saved]
-            logits = self.forward(x.expand(hi - lo, *x.shape))[-1]
-            self.params = saved
+            logits = self.forward(x.expand(hi - lo, *x.shape), [p[lo:hi] for p in self.params])[-1]
             logp = torch.log_softmax(logits, dim=-1)
             losses.append(-logp.gather(-1, y.expand(hi - lo, -1)[..., None]).squeeze(-1).mean(dim=1))
             correct.append((logits.argmax(dim=-1) == y).sum(dim=1))

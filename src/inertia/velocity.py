@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from inertia.data import random_binary
+from inertia.models import resolve_device
 from inertia.rules import momentum_step
 
 WAYS = ("no momentum", "velocity dictionary", "torch.optim.SGD(momentum)")
@@ -48,10 +49,6 @@ def binary_model(dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(dim, dim // 2), nn.Sigmoid(), nn.Linear(dim // 2, 1), nn.Sigmoid())
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def train_three_ways(dim: int = 1000, epochs: int = 2000, lr: float = 1e-5, momentum: float = 0.9,
