@@ -9,7 +9,7 @@ Sections (each baseline runs beside inertia in the same process; ratios are what
   vmap       torch.func's ensembling recipe (stack_module_state + vmap + grad, one lr and momentum for all)
              against inertia's population at P models, same epochs
   scaling    inertia's throughput (model-epochs/s) and peak resident memory at each P, each P in a fresh
-             process
+             process; end to end (initial weights included) and once running (per epoch after the first)
 
     python benchmarks/population.py [--json] [--sections notebook,vmap,scaling] [--sizes 10,100,1000,10000]
                                     [--vmap-size 1000] [--device cpu|cuda] [--engine auto|kernel|torch]
@@ -102,16 +102,25 @@ def vmap_ensemble(size: int, epochs: int, device: str) -> float:
     return time.perf_counter() - started
 
 
-def inertia_population(size: int, epochs: int, device: str, engine: str) -> float:
+def inertia_population(size: int, epochs: int, device: str, engine: str, *, steady: bool = False):
+    """Seconds for ``train_population`` on ``size`` members, end to end (initial weights, every epoch, results
+    back on the host). With ``steady``, also the seconds per epoch once running: from the end of the first
+    epoch to the end of the last, as ``on_epoch`` sees them (each epoch's results are on the host by then)."""
     dataset = data.spiral(seed=0)
     members = [Member(lr=0.1, momentum=MOMENTA[i % len(MOMENTA)], seed=i) for i in range(size)]
     warm = members[: min(size, 4)]  # compile (or load) the kernel before timing
     train_population(dataset, [2, 50, 3], warm, epochs=1, device=device, engine=engine)
+    marks = []
     started = time.perf_counter()
-    train_population(dataset, [2, 50, 3], members, epochs=epochs, device=device, engine=engine)
+    train_population(dataset, [2, 50, 3], members, epochs=epochs, device=device, engine=engine,
+                     on_epoch=lambda _: marks.append(time.perf_counter()))
     if device == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if not steady:
+        return seconds
+    per_epoch = (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) > 1 else float("nan")
+    return seconds, per_epoch
 
 
 def scaling_point(size: int, epochs: int, device: str, engine: str) -> dict:
@@ -119,16 +128,17 @@ def scaling_point(size: int, epochs: int, device: str, engine: str) -> dict:
     code = (
         "import json, sys; sys.argv = ['x'];"
         "from benchmarks.population import inertia_population;"
-        f"s = inertia_population({size}, {epochs}, {device!r}, {engine!r});"
+        f"s, e = inertia_population({size}, {epochs}, {device!r}, {engine!r}, steady=True);"
         "rss = int(dict(l.split(':') for l in open('/proc/self/status'))['VmHWM'].split()[0]) / 1024;"
         "import torch;"
         "gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None;"
-        "print(json.dumps({'seconds': s, 'peak_rss_mib': rss, 'peak_gpu_mib': gpu}))"
+        "print(json.dumps({'seconds': s, 'epoch_seconds': e, 'peak_rss_mib': rss, 'peak_gpu_mib': gpu}))"
     )
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     point = json.loads(out.stdout.strip().splitlines()[-1])
-    point.update(size=size, epochs=epochs, model_epochs_per_s=size * epochs / point["seconds"])
+    point.update(size=size, epochs=epochs, model_epochs_per_s=size * epochs / point["seconds"],
+                 steady_model_epochs_per_s=size / point["epoch_seconds"])
     return point
 
 
@@ -140,6 +150,8 @@ def main() -> None:
     parser.add_argument("--vmap-size", type=int, default=1000)
     parser.add_argument("--vmap-epochs", type=int, default=2)
     parser.add_argument("--notebook-epochs", type=int, default=100)
+    parser.add_argument("--scaling-work", type=int, default=20_000,
+                        help="model-epochs per scaling point (20 epochs at most, 3 at least)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", default="auto")
     args = parser.parse_args()
@@ -169,11 +181,12 @@ def main() -> None:
     if "scaling" in sections:
         results["scaling"] = []
         for size in (int(s) for s in args.sizes.split(",")):
-            epochs = max(1, min(20, 20_000 // size))
+            epochs = max(3, min(20, args.scaling_work // size))
             point = scaling_point(size, epochs, args.device, args.engine)
             results["scaling"].append(point)
             gpu = f", GPU peak {point['peak_gpu_mib']:.0f} MiB" if point["peak_gpu_mib"] else ""
-            report(args, f"P={size:>7,}: {point['model_epochs_per_s']:>10,.0f} model-epochs/s, "
+            report(args, f"P={size:>7,}: {point['model_epochs_per_s']:>10,.0f} model-epochs/s end to end, "
+                         f"{point['steady_model_epochs_per_s']:>10,.0f} per s once running, "
                          f"peak RSS {point['peak_rss_mib']:.0f} MiB{gpu}")
     if args.json:
         print(json.dumps(results, indent=2))

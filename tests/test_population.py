@@ -7,7 +7,7 @@ import torch
 from inertia import data, rules
 from inertia.models import MLP
 from inertia.optim import Momentum
-from inertia.population import Member, chunk_sizes, member_bytes, train_population
+from inertia.population import Member, chunk_sizes, member_bytes, train_population, triton_runs_on
 from inertia.train import fit
 
 # 60 points, batch 6: 10 updates per epoch, 20 epochs = 200 updates.
@@ -39,6 +39,9 @@ CASES = [
 ]
 
 
+FLOAT32 = ("pytorch form, several momenta and seeds", "ema form", "schedules of every kind")
+
+
 def one_model(member, settings, dtype):
     layers = settings.get("layers", [2, 16, 3])
     model = MLP(layers, settings.get("activation", "relu"), seed=member.seed).to(dtype)
@@ -50,20 +53,30 @@ def one_model(member, settings, dtype):
     return history, model
 
 
+# The Triton engine runs on a GPU when there is one, else in Triton's interpreter (see conftest.py), which is
+# slow: its tests are marked slow and cover float32 on fewer cases.
+TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+needs_triton = pytest.mark.skipif(not triton_runs_on(torch.device(TRITON_DEVICE)), reason="needs Triton")
+ENGINES = ["torch", "kernel", pytest.param("triton", marks=[needs_triton, pytest.mark.slow])]
+
+
 def population(members, settings, dtype, **extra):
     settings = dict(settings)
     layers = settings.pop("layers", [2, 16, 3])
-    return train_population(DATA, layers, members, epochs=EPOCHS, batch_size=BATCH, dtype=dtype, device="cpu",
+    device = TRITON_DEVICE if extra.get("engine") == "triton" else "cpu"
+    return train_population(DATA, layers, members, epochs=EPOCHS, batch_size=BATCH, dtype=dtype, device=device,
                             **settings, **extra)
 
 
-@pytest.mark.parametrize("engine", ["torch", "kernel"])
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize(("description", "settings", "members"), CASES, ids=[c[0] for c in CASES])
 def test_each_member_matches_the_one_model_path(description, settings, members, dtype, tolerance, engine):
-    if engine == "kernel" and len(settings.get("layers", [2, 16, 3])) != 3:
-        pytest.skip("the kernel engine trains one-hidden-layer networks")
+    if engine != "torch" and len(settings.get("layers", [2, 16, 3])) != 3:
+        pytest.skip("the compiled engines train one-hidden-layer networks")
+    if engine == "triton" and TRITON_DEVICE == "cpu" and dtype == torch.float32 and description not in FLOAT32:
+        pytest.skip("in the interpreter, float32 is checked on a few cases only")
     result = population(members, settings, dtype, engine=engine)
     for i, member in enumerate(members):
         expected, model = one_model(member, settings, dtype)
@@ -76,7 +89,7 @@ def test_each_member_matches_the_one_model_path(description, settings, members, 
             torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
 
 
-@pytest.mark.parametrize("engine", ["torch", "kernel"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged(engine):
     calm = [Member(0.1, 0.9, seed=1), Member(0.1, 0.5, seed=2)]
     with_calm = population([*calm, Member(0.1, 0.0, seed=3)], {}, torch.float32, engine=engine)
@@ -91,7 +104,7 @@ def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged(engine):
                                           getattr(with_calm.histories[i], metric))
 
 
-@pytest.mark.parametrize("engine", ["torch", "kernel"])
+@pytest.mark.parametrize("engine", ENGINES)
 def test_divergence_epoch_matches_fit(engine):
     member = Member(1e30, 0.99, seed=3)
     expected, _ = one_model(member, {}, torch.float32)
@@ -119,6 +132,7 @@ def test_chunking_by_memory_budget_changes_nothing(engine):
     ({"layers": [3, 8, 3]}, "do not fit dataset 'spiral'"),
     ({"engine": "jax"}, "unknown population engine 'jax'"),
     ({"engine": "kernel", "layers": [2, 8, 8, 3]}, "one-hidden-layer networks on the CPU"),
+    ({"engine": "triton", "layers": [2, 8, 8, 3]}, "one-hidden-layer networks on a CUDA device"),
 ])
 def test_errors(kwargs, message):
     arguments = {"members": [Member()], "layers": [2, 8, 3], **kwargs}

@@ -37,3 +37,21 @@ def test_positions_are_uniform():
     first = shuffle.orders(np.arange(20000), 4, 4)[:, 0]
     counts = np.bincount(first, minlength=4) / 20000
     np.testing.assert_allclose(counts, 0.25, atol=0.015)
+
+
+def test_triton_orders_equal_the_cpu_orders():
+    """The GPU engine shuffles on the device; its orders must be the CPU's, member by member."""
+    pytest.importorskip("triton")
+    import torch
+
+    from inertia import gpu_kernels
+    from inertia.population import triton_runs_on
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not triton_runs_on(device):
+        pytest.skip("needs Triton on a GPU or in its interpreter")
+    seeds = np.array([0, 1, 7, 2**40 + 5, 123456789, 2**33])
+    words = torch.from_numpy(shuffle._seed_words(seeds).astype(np.int64)).to(device)
+    for epoch, n in [(0, 10), (3, 37), (99, 100)]:
+        got = gpu_kernels.shuffle_orders(words, epoch, n).cpu().numpy()
+        np.testing.assert_array_equal(got, shuffle.orders(seeds, epoch, n))

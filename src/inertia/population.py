@@ -14,6 +14,7 @@ marked diverged at that epoch and frozen; the others are unaffected (no computat
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
@@ -64,8 +65,6 @@ class PopulationResult:
         return model
 
 
-
-
 def train_population(
     dataset: Dataset,
     layers: Sequence[int],
@@ -106,7 +105,7 @@ def train_population(
     device = resolve_device(device)
     engine = choose_engine(engine, layers, device)
     n = len(dataset)
-    chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget)
+    chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
     x, y = dataset.tensors(device, dtype)
     histories, weights = [], []
     for start in range(0, len(members), chunk):
@@ -114,6 +113,8 @@ def train_population(
                   shuffle)
         if engine == "kernel":
             trainer = _KernelChunk(*shared, dtype=dtype)
+        elif engine == "triton":
+            trainer = _TritonChunk(*shared, device=device, dtype=dtype)
         else:
             trainer = _TorchChunk(*shared, device=device, dtype=dtype, eval_chunk=eval_chunk)
         h, w = trainer.run(epochs, on_epoch)
@@ -122,35 +123,54 @@ def train_population(
     return PopulationResult(members, histories, layers, activation, weights)
 
 
-ENGINES = ("auto", "kernel", "torch")
+ENGINES = ("auto", "kernel", "triton", "torch")
 
 
 def choose_engine(engine: str, layers: Sequence[int], device: torch.device) -> str:
-    """``auto``: the compiled kernel on the CPU for one hidden layer, batched torch otherwise."""
+    """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, ``triton`` on
+    CUDA when Triton is installed), batched torch otherwise."""
     if engine not in ENGINES:
         raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
-    fits_kernel = device.type == "cpu" and len(layers) == 3
-    if engine == "kernel" and not fits_kernel:
+    one_hidden = len(layers) == 3
+    if engine == "kernel" and not (one_hidden and device.type == "cpu"):
         raise ValueError("the kernel engine runs one-hidden-layer networks on the CPU; use engine='torch'")
+    if engine == "triton" and not (one_hidden and triton_runs_on(device)):
+        raise ValueError("the triton engine runs one-hidden-layer networks on a CUDA device (with Triton "
+                         "installed); use engine='torch'")
     if engine == "auto":
-        return "kernel" if fits_kernel else "torch"
+        if one_hidden and device.type == "cpu":
+            return "kernel"
+        return "triton" if one_hidden and triton_runs_on(device) else "torch"
     return engine
 
 
-def member_bytes(layers, n, batch_size, dtype) -> tuple[int, int]:
+def triton_runs_on(device: torch.device) -> bool:
+    """Whether the Triton kernels can run on ``device``: CUDA, or the CPU under ``TRITON_INTERPRET=1``."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def member_bytes(layers, n, batch_size, dtype, engine="torch") -> tuple[int, int]:
     """Estimated working set of one member: while training (parameters, buffers, gradients and update
-    temporaries; a minibatch's activations; its data order) and while evaluating on all ``n`` points."""
+    temporaries; a minibatch's activations; its data order) and while evaluating on all ``n`` points. The
+    Triton engine keeps activations and gradients in registers: parameters, buffers, data order and rates."""
     item = torch.empty((), dtype=dtype).element_size()
     params = sum((a + 1) * b for a, b in itertools.pairwise(layers))
+    if engine == "triton":
+        training = item * (2 * params + -(-n // batch_size)) + 4 * n + 16
+        return training, training
     training = item * (6 * params + 6 * batch_size * sum(layers)) + 8 * n
     return training, item * 3 * n * sum(layers[1:])
 
 
-def chunk_sizes(layers, n, batch_size, members, device, dtype, budget) -> tuple[int, int]:
+def chunk_sizes(layers, n, batch_size, members, device, dtype, budget, engine="torch") -> tuple[int, int]:
     """Members per training chunk and per evaluation pass that fit in ``budget`` bytes."""
     if budget is None:
         budget = torch.cuda.mem_get_info(device)[0] // 2 if device.type == "cuda" else 1 << 30
-    training, evaluating = member_bytes(layers, n, batch_size, dtype)
+    training, evaluating = member_bytes(layers, n, batch_size, dtype, engine)
     return max(1, min(members, budget // training)), max(1, min(members, budget // evaluating))
 
 
@@ -185,8 +205,8 @@ class _Chunk:
         diverged_at = np.full(members, -1)
         steps_per_epoch = -(-n // self.batch_size)
         for epoch in range(epochs):
-            rates = self.learning_rates(np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch))
-            mean, last, full_loss, correct = self.epoch(epoch, rates)
+            steps = np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
+            mean, last, full_loss, correct = self.epoch(epoch, steps)
             running = diverged_at < 0
             metrics["batch_loss_mean"][running, epoch] = mean[running]
             metrics["batch_loss_last"][running, epoch] = last[running]
@@ -273,8 +293,9 @@ class _TorchChunk(_Chunk):
             correct.append((logits.argmax(dim=-1) == y).sum(dim=1))
         return torch.cat(losses), torch.cat(correct)
 
-    def epoch(self, epoch, rates):
+    def epoch(self, epoch, steps):
         n, members = len(self.y), len(self.members)
+        rates = self.learning_rates(steps)
         if self.shuffle:
             order = torch.from_numpy(shuffle_orders(self.seeds, epoch, n)).to(self.device)
         else:
@@ -301,9 +322,9 @@ class _TorchChunk(_Chunk):
         self.hyper["momentum"] = torch.where(keep, self.hyper["momentum"], 0)
 
     def weights(self):
+        params = [p.cpu() for p in self.params]
         return [
-            [(self.params[2 * layer][i].T.cpu(), self.params[2 * layer + 1][i, 0].cpu())
-             for layer in range(len(self.params) // 2)]
+            [(params[2 * layer][i].T, params[2 * layer + 1][i, 0]) for layer in range(len(params) // 2)]
             for i in range(len(self.members))
         ]
 
@@ -321,9 +342,7 @@ class _KernelChunk(_Chunk):
         self.x_np = self.x.cpu().numpy().astype(self.np_dtype)
         self.y_np = self.y.cpu().numpy()
         self.hidden = self.layers[1]
-        self.params = np.stack([
-            np.concatenate([w1.T.reshape(-1), b1, w2.reshape(-1), b2]) for (w1, b1), (w2, b2) in self.initial
-        ]).astype(self.np_dtype)
+        self.params = flat_weights(self.initial).numpy().astype(self.np_dtype)
         self.buffers = np.zeros_like(self.params)
         self.active = np.ones(len(self.members), dtype=np.bool_)
         self.updates = 0
@@ -331,8 +350,9 @@ class _KernelChunk(_Chunk):
     def cast(self, values) -> np.ndarray:
         return np.ascontiguousarray(values, dtype=self.np_dtype)
 
-    def epoch(self, epoch, rates):
+    def epoch(self, epoch, steps):
         members = len(self.members)
+        rates = self.learning_rates(steps)
         out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
         self.kernels.train_epoch(
             self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.buffers,
@@ -347,12 +367,63 @@ class _KernelChunk(_Chunk):
         self.active &= ~diverged
 
     def weights(self):
-        d, h, c = self.layers
-        o1, o2, o3, _ = self.kernels.layout(d, h, c)
-        out = []
-        for flat in torch.from_numpy(self.params.copy()):
-            out.append([(flat[:o1].reshape(d, h).T, flat[o1:o2]), (flat[o2:o3].reshape(c, h), flat[o3:])])
-        return out
+        return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers)
+
+
+class _TritonChunk(_Chunk):
+    """The compiled GPU engine (:mod:`inertia.gpu_kernels`): :class:`_KernelChunk`'s flat layout, on the device."""
+
+    def __init__(self, *args, device, dtype):
+        super().__init__(*args)
+        from inertia import gpu_kernels, shuffle
+
+        self.kernels = gpu_kernels
+        self.device, self.dtype = device, dtype
+        self.x = self.x.contiguous()
+        self.params = flat_weights(self.initial).to(device, dtype)
+        self.buffers = torch.zeros_like(self.params)
+        self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
+        self.hyper = [torch.as_tensor(v, device=device, dtype=dtype)
+                      for v in (self.momentum, self.dampening, self.weight_decay)]
+        self.active = torch.ones(len(self.members), dtype=torch.int8, device=device)
+        self.updates = 0
+        # Constant learning rates (the usual case) are sent once, as one row read at every step.
+        constant = list(self.schedules) == [Constant]
+        self.constant_rates = self.learning_rates(np.zeros(1)) if constant else None
+        if constant:
+            self.constant_rates = torch.as_tensor(self.constant_rates, device=device, dtype=dtype)
+
+    def epoch(self, epoch, steps):
+        order = self.kernels.shuffle_orders(self.seed_words, epoch, len(self.y)) if self.shuffle else None
+        rates = self.constant_rates
+        if rates is None:
+            rates = torch.as_tensor(self.learning_rates(steps), device=self.device, dtype=self.dtype).contiguous()
+        out = self.kernels.train_epoch(
+            self.x, self.y, order, self.params, self.buffers, rates, *self.hyper, self.active,
+            hidden=self.layers[1], first_step=self.updates == 0, batch=self.batch_size, form=self.form,
+            nesterov=self.nesterov, maximize=self.maximize, activation=self.activation)
+        self.updates += len(steps)
+        return [t.cpu().numpy() for t in out]
+
+    def freeze(self, diverged: np.ndarray) -> None:
+        """Diverged members are skipped by the kernel from now on."""
+        self.active[torch.from_numpy(diverged).to(self.device)] = 0
+
+    def weights(self):
+        return unflatten_weights(self.params.cpu(), self.layers)
+
+
+def flat_weights(initial) -> torch.Tensor:
+    """Members' ``(weight, bias)`` pairs of a one-hidden-layer network as rows (w1 (d, h), b1, w2t (c, h), b2),
+    the layout of :mod:`inertia.kernels` and :mod:`inertia.gpu_kernels`."""
+    return torch.stack([torch.cat([w1.T.reshape(-1), b1, w2.reshape(-1), b2]) for (w1, b1), (w2, b2) in initial])
+
+
+def unflatten_weights(params: torch.Tensor, layers) -> list:
+    """:func:`flat_weights` undone: per member, ``[(w1 (h, d), b1), (w2 (c, h), b2)]`` as ``nn.Linear`` holds them."""
+    d, h, c = layers
+    o1, o2, o3 = d * h, d * h + h, d * h + h + c * h
+    return [[(flat[:o1].reshape(d, h).T, flat[o1:o2]), (flat[o2:o3].reshape(c, h), flat[o3:])] for flat in params]
 
 
 def vectorized_schedules(rates) -> dict:

@@ -1,0 +1,261 @@
+"""Triton kernels for population training of one-hidden-layer MLPs on a GPU (the counterpart of
+:mod:`inertia.kernels`, the compiled CPU engine).
+
+The batched torch engine launches some fifty kernels per SGD step and streams every member's activations
+through GPU memory between them. Here one program trains ``BLOCK`` members through a whole epoch: their weights
+and gradients stay in registers from the first minibatch to the full-data evaluation, the momentum buffers are
+read and written once per update, and the data (a few kilobytes) stays in cache. It computes what
+:mod:`inertia.kernels` computes, in the same layout and order: the data orders of :mod:`inertia.shuffle`
+(Fisher–Yates over the same hash), and per parameter the affine update of
+:func:`inertia.kernels.coefficients`, which is tested equal to :func:`inertia.rules.momentum_step`.
+
+Layout per member (one flat row of ``params``): ``w1`` (d, h), ``b1`` (h,), ``w2t`` (c, h), ``b2`` (c,).
+Inside a program, tensors are 3-D: members × (inputs or classes) × hidden units, padded to powers of two.
+
+With ``TRITON_INTERPRET=1`` the same kernels run on CPU tensors (slowly), which is how the tests check them on
+machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+ACTIVATIONS = {"relu": 0, "tanh": 1, "sigmoid": 2, "leaky_relu": 3, "identity": 4}
+
+
+@triton.jit
+def _hash(x):
+    """lowbias32 on uint32 (wrapping), as :func:`inertia.shuffle._hash`."""
+    x = (x ^ (x >> 16)) * 0x7FEB352D
+    x = (x ^ (x >> 15)) * 0x846CA68B
+    return x ^ (x >> 16)
+
+
+# Scalars that change between launches are not specialized on (Triton compiles a variant for a value of 1).
+@triton.jit(do_not_specialize=["epoch", "members", "n"])
+def _shuffle(order_ptr, seeds_ptr, epoch, members, n, BLOCK: tl.constexpr):
+    """Permute each row of ``order`` (holding 0..n−1) by :mod:`inertia.shuffle`'s Fisher–Yates: one lane per
+    member, positions from n − 1 down to 1."""
+    p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = p < members
+    row = order_ptr + tl.cast(p, tl.int64) * n
+    seed = tl.load(seeds_ptr + p, mask=live, other=0).to(tl.uint32)
+    state = _hash(_hash(seed) + tl.cast(epoch, tl.uint32))
+    for t in range(0, n - 1):
+        i = n - 1 - t
+        j = (_hash(state + tl.cast(i, tl.uint32)) % tl.cast(i + 1, tl.uint32)).to(tl.int32)
+        at_i = tl.load(row + i, mask=live)
+        at_j = tl.load(row + j, mask=live)
+        tl.store(row + i, at_j, mask=live)
+        tl.store(row + j, at_i, mask=live)
+
+
+@triton.jit
+def _activate(z, ACT: tl.constexpr):
+    if ACT == 0:
+        return tl.maximum(z, 0.0)
+    elif ACT == 1:
+        return 2.0 / (1.0 + tl.exp(-2.0 * z)) - 1.0
+    elif ACT == 2:
+        return 1.0 / (1.0 + tl.exp(-z))
+    elif ACT == 3:
+        return tl.where(z > 0, z, 0.01 * z)
+    else:
+        return z
+
+
+@triton.jit
+def _activation_grad(d, a, ACT: tl.constexpr):
+    """``d`` (gradient w.r.t. an activation's output ``a``) carried back to its input."""
+    if ACT == 0:
+        return tl.where(a > 0, d, 0.0)
+    elif ACT == 1:
+        return d * (1.0 - a * a)
+    elif ACT == 2:
+        return d * a * (1.0 - a)
+    elif ACT == 3:
+        return tl.where(a > 0, d, d * 0.01)
+    else:
+        return d
+
+
+@triton.jit
+def _forward(xs, w1, b1, w2, b2, classes, C: tl.constexpr, ACT: tl.constexpr):
+    """Hidden activations (B, 1, HP) and logits (B, CP, 1) of one sample per member; padded classes −inf."""
+    a = _activate(tl.sum(xs * w1, axis=1, keep_dims=True) + b1, ACT)
+    logits = tl.sum(a * w2, axis=2, keep_dims=True) + b2
+    return a, tl.where(classes < C, logits, float("-inf"))
+
+
+@triton.jit
+def _nll(logits, label, classes):
+    """Per-member cross-entropy (B, 1, 1) and softmax probabilities (B, CP, 1)."""
+    top = tl.max(logits, axis=1, keep_dims=True)
+    e = tl.exp(logits - top)
+    total = tl.sum(e, axis=1, keep_dims=True)
+    picked = tl.sum(tl.where(classes == label, logits, 0.0), axis=1, keep_dims=True)
+    return tl.log(total) - (picked - top), e / total
+
+
+@triton.jit
+def _update(param, grad, buf_ptrs, mask, a, b, c, e, weight_decay, MAXIMIZE: tl.constexpr):
+    """The affine momentum update of :func:`inertia.kernels.apply_update`; returns the new parameter."""
+    if MAXIMIZE:
+        grad = -grad
+    g = grad + weight_decay * param
+    buf = a * tl.load(buf_ptrs, mask=mask, other=0.0) + b * g
+    tl.store(buf_ptrs, buf, mask=mask)
+    return param + c * g + e * buf
+
+
+@triton.jit(do_not_specialize=["members", "n", "batch", "first_step", "rate_stride"])
+def _train_epoch(
+    x_ptr, y_ptr, order_ptr, params_ptr, buffers_ptr, rates_ptr, momentum_ptr, dampening_ptr, decay_ptr,
+    active_ptr, batch_mean_ptr, batch_last_ptr, full_loss_ptr, correct_ptr,
+    members, n, batch, first_step, rate_stride,
+    D: tl.constexpr, H: tl.constexpr, C: tl.constexpr, DP: tl.constexpr, HP: tl.constexpr, CP: tl.constexpr,
+    SHUFFLE: tl.constexpr, FORM: tl.constexpr, NESTEROV: tl.constexpr, MAXIMIZE: tl.constexpr,
+    ACT: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """One epoch of SGD for ``BLOCK`` members, then their full-data loss and correct predictions."""
+    p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    live = (p < members) & (tl.load(active_ptr + p, mask=p < members, other=0) != 0)
+    member = p[:, None, None]
+    live3 = live[:, None, None]
+    inputs = tl.arange(0, DP)[None, :, None]
+    classes = tl.arange(0, CP)[None, :, None]
+    hidden = tl.arange(0, HP)[None, None, :]
+    row = tl.cast(member, tl.int64) * (D * H + H + C * H + C)
+    w1_at = row + inputs * H + hidden
+    b1_at = row + D * H + hidden
+    w2_at = row + D * H + H + classes * H + hidden
+    b2_at = row + D * H + H + C * H + classes
+    w1_mask = live3 & (inputs < D) & (hidden < H)
+    b1_mask = live3 & (hidden < H)
+    w2_mask = live3 & (classes < C) & (hidden < H)
+    b2_mask = live3 & (classes < C)
+    w1 = tl.load(params_ptr + w1_at, mask=w1_mask, other=0.0)
+    b1 = tl.load(params_ptr + b1_at, mask=b1_mask, other=0.0)
+    w2 = tl.load(params_ptr + w2_at, mask=w2_mask, other=0.0)
+    b2 = tl.load(params_ptr + b2_at, mask=b2_mask, other=0.0)
+    momentum = tl.load(momentum_ptr + member, mask=live3, other=0.0)
+    dampening = tl.load(dampening_ptr + member, mask=live3, other=0.0)
+    weight_decay = tl.load(decay_ptr + member, mask=live3, other=0.0)
+
+    total = tl.zeros([BLOCK, 1, 1], dtype=w1.dtype)
+    loss = tl.zeros([BLOCK, 1, 1], dtype=w1.dtype)
+    steps = tl.cdiv(n, batch)
+    for step in range(0, steps):
+        lo = step * batch
+        size = tl.minimum(batch, n - lo)
+        scale = 1.0 / tl.cast(size, w1.dtype)
+        g1 = tl.zeros_like(w1)
+        gb1 = tl.zeros_like(b1)
+        g2 = tl.zeros_like(w2)
+        gb2 = tl.zeros_like(b2)
+        loss = tl.zeros([BLOCK, 1, 1], dtype=w1.dtype)
+        for i in range(0, size):
+            if SHUFFLE:
+                sample = tl.load(order_ptr + tl.cast(member, tl.int64) * n + lo + i, mask=live3, other=0)
+            else:
+                sample = tl.zeros([BLOCK, 1, 1], dtype=tl.int32) + lo + i
+            xs = tl.load(x_ptr + sample * D + inputs, mask=live3 & (inputs < D), other=0.0)
+            label = tl.load(y_ptr + sample, mask=live3, other=0).to(tl.int32)
+            a, logits = _forward(xs, w1, b1, w2, b2, classes, C, ACT)
+            nll, probs = _nll(logits, label, classes)
+            loss += nll
+            d = (probs - tl.where(classes == label, 1.0, 0.0)) * scale
+            gb2 += d
+            g2 += d * a
+            back = _activation_grad(tl.sum(d * w2, axis=1, keep_dims=True), a, ACT)
+            gb1 += back
+            g1 += xs * back
+        loss = loss * scale
+        total += loss
+        # The update's coefficients (inertia.kernels.coefficients): buf = a·buf + b·g; p += c·g + e·buf.
+        lr = tl.load(rates_ptr + tl.cast(step, tl.int64) * rate_stride + member, mask=live3, other=0.0)
+        first = (first_step != 0) & (step == 0)
+        one = 1.0 + 0.0 * momentum
+        if FORM == 0:
+            ca = tl.where(first, 0.0 * momentum, momentum)
+            cb = tl.where(first, one, 1.0 - dampening)
+            if NESTEROV:
+                cc, ce = -lr, -lr * momentum
+            else:
+                cc, ce = 0.0 * momentum, -lr
+        elif FORM == 1:
+            push = lr * (1.0 - dampening)
+            ca, cb = momentum, -push
+            if NESTEROV:
+                cc, ce = -push, momentum
+            else:
+                cc, ce = 0.0 * momentum, one
+        else:
+            ca, cb = momentum, 1.0 - momentum
+            if NESTEROV:
+                cc, ce = -lr * (1.0 - momentum), -lr * momentum
+            else:
+                cc, ce = 0.0 * momentum, -lr
+        w1 = _update(w1, g1, buffers_ptr + w1_at, w1_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
+        b1 = _update(b1, gb1, buffers_ptr + b1_at, b1_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
+        w2 = _update(w2, g2, buffers_ptr + w2_at, w2_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
+        b2 = _update(b2, gb2, buffers_ptr + b2_at, b2_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
+    tl.store(params_ptr + w1_at, w1, mask=w1_mask)
+    tl.store(params_ptr + b1_at, b1, mask=b1_mask)
+    tl.store(params_ptr + w2_at, w2, mask=w2_mask)
+    tl.store(params_ptr + b2_at, b2, mask=b2_mask)
+    tl.store(batch_mean_ptr + member, total / tl.cast(steps, w1.dtype), mask=live3)
+    tl.store(batch_last_ptr + member, loss, mask=live3)
+
+    full = tl.zeros([BLOCK, 1, 1], dtype=w1.dtype)
+    hits = tl.zeros([BLOCK, 1, 1], dtype=tl.int32)
+    for i in range(0, n):
+        xs = tl.load(x_ptr + i * D + inputs, mask=inputs < D, other=0.0)
+        label = tl.load(y_ptr + i).to(tl.int32)
+        a, logits = _forward(xs, w1, b1, w2, b2, classes, C, ACT)
+        nll, probs = _nll(logits, label, classes)
+        full += nll
+        hits += (tl.argmax(logits, axis=1, keep_dims=True) == label).to(tl.int32)
+    tl.store(full_loss_ptr + member, full / n, mask=live3)
+    tl.store(correct_ptr + member, hits, mask=live3)
+
+
+def launch_shape(hidden: int) -> tuple[int, int]:
+    """Members per program and warps per program. One member per warp was fastest on an H100 for the lab's
+    ``[2, 50, 3]`` (1.2 M model-epochs/s against 0.35–1.1 M for 2–8 members per program and 1–4 warps,
+    ``benchmarks/README.md``): each thread holds two hidden units of every weight and gradient, and the
+    reductions over the hidden units stay inside the warp. Wider layers get a second warp."""
+    return (1, 1) if hidden <= 64 else (1, 2)
+
+
+def shuffle_orders(seed_words: torch.Tensor, epoch: int, n: int) -> torch.Tensor:
+    """:func:`inertia.shuffle.orders` computed where ``seed_words`` live: int32 (members, n)."""
+    members = len(seed_words)
+    order = torch.arange(n, dtype=torch.int32, device=seed_words.device).repeat(members, 1)
+    block = 64
+    _shuffle[(triton.cdiv(members, block),)](order, seed_words, epoch, members, n, BLOCK=block)
+    return order
+
+
+def train_epoch(x, y, order, params, buffers, rates, momentum, dampening, weight_decay, active, *, hidden,
+                first_step, batch, form, nesterov, maximize, activation, block=None, warps=None):
+    """Launch :func:`_train_epoch` over all members; returns (batch-loss mean, last batch loss, full-data loss,
+    correct predictions), NaN (or 0) for inactive members. ``order`` is None without shuffling; ``rates`` is
+    (updates, members), or (1, members) for rates that do not change. ``block``
+    (members per program) and ``warps`` (per program) default to :func:`launch_shape`."""
+    members, n, d = params.shape[0], x.shape[0], x.shape[1]
+    c = (params.shape[1] - d * hidden - hidden) // (hidden + 1)
+    outputs = [torch.full((members,), float("nan"), dtype=params.dtype, device=params.device) for _ in range(3)]
+    correct = torch.zeros(members, dtype=torch.int32, device=params.device)
+    default_block, default_warps = launch_shape(hidden)
+    block, warps = block or default_block, warps or default_warps
+    _train_epoch[(triton.cdiv(members, block),)](
+        x, y, order if order is not None else y, params, buffers, rates, momentum, dampening, weight_decay,
+        active, *outputs, correct, members, n, batch, int(first_step), members if len(rates) > 1 else 0,
+        D=d, H=hidden, C=c, DP=triton.next_power_of_2(d), HP=triton.next_power_of_2(hidden),
+        CP=triton.next_power_of_2(c), SHUFFLE=order is not None, FORM={"pytorch": 0, "polyak": 1, "ema": 2}[form],
+        NESTEROV=nesterov, MAXIMIZE=maximize, ACT=ACTIVATIONS[activation], BLOCK=block, num_warps=warps,
+    )
+    return (*outputs, correct)
