@@ -52,67 +52,45 @@ def apply_update(params, buffers, grads, first, lr, momentum, dampening, weight_
         params[i] += c * g + e * buffers[i]
 
 
-# Activations and their backward (gradient ``d`` through an activation whose output is ``a``), one pair per
-# kind: the kernel is compiled for the pair it is given, so no branch on the kind sits in an inner loop.
+# Activations and their backward (gradient ``d`` through an activation whose output is ``a``), chosen by a
+# code rather than passed as functions, so that the compiled kernel can be cached on disk. Each applies to a
+# whole row, the choice made once outside the loop, which keeps the loops vectorized.
+
+ACTIVATIONS = {"relu": 0, "tanh": 1, "sigmoid": 2, "leaky_relu": 3, "identity": 4}
 
 
-@njit(cache=True, inline="always")
-def _relu(z):
-    return z if z > 0 else 0 * z
+@njit(cache=True, fastmath=FAST, inline="always")
+def _activate(a, kind):
+    """``a`` (a row of pre-activations) activated in place."""
+    if kind == 0:
+        for j in range(a.shape[0]):
+            a[j] = a[j] if a[j] > 0 else 0 * a[j]
+    elif kind == 1:
+        for j in range(a.shape[0]):
+            a[j] = np.tanh(a[j])
+    elif kind == 2:
+        for j in range(a.shape[0]):
+            a[j] = 1 / (1 + np.exp(-a[j]))
+    elif kind == 3:
+        for j in range(a.shape[0]):
+            a[j] = a[j] if a[j] > 0 else 0.01 * a[j]
 
 
-@njit(cache=True, inline="always")
-def _relu_grad(d, a):
-    return d if a > 0 else 0 * d
-
-
-@njit(cache=True, inline="always")
-def _tanh(z):
-    return np.tanh(z)
-
-
-@njit(cache=True, inline="always")
-def _tanh_grad(d, a):
-    return d * (1 - a * a)
-
-
-@njit(cache=True, inline="always")
-def _sigmoid(z):
-    return 1 / (1 + np.exp(-z))
-
-
-@njit(cache=True, inline="always")
-def _sigmoid_grad(d, a):
-    return d * a * (1 - a)
-
-
-@njit(cache=True, inline="always")
-def _leaky_relu(z):
-    return z if z > 0 else 0.01 * z
-
-
-@njit(cache=True, inline="always")
-def _leaky_relu_grad(d, a):
-    return d if a > 0 else d * 0.01
-
-
-@njit(cache=True, inline="always")
-def _identity(z):
-    return z
-
-
-@njit(cache=True, inline="always")
-def _identity_grad(d, a):
-    return d
-
-
-ACTIVATIONS = {
-    "relu": (_relu, _relu_grad),
-    "tanh": (_tanh, _tanh_grad),
-    "sigmoid": (_sigmoid, _sigmoid_grad),
-    "leaky_relu": (_leaky_relu, _leaky_relu_grad),
-    "identity": (_identity, _identity_grad),
-}
+@njit(cache=True, fastmath=FAST, inline="always")
+def _activation_grad(d, a, kind):
+    """``d`` (gradients w.r.t. the activations ``a`` of a row) carried back to the pre-activations, in place."""
+    if kind == 0:
+        for j in range(d.shape[0]):
+            d[j] = d[j] if a[j] > 0 else 0 * d[j]
+    elif kind == 1:
+        for j in range(d.shape[0]):
+            d[j] = d[j] * (1 - a[j] * a[j])
+    elif kind == 2:
+        for j in range(d.shape[0]):
+            d[j] = d[j] * a[j] * (1 - a[j])
+    elif kind == 3:
+        for j in range(d.shape[0]):
+            d[j] = d[j] if a[j] > 0 else d[j] * 0.01
 
 
 # Explicit loops throughout: array expressions would allocate temporaries in the innermost loops.
@@ -128,8 +106,7 @@ def _forward(x, w1, b1, w2t, b2, act, a, logits):
         xk = x[k]
         for j in range(h):
             a[j] += xk * w1[k, j]
-    for j in range(h):
-        a[j] = act(a[j])
+    _activate(a, act)
     for c in range(logits.shape[0]):
         total = b2[c]
         for j in range(h):
@@ -163,7 +140,7 @@ def layout(d: int, h: int, c: int) -> tuple[int, int, int, int]:
 
 @njit(cache=True, parallel=True, fastmath=FAST)
 def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_step, rates, momentum, dampening,
-                weight_decay, form, nesterov, maximize, act, act_grad, active,
+                weight_decay, form, nesterov, maximize, act, active,
                 batch_mean, batch_last, full_loss, correct):
     """One epoch for every active member, then its full-data loss and number of correct predictions.
     ``params`` and ``buffers`` are (members, size) in :func:`layout` order; ``rates`` is (updates this epoch,
@@ -212,8 +189,8 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
                     for j in range(h):
                         g2t[k, j] += dk * acts[i, j]
                         back[j] += dk * w2t[k, j]
+                _activation_grad(back, acts[i], act)
                 for j in range(h):
-                    back[j] = act_grad(back[j], acts[i, j])
                     gb1[j] += back[j]
                 for k in range(d):
                     xk = x[row, k]

@@ -358,7 +358,7 @@ class _KernelChunk(_Chunk):
             self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.buffers,
             self.hidden, self.updates == 0, self.cast(rates), self.cast(self.momentum), self.cast(self.dampening),
             self.cast(self.weight_decay), self.kernels.FORMS[self.form], self.nesterov, self.maximize,
-            *self.kernels.ACTIVATIONS[self.activation], self.active, *out)
+            self.kernels.ACTIVATIONS[self.activation], self.active, *out)
         self.updates += len(rates)
         return out
 
