@@ -341,3 +341,126 @@ def theory(
             rows.add_row(f"{row['momentum']:g}", f"{row['predicted_lr']:.3g}", measured)
         out_console.print(rows)
     out_console.print(f"Saved to [bold]{out}[/]: rate.png")
+
+
+@app.command(name="sweep")
+def sweep_command(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML): data, model, optimizer, train, grid, random, "
+                                              "targets. See `inertia.experiment`.")],
+    store: Annotated[Path | None, typer.Option(
+        help="SQLite store for the results (default: runs/<spec name>.db). Re-running resumes.")] = None,
+    executor: Annotated[str, typer.Option(help="local (this process), process (a pool) or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(help="Worker processes or Ray CPUs (default: all cores).")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="Ray cluster address (default: start a local Ray instance).")] = None,
+    group_size: Annotated[int | None, typer.Option(
+        help="Most configurations trained as one population (default 256 on the CPU, 100,000 on a GPU).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, or auto (CUDA when present).")] = "cpu",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the configurations and their ids.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
+) -> None:
+    """Run every configuration of a sweep spec into a store; finished runs are skipped, so re-running resumes.
+
+    Configurations that one population can train (same data, model, form and training settings) are trained
+    together; adam, adamw, rmsprop and sgd baselines run one by one. Several processes may share one store:
+    none runs a configuration another has claimed.
+    """
+    from inertia import experiment
+    from inertia import sweep as sweep_module
+
+    try:
+        parsed = experiment.load_spec(spec)
+    except experiment.SpecError as exc:
+        _fail(f"{spec}: {exc}")
+    configs = parsed.expand()
+    if dry_run:
+        rows = [{"id": experiment.config_id(c), **experiment.flatten(c)} for c in configs]
+        if json_output:
+            print(json.dumps(rows))
+        else:
+            for row in rows:
+                out_console.print(row["id"], ", ".join(f"{k}={v}" for k, v in row.items() if k != "id"))
+            out_console.print(f"{len(rows)} configurations")
+        return
+    store = store or Path("runs") / f"{spec.stem}.db"
+    try:
+        report = sweep_module.sweep(parsed, str(store), executor=executor, workers=workers, address=address,
+                                    group_size=group_size, device=device, progress=not json_output)
+    except (experiment.SpecError, ValueError, RuntimeError) as exc:
+        _fail(str(exc))
+    if json_output:
+        print(json.dumps({"store": str(store), "total": report.total, "already_done": report.already_done,
+                          "recorded": report.recorded, "statuses": report.statuses, "seconds": report.seconds}))
+        return
+    out_console.print(f"{report}. Store: [bold]{store}[/] (see `inertia results {store}`)")
+
+
+@app.command()
+def results(
+    store: Annotated[Path, typer.Argument(help="A store written by `inertia sweep`.")],
+    baseline: Annotated[str | None, typer.Option(
+        help="Setting to compare against, paired by seed, e.g. momentum=0 (other axes matched).")] = None,
+    metric: Annotated[str, typer.Option(
+        help="Metric for comparisons and figures: final_loss, best_loss, final_accuracy, best_accuracy.")
+    ] = "final_loss",
+    csv: Annotated[Path | None, typer.Option(help="Write the per-setting summary as CSV here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: beside the store).")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save heatmaps and parallel coordinates.")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the tables as JSON on stdout.")] = False,
+) -> None:
+    """Summarize a sweep: each setting over seeds (mean, 95 % CI, n), the best setting per metric,
+    time-to-target, paired comparisons against a baseline, and figures (lr × momentum heatmaps, plain and at
+    equal effective lr, and parallel coordinates)."""
+    from inertia.results import METRICS, Results, describe, parse_baseline
+
+    if metric not in METRICS:
+        _fail(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    try:
+        found = Results.load(store)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    if found.runs.empty:
+        _fail(f"{store} holds no finished runs yet")
+    summary, best = found.summary(), found.best()
+    paired = None
+    if baseline:
+        try:
+            paired = found.paired(parse_baseline(baseline), metric)
+        except ValueError as exc:
+            _fail(str(exc))
+    if csv:
+        summary.to_csv(csv, index=False)
+    figures = []
+    if plots:
+        from inertia import sweep_plots
+
+        figures = sweep_plots.save_all(found, out or store.with_suffix("").with_name(store.stem + "-figures"))
+    if json_output:
+        payload = {"axes": found.axes, "targets": found.targets, "summary": summary.to_dict("records"),
+                   "best": best.to_dict("records"), "figures": [str(f) for f in figures]}
+        if paired is not None:
+            payload["paired"] = paired.to_dict("records")
+        print(json.dumps(payload, default=str).replace("NaN", "null"))
+        return
+    axes = found.axes
+    table = Table(title=f"{store}: {len(found.runs)} runs, {len(summary)} settings (mean ± 95 % CI over seeds)")
+    for column in ("setting", "n", "ok/div/fail", "final loss", "final accuracy",
+                   *(f"epochs to {t}" for t in found.targets)):
+        table.add_column(column, justify="left" if column == "setting" else "right")
+    for _, row in summary.iterrows():
+        table.add_row(describe(row, axes) or "all", str(row["runs"]), f"{row['ok']}/{row['diverged']}/{row['failed']}",
+                      _pm(row, "final_loss", "{:.4g}"), _pm(row, "final_accuracy", "{:.3f}"),
+                      *(_pm(row, f"epochs_to_{t}", "{:.1f}") + f" ({row[f'epochs_to_{t}_n']}/{row['runs']})"
+                        for t in found.targets))
+    out_console.print(table)
+    for _, row in best.iterrows():
+        out_console.print(f"best {row['metric']}: {row['setting']} ({row['mean']:.4g}, n = {row['n']})")
+    if paired is not None:
+        if paired.empty:
+            out_console.print(f"no setting shares seeds with the baseline {baseline}")
+        for _, row in paired.iterrows():
+            out_console.print(f"{describe(row, axes)}: {metric} − baseline = {row['difference']:+.4g} "
+                              f"[{row['low']:+.4g}, {row['high']:+.4g}], better in {row['better_in']} of "
+                              f"{row['pairs']} seeds")
+    if figures:
+        out_console.print("Figures: " + ", ".join(str(f) for f in figures))

@@ -1,0 +1,360 @@
+"""Running a sweep: a spec's configurations trained in groups and recorded in a store as each group ends.
+
+Configurations that differ only in what a population member may vary (lr, momentum, dampening, weight decay,
+seed) are trained together by :func:`inertia.population.train_population`; the torch.optim baselines (sgd,
+adam, adamw, rmsprop) are trained one by one with :func:`inertia.train.fit`. A group is claimed in the store
+before it starts and recorded (with its claims released) in one transaction when it ends, so killing a sweep
+loses at most the groups in flight and resuming runs exactly what is missing.
+
+Executors: ``local`` (this process), ``process`` (a pool of worker processes) and ``ray`` (tasks on a Ray
+cluster, or a local Ray instance). Workers only train; the process that runs :func:`sweep` claims and records,
+so every executor writes to the same store the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from inertia.experiment import Spec, SpecError, canonical, config_id, load_spec
+from inertia.store import Record, Store
+
+EXECUTORS = ("local", "process", "ray")
+TORCH_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+
+
+@dataclass
+class SweepReport:
+    """What one call of :func:`sweep` did: configurations in the spec, already finished before it started,
+    and recorded by it, by status."""
+
+    total: int
+    already_done: int
+    recorded: int
+    statuses: dict
+    seconds: float
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "nothing new"
+        return (f"{self.total} configurations: {self.already_done} already finished, {self.recorded} recorded "
+                f"now ({counts}) in {self.seconds:.1f} s")
+
+
+def sweep(spec: Spec | dict | str, store: str, *, executor: str = "local", workers: int | None = None,
+          address: str | None = None, group_size: int | None = None, device: str = "cpu",
+          progress: bool = False, on_record: Callable[[int], None] | None = None) -> SweepReport:
+    """Run every configuration of ``spec`` not yet in ``store`` (a path); see the module docstring.
+    ``group_size`` caps the members of one population run (default 256 on the CPU, 100,000 on a GPU).
+    ``on_record(n)`` is called after each group is stored, with the number of runs it added."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    spec = spec if isinstance(spec, Spec) else load_spec(spec)
+    started = time.perf_counter()
+    configs = spec.expand()
+    by_id = {config_id(c): c for c in configs}
+    _check_data(spec)
+    group_size = group_size or (100_000 if str(device).startswith("cuda") else 256)
+    statuses: dict[str, int] = {}
+    with Store(store) as db:
+        db.add_spec(spec.to_dict())
+        already = len(by_id.keys() & db.finished_ids())
+        runner = _executor(executor, workers, address, device)
+        bar = _progress(progress, len(by_id), already)
+        try:
+            while True:
+                pending = [i for i in by_id if i not in db.finished_ids()]
+                if not pending:
+                    break
+                added = runner(db, plan([by_id[i] for i in pending], group_size), statuses, bar, on_record)
+                if not added:  # what is left is claimed by other live processes
+                    break
+        finally:
+            db.release()
+            bar.close()
+    return SweepReport(len(by_id), already, sum(statuses.values()), statuses, time.perf_counter() - started)
+
+
+def plan(configs: Sequence[dict], group_size: int) -> list[list[dict]]:
+    """Configurations in groups that one population run can train, at most ``group_size`` each, in order."""
+    groups: dict[str, list[dict]] = {}
+    for config in configs:
+        groups.setdefault(group_key(config), []).append(config)
+    return [group[i : i + group_size] for group in groups.values() for i in range(0, len(group), group_size)]
+
+
+def group_key(config: dict) -> str:
+    """Equal for configurations one population can train together: everything but the member's own values."""
+    optimizer = config["optimizer"]
+    if optimizer["name"] != "momentum":
+        return config_id(config)  # a torch.optim baseline runs alone
+    shared = {k: v for k, v in optimizer.items() if k not in ("lr", "momentum", "dampening", "weight_decay",
+                                                              "effective_lr")}
+    return canonical({**config, "optimizer": shared, "seed": None})
+
+
+def run_configs(configs: Sequence[dict], device: str = "cpu") -> list[Record]:
+    """Train ``configs`` (grouped as :func:`plan` would) and return their records; never raises: a run that
+    cannot be trained is recorded as ``failed`` with its error, and the others go on."""
+    records = []
+    for group in plan(configs, len(configs) or 1):
+        records += _run_group(group, device)
+    return records
+
+
+# --- training ------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _dataset(data_json: str):
+    from inertia import data
+
+    spec = json.loads(data_json)
+    name, seed = spec.pop("name"), spec.pop("seed", 0)
+    if name in data.GENERATORS:
+        return data.GENERATORS[name](seed=seed, **spec)
+    if name == "digits":
+        return data.digits()
+    return data.load_table(name, **spec)
+
+
+def _check_data(spec: Spec) -> None:
+    try:
+        dataset = _dataset(canonical(spec.data))
+    except TypeError as exc:
+        raise SpecError(f"data: {exc}") from None
+    except ValueError as exc:
+        raise SpecError(f"data: {exc}") from None
+    layers = spec.model.get("layers")
+    if layers and (layers[0] != dataset.features or layers[-1] != dataset.classes):
+        raise SpecError(f"model.layers: {layers} do not fit data set {dataset.name!r} ({dataset.features} "
+                        f"features, {dataset.classes} classes); use [{dataset.features}, ..., {dataset.classes}]")
+
+
+def _layers(config: dict, dataset) -> list[int]:
+    return config["model"].get("layers") or [dataset.features, 50, dataset.classes]
+
+
+def _run_group(group: list[dict], device: str) -> list[Record]:
+    started = time.perf_counter()
+    try:
+        dataset = _dataset(canonical(group[0]["data"]))
+    except Exception as exc:
+        return [_failed(c, exc, 0.0) for c in group]
+    if group[0]["optimizer"]["name"] != "momentum":
+        return [_run_torch(c, dataset, device) for c in group]
+    from inertia import rules
+    from inertia.population import Member, train_population
+
+    valid, records = [], []
+    for config in group:
+        o = config["optimizer"]
+        try:
+            rules.check_hyperparameters(o["lr"], o["momentum"], o["dampening"], o["nesterov"], o["weight_decay"],
+                                        o["form"])
+            schedule = _schedule(config)
+        except ValueError as exc:
+            records.append(_failed(config, exc, 0.0))
+            continue
+        valid.append((config, Member(o["lr"], o["momentum"], o["dampening"], o["weight_decay"], config["seed"],
+                                     schedule)))
+    if not valid:
+        return records
+    first = valid[0][0]
+    try:
+        result = train_population(
+            dataset, _layers(first, dataset), [m for _, m in valid], epochs=first["train"]["epochs"],
+            batch_size=first["train"]["batch_size"], shuffle=first["train"]["shuffle"],
+            activation=first["model"]["activation"], form=first["optimizer"]["form"],
+            nesterov=first["optimizer"]["nesterov"], device=device)
+    except Exception as exc:
+        if len(valid) == 1:
+            return [*records, _failed(first, exc, time.perf_counter() - started)]
+        return records + [r for config, _ in valid for r in _run_group([config], device)]
+    seconds = (time.perf_counter() - started) / len(valid)
+    return records + [_record(config, history, seconds) for (config, _), history in zip(valid, result.histories)]
+
+
+def _schedule(config: dict):
+    from inertia import rules
+
+    params = {k: v for k, v in config["schedule"].items() if k != "kind"}
+    if config["schedule"]["kind"] == "constant":
+        return None
+    return rules.schedule(config["schedule"]["kind"], config["optimizer"]["lr"], **params)
+
+
+def _run_torch(config: dict, dataset, device: str) -> Record:
+    """A torch.optim baseline trained by :func:`inertia.train.fit` (same initial weights and data order as a
+    population member with the same seed)."""
+    import torch
+
+    from inertia.models import MLP
+    from inertia.train import fit
+
+    started = time.perf_counter()
+    o = config["optimizer"]
+    try:
+        model = MLP(_layers(config, dataset), config["model"]["activation"], seed=config["seed"])
+        model = model.to("cpu" if device == "auto" else device)
+        kwargs = {"lr": o["lr"], "weight_decay": o["weight_decay"]}
+        if "momentum" in o:
+            kwargs["momentum"] = o["momentum"]
+        optimizer = getattr(torch.optim, TORCH_OPTIMIZERS[o["name"]])(model.parameters(), **kwargs)
+        history = fit(model, dataset, optimizer, config["train"]["epochs"], config["train"]["batch_size"],
+                      shuffle=config["train"]["shuffle"], seed=config["seed"], schedule=_schedule(config))
+    except Exception as exc:
+        return _failed(config, exc, time.perf_counter() - started)
+    return _record(config, history, time.perf_counter() - started)
+
+
+def _record(config: dict, history, seconds: float) -> Record:
+    from inertia.train import METRICS
+
+    curves = {name: [float(v) for v in getattr(history, name)] for name in METRICS}
+    loss, accuracy = np.asarray(curves["loss"]), np.asarray(curves["accuracy"])
+    finite = np.isfinite(loss)
+    summary = {
+        "final_loss": float(loss[-1]), "best_loss": float(loss[finite].min()) if finite.any() else float("nan"),
+        "final_accuracy": float(accuracy[-1]),
+        "best_accuracy": float(accuracy[finite].max()) if finite.any() else float("nan"),
+        "final_batch_loss": curves["batch_loss_last"][-1], "diverged_at": history.diverged_at,
+    }
+    status = "diverged" if history.diverged else "ok"
+    return Record(config_id(config), config, status, summary, curves, seconds)
+
+
+def _failed(config: dict, exc: Exception, seconds: float) -> Record:
+    summary = {"final_loss": float("nan"), "best_loss": float("nan"), "final_accuracy": float("nan"),
+               "best_accuracy": float("nan"), "final_batch_loss": float("nan"), "diverged_at": None}
+    return Record(config_id(config), config, "failed", summary, {}, seconds, f"{type(exc).__name__}: {exc}")
+
+
+# --- executors -----------------------------------------------------------------------------------------------
+
+
+def _store_group(db: Store, records, statuses, bar, on_record) -> int:
+    added = db.record(records)
+    for r in records:
+        statuses[r.status] = statuses.get(r.status, 0) + 1
+    bar.advance(len(records))
+    if on_record is not None:
+        on_record(added)
+    return len(records)
+
+
+def _executor(name: str, workers: int | None, address: str | None, device: str):
+    if name == "local":
+        return functools.partial(_run_local, device=device)
+    if name == "process":
+        return functools.partial(_run_pool, workers=workers, device=device)
+    return functools.partial(_run_ray, workers=workers, address=address, device=device)
+
+
+def _run_local(db: Store, groups, statuses, bar, on_record, *, device) -> int:
+    done = 0
+    for group in groups:
+        claimed = set(db.claim([config_id(c) for c in group]))
+        if claimed:
+            records = run_configs([c for c in group if config_id(c) in claimed], device)
+            done += _store_group(db, records, statuses, bar, on_record)
+    return done
+
+
+def _run_pool(db: Store, groups, statuses, bar, on_record, *, workers, device) -> int:
+    import multiprocessing
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    workers = workers or os.cpu_count() or 1
+    context = multiprocessing.get_context("spawn")
+    done, queue, running = 0, list(groups), set()
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded) as pool:
+        while queue or running:
+            while queue and len(running) < 2 * workers:
+                group = queue.pop(0)
+                claimed = set(db.claim([config_id(c) for c in group]))
+                if claimed:
+                    running.add(pool.submit(run_configs, [c for c in group if config_id(c) in claimed], device))
+            if not running:
+                break
+            finished, running = wait(running, timeout=30, return_when=FIRST_COMPLETED)
+            db.renew()
+            for future in finished:
+                done += _store_group(db, future.result(), statuses, bar, on_record)
+    return done
+
+
+def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, device) -> int:
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError("the ray executor needs Ray: pip install 'inertia[ray]'") from None
+    if not ray.is_initialized():
+        options = {"address": address} if address else {"num_cpus": workers} if workers else {}
+        ray.init(include_dashboard=False, log_to_driver=False, **options)
+    task = ray.remote(num_cpus=1)(_ray_task)
+    done, queue, running = 0, list(groups), {}
+    capacity = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    while queue or running:
+        while queue and len(running) < 2 * capacity:
+            group = queue.pop(0)
+            claimed = set(db.claim([config_id(c) for c in group]))
+            if claimed:
+                ref = task.remote([c for c in group if config_id(c) in claimed], device)
+                running[ref] = group
+        if not running:
+            break
+        finished, _ = ray.wait(list(running), num_returns=1, timeout=30)
+        db.renew()
+        for ref in finished:
+            running.pop(ref)
+            done += _store_group(db, ray.get(ref), statuses, bar, on_record)
+    return done
+
+
+def _ray_task(configs, device):
+    _single_threaded()
+    return run_configs(configs, device)
+
+
+def _single_threaded() -> None:
+    """Workers of a pool share the machine: one thread each."""
+    import numba
+    import torch
+
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)
+
+
+class _NoBar:
+    def advance(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+class _Bar:
+    def __init__(self, total, done):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self.task = self.progress.add_task("sweep", total=total, completed=done)
+        self.progress.start()
+
+    def advance(self, n):
+        self.progress.update(self.task, advance=n)
+
+    def close(self):
+        self.progress.stop()
+
+
+def _progress(enabled: bool, total: int, done: int):
+    return _Bar(total, done) if enabled else _NoBar()

@@ -1,0 +1,139 @@
+"""Figures of a sweep's results: lr × momentum heatmaps (plain and at equal effective lr) and parallel
+coordinates. Each function saves a PNG and returns its path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+
+from inertia.results import Results
+
+LABELS = {"final_loss": "final full-data loss", "best_loss": "best full-data loss",
+          "final_accuracy": "final accuracy", "best_accuracy": "best accuracy",
+          "lr": "learning rate", "effective_lr": "effective learning rate lr / (1 − momentum)",
+          "momentum": "momentum β"}
+
+
+def heatmap(results: Results, path: str | Path, *, x: str = "lr", metric: str = "final_loss") -> Path | None:
+    """Mean ``metric`` over seeds on an ``x`` × momentum grid, one panel per combination of the other axes;
+    cells where any run diverged or failed are marked ×. ``x="effective_lr"`` uses lr / (1 − momentum).
+    Returns None when the runs do not vary both ``x`` and momentum."""
+    runs = results.runs.copy()
+    if runs.empty or "momentum" not in runs or "lr" not in runs:
+        return None
+    runs = runs[runs["momentum"].notna()]
+    if x == "effective_lr":
+        runs["effective_lr"] = runs["lr"] / (1 - runs["momentum"])
+        runs["effective_lr"] = runs["effective_lr"].round(12)
+    if runs[x].nunique() < 2 or runs["momentum"].nunique() < 2:
+        return None
+    others = [a for a in results.axes if a not in ("lr", "momentum", "effective_lr")]
+    panels = list(runs.groupby(others, sort=True)) if others else [((), runs)]
+    panels = panels[:6]
+    values = runs.groupby([*others, x, "momentum"])[metric].mean() if others else \
+        runs.groupby([x, "momentum"])[metric].mean()
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    norm = LogNorm(positive.min(), positive.max()) if metric.endswith("loss") and len(positive) and \
+        positive.max() > 10 * positive.min() else Normalize(finite.min() if len(finite) else 0,
+                                                            finite.max() if len(finite) else 1)
+    fig = Figure(figsize=(4.6 * len(panels) + 1.2, 4.2), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    image = None
+    for ax, (key, panel) in zip(axes[0], panels):
+        xs, ms = np.sort(panel[x].unique()), np.sort(panel["momentum"].unique())
+        grid = np.full((len(ms), len(xs)), np.nan)
+        bad = np.zeros_like(grid, dtype=bool)
+        for (xv, mv), cell in panel.groupby([x, "momentum"]):
+            i, j = np.searchsorted(ms, mv), np.searchsorted(xs, xv)
+            grid[i, j] = cell[metric].astype(float).mean()
+            bad[i, j] = (cell["status"] != "ok").any()
+        image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap="viridis_r"
+                          if metric.endswith("loss") else "viridis", norm=norm)
+        for i, j in zip(*np.nonzero(bad)):
+            ax.text(j, i, "×", ha="center", va="center", color="red", fontsize=14, fontweight="bold")
+        if len(xs) <= 10:  # values written in the cells while they fit
+            for i, j in zip(*np.nonzero(~bad & np.isfinite(grid))):
+                ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=7, color="white")
+        ax.set_xticks(range(len(xs)), [f"{v:.3g}" for v in xs], rotation=45)
+        ax.set_yticks(range(len(ms)), [f"{v:.3g}" for v in ms])
+        ax.set_xlabel(LABELS.get(x, x))
+        ax.set_ylabel(LABELS["momentum"])
+        key = key if isinstance(key, tuple) else (key,)
+        ax.set_title(", ".join(f"{a}={v}" for a, v in zip(others, key)) or "all runs", fontsize=9)
+    fig.colorbar(image, ax=axes[0].tolist(), label=f"{LABELS.get(metric, metric)} (mean over seeds)")
+    fig.suptitle(f"{LABELS.get(metric, metric)}: × a run diverged or failed, blank not run", fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def parallel_coordinates(results: Results, path: str | Path, *, metric: str = "final_loss") -> Path | None:
+    """One line per setting across its varying axes and ``metric`` (mean over seeds), coloured by ``metric``;
+    numeric axes scaled to [0, 1] (learning rates on a log scale), categories spread evenly."""
+    summary = results.summary()
+    axes = results.axes
+    if summary.empty or not axes:
+        return None
+    columns = [*axes, metric]
+    scaled, ticks = {}, {}
+    for column in columns:
+        values = summary[column]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().all() and values.map(lambda v: not isinstance(v, bool)).all():
+            logarithmic = (column in ("lr", "weight_decay") or column.endswith("loss")) and (numeric > 0).all() \
+                and numeric.max() > 10 * numeric.min()
+            data = np.log10(numeric) if logarithmic else numeric
+            low, high = np.nanmin(data), np.nanmax(data)
+            scaled[column] = (data - low) / (high - low) if high > low else data * 0 + 0.5
+            ticks[column] = [(0, f"{numeric.min():.3g}"), (1, f"{numeric.max():.3g}")]
+        else:
+            levels = sorted(values.map(str).unique())
+            position = {v: (i / (len(levels) - 1) if len(levels) > 1 else 0.5) for i, v in enumerate(levels)}
+            scaled[column] = values.map(str).map(position)
+            ticks[column] = [(position[v], v) for v in levels]
+    color_values = summary[metric].astype(float)
+    finite = color_values[np.isfinite(color_values)]
+    if len(finite) and metric.endswith("loss") and finite.min() > 0 and finite.max() > 10 * finite.min():
+        norm = LogNorm(finite.min(), finite.max())
+    else:
+        norm = Normalize(finite.min(), finite.max()) if len(finite) else Normalize(0, 1)
+    cmap = colormaps["viridis_r" if metric.endswith("loss") else "viridis"]
+    fig = Figure(figsize=(1.8 * len(columns) + 2, 4.5), layout="constrained")
+    ax = fig.subplots()
+    xs = np.arange(len(columns))
+    for row in range(len(summary)):
+        ys = [scaled[c].iloc[row] for c in columns]
+        value = color_values.iloc[row]
+        ax.plot(xs, ys, color=cmap(norm(value)) if np.isfinite(value) else "red", alpha=0.7,
+                linestyle="-" if np.isfinite(value) else ":")
+    for i, column in enumerate(columns):
+        ax.axvline(i, color="black", linewidth=0.8)
+        for y, label in ticks[column]:
+            if y == y:  # not NaN
+                ax.text(i + 0.03, y, label, fontsize=7, va="center")
+    ax.set_xticks(xs, [LABELS.get(c, c) for c in columns], fontsize=8)
+    ax.set_yticks([])
+    ax.set_ylim(-0.05, 1.05)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax,
+                 label=f"{LABELS.get(metric, metric)} (mean over seeds)")
+    ax.set_title("one line per setting; log scales for lr and loss; dotted red: no finite run", fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def save_all(results: Results, out: str | Path) -> list[Path]:
+    """Every figure that the runs support, into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    made = [heatmap(results, out / "heatmap_lr_momentum.png"),
+            heatmap(results, out / "heatmap_effective_lr_momentum.png", x="effective_lr"),
+            parallel_coordinates(results, out / "parallel_coordinates.png")]
+    return [p for p in made if p is not None]

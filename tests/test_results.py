@@ -1,0 +1,110 @@
+"""Sweep results: statistics against scipy and hand computation, paired comparisons, time-to-target, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+from typer.testing import CliRunner
+
+from inertia.cli import app
+from inertia.results import Results, parse_baseline
+from inertia.store import Record, Store
+
+LOSSES = {  # final loss per (momentum, seed)
+    0.0: [0.50, 0.60, 0.55, 0.70],
+    0.9: [0.30, 0.45, 0.20, 0.75],
+}
+
+
+def config(momentum, seed, lr=0.1):
+    return {"optimizer": {"name": "momentum", "lr": lr, "momentum": momentum}, "train": {"epochs": 3},
+            "model": {"layers": [2, 4, 3]}, "data": {"name": "spiral"}, "schedule": {"kind": "constant"},
+            "seed": seed}
+
+
+@pytest.fixture
+def path(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path) as db:
+        db.add_spec({"targets": {"accuracy": 0.8}})
+        records = []
+        for momentum, losses in LOSSES.items():
+            for seed, loss in enumerate(losses):
+                accuracy = [0.5, 0.85, 0.9] if momentum == 0.9 else [0.5, 0.6, 0.81 if seed % 2 else 0.7]
+                records.append(Record(f"{momentum}-{seed}", config(momentum, seed), "ok",
+                                      {"final_loss": loss, "best_loss": loss, "final_accuracy": accuracy[-1],
+                                       "best_accuracy": max(accuracy)},
+                                      {"loss": [1.0, 0.8, loss], "accuracy": accuracy}, 0.1))
+        db.record(records)
+    return path
+
+
+def test_summary_matches_scipy(path):
+    summary = Results.load(path).summary().set_index("momentum")
+    for momentum, losses in LOSSES.items():
+        row = summary.loc[momentum]
+        low, high = stats.t.interval(0.95, len(losses) - 1, loc=np.mean(losses), scale=stats.sem(losses))
+        assert row["final_loss"] == pytest.approx(np.mean(losses))
+        assert (row["final_loss_low"], row["final_loss_high"]) == pytest.approx((low, high))
+        assert row["final_loss_n"] == len(losses) and row["runs"] == len(losses) and row["ok"] == len(losses)
+
+
+def test_paired_comparison_by_hand(path):
+    paired = Results.load(path).paired({"momentum": 0.0}).iloc[0]
+    differences = np.subtract(LOSSES[0.9], LOSSES[0.0])  # -0.2, -0.15, -0.35, +0.05
+    half = stats.t.ppf(0.975, 3) * differences.std(ddof=1) / 2
+    assert paired["momentum"] == 0.9
+    assert paired["difference"] == pytest.approx(-0.1625)
+    assert (paired["low"], paired["high"]) == pytest.approx((-0.1625 - half, -0.1625 + half))
+    assert (paired["pairs"], paired["better_in"]) == (4, 3)
+
+
+def test_time_to_target_and_best(path):
+    results = Results.load(path)
+    runs = results.runs.set_index("id")
+    assert runs.loc["0.9-0", "epochs_to_accuracy"] == 2
+    assert runs.loc["0.0-1", "epochs_to_accuracy"] == 3 and np.isnan(runs.loc["0.0-0", "epochs_to_accuracy"])
+    best = results.best().set_index("metric")
+    assert best.loc["final_loss", "setting"] == "momentum=0.9"
+    assert best.loc["epochs_to_accuracy", "setting"] == "momentum=0.9"  # all 4 seeds reach it, against 2 of 4
+    assert best.loc["epochs_to_accuracy", "n"] == 4
+
+
+def test_baseline_parsing_and_errors(path):
+    assert parse_baseline("momentum=0, form=pytorch,nesterov=false") == {"momentum": 0.0, "form": "pytorch",
+                                                                         "nesterov": False}
+    with pytest.raises(ValueError, match="expected axis=value pairs"):
+        parse_baseline("momentum")
+    with pytest.raises(ValueError, match=r"baseline names \['lr'\], which do not vary"):
+        Results.load(path).paired({"lr": 0.1})
+
+
+def test_results_command(path, tmp_path):
+    runner = CliRunner()
+    out = runner.invoke(app, ["results", str(path), "--json", "--baseline", "momentum=0", "--out", str(tmp_path / "f"),
+                              "--csv", str(tmp_path / "summary.csv")])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.stdout)
+    assert payload["axes"] == ["momentum"] and payload["targets"] == {"accuracy": 0.8}
+    assert payload["paired"][0]["better_in"] == 3
+    assert (tmp_path / "summary.csv").read_text().startswith("momentum,runs,ok,diverged,failed")
+    # lr does not vary: no lr × momentum heatmap, but the effective lr lr / (1 − momentum) does
+    assert [p.split("/")[-1] for p in payload["figures"]] == ["heatmap_effective_lr_momentum.png",
+                                                              "parallel_coordinates.png"]
+    missing = runner.invoke(app, ["results", str(tmp_path / "nope.db")])
+    assert missing.exit_code == 2 and "no store at" in missing.output
+
+
+def test_sweep_command_dry_run_and_errors(tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[data]\nname = "spiral"\npoints = 20\n[train]\nseeds = 2\nepochs = 2\n[grid]\nlr = [0.1, 1.0]\n')
+    runner = CliRunner()
+    listed = runner.invoke(app, ["sweep", str(spec), "--dry-run", "--json"])
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 4
+    ran = runner.invoke(app, ["sweep", str(spec), "--store", str(tmp_path / "s.db"), "--json"])
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout)["recorded"] == 4
+    spec.write_text("[grid]\nlr = [-1]\n")
+    bad = runner.invoke(app, ["sweep", str(spec)])
+    assert bad.exit_code == 2 and "grid.lr[0]: expected a number > 0, got -1" in bad.output

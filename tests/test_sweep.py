@@ -1,0 +1,218 @@
+"""Sweeps: results equal to the one-model path, failures recorded while the rest go on, resume after SIGKILL,
+no duplicates between concurrent processes, and the process and Ray executors."""
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from inertia import data, store
+from inertia.experiment import config_id, load_spec
+from inertia.models import MLP
+from inertia.optim import Momentum
+from inertia.sweep import plan, run_configs, sweep
+from inertia.train import fit
+
+SMALL = {"data": {"name": "spiral", "points": 20, "seed": 1}, "model": {"layers": [2, 8, 3]},
+         "train": {"epochs": 4, "batch_size": 10, "seeds": 2},
+         "grid": {"lr": [0.05, 0.5], "momentum": [0.0, 0.9]}}
+
+
+def with_grid(**grid):
+    return {**SMALL, "grid": {**SMALL["grid"], **grid}}
+
+
+def test_a_sweep_records_every_configuration_once_with_fits_numbers(tmp_path):
+    path = tmp_path / "s.db"
+    report = sweep(with_grid(optimizer=["momentum", "adam"]), str(path))
+    configs = load_spec(with_grid(optimizer=["momentum", "adam"])).expand()
+    ids = {config_id(c) for c in configs}
+    assert report.recorded == report.total == len(ids) == 2 * 2 * 2 + 2 * 2  # adam has no momentum axis
+    runs = store.open(path).runs()
+    assert sorted(runs["id"]) == sorted(ids)
+    dataset = data.spiral(points=20, seed=1)
+    for _, row in runs.iterrows():  # each against a plain fit() with the same seed
+        model = MLP([2, 8, 3], seed=int(row["seed"]))
+        if row["optimizer"] == "momentum":
+            optimizer = Momentum(model.parameters(), lr=row["lr"], momentum=row["momentum"])
+        else:
+            optimizer = torch.optim.Adam(model.parameters(), lr=row["lr"], weight_decay=0.0)
+        history = fit(model, dataset, optimizer, 4, 10, shuffle=True, seed=int(row["seed"]))
+        np.testing.assert_allclose(row["final_loss"], history.loss[-1], rtol=1e-5)
+        np.testing.assert_allclose(store.open(path).history(row["id"])["loss"], history.loss, rtol=1e-5)
+
+
+def test_diverging_and_invalid_runs_are_recorded_while_the_rest_finish(tmp_path):
+    spec = {**SMALL, "optimizer": {"nesterov": False},
+            "grid": {"lr": [0.1, 1e30], "momentum": [0.0, 0.99], "dampening": [0.0, 0.5], "nesterov": [False, True]}}
+    path = tmp_path / "s.db"
+    report = sweep(spec, str(path))
+    runs = store.open(path).runs()
+    assert len(runs) == report.total == 2 * 2 * 2 * 2 * 2
+    invalid = runs["nesterov"] & ((runs["dampening"] > 0) | (runs["momentum"] == 0))
+    assert (runs.loc[invalid, "status"] == "failed").all()
+    assert runs.loc[invalid, "error"].str.contains("Nesterov momentum requires a momentum and zero dampening").all()
+    wild = ~invalid & (runs["lr"] == 1e30) & (runs["momentum"] == 0.99)
+    assert wild.any() and (runs.loc[wild, "status"] == "diverged").all()
+    calm = ~invalid & (runs["lr"] == 0.1)
+    assert (runs.loc[calm, "status"] == "ok").all() and np.isfinite(runs.loc[calm, "final_loss"]).all()
+
+
+def test_a_failure_in_a_group_is_isolated_to_its_run(monkeypatch):
+    from inertia import population
+
+    real = population.train_population
+
+    def fragile(dataset, layers, members, **kwargs):
+        if any(m.lr == 0.5 and m.momentum == 0.9 for m in members):
+            raise RuntimeError("out of memory")
+        return real(dataset, layers, members, **kwargs)
+
+    monkeypatch.setattr(population, "train_population", fragile)
+    records = run_configs(load_spec(SMALL).expand())
+    failed = [r for r in records if r.status == "failed"]
+    assert {(r.config["optimizer"]["lr"], r.config["optimizer"]["momentum"]) for r in failed} == {(0.5, 0.9)}
+    assert all(r.error == "RuntimeError: out of memory" for r in failed)
+    assert sum(r.status == "ok" for r in records) == len(records) - 2
+
+
+def test_plan_groups_what_one_population_can_train():
+    configs = load_spec(with_grid(form=["pytorch", "polyak"], optimizer=["momentum", "sgd"])).expand()
+    groups = plan(configs, group_size=3)
+    for group in groups:
+        assert len({(c["optimizer"]["name"], c["optimizer"].get("form")) for c in group}) == 1
+        assert len(group) <= 3
+        assert group[0]["optimizer"]["name"] == "momentum" or len(group) == 1
+    assert sorted(config_id(c) for g in groups for c in g) == sorted(config_id(c) for c in configs)
+
+
+def test_resume_runs_only_what_is_missing(tmp_path):
+    path = tmp_path / "s.db"
+    sweep(SMALL, str(path))
+    bigger = with_grid(momentum=[0.0, 0.9, 0.5])
+    report = sweep(bigger, str(path))
+    assert (report.already_done, report.recorded) == (8, 4)
+    attempts = store.open(path).attempts()
+    assert attempts["id"].is_unique
+
+
+# --- processes -----------------------------------------------------------------------------------------------
+
+KILL_SPEC = """
+[data]
+name = "spiral"
+points = 100
+[model]
+layers = [2, 8, 3]
+[train]
+epochs = 20
+batch_size = 10
+seeds = 3
+[grid]
+optimizer = ["momentum", "adam"]
+lr = [0.01, 0.1, 1.0]
+momentum = [0.0, 0.5, 0.9]
+"""
+
+
+def start_sweep(spec_path, store_path, *extra):
+    return subprocess.Popen([sys.executable, "-m", "inertia", "sweep", str(spec_path), "--store", str(store_path),
+                             "--group-size", "2", "--json", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def rows(path):
+    with store.Store(path) as db:
+        return {i: (s, h, st) for i, s, h, st in db.db.execute("SELECT id, summary, history, status FROM runs")}
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_loses_and_repeats_nothing(tmp_path):
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text(KILL_SPEC)
+    ids = {config_id(c) for c in load_spec(spec_path).expand()}
+    path = tmp_path / "killed.db"
+    chance = random.Random(0)
+    seen = {}
+    for _ in range(4):
+        process = start_sweep(spec_path, path)
+        # kill at a random moment once this process has recorded something (or after 60 s regardless)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not path.exists() or len(rows(path)) == len(seen)):
+            time.sleep(0.02)
+        time.sleep(chance.uniform(0.0, 0.4))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        now = rows(path) if path.exists() else {}
+        for i, value in seen.items():  # what was finished stays as it was
+            assert now[i] == value
+        seen = now
+    assert 0 < len(seen) < len(ids), "the kills should land mid-sweep"
+    process = start_sweep(spec_path, path)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    final = rows(path)
+    assert set(final) == ids
+    for i, value in seen.items():
+        assert final[i] == value
+    clean = tmp_path / "clean.db"
+    subprocess.run([sys.executable, "-m", "inertia", "sweep", str(spec_path), "--store", str(clean), "--json"],
+                   check=True, capture_output=True)
+    reference = rows(clean)
+    for i in ids:  # the same numbers as a sweep that was never interrupted
+        assert json.loads(final[i][0]) == pytest.approx(json.loads(reference[i][0]), nan_ok=True)
+
+
+@pytest.mark.slow
+def test_two_processes_on_one_store_never_run_a_configuration_twice(tmp_path):
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text(KILL_SPEC)
+    ids = {config_id(c) for c in load_spec(spec_path).expand()}
+    path = tmp_path / "shared.db"
+    first, second = start_sweep(spec_path, path), start_sweep(spec_path, path)
+    reports = [json.loads(p.communicate(timeout=300)[0]) for p in (first, second)]
+    assert set(rows(path)) == ids
+    attempts = store.open(path).attempts()
+    assert attempts["id"].is_unique and set(attempts["id"]) == ids
+    assert sum(r["recorded"] for r in reports) == len(ids)
+    assert all(r["recorded"] > 0 for r in reports), "both processes should have taken part"
+
+
+@pytest.mark.slow
+def test_the_process_executor_gives_the_local_results(tmp_path):
+    local, pooled = tmp_path / "local.db", tmp_path / "pool.db"
+    sweep(SMALL, str(local))
+    report = sweep(SMALL, str(pooled), executor="process", workers=2, group_size=2)
+    assert report.recorded == 8
+    a, b = store.open(local).runs().set_index("id"), store.open(pooled).runs().set_index("id")
+    np.testing.assert_allclose(b.loc[a.index, "final_loss"], a["final_loss"], rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_the_ray_executor_on_a_local_ray_instance(tmp_path):
+    ray = pytest.importorskip("ray")
+    local, remote = tmp_path / "local.db", tmp_path / "ray.db"
+    sweep(SMALL, str(local))
+    try:
+        report = sweep(SMALL, str(remote), executor="ray", workers=2, group_size=2)
+    finally:
+        ray.shutdown()
+    assert report.recorded == 8
+    a, b = store.open(local).runs().set_index("id"), store.open(remote).runs().set_index("id")
+    np.testing.assert_allclose(b.loc[a.index, "final_loss"], a["final_loss"], rtol=1e-6)
+
+
+def test_unknown_executor_and_bad_data():
+    with pytest.raises(ValueError, match="unknown executor 'dask'"):
+        sweep(SMALL, ":memory:", executor="dask")
+    with pytest.raises(ValueError, match=r"data: .*unexpected keyword argument 'pionts'"):
+        sweep({**SMALL, "data": {"name": "spiral", "pionts": 3}}, ":memory:")
+    with pytest.raises(ValueError, match=r"model.layers: \[2, 8, 5\] do not fit data set 'spiral'"):
+        sweep({**SMALL, "model": {"layers": [2, 8, 5]}}, ":memory:")
+
