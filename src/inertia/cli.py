@@ -68,6 +68,10 @@ def compare(
     device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda; population engine.")] = "auto",
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save PNG figures.")] = True,
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report", help="Write report.html: one self-contained, interactive page.")] = True,
+    tensorboard: Annotated[Path | None, typer.Option(
+        help="Also write TensorBoard event files (scalars per run, and hparams) into this folder.")] = None,
 ) -> None:
     """Train the seed lab's network at several momenta over several seeds and compare them.
 
@@ -85,6 +89,18 @@ def compare(
     except (ValueError, ImportError) as exc:
         _fail(str(exc))
     files = comparison.save(out, plots=plots)
+    if report:
+        from inertia.report import write_report
+
+        files["report"] = write_report(out)
+    if tensorboard:
+        from inertia.tensorboard import write_comparison
+
+        try:
+            write_comparison(comparison, tensorboard)
+        except ImportError as exc:
+            _fail(str(exc))
+        files["tensorboard"] = tensorboard
     if json_output:
         summary = comparison.summary() | {"files": {k: str(v) for k, v in files.items()}}
         print(json.dumps(summary, allow_nan=False))
@@ -357,6 +373,8 @@ def sweep_command(
         help="Most configurations trained as one population (default 256 on the CPU, 100,000 on a GPU).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, or auto (CUDA when present).")] = "cpu",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the configurations and their ids.")] = False,
+    tensorboard: Annotated[Path | None, typer.Option(
+        help="After the sweep, write TensorBoard event files (scalars and hparams per run) here.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
     """Run every configuration of a sweep spec into a store; finished runs are skipped, so re-running resumes.
@@ -388,6 +406,13 @@ def sweep_command(
                                     group_size=group_size, device=device, progress=not json_output)
     except (experiment.SpecError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
+    if tensorboard:
+        from inertia.tensorboard import write_store
+
+        try:
+            write_store(store, tensorboard)
+        except ImportError as exc:
+            _fail(str(exc))
     if json_output:
         print(json.dumps({"store": str(store), "total": report.total, "already_done": report.already_done,
                           "recorded": report.recorded, "statuses": report.statuses, "seconds": report.seconds}))
@@ -464,3 +489,20 @@ def results(
                               f"{row['pairs']} seeds")
     if figures:
         out_console.print("Figures: " + ", ".join(str(f) for f in figures))
+
+
+@app.command(name="report")
+def report_command(
+    path: Annotated[Path, typer.Argument(help="A folder written by `inertia compare`, or a sweep store (.db).")],
+    out: Annotated[Path | None, typer.Option(
+        help="The HTML file (default: report.html in the folder, or <store>.html beside the store).")] = None,
+) -> None:
+    """Write one self-contained HTML report: tables, conclusions with their statistics, interactive charts,
+    decision regions across epochs, the ball in the valley with a momentum slider. It works offline."""
+    from inertia.report import write_report
+
+    try:
+        written = write_report(path, out)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    out_console.print(f"Report: [bold]{written}[/]")

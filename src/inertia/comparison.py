@@ -6,6 +6,7 @@ differences between momenta are paired; across seeds both change.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -84,11 +85,13 @@ class Run:
 
 @dataclass
 class Comparison:
-    """The result of :func:`compare`: runs for every (momentum, seed), with tables and figures."""
+    """The result of :func:`compare`: runs for every (momentum, seed), with tables and figures.
+    ``snapshots[epoch][momentum]`` is the first seed's model after that epoch (see :func:`snapshot_epochs`)."""
 
     config: CompareConfig
     dataset: Dataset
     runs: list[Run]
+    snapshots: dict[int, dict[float, MLP]] = field(default_factory=dict, repr=False)
 
     def run(self, momentum: float, seed: int | None = None) -> Run:
         seed = self.config.seeds[0] if seed is None else seed
@@ -154,13 +157,41 @@ class Comparison:
         models = {m: self.run(m, seed).model for m in self.config.momenta}
         return plots.decision_regions(models, self.dataset, seed=seed)
 
+    def regions(self, resolution: int = 80) -> dict:
+        """The first seed's predicted class over a grid of the plane, per snapshot epoch and momentum, with
+        the data: what a report needs to show decision regions moving (2-feature data only)."""
+        if self.dataset.features != 2:
+            raise ValueError(f"decision regions need 2 input features; {self.dataset.name!r} has "
+                             f"{self.dataset.features}")
+        import torch
+
+        x = self.dataset.x
+        lo, hi = x.min(axis=0) - 0.1, x.max(axis=0) + 0.1
+        xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+        gx, gy = np.meshgrid(xs, ys)
+        grid = torch.from_numpy(np.c_[gx.ravel(), gy.ravel()].astype(np.float32))
+        classes = {}
+        for epoch, models in sorted(self.snapshots.items()):
+            classes[str(epoch)] = {}
+            for momentum, model in models.items():
+                with torch.no_grad():
+                    predicted = model.float()(grid).argmax(dim=1).numpy().reshape(gx.shape)
+                classes[str(epoch)][f"{momentum:g}"] = predicted.tolist()
+        return {"x": xs.round(4).tolist(), "y": ys.round(4).tolist(), "seed": self.config.seeds[0],
+                "classes": classes, "points": {"x1": x[:, 0].round(4).tolist(), "x2": x[:, 1].round(4).tolist(),
+                                               "label": self.dataset.y.tolist()}}
+
     def save(self, out: str | Path, plots: bool = True) -> dict[str, Path]:
-        """Write ``table.csv``, ``curves.csv``, ``summary.json`` and (with ``plots``) the PNG figures."""
+        """Write ``table.csv``, ``curves.csv``, ``summary.json``, ``regions.json`` (2-feature data) and (with
+        ``plots``) the PNG figures."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         files = {"table": out / "table.csv", "curves": out / "curves.csv", "summary": out / "summary.json"}
         self.table().to_csv(files["table"])
         self.curves().to_csv(files["curves"], index=False)
+        if self.dataset.features == 2 and self.snapshots:
+            files["regions"] = out / "regions.json"
+            files["regions"].write_text(json.dumps(self.regions()))
         if plots:
             files.update(self._save_figures(out))
         summary = self.summary() | {"files": {k: str(v) for k, v in files.items()}}
@@ -235,32 +266,48 @@ def compare(
         engine = "population" if config.activation in POPULATION_ACTIVATIONS else "loop"
 
     pairs = [(momentum, seed) for seed in config.seeds for momentum in config.momenta]
+    snapshots: dict[int, dict[float, MLP]] = {e: {} for e in snapshot_epochs(config.epochs)}
     with progress_bar(len(pairs) * config.epochs, progress) as advance:
         if engine == "population":
-            runs = _train_population(config, dataset, pairs, device, advance)
+            runs = _train_population(config, dataset, pairs, device, advance, snapshots)
         else:
-            runs = [_train_one(config, dataset, momentum, seed, advance) for momentum, seed in pairs]
-    return Comparison(config, dataset, runs)
+            runs = [_train_one(config, dataset, momentum, seed, advance, snapshots) for momentum, seed in pairs]
+    return Comparison(config, dataset, runs, snapshots)
 
 
-def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, advance) -> Run:
+def snapshot_epochs(epochs: int) -> list[int]:
+    """Epochs after which the first seed's models are kept: 1, about a tenth, a quarter, a half, the last."""
+    return sorted({1, max(1, epochs // 10), max(1, epochs // 4), max(1, epochs // 2), epochs})
+
+
+def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, advance, snapshots) -> Run:
     """The plain path: one model, :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
     model = MLP(config.layers, config.activation, seed=seed)
     optimizer = Momentum(model.parameters(), lr=config.lr, momentum=momentum, form=config.form)
+
+    def on_epoch(epoch, history):
+        advance(f"momentum {momentum:g}, seed {seed}")
+        if seed == config.seeds[0] and epoch + 1 in snapshots:
+            snapshots[epoch + 1][momentum] = copy.deepcopy(model)
+
     history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
-                  on_epoch=lambda epoch, h: advance(f"momentum {momentum:g}, seed {seed}"))
+                  on_epoch=on_epoch)
     advance(None, _epochs_skipped(history))
     return Run(momentum, seed, history, model)
 
 
-def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance) -> list[Run]:
+def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance, snapshots) -> list[Run]:
     """Every (momentum, seed) run as one member of a population trained at once."""
     members = [Member(lr=config.lr, momentum=momentum, seed=seed) for momentum, seed in pairs]
     result = train_population(
         dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
         shuffle=config.shuffle, activation=config.activation, form=config.form, device=device,
-        on_epoch=lambda done: advance(f"{len(members)} models at once", done),
+        on_epoch=lambda done: advance(f"{len(members)} models at once", done), snapshots=list(snapshots),
     )
+    for epoch in snapshots:
+        for i, (momentum, seed) in enumerate(pairs):
+            if seed == config.seeds[0]:
+                snapshots[epoch][momentum] = result.model(i, epoch)
     return [Run(m, s, history, result.model(i)) for i, ((m, s), history) in enumerate(zip(pairs, result.histories))]
 
 

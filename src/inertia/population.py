@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -54,12 +54,15 @@ class PopulationResult:
     layers: list[int]
     activation: str
     weights: list[list[tuple[torch.Tensor, torch.Tensor]]]
+    snapshots: dict[int, list[list[tuple[torch.Tensor, torch.Tensor]]]] = field(default_factory=dict)
 
-    def model(self, index: int) -> MLP:
-        """Member ``index``'s trained network as an :class:`~inertia.models.MLP`."""
-        model = MLP(self.layers, self.activation).to(self.weights[index][0][0].dtype)
+    def model(self, index: int, epoch: int | None = None) -> MLP:
+        """Member ``index``'s trained network as an :class:`~inertia.models.MLP`; with ``epoch``, as it was
+        after that epoch (one of the ``snapshots`` asked of :func:`train_population`)."""
+        weights = self.weights[index] if epoch is None else self.snapshots[epoch][index]
+        model = MLP(self.layers, self.activation).to(weights[0][0].dtype)
         with torch.no_grad():
-            for linear, (weight, bias) in zip(model.hidden, self.weights[index]):
+            for linear, (weight, bias) in zip(model.hidden, weights):
                 linear.weight.copy_(weight)
                 linear.bias.copy_(bias)
         return model
@@ -82,6 +85,7 @@ def train_population(
     memory_budget: int | None = None,
     engine: str = "auto",
     on_epoch: Callable[[int], None] | None = None,
+    snapshots: Sequence[int] = (),
 ) -> PopulationResult:
     """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
     (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
@@ -108,6 +112,7 @@ def train_population(
     chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
     x, y = dataset.tensors(device, dtype)
     histories, weights = [], []
+    kept = {e: [] for e in sorted(set(snapshots)) if 1 <= e <= epochs}
     for start in range(0, len(members), chunk):
         shared = (members[start : start + chunk], layers, activation, form, nesterov, maximize, x, y, batch_size,
                   shuffle)
@@ -117,10 +122,10 @@ def train_population(
             trainer = _TritonChunk(*shared, device=device, dtype=dtype)
         else:
             trainer = _TorchChunk(*shared, device=device, dtype=dtype, eval_chunk=eval_chunk)
-        h, w = trainer.run(epochs, on_epoch)
+        h, w = trainer.run(epochs, on_epoch, kept)
         histories += h
         weights += w
-    return PopulationResult(members, histories, layers, activation, weights)
+    return PopulationResult(members, histories, layers, activation, weights, kept)
 
 
 ENGINES = ("auto", "kernel", "triton", "torch")
@@ -199,7 +204,9 @@ class _Chunk:
             table[:, index] = schedule(steps[:, None])
         return table
 
-    def run(self, epochs, on_epoch):
+    def run(self, epochs, on_epoch, snapshots=None):
+        """Train for ``epochs``; returns histories and final weights, and appends this chunk's weights to
+        ``snapshots[epoch]`` after each epoch it names."""
         members, n = len(self.members), len(self.y)
         metrics = {name: np.full((members, epochs), np.nan) for name in METRICS}
         diverged_at = np.full(members, -1)
@@ -217,6 +224,8 @@ class _Chunk:
             if newly.any():
                 diverged_at[newly] = epoch
                 self.freeze(newly)
+            if snapshots and epoch + 1 in snapshots:
+                snapshots[epoch + 1] += self.weights()
             if on_epoch is not None:
                 on_epoch(members)
         histories = [
@@ -410,7 +419,7 @@ class _TritonChunk(_Chunk):
         self.active[torch.from_numpy(diverged).to(self.device)] = 0
 
     def weights(self):
-        return unflatten_weights(self.params.cpu(), self.layers)
+        return unflatten_weights(self.params.to("cpu", copy=True), self.layers)
 
 
 def flat_weights(initial) -> torch.Tensor:

@@ -92,37 +92,46 @@ def _rho(momenta, values) -> float:
     return float(_scipy.spearmanr(momenta, values).statistic)
 
 
-def check_claims(notebook: LabResult, sound: Comparison) -> pd.DataFrame:
+def check_claims(notebook: LabResult | None, sound: Comparison | pd.DataFrame) -> pd.DataFrame:
     """Each of the notebook's conclusions, as its single run shows it and as ``sound`` (several seeds,
-    full-data metrics) shows it. Ordering claims use Spearman's ρ between momentum and the metric; a claim
-    holds under the sounder protocol when ρ of the seed means has the claimed sign with |ρ| ≥ 0.8 and at
-    least 80 % of seeds agree in sign. The lowest-cost claim holds when 0.2 has the lowest mean best loss."""
-    momenta = [m for m in notebook.histories if m in sound.config.momenta]
-    seeds = sound.config.seeds
-    book = {m: _metrics(h.batch_loss_last, h.accuracy) for m, h in notebook.histories.items()}
-    runs = {(r.momentum, r.seed): _metrics(r.history.loss, r.history.accuracy) for r in sound.runs}
+    full-data metrics; a :class:`Comparison` or its ``curves()`` table) shows it. Ordering claims use
+    Spearman's ρ between momentum and the metric; a claim holds under the sounder protocol when ρ of the seed
+    means has the claimed sign with |ρ| ≥ 0.8 and at least 80 % of seeds agree in sign. The lowest-cost claim
+    holds when 0.2 has the lowest mean best loss. Without ``notebook`` its column reads "not run"."""
+    curves = sound.curves() if isinstance(sound, Comparison) else sound
+    available = sorted(curves["momentum"].unique())
+    seeds = sorted(curves["seed"].unique())
+    momenta = [m for m in notebook.histories if m in available] if notebook is not None else available
+    runs = {}
+    for (m, s), group in curves.groupby(["momentum", "seed"]):
+        group = group.sort_values("epoch")
+        runs[m, s] = _metrics(group["loss"].to_numpy(), group["accuracy"].to_numpy())
+    if notebook is not None:
+        book = {m: _metrics(h.batch_loss_last, h.accuracy) for m, h in notebook.histories.items()}
     rows = []
     for claim, metric, direction in CLAIMS:
         if metric == "lowest_best_loss":
-            book_best = min(momenta, key=lambda m: book[m]["best_loss"])
             means = {m: mean_ci([runs[m, s]["best_loss"] for s in seeds]) for m in momenta}
             sound_best = min(momenta, key=lambda m: means[m].mean)
             wins = sum(min(momenta, key=lambda m, s=s: runs[m, s]["best_loss"]) == direction for s in seeds)
+            if notebook is not None:
+                book_best = min(momenta, key=lambda m: book[m]["best_loss"])
             rows.append((
                 claim,
-                f"lowest at {book_best:g} ({book[book_best]['best_loss']:.3f})",
+                f"lowest at {book_best:g} ({book[book_best]['best_loss']:.3f})" if notebook is not None
+                else "not run",
                 f"lowest at {sound_best:g} ({means[sound_best]}); {direction:g} lowest in {wins}/{len(seeds)} seeds",
                 sound_best == direction,
             ))
             continue
-        book_rho = _rho(momenta, [book[m][metric] for m in momenta])
+        book_rho = _rho(momenta, [book[m][metric] for m in momenta]) if notebook is not None else None
         mean_values = [np.mean([runs[m, s][metric] for s in seeds]) for m in momenta]
         mean_rho = _rho(momenta, mean_values)
         agree = sum(np.sign(_rho(momenta, [runs[m, s][metric] for m in momenta])) == direction for s in seeds)
         holds = np.sign(mean_rho) == direction and abs(mean_rho) >= 0.8 and agree >= 0.8 * len(seeds)
         rows.append((
             claim,
-            f"ρ = {book_rho:+.2f}",
+            f"ρ = {book_rho:+.2f}" if notebook is not None else "not run",
             f"ρ = {mean_rho:+.2f} on means; sign agrees in {agree}/{len(seeds)} seeds",
             bool(holds),
         ))
