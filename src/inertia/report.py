@@ -297,12 +297,13 @@ def sweep_report(path: Path) -> str:
     charts = {}
     heat = sweep_heatmap(results, specs)
     if heat is not None:
+        edge = heat.pop("edge")
         charts["heatmap"] = heat
         sections.append(_section("Final loss by learning rate and momentum",
                                  "<p>Mean over seeds; × marks a setting where a run diverged or failed. The "
                                  "dashed line is the quadratic theory's edge lr = 2(1 + β)/λ_max, with λ_max "
-                                 "the Hessian's top eigenvalue at initialization.</p><div id='heatmap' "
-                                 "class='chart'></div>"))
+                                 f"the Hessian's top eigenvalue at initialization: {html.escape(edge)}.</p>"
+                                 "<div id='heatmap' class='chart'></div>"))
     ball_body, ball_chart, ball_script = ball_block()
     charts.update(ball_chart)
     sections.append(_section("Why momentum helps: the ball in the bumpy valley", ball_body))
@@ -333,7 +334,7 @@ def sweep_heatmap(results, specs) -> dict | None:
         data.append({"type": "scatter", "mode": "text", "text": ["×"] * len(marks), "x": [a for a, _ in marks],
                      "y": [b for _, b in marks], "textfont": {"color": "red", "size": 18}, "name": "diverged or failed",
                      "hoverinfo": "skip"})
-    edge = _theory_edge(specs, lrs, momenta)
+    edge, description = _theory_edge(specs, lrs, momenta)
     if edge is not None:
         data.append(edge)
     layout = {"height": 420, "margin": {"t": 30},
@@ -341,8 +342,8 @@ def sweep_heatmap(results, specs) -> dict | None:
                         "ticktext": [f"{v:.3g}" for v in lrs], "range": [-0.5, len(lrs) - 0.5]},
               "yaxis": {"title": {"text": "momentum β"}, "tickvals": list(range(len(momenta))),
                         "ticktext": [f"{v:.3g}" for v in momenta], "range": [-0.5, len(momenta) - 0.5]},
-              "legend": {"orientation": "h", "y": -0.25}}
-    return {"data": data, "layout": layout}
+              "legend": {"orientation": "h", "y": -0.2}, "showlegend": True}
+    return {"data": data, "layout": layout, "edge": description}
 
 
 def _theory_edge(specs, lrs, momenta):
@@ -358,16 +359,24 @@ def _theory_edge(specs, lrs, momenta):
         model = MLP(layers, spec.get("model", {}).get("activation", "relu"), seed=0)
         top = stability.hessian_lambda_max(model, dataset, iterations=30)
     except (ValueError, RuntimeError, KeyError, TypeError, OSError):  # an extra: the report stands without it
-        return None
+        return None, "the stability edge could not be estimated for this data and model"
     logs = np.log(np.asarray(lrs, dtype=float))
-    xs = []
-    for m in momenta:  # the edge's position on the heatmap's lr axis (cells evenly spaced, log lr between)
-        position = float(np.interp(np.log(2 * (1 + m) / top), logs, np.arange(len(lrs)), left=np.nan,
-                                   right=np.nan))
-        xs.append(None if np.isnan(position) else position)
+    step = (logs[-1] - logs[0]) / (len(lrs) - 1)
+    xs, edges = [], []
+    for m in momenta:  # the edge's position on the lr axis: cells evenly spaced, log lr linear between them
+        edge = 2 * (1 + m) / top
+        edges.append(f"β = {m:.3g}: lr ≈ {edge:.3g}")
+        if logs[0] <= np.log(edge) <= logs[-1]:
+            xs.append(float(np.interp(np.log(edge), logs, np.arange(len(lrs)))))
+        else:  # beyond the grid: drawn up to half a cell past the last (or first) column, else left out
+            position = (np.log(edge) - logs[0]) / step if np.log(edge) < logs[0] else \
+                len(lrs) - 1 + (np.log(edge) - logs[-1]) / step
+            xs.append(float(position) if -0.5 <= position <= len(lrs) - 0.5 else None)
+    description = (f"λ_max ≈ {top:.3g}; predicted largest stable lr {'; '.join(edges)}"
+                   + ("" if any(x is not None for x in xs) else " (beyond this grid's learning rates)"))
     return {"type": "scatter", "mode": "lines+markers", "x": xs, "y": list(range(len(momenta))),
             "name": f"theory edge 2(1+β)/λ_max (λ_max ≈ {top:.3g})", "line": {"dash": "dash", "color": "white"},
-            "marker": {"color": "white"}}
+            "marker": {"color": "white"}, "showlegend": True}, description
 
 
 # --- page ------------------------------------------------------------------------------------------------------
