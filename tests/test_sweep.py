@@ -127,16 +127,22 @@ def start_sweep(spec_path, store_path, *extra):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.fixture
+def kill_spec(tmp_path):
+    """The spec file of the process tests, and its configuration ids."""
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text(KILL_SPEC)
+    return spec_path, {config_id(c) for c in load_spec(spec_path).expand()}
+
+
 def rows(path):
     with store.Store(path) as db:
         return {i: (s, h, st) for i, s, h, st in db.db.execute("SELECT id, summary, history, status FROM runs")}
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_moments_then_resume_loses_and_repeats_nothing(tmp_path):
-    spec_path = tmp_path / "spec.toml"
-    spec_path.write_text(KILL_SPEC)
-    ids = {config_id(c) for c in load_spec(spec_path).expand()}
+def test_sigkill_at_random_moments_then_resume_loses_and_repeats_nothing(tmp_path, kill_spec):
+    spec_path, ids = kill_spec
     path = tmp_path / "killed.db"
     chance = random.Random(0)
     seen = {}
@@ -170,10 +176,8 @@ def test_sigkill_at_random_moments_then_resume_loses_and_repeats_nothing(tmp_pat
 
 
 @pytest.mark.slow
-def test_two_processes_on_one_store_never_run_a_configuration_twice(tmp_path):
-    spec_path = tmp_path / "spec.toml"
-    spec_path.write_text(KILL_SPEC)
-    ids = {config_id(c) for c in load_spec(spec_path).expand()}
+def test_two_processes_on_one_store_never_run_a_configuration_twice(tmp_path, kill_spec):
+    spec_path, ids = kill_spec
     path = tmp_path / "shared.db"
     first, second = start_sweep(spec_path, path), start_sweep(spec_path, path)
     reports = [json.loads(p.communicate(timeout=300)[0]) for p in (first, second)]
