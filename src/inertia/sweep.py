@@ -67,7 +67,8 @@ def sweep(spec: Spec | dict | str, store: str, *, executor: str = "local", worke
         bar = _progress(progress, len(by_id), already)
         try:
             while True:
-                pending = [i for i in by_id if i not in db.finished_ids()]
+                finished = db.finished_ids()
+                pending = [i for i in by_id if i not in finished]
                 if not pending:
                     break
                 added = runner(db, plan([by_id[i] for i in pending], group_size), statuses, bar, on_record)
