@@ -347,14 +347,15 @@ def sweep_heatmap(results, specs) -> dict | None:
 
 
 def _theory_edge(specs, lrs, momenta):
-    """The predicted largest stable lr per momentum, placed on the heatmap's categorical lr axis."""
+    """The predicted largest stable lr per momentum, placed on the heatmap's lr axis."""
     try:
         from inertia import stability
+        from inertia.experiment import canonical
         from inertia.models import MLP
-        from inertia.sweep import _dataset
+        from inertia.sweep import dataset_of
 
         spec = specs[0]
-        dataset = _dataset(json.dumps(spec["data"], sort_keys=True, separators=(",", ":")))
+        dataset = dataset_of(canonical(spec["data"]))
         layers = spec.get("model", {}).get("layers") or [dataset.features, 50, dataset.classes]
         model = MLP(layers, spec.get("model", {}).get("activation", "relu"), seed=0)
         top = stability.hessian_lambda_max(model, dataset, iterations=30)

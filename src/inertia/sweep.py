@@ -111,7 +111,8 @@ def run_configs(configs: Sequence[dict], device: str = "cpu") -> list[Record]:
 
 
 @functools.lru_cache(maxsize=8)
-def _dataset(data_json: str):
+def dataset_of(data_json: str):
+    """The data set a spec's ``[data]`` table (as canonical JSON) describes, built once per process."""
     from inertia import data
 
     spec = json.loads(data_json)
@@ -125,7 +126,7 @@ def _dataset(data_json: str):
 
 def _check_data(spec: Spec) -> None:
     try:
-        dataset = _dataset(canonical(spec.data))
+        dataset = dataset_of(canonical(spec.data))
     except TypeError as exc:
         raise SpecError(f"data: {exc}") from None
     except ValueError as exc:
@@ -143,7 +144,7 @@ def _layers(config: dict, dataset) -> list[int]:
 def _run_group(group: list[dict], device: str) -> list[Record]:
     started = time.perf_counter()
     try:
-        dataset = _dataset(canonical(group[0]["data"]))
+        dataset = dataset_of(canonical(group[0]["data"]))
     except Exception as exc:
         return [_failed(c, exc, 0.0) for c in group]
     if group[0]["optimizer"]["name"] != "momentum":
