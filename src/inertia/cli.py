@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated
 
@@ -124,22 +123,19 @@ def comparison_table(comparison) -> Table:
     for momentum, row in zip(frame.index, frame.to_dict("records")):
         table.add_row(
             f"{momentum:g}",
-            _pm(row, "final_loss", "{:.3f}"),
-            _pm(row, "best_loss", "{:.3f}"),
-            _pm(row, "final_accuracy", "{:.3f}"),
-            _pm(row, "epochs_to_target", "{:.1f}") + f" ({row['reached_target']}/{row['runs']})",
+            _pm(row, "final_loss", ".3f"),
+            _pm(row, "best_loss", ".3f"),
+            _pm(row, "final_accuracy", ".3f"),
+            _pm(row, "epochs_to_target", ".1f") + f" ({row['reached_target']}/{row['runs']})",
             f"{row['diverged']}/{row['runs']}",
         )
     return table
 
 
-def _pm(row, name: str, fmt: str) -> str:
-    mean, low, high = row[name], row[f"{name}_low"], row[f"{name}_high"]
-    if not math.isfinite(mean):
-        return "—"
-    if not math.isfinite(low):
-        return fmt.format(mean)
-    return f"{fmt.format(mean)}±{fmt.format((high - low) / 2)}"
+def _pm(row, name: str, spec: str) -> str:
+    from inertia.stats import format_estimate
+
+    return format_estimate(row, name, spec, separator="±")
 
 
 @reproduce_app.command("lab")
@@ -474,8 +470,8 @@ def results(
         table.add_column(column, justify="left" if column == "setting" else "right")
     for _, row in summary.iterrows():
         table.add_row(describe(row, axes) or "all", str(row["runs"]), f"{row['ok']}/{row['diverged']}/{row['failed']}",
-                      _pm(row, "final_loss", "{:.4g}"), _pm(row, "final_accuracy", "{:.3f}"),
-                      *(_pm(row, f"epochs_to_{t}", "{:.1f}") + f" ({row[f'epochs_to_{t}_n']}/{row['runs']})"
+                      _pm(row, "final_loss", ".4g"), _pm(row, "final_accuracy", ".3f"),
+                      *(_pm(row, f"epochs_to_{t}", ".1f") + f" ({row[f'epochs_to_{t}_n']}/{row['runs']})"
                         for t in found.targets))
     out_console.print(table)
     for _, row in best.iterrows():

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inertia.stats import mean_ci, paired_difference
+from inertia.stats import format_estimate, mean_ci, paired_difference
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -243,21 +243,13 @@ def _claims(curves: pd.DataFrame) -> str | None:
 
 
 def _compare_table(records: list[dict], config: dict) -> str:
-    def pm(row, name, fmt):
-        mean, low, high = row.get(name), row.get(f"{name}_low"), row.get(f"{name}_high")
-        if mean is None:
-            return "—"
-        if low is None or high is None:
-            return format(mean, fmt)
-        return f"{format(mean, fmt)} ± {format((high - low) / 2, fmt)}"
-
     target = config.get("target_accuracy", 0.9)
     head = ("<tr><th>momentum</th><th>final loss</th><th>best loss</th><th>final accuracy</th>"
             f"<th>epochs to {target:.0%} accuracy</th><th>reached</th><th>diverged</th></tr>")
+    cells = (("final_loss", ".4f"), ("best_loss", ".4f"), ("final_accuracy", ".3f"), ("epochs_to_target", ".1f"))
     rows = "".join(
-        f"<tr><td>{r['momentum']:g}</td><td>{pm(r, 'final_loss', '.4f')}</td><td>{pm(r, 'best_loss', '.4f')}</td>"
-        f"<td>{pm(r, 'final_accuracy', '.3f')}</td><td>{pm(r, 'epochs_to_target', '.1f')}</td>"
-        f"<td>{r['reached_target']}/{r['runs']}</td><td>{r['diverged']}</td></tr>" for r in records)
+        f"<tr><td>{r['momentum']:g}</td>" + "".join(f"<td>{format_estimate(r, n, f)}</td>" for n, f in cells)
+        + f"<td>{r['reached_target']}/{r['runs']}</td><td>{r['diverged']}</td></tr>" for r in records)
     return f"<table>{head}{rows}</table>"
 
 
@@ -278,8 +270,8 @@ def sweep_report(path: Path) -> str:
                                                          "final loss", "final accuracy"))
     rows = "".join(
         f"<tr><td>{html.escape(describe(r, axes) or 'all')}</td><td>{r['runs']}</td>"
-        f"<td>{r['ok']} / {r['diverged']} / {r['failed']}</td><td>{_pm(r, 'final_loss', '.4g')}</td>"
-        f"<td>{_pm(r, 'final_accuracy', '.3f')}</td></tr>" for _, r in summary.iterrows())
+        f"<td>{r['ok']} / {r['diverged']} / {r['failed']}</td><td>{format_estimate(r, 'final_loss', '.4g')}</td>"
+        f"<td>{format_estimate(r, 'final_accuracy', '.3f')}</td></tr>" for _, r in summary.iterrows())
     sections = [
         _section("What was run", "".join(f"<pre class='command'>{html.escape(json.dumps(s, indent=1))}</pre>"
                                          for s in specs)),
@@ -381,15 +373,6 @@ def _theory_edge(specs, lrs, momenta):
 
 
 # --- page ------------------------------------------------------------------------------------------------------
-
-
-def _pm(row, name, fmt):
-    mean, low, high = row[name], row[f"{name}_low"], row[f"{name}_high"]
-    if not np.isfinite(mean):
-        return "—"
-    if not np.isfinite(low):
-        return format(mean, fmt)
-    return f"{format(mean, fmt)} ± {format((high - low) / 2, fmt)}"
 
 
 def _section(title: str, body: str) -> str:

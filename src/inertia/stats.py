@@ -54,3 +54,19 @@ def epochs_to_target(curve, target: float) -> float:
     """The first epoch (1-based) at which ``curve`` reaches ``target`` or more; NaN if it never does."""
     hits = np.flatnonzero(np.asarray(curve) >= target)
     return float(hits[0] + 1) if hits.size else np.nan
+
+
+def format_estimate(row, name: str, spec: str = ".4g", separator: str = " ± ") -> str:
+    """``row[name]`` ± half its interval (``row[name + "_low"]``, ``row[name + "_high"]``) as text, for a
+    table row (a dict or a pandas row); "—" for a missing or non-finite mean, the mean alone without an
+    interval."""
+    def value(key):
+        v = row.get(key) if hasattr(row, "get") else row[key]
+        return None if v is None or not np.isfinite(v) else float(v)
+
+    mean, low, high = value(name), value(f"{name}_low"), value(f"{name}_high")
+    if mean is None:
+        return "—"
+    if low is None or high is None:
+        return format(mean, spec)
+    return f"{format(mean, spec)}{separator}{format((high - low) / 2, spec)}"
