@@ -36,6 +36,10 @@ CASES = [
      [Member(0.1, 0.9, seed=18), Member(0.2, 0.5, seed=19)]),
     ("sigmoid", {"activation": "sigmoid"}, [Member(0.5, 0.9, seed=20)]),
     ("leaky relu", {"activation": "leaky_relu"}, [Member(0.1, 0.9, seed=21)]),
+    # The compiled kernels pad the hidden width to whole vector registers; the padding must not show.
+    ("width 50", {"layers": [2, 50, 3]},
+     [Member(0.1, 0.9, weight_decay=1e-2, seed=22), Member(0.05, 0.5, seed=23)]),
+    ("sigmoid at width 50", {"activation": "sigmoid", "layers": [2, 50, 3]}, [Member(0.5, 0.9, seed=24)]),
 ]
 
 
@@ -92,6 +96,24 @@ def test_each_member_matches_the_one_model_path(description, settings, members, 
         assert np.abs(got.accuracy - expected.accuracy).max() <= 2 / len(DATA), description  # a tie may flip
         for a, b in zip(result.model(i).parameters(), model.parameters()):
             torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_kernel_on_the_lab_shape_matches_fit(dtype):
+    """The lab's [2, 50, 3] with a last minibatch shorter than the others (150 points, batch 20), and more
+    points than one block of the kernel's full-data evaluation."""
+    dataset = data.spiral(classes=3, points=50, seed=1)
+    members = [Member(0.2, m, seed=s) for m, s in ((0.0, 0), (0.9, 1))]
+    result = train_population(dataset, [2, 50, 3], members, epochs=3, batch_size=20, dtype=dtype, engine="kernel")
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-5
+    for member, got in zip(members, result.histories):
+        model = MLP([2, 50, 3], seed=member.seed).to(dtype)
+        expected = fit(model, dataset, Momentum(model.parameters(), lr=member.lr, momentum=member.momentum), 3, 20,
+                       seed=member.seed)
+        for metric in ("loss", "batch_loss_mean", "batch_loss_last"):
+            np.testing.assert_allclose(getattr(got, metric), getattr(expected, metric), rtol=tolerance,
+                                       atol=tolerance, err_msg=metric)
+        assert np.abs(got.accuracy - expected.accuracy).max() <= 2 / len(dataset)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -84,9 +84,12 @@ def _activation_grad(d, a, ACT: tl.constexpr):
 
 
 @triton.jit
-def _forward(xs, w1, b1, w2, b2, classes, C: tl.constexpr, ACT: tl.constexpr):
-    """Hidden activations (B, 1, HP) and logits (B, CP, 1) of one sample per member; padded classes −inf."""
+def _forward(xs, w1, b1, w2, b2, hidden, classes, H: tl.constexpr, C: tl.constexpr, ACT: tl.constexpr):
+    """Hidden activations (B, 1, HP) and logits (B, CP, 1) of one sample per member; padded classes −inf.
+    Padded hidden units are 0, which keeps their gradients 0 (sigmoid(0) is not)."""
     a = _activate(tl.sum(xs * w1, axis=1, keep_dims=True) + b1, ACT)
+    if ACT == 2:
+        a = tl.where(hidden < H, a, 0.0)
     logits = tl.sum(a * w2, axis=2, keep_dims=True) + b2
     return a, tl.where(classes < C, logits, float("-inf"))
 
@@ -165,7 +168,7 @@ def _train_epoch(
                 sample = tl.zeros([BLOCK, 1, 1], dtype=tl.int32) + lo + i
             xs = tl.load(x_ptr + sample * D + inputs, mask=live3 & (inputs < D), other=0.0)
             label = tl.load(y_ptr + sample, mask=live3, other=0).to(tl.int32)
-            a, logits = _forward(xs, w1, b1, w2, b2, classes, C, ACT)
+            a, logits = _forward(xs, w1, b1, w2, b2, hidden, classes, H, C, ACT)
             nll, probs = _nll(logits, label, classes)
             loss += nll
             d = (probs - tl.where(classes == label, 1.0, 0.0)) * scale
@@ -216,7 +219,7 @@ def _train_epoch(
     for i in range(0, n):
         xs = tl.load(x_ptr + i * D + inputs, mask=inputs < D, other=0.0)
         label = tl.load(y_ptr + i).to(tl.int32)
-        a, logits = _forward(xs, w1, b1, w2, b2, classes, C, ACT)
+        a, logits = _forward(xs, w1, b1, w2, b2, hidden, classes, H, C, ACT)
         nll, probs = _nll(logits, label, classes)
         full += nll
         hits += (tl.argmax(logits, axis=1, keep_dims=True) == label).to(tl.int32)
