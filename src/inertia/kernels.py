@@ -8,7 +8,15 @@ the same data orders (:mod:`inertia.shuffle`), and per parameter the update of
 :func:`inertia.rules.momentum_step`, restated for scalars in :func:`scalar_step` and tested equal to it.
 
 Layout per member: ``w1`` (d, h), ``b1`` (h,), ``w2t`` (c, h) (the output layer transposed, so every inner
-loop runs over the hidden width), ``b2`` (c,).
+loop runs over the hidden width), ``b2`` (c,). Inside an epoch a member's vectors are copied into the same
+layout with the hidden width padded to a multiple of :data:`LANE` (zeros in the padding, which stay zero), so
+the loops over it fill whole vector registers with no scalar remainder.
+
+Training runs over the hidden width, one sample at a time; the softmax of a minibatch and the full-data
+evaluation run over samples (a block at a time), where exp and log vectorize (:mod:`inertia.vecmath`).
+Constants are typed like the data, so float32 stays float32, and arrays are indexed by loop counters over
+slices: a computed index such as ``x[lo + s]`` may be negative as far as the compiler knows, and turns a
+vector load into a gather.
 """
 
 from __future__ import annotations
@@ -16,12 +24,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from inertia import vecmath
 from inertia.shuffle import _fill
+from inertia.vecmath import like
 
 FORMS = {"pytorch": 0, "polyak": 1, "ema": 2}
 # Reassociation and contraction let the compiler vectorize sums; NaN and infinity semantics are kept,
 # since divergence must still show up as NaN or inf.
-FAST = {"reassoc", "contract", "arcp", "nsz"}
+FAST = vecmath.FAST
+LANE = 16  # the hidden width is padded to a multiple of this (one 512-bit register of float32)
+BLOCK = 128  # samples per block of the full-data evaluation
 
 
 @njit(cache=True, inline="always")
@@ -30,22 +42,22 @@ def coefficients(first, lr, momentum, dampening, form, nesterov):
     vectorizes: ``buf = a·buf + b·g`` then ``param = param + c·g + e·buf``. ``first`` marks the first update
     (buffers are zero then, which gives polyak's and ema's first step). For ``pytorch`` with momentum 0 the
     caller passes dampening 0, which keeps torch's plain step."""
-    m, one = momentum, 1 + 0 * momentum
+    m, zero, one = momentum, like(momentum, 0), like(momentum, 1)
     if form == 0:  # pytorch: b = g first, then m·b + (1 − d)·g; p −= lr·(g + m·b) or lr·b
-        a, b = (0 * m, one) if first else (m, 1 - dampening)
-        return (a, b, -lr, -lr * m) if nesterov else (a, b, 0 * m, -lr)
+        a, b = (zero, one) if first else (m, one - dampening)
+        return (a, b, -lr, -lr * m) if nesterov else (a, b, zero, -lr)
     if form == 1:  # polyak: v = m·v − lr(1 − d)·g; p += m·v − lr(1 − d)·g or v
-        push = lr * (1 - dampening)
-        return (m, -push, -push, m) if nesterov else (m, -push, 0 * m, one)
+        push = lr * (one - dampening)
+        return (m, -push, -push, m) if nesterov else (m, -push, zero, one)
     # ema: v = m·v + (1 − m)·g; p −= lr·((1 − m)·g + m·v) or lr·v
-    return (m, 1 - m, -lr * (1 - m), -lr * m) if nesterov else (m, 1 - m, 0 * m, -lr)
+    return (m, one - m, -lr * (one - m), -lr * m) if nesterov else (m, one - m, zero, -lr)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def apply_update(params, buffers, grads, first, lr, momentum, dampening, weight_decay, form, nesterov, maximize):
     """Update flat ``params`` and ``buffers`` in place from ``grads`` (weight decay and maximize included)."""
     a, b, c, e = coefficients(first, lr, momentum, dampening, form, nesterov)
-    sign = -1 if maximize else 1
+    sign = like(lr, -1) if maximize else like(lr, 1)
     for i in range(params.shape[0]):
         g = sign * grads[i] + weight_decay * params[i]
         buffers[i] = a * buffers[i] + b * g
@@ -57,85 +69,148 @@ def apply_update(params, buffers, grads, first, lr, momentum, dampening, weight_
 # whole row, the choice made once outside the loop, which keeps the loops vectorized.
 
 ACTIVATIONS = {"relu": 0, "tanh": 1, "sigmoid": 2, "leaky_relu": 3, "identity": 4}
+SIGMOID = ACTIVATIONS["sigmoid"]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _activate(a, kind):
     """``a`` (a row of pre-activations) activated in place."""
+    zero, one, slope = a.dtype.type(0), a.dtype.type(1), a.dtype.type(0.01)
     if kind == 0:
         for j in range(a.shape[0]):
-            a[j] = a[j] if a[j] > 0 else 0 * a[j]
+            a[j] = a[j] if a[j] > zero else zero * a[j]
     elif kind == 1:
         for j in range(a.shape[0]):
             a[j] = np.tanh(a[j])
     elif kind == 2:
         for j in range(a.shape[0]):
-            a[j] = 1 / (1 + np.exp(-a[j]))
+            a[j] = one / (one + vecmath.exp(-a[j]))
     elif kind == 3:
         for j in range(a.shape[0]):
-            a[j] = a[j] if a[j] > 0 else 0.01 * a[j]
+            a[j] = a[j] if a[j] > zero else slope * a[j]
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _activation_grad(d, a, kind):
     """``d`` (gradients w.r.t. the activations ``a`` of a row) carried back to the pre-activations, in place."""
+    zero, one, slope = a.dtype.type(0), a.dtype.type(1), a.dtype.type(0.01)
     if kind == 0:
         for j in range(d.shape[0]):
-            d[j] = d[j] if a[j] > 0 else 0 * d[j]
+            d[j] = d[j] if a[j] > zero else zero * d[j]
     elif kind == 1:
         for j in range(d.shape[0]):
-            d[j] = d[j] * (1 - a[j] * a[j])
+            d[j] = d[j] * (one - a[j] * a[j])
     elif kind == 2:
         for j in range(d.shape[0]):
-            d[j] = d[j] * a[j] * (1 - a[j])
+            d[j] = d[j] * a[j] * (one - a[j])
     elif kind == 3:
         for j in range(d.shape[0]):
-            d[j] = d[j] if a[j] > 0 else d[j] * 0.01
+            d[j] = d[j] if a[j] > zero else d[j] * slope
 
 
 # Explicit loops throughout: array expressions would allocate temporaries in the innermost loops.
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _forward(x, w1, b1, w2t, b2, act, a, logits):
-    """Hidden activations ``a`` (h,) and ``logits`` (c,) of one sample ``x``."""
-    h = a.shape[0]
-    for j in range(h):
+def _hidden(x, w1, b1, act, a):
+    """Hidden activations ``a`` (h,) of one sample ``x`` (d,)."""
+    for j in range(a.shape[0]):
         a[j] = b1[j]
     for k in range(x.shape[0]):
         xk = x[k]
-        for j in range(h):
+        for j in range(a.shape[0]):
             a[j] += xk * w1[k, j]
     _activate(a, act)
-    for c in range(logits.shape[0]):
-        total = b2[c]
-        for j in range(h):
-            total += a[j] * w2t[c, j]
-        logits[c] = total
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _nll(logits, label):
-    """Cross-entropy of one sample; ``logits`` becomes the softmax probabilities."""
+def _softmax_nll(logits, m, labels, top, total):
+    """Summed cross-entropy of the ``m`` samples whose logits are the first ``m`` columns of ``logits``
+    (classes, samples); those columns become the softmax probabilities. ``labels`` (m,) are the classes."""
     c = logits.shape[0]
-    top = logits[0]
+    for s in range(m):
+        top[s] = logits[0, s]
     for k in range(1, c):
-        top = max(top, logits[k])
-    shifted = logits[label] - top
-    total = 0 * top  # in the logits' precision, as torch's log_softmax
+        row = logits[k]
+        for s in range(m):
+            top[s] = max(top[s], row[s])
+    loss = 0.0
+    for s in range(m):
+        loss += top[s] - logits[labels[s], s]
+        total[s] = 0
     for k in range(c):
-        logits[k] = np.exp(logits[k] - top)
-        total += logits[k]
-    inverse = 1 / total
+        row = logits[k]
+        for s in range(m):
+            row[s] = vecmath.exp(row[s] - top[s])
+            total[s] += row[s]
+    for s in range(m):
+        loss += vecmath.log(total[s])
+        total[s] = 1 / total[s]
     for k in range(c):
-        logits[k] *= inverse
-    return np.log(total) - shifted
+        row = logits[k]
+        for s in range(m):
+            row[s] *= total[s]
+    return loss
 
 
 @njit(cache=True)
 def layout(d: int, h: int, c: int) -> tuple[int, int, int, int]:
     """Offsets of w1, b1, w2t, b2 in a member's flat parameter vector (and its end)."""
     return d * h, d * h + h, d * h + h + c * h, d * h + h + c * h + c
+
+
+@njit(cache=True, inline="always")
+def _pad(flat, d, h, c, padded):
+    """A member's flat vector of hidden width ``h`` copied into ``padded``, whose hidden width is wider
+    (zeros in the padding). The d + 1 + c rows of width h (w1, b1, w2t) come first, then b2."""
+    hp = (padded.shape[0] - c) // (d + 1 + c)
+    padded[:] = 0
+    for row in range(d + 1 + c):
+        padded[row * hp : row * hp + h] = flat[row * h : (row + 1) * h]
+    padded[(d + 1 + c) * hp :] = flat[(d + 1 + c) * h :]
+
+
+@njit(cache=True, inline="always")
+def _unpad(padded, d, h, c, flat):
+    """:func:`_pad` undone."""
+    hp = (padded.shape[0] - c) // (d + 1 + c)
+    for row in range(d + 1 + c):
+        flat[row * h : (row + 1) * h] = padded[row * hp : row * hp + h]
+    flat[(d + 1 + c) * h :] = padded[(d + 1 + c) * hp :]
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total):
+    """Full-data summed loss and number of correct predictions, a block of samples at a time, every loop
+    over the block's samples. ``xt`` is the data transposed (d, n)."""
+    d, n = xt.shape
+    c = w2t.shape[0]
+    loss, hits = 0.0, 0
+    for lo in range(0, n, BLOCK):
+        m = min(BLOCK, n - lo)
+        zs = z[:m]
+        for k in range(c):
+            logits[k, :m] = b2[k]
+        for j in range(h):
+            zs[:] = b1[j]
+            for k in range(d):
+                w, xk = w1[k, j], xt[k, lo : lo + m]
+                for s in range(m):
+                    zs[s] += xk[s] * w
+            _activate(zs, act)
+            for k in range(c):
+                w, row = w2t[k, j], logits[k]
+                for s in range(m):
+                    row[s] += zs[s] * w
+        labels = y[lo : lo + m]
+        for s in range(m):  # the first largest logit, as torch's argmax
+            best, value = 0, logits[0, s]
+            for k in range(1, c):
+                if logits[k, s] > value:
+                    best, value = k, logits[k, s]
+            hits += best == labels[s]
+        loss += _softmax_nll(logits, m, labels, top, total)
+    return loss, hits
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
@@ -147,8 +222,11 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
     members); ``first_step`` says whether the buffers are still empty."""
     members, n, d = params.shape[0], x.shape[0], x.shape[1]
     c = (params.shape[1] - d * h - h) // (h + 1)
-    o1, o2, o3, _ = layout(d, h, c)
+    hp = (h + LANE - 1) // LANE * LANE
+    o1, o2, o3, size = layout(d, hp, c)
+    xt = np.ascontiguousarray(x.T)
     dtype = params.dtype.type
+    width = max(batch, BLOCK)
     for p in prange(members):
         if not active[p]:
             continue
@@ -158,59 +236,66 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
         else:
             for i in range(n):
                 order[i] = i
-        w1, b1 = params[p, :o1].reshape((d, h)), params[p, o1:o2]
-        w2t, b2 = params[p, o2:o3].reshape((c, h)), params[p, o3:]
-        grads = np.empty(params.shape[1], dtype=params.dtype)
-        g1, gb1 = grads[:o1].reshape((d, h)), grads[o1:o2]
-        g2t, gb2 = grads[o2:o3].reshape((c, h)), grads[o3:]
-        acts = np.empty((batch, h), dtype=params.dtype)
-        probs = np.empty((batch, c), dtype=params.dtype)
-        back = np.empty(h, dtype=params.dtype)
-        total = 0.0
-        steps = 0
+        labels = np.empty(n, dtype=y.dtype)
+        for i in range(n):
+            labels[i] = y[order[i]]
+        flat = np.empty(size, dtype=params.dtype)
+        moment = np.empty(size, dtype=params.dtype)
+        grads = np.empty(size, dtype=params.dtype)
+        _pad(params[p], d, h, c, flat)
+        _pad(buffers[p], d, h, c, moment)
+        w1, b1 = flat[:o1].reshape((d, hp)), flat[o1:o2]
+        w2t, b2 = flat[o2:o3].reshape((c, hp)), flat[o3:]
+        g1, gb1 = grads[:o1].reshape((d, hp)), grads[o1:o2]
+        g2t, gb2 = grads[o2:o3].reshape((c, hp)), grads[o3:]
+        acts = np.empty((batch, hp), dtype=params.dtype)
+        logits = np.empty((c, width), dtype=params.dtype)  # classes × samples
+        top = np.empty(width, dtype=params.dtype)
+        total = np.empty(width, dtype=params.dtype)
+        z = np.empty(width, dtype=params.dtype)
+        back = np.empty(hp, dtype=params.dtype)
+        loss_sum, steps = 0.0, 0
         for lo in range(0, n, batch):
-            size = min(batch, n - lo)
-            loss = 0.0
-            for i in range(size):
-                _forward(x[order[lo + i]], w1, b1, w2t, b2, act, acts[i], probs[i])
-                loss += _nll(probs[i], y[order[lo + i]])
-            loss /= size
-            # backward: probs - onehot, averaged over the minibatch
-            grads.fill(0)
-            scale = dtype(1.0) / dtype(size)
-            for i in range(size):
-                row = order[lo + i]
-                probs[i, y[row]] -= 1
-                for j in range(h):
-                    back[j] = 0
+            m = min(batch, n - lo)
+            for i in range(m):
+                a = acts[i]
+                _hidden(x[order[lo + i]], w1, b1, act, a)
                 for k in range(c):
-                    dk = probs[i, k] * scale
+                    t, w = b2[k], w2t[k]
+                    for j in range(hp):
+                        t += a[j] * w[j]
+                    logits[k, i] = t
+            loss = _softmax_nll(logits, m, labels[lo : lo + m], top, total) / m
+            # backward: probabilities − one-hot, averaged over the minibatch
+            grads[:] = 0
+            scale = dtype(1) / dtype(m)
+            for i in range(m):
+                logits[labels[lo + i], i] -= 1
+                a, xi = acts[i], x[order[lo + i]]
+                back[:] = 0
+                for k in range(c):
+                    dk, w, g = logits[k, i] * scale, w2t[k], g2t[k]
                     gb2[k] += dk
-                    for j in range(h):
-                        g2t[k, j] += dk * acts[i, j]
-                        back[j] += dk * w2t[k, j]
-                _activation_grad(back, acts[i], act)
-                for j in range(h):
+                    for j in range(hp):
+                        g[j] += dk * a[j]
+                        back[j] += dk * w[j]
+                _activation_grad(back, a, act)
+                for j in range(hp):
                     gb1[j] += back[j]
                 for k in range(d):
-                    xk = x[row, k]
-                    for j in range(h):
-                        g1[k, j] += xk * back[j]
-            apply_update(params[p], buffers[p], grads, first_step and steps == 0, rates[steps, p], momentum[p],
+                    xk, g = xi[k], g1[k]
+                    for j in range(hp):
+                        g[j] += xk * back[j]
+            if act == SIGMOID:  # sigmoid(0) ≠ 0: keep the padding's output weights at zero
+                g2t[:, h:] = 0
+            apply_update(flat, moment, grads, first_step and steps == 0, rates[steps, p], momentum[p],
                          dampening[p], weight_decay[p], form, nesterov, maximize)
-            total += loss
+            loss_sum += loss
             steps += 1
             batch_last[p] = loss
-        batch_mean[p] = total / steps
-        # full-data metrics
-        full, hits = 0.0, 0
-        for i in range(n):
-            _forward(x[i], w1, b1, w2t, b2, act, acts[0], probs[0])
-            best = 0
-            for k in range(1, c):
-                if probs[0, k] > probs[0, best]:
-                    best = k
-            hits += best == y[i]
-            full += _nll(probs[0], y[i])
+        batch_mean[p] = loss_sum / steps
+        _unpad(flat, d, h, c, params[p])
+        _unpad(moment, d, h, c, buffers[p])
+        full, hits = _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total)
         full_loss[p] = full / n
         correct[p] = hits
