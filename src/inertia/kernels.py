@@ -5,7 +5,7 @@ population through memory. Here one compiled function trains each member through
 weights, buffers and activations stay in the core's cache, members spread over the cores. It computes the
 same thing as :class:`inertia.population` (tested against it and against :func:`inertia.train.fit`):
 the same data orders (:mod:`inertia.shuffle`), and per parameter the update of
-:func:`inertia.rules.momentum_step`, restated for scalars in :func:`scalar_step` and tested equal to it.
+:func:`inertia.rules.momentum_step`, restated for scalars in :func:`coefficients` and tested equal to it.
 
 Layout per member: ``w1`` (d, h), ``b1`` (h,), ``w2t`` (c, h) (the output layer transposed, so every inner
 loop runs over the hidden width), ``b2`` (c,). Inside an epoch a member's vectors are copied into the same
@@ -29,8 +29,6 @@ from inertia.shuffle import _fill
 from inertia.vecmath import like
 
 FORMS = {"pytorch": 0, "polyak": 1, "ema": 2}
-# Reassociation and contraction let the compiler vectorize sums; NaN and infinity semantics are kept,
-# since divergence must still show up as NaN or inf.
 FAST = vecmath.FAST
 LANE = 16  # the hidden width is padded to a multiple of this (one 512-bit register of float32)
 BLOCK = 128  # samples per block of the full-data evaluation
@@ -114,12 +112,13 @@ def _activation_grad(d, a, kind):
 @njit(cache=True, fastmath=FAST, inline="always")
 def _hidden(x, w1, b1, act, a):
     """Hidden activations ``a`` (h,) of one sample ``x`` (d,)."""
+    x0, w = x[0], w1[0]
     for j in range(a.shape[0]):
-        a[j] = b1[j]
-    for k in range(x.shape[0]):
-        xk = x[k]
+        a[j] = b1[j] + x0 * w[j]
+    for k in range(1, x.shape[0]):
+        xk, w = x[k], w1[k]
         for j in range(a.shape[0]):
-            a[j] += xk * w1[k, j]
+            a[j] += xk * w[j]
     _activate(a, act)
 
 
@@ -272,8 +271,12 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
             for i in range(m):
                 logits[labels[lo + i], i] -= 1
                 a, xi = acts[i], x[order[lo + i]]
-                back[:] = 0
-                for k in range(c):
+                dk, w, g = logits[0, i] * scale, w2t[0], g2t[0]
+                gb2[0] += dk
+                for j in range(hp):
+                    g[j] += dk * a[j]
+                    back[j] = dk * w[j]
+                for k in range(1, c):
                     dk, w, g = logits[k, i] * scale, w2t[k], g2t[k]
                     gb2[k] += dk
                     for j in range(hp):

@@ -15,6 +15,8 @@ from numba import njit, types
 from numba.extending import overload
 from numba.np import numpy_support
 
+# Reassociation and contraction let the compiler vectorize sums; NaN and infinity semantics are kept,
+# since divergence must still show up as NaN or inf.
 FAST = {"reassoc", "contract", "arcp", "nsz"}
 # exp and log split ln 2 in two parts that reassociation would add back together, losing the low bits.
 EXACT = {"contract", "nsz"}
