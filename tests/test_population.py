@@ -98,16 +98,25 @@ def test_each_member_matches_the_one_model_path(description, settings, members, 
             torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
 
 
+# Shapes beyond the small cases: the lab's [2, 50, 3] with a last minibatch shorter than the others (150
+# points, batch 20), and wider inputs and more classes; both with more points than one block of the kernel's
+# full-data evaluation.
+SHAPES = {
+    "lab": (data.spiral(classes=3, points=50, seed=1), [2, 50, 3], "relu"),
+    "7 features, 5 classes": (data.blobs(classes=5, points=40, features=7, seed=2), [7, 20, 5], "leaky_relu"),
+}
+
+
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
-def test_kernel_on_the_lab_shape_matches_fit(dtype):
-    """The lab's [2, 50, 3] with a last minibatch shorter than the others (150 points, batch 20), and more
-    points than one block of the kernel's full-data evaluation."""
-    dataset = data.spiral(classes=3, points=50, seed=1)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_kernel_on_other_shapes_matches_fit(shape, dtype):
+    dataset, layers, activation = SHAPES[shape]
     members = [Member(0.2, m, seed=s) for m, s in ((0.0, 0), (0.9, 1))]
-    result = train_population(dataset, [2, 50, 3], members, epochs=3, batch_size=20, dtype=dtype, engine="kernel")
+    result = train_population(dataset, layers, members, epochs=3, batch_size=20, dtype=dtype, engine="kernel",
+                              activation=activation)
     tolerance = 1e-10 if dtype == torch.float64 else 1e-5
     for member, got in zip(members, result.histories):
-        model = MLP([2, 50, 3], seed=member.seed).to(dtype)
+        model = MLP(layers, activation, seed=member.seed).to(dtype)
         expected = fit(model, dataset, Momentum(model.parameters(), lr=member.lr, momentum=member.momentum), 3, 20,
                        seed=member.seed)
         for metric in ("loss", "batch_loss_mean", "batch_loss_last"):
