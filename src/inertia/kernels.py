@@ -142,9 +142,10 @@ def _softmax_nll(logits, m, labels, top, total):
         for s in range(m):
             row[s] = vecmath.exp(row[s] - top[s])
             total[s] += row[s]
+    one = total.dtype.type(1)
     for s in range(m):
         loss += vecmath.log(total[s])
-        total[s] = 1 / total[s]
+        total[s] = one / total[s]
     for k in range(c):
         row = logits[k]
         for s in range(m):
