@@ -432,7 +432,10 @@ def unflatten_weights(params: torch.Tensor, layers) -> list:
     """:func:`flat_weights` undone: per member, ``[(w1 (h, d), b1), (w2 (c, h), b2)]`` as ``nn.Linear`` holds them."""
     d, h, c = layers
     o1, o2, o3 = d * h, d * h + h, d * h + h + c * h
-    return [[(flat[:o1].reshape(d, h).T, flat[o1:o2]), (flat[o2:o3].reshape(c, h), flat[o3:])] for flat in params]
+    # Views of the whole population first, then one unbind per block: per-member slicing costs ~5 µs a view.
+    w1 = params[:, :o1].reshape(-1, d, h).transpose(1, 2).unbind(0)
+    w2 = params[:, o2:o3].reshape(-1, c, h).unbind(0)
+    return [[(a, b), (v, e)] for a, b, v, e in zip(w1, params[:, o1:o2].unbind(0), w2, params[:, o3:].unbind(0))]
 
 
 def vectorized_schedules(rates) -> dict:
