@@ -12,7 +12,8 @@ Sections (each baseline runs beside inertia in the same process; ratios are what
              process; end to end (initial weights included) and once running (per epoch after the first)
 
     python benchmarks/population.py [--json] [--sections notebook,vmap,scaling] [--sizes 10,100,1000,10000]
-                                    [--vmap-size 1000] [--device cpu|cuda] [--engine auto|kernel|torch]
+                                    [--vmap-size 1000] [--repeats 3] [--device cpu|cuda]
+                                    [--engine auto|kernel|torch]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import json
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -123,8 +125,17 @@ def inertia_population(size: int, epochs: int, device: str, engine: str, *, stea
     return seconds, per_epoch
 
 
-def scaling_point(size: int, epochs: int, device: str, engine: str) -> dict:
-    """One P in a fresh process, so its peak resident memory (VmHWM, which exec resets) is its own."""
+def scaling_point(size: int, epochs: int, device: str, engine: str, repeats: int = 1) -> dict:
+    """One P in a fresh process, so its peak resident memory (VmHWM, which exec resets) is its own; with
+    ``repeats``, that many processes, reporting the median times and the largest peaks."""
+    if repeats > 1:
+        points = [scaling_point(size, epochs, device, engine) for _ in range(repeats)]
+        middle = sorted(points, key=lambda p: p["seconds"])[repeats // 2]
+        point = dict(middle, repeats=repeats, epoch_seconds=statistics.median(p["epoch_seconds"] for p in points))
+        point["steady_model_epochs_per_s"] = size / point["epoch_seconds"]
+        for key in ("peak_rss_mib", "peak_gpu_mib"):
+            point[key] = None if middle[key] is None else max(p[key] for p in points)
+        return point
     code = (
         "import json, sys; sys.argv = ['x'];"
         "from benchmarks.population import inertia_population;"
@@ -152,6 +163,8 @@ def main() -> None:
     parser.add_argument("--notebook-epochs", type=int, default=100)
     parser.add_argument("--scaling-work", type=int, default=20_000,
                         help="model-epochs per scaling point (20 epochs at most, 3 at least)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="fresh processes per scaling point; the median is reported")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", default="auto")
     args = parser.parse_args()
@@ -182,7 +195,7 @@ def main() -> None:
         results["scaling"] = []
         for size in (int(s) for s in args.sizes.split(",")):
             epochs = max(3, min(20, args.scaling_work // size))
-            point = scaling_point(size, epochs, args.device, args.engine)
+            point = scaling_point(size, epochs, args.device, args.engine, args.repeats)
             results["scaling"].append(point)
             gpu = f", GPU peak {point['peak_gpu_mib']:.0f} MiB" if point["peak_gpu_mib"] else ""
             report(args, f"P={size:>7,}: {point['model_epochs_per_s']:>10,.0f} model-epochs/s end to end, "
