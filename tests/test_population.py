@@ -99,30 +99,33 @@ def test_each_member_matches_the_one_model_path(description, settings, members, 
 
 
 # Shapes beyond the small cases: the lab's [2, 50, 3] with a last minibatch shorter than the others (150
-# points, batch 20), and wider inputs and more classes; both with more points than one block of the kernel's
-# full-data evaluation.
-SHAPES = {
-    "lab": (data.spiral(classes=3, points=50, seed=1), [2, 50, 3], "relu"),
-    "7 features, 5 classes": (data.blobs(classes=5, points=40, features=7, seed=2), [7, 20, 5], "leaky_relu"),
+# points, batch 20); wider inputs and more classes, in odd minibatches (the kernel back-propagates samples in
+# pairs); both with more points than one block of the kernel's full-data evaluation.
+SHAPES = {  # data, layers, activation, batch size, learning rate
+    "lab": (data.spiral(classes=3, points=50, seed=1), [2, 50, 3], "relu", 20, 0.2),
+    "7 features, 5 classes, batch 7": (data.blobs(classes=5, points=40, features=7, std=4.0, seed=2), [7, 20, 5],
+                                       "leaky_relu", 7, 0.02),
 }
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_kernel_on_other_shapes_matches_fit(shape, dtype):
-    dataset, layers, activation = SHAPES[shape]
-    members = [Member(0.2, m, seed=s) for m, s in ((0.0, 0), (0.9, 1))]
-    result = train_population(dataset, layers, members, epochs=3, batch_size=20, dtype=dtype, engine="kernel",
+    dataset, layers, activation, batch, lr = SHAPES[shape]
+    members = [Member(lr, m, seed=s) for m, s in ((0.0, 0), (0.9, 1))]
+    result = train_population(dataset, layers, members, epochs=3, batch_size=batch, dtype=dtype, engine="kernel",
                               activation=activation)
     tolerance = 1e-10 if dtype == torch.float64 else 1e-5
-    for member, got in zip(members, result.histories):
+    for i, (member, got) in enumerate(zip(members, result.histories)):
         model = MLP(layers, activation, seed=member.seed).to(dtype)
-        expected = fit(model, dataset, Momentum(model.parameters(), lr=member.lr, momentum=member.momentum), 3, 20,
-                       seed=member.seed)
+        expected = fit(model, dataset, Momentum(model.parameters(), lr=member.lr, momentum=member.momentum), 3,
+                       batch, seed=member.seed)
         for metric in ("loss", "batch_loss_mean", "batch_loss_last"):
             np.testing.assert_allclose(getattr(got, metric), getattr(expected, metric), rtol=tolerance,
                                        atol=tolerance, err_msg=metric)
         assert np.abs(got.accuracy - expected.accuracy).max() <= 2 / len(dataset)
+        for a, b in zip(result.model(i).parameters(), model.parameters()):
+            torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

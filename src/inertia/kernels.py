@@ -12,8 +12,9 @@ loop runs over the hidden width), ``b2`` (c,). Inside an epoch a member's vector
 layout with the hidden width padded to a multiple of :data:`LANE` (zeros in the padding, which stay zero), so
 the loops over it fill whole vector registers with no scalar remainder.
 
-Training runs over the hidden width, one sample at a time; the softmax of a minibatch and the full-data
-evaluation run over samples (a block at a time), where exp and log vectorize (:mod:`inertia.vecmath`).
+Training runs over the hidden width, forward one sample at a time and backward two at a time (each
+gradient row read and written once per pair); the softmax of a minibatch and the full-data evaluation run
+over samples (a block at a time), where exp and log vectorize (:mod:`inertia.vecmath`).
 Constants are typed like the data, so float32 stays float32, and arrays are indexed by loop counters over
 slices: a computed index such as ``x[lo + s]`` may be negative as far as the compiler knows, and turns a
 vector load into a gather.
@@ -226,6 +227,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
     o1, o2, o3, size = layout(d, hp, c)
     xt = np.ascontiguousarray(x.T)
     dtype = params.dtype.type
+    zero = dtype(0)
     width = max(batch, BLOCK)
     for p in prange(members):
         if not active[p]:
@@ -254,6 +256,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
         total = np.empty(width, dtype=params.dtype)
         z = np.empty(width, dtype=params.dtype)
         back = np.empty(hp, dtype=params.dtype)
+        back_v = np.empty(hp, dtype=params.dtype)
         loss_sum, steps = 0.0, 0
         for lo in range(0, n, batch):
             m = min(batch, n - lo)
@@ -271,25 +274,32 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
             scale = dtype(1) / dtype(m)
             for i in range(m):
                 logits[labels[lo + i], i] -= 1
-                a, xi = acts[i], x[order[lo + i]]
-                dk, w, g = logits[0, i] * scale, w2t[0], g2t[0]
-                gb2[0] += dk
+            # Two samples at a time, so that each gradient row is read and written once for both; an odd
+            # one out is paired with itself at weight zero.
+            for i in range(0, m, 2):
+                v, weight = (i + 1, scale) if i + 1 < m else (i, zero)
+                a, xa, u, xu = acts[i], x[order[lo + i]], acts[v], x[order[lo + v]]
+                da, du, w, g = logits[0, i] * scale, logits[0, v] * weight, w2t[0], g2t[0]
+                gb2[0] += da + du
                 for j in range(hp):
-                    g[j] += dk * a[j]
-                    back[j] = dk * w[j]
+                    g[j] += da * a[j] + du * u[j]
+                    back[j] = da * w[j]
+                    back_v[j] = du * w[j]
                 for k in range(1, c):
-                    dk, w, g = logits[k, i] * scale, w2t[k], g2t[k]
-                    gb2[k] += dk
+                    da, du, w, g = logits[k, i] * scale, logits[k, v] * weight, w2t[k], g2t[k]
+                    gb2[k] += da + du
                     for j in range(hp):
-                        g[j] += dk * a[j]
-                        back[j] += dk * w[j]
+                        g[j] += da * a[j] + du * u[j]
+                        back[j] += da * w[j]
+                        back_v[j] += du * w[j]
                 _activation_grad(back, a, act)
+                _activation_grad(back_v, u, act)
                 for j in range(hp):
-                    gb1[j] += back[j]
+                    gb1[j] += back[j] + back_v[j]
                 for k in range(d):
-                    xk, g = xi[k], g1[k]
+                    ka, kv, g = xa[k], xu[k], g1[k]
                     for j in range(hp):
-                        g[j] += xk * back[j]
+                        g[j] += ka * back[j] + kv * back_v[j]
             if act == SIGMOID:  # sigmoid(0) ≠ 0: keep the padding's output weights at zero
                 g2t[:, h:] = 0
             apply_update(flat, moment, grads, first_step and steps == 0, rates[steps, p], momentum[p],
