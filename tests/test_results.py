@@ -88,7 +88,7 @@ def test_results_command(path, tmp_path):
     payload = json.loads(out.stdout)
     assert payload["axes"] == ["momentum"] and payload["targets"] == {"accuracy": 0.8}
     assert payload["paired"][0]["better_in"] == 3
-    assert (tmp_path / "summary.csv").read_text().startswith("momentum,runs,ok,diverged,failed")
+    assert (tmp_path / "summary.csv").read_text().startswith("momentum,runs,ok,no_progress,diverged,failed")
     # lr does not vary: no lr × momentum heatmap, but the effective lr lr / (1 − momentum) does
     assert [p.split("/")[-1] for p in payload["figures"]] == ["heatmap_effective_lr_momentum.png",
                                                               "parallel_coordinates.png"]

@@ -24,7 +24,7 @@ CONFIGS = [
     ("nesterov with weight decay", dict(lr=0.02, momentum=0.95, nesterov=True, weight_decay=5e-3)),
     ("maximize", dict(lr=0.05, momentum=0.9, maximize=True)),
     ("everything", dict(lr=0.03, momentum=0.8, dampening=0.1, weight_decay=1e-3, maximize=True)),
-    ("momentum above one", dict(lr=1e-3, momentum=1.05)),
+    ("momentum near one", dict(lr=1e-3, momentum=0.999)),
 ]
 
 
@@ -181,6 +181,10 @@ def test_random_configurations_match_torch_sgd(lr, momentum, dampening, nesterov
 ERRORS = [
     ("negative lr", dict(lr=-0.1), "Invalid learning rate: -0.1", True),
     ("negative momentum", dict(lr=0.1, momentum=-0.5), "Invalid momentum value: -0.5", True),
+    ("momentum of one", dict(lr=0.1, momentum=1.0), "Invalid momentum value: 1.0 (allowed: 0 <= momentum < 1)",
+     False),
+    ("momentum above one", dict(lr=0.1, momentum=1.05), "Invalid momentum value: 1.05 (allowed: 0 <= momentum < 1)",
+     False),
     ("negative weight decay", dict(lr=0.1, weight_decay=-1e-4), "Invalid weight_decay value: -0.0001", True),
     ("nesterov without momentum", dict(lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero "
      "dampening", True),

@@ -55,7 +55,7 @@ def test_gradients_match_finite_differences(name):
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"Invalid momentum value: 1.0 \(allowed: 0 <= momentum < 1\)"):
         valley.roll(1.0)
     with pytest.raises(ValueError, match="unknown function 'himmelblau'"):
         valley.trajectory("himmelblau", 0.1, 0.5)
@@ -75,4 +75,4 @@ def test_ball_cli_without_momentum_stays_stuck():
     result = CliRunner().invoke(app, ["ball", "--momentum", "0", "--json", "--no-plots"])
     assert result.exit_code == 0 and json.loads(result.stdout)["reached_bottom"] is False
     bad = CliRunner().invoke(app, ["ball", "--momentum", "1.2", "--no-plots"])
-    assert bad.exit_code == 2 and "momentum must be in [0, 1)" in bad.output
+    assert bad.exit_code == 2 and "Invalid momentum value: 1.2 (allowed: 0 <= momentum < 1)" in bad.output

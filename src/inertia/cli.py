@@ -3,14 +3,59 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from inertia.paths import check_output_dir, check_output_file
+
+# User errors: what the library raises for bad input (ValueError and its SpecError / DataError), paths that
+# cannot be read or written (OSError), and optional packages that are missing (ImportError).
+USER_ERRORS = (ValueError, OSError, ImportError)
+# Click's exceptions as the installed typer raises them (typer >= 0.22 carries its own copy of click).
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_NoArgsIsHelp = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
+
+
+class _Boundary(TyperGroup):
+    """The app's one error boundary: every user error, from option parsing to the library's own checks, ends
+    here as one plain line on stderr (never read as markup) and exit status 2, with no traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NoArgsIsHelp as exc:
+            if exc.format_message().strip():  # typer's rich mode has printed it already
+                print(exc.format_message())
+            code = 0
+        except _UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx else "inertia"
+            code = _error(f"{exc.format_message()} (see `{command} --help`)")
+        except typer.Abort:
+            sys.stderr.write("Interrupted.\n")
+            code = 130
+        except USER_ERRORS as exc:
+            code = _error(str(exc) or type(exc).__name__)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _error(message: str) -> int:
+    sys.stderr.write("Error: " + " ".join(message.splitlines()) + "\n")
+    sys.stderr.flush()
+    return 2
+
 
 app = typer.Typer(
+    cls=_Boundary,
     help="inertia: a laboratory for momentum in gradient descent. Start with `inertia compare`.",
     no_args_is_help=True,
     add_completion=False,
@@ -20,7 +65,6 @@ reproduce_app = typer.Typer(help="Re-run a seed notebook exactly as written.", n
 app.add_typer(reproduce_app, name="reproduce")
 
 out_console = Console()
-err_console = Console(stderr=True)
 
 
 def _floats(text: str) -> list[float]:
@@ -37,9 +81,9 @@ def _ints(text: str) -> list[int]:
         raise typer.BadParameter(f"expected comma-separated integers such as 2,50,3; got {text!r}") from None
 
 
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]Error:[/] {message}")
-    raise typer.Exit(code=2)
+def _saved(folder, names) -> None:
+    """``Saved to FOLDER: a, b`` with the folder in bold and nothing read as markup."""
+    out_console.print(Text.assemble("Saved to ", (str(folder), "bold"), ": " + ", ".join(names)))
 
 
 @app.command()
@@ -71,41 +115,43 @@ def compare(
         "--report/--no-report", help="Write report.html: one self-contained, interactive page.")] = True,
     tensorboard: Annotated[Path | None, typer.Option(
         help="Also write TensorBoard event files (scalars per run, and hparams) into this folder.")] = None,
+    divergence_factor: Annotated[float, typer.Option(
+        help="A run diverged when its full-data loss exceeds this many times its initial loss (or turns "
+             "non-finite); see inertia.outcome.")] = 10.0,
 ) -> None:
     """Train the seed lab's network at several momenta over several seeds and compare them.
 
     Defaults are the seed lab's: spiral 3 × 500, [2, 50, 3] ReLU, SGD lr 0.1, batch 20, 100 epochs, momenta
-    0, 0.1, 0.2, 0.4, 0.5; metrics are on the full data set, as mean ± 95 % CI over seeds.
+    0, 0.1, 0.2, 0.4, 0.5; metrics are on the full data set, as mean ± 95 % CI over seeds. Diverged runs
+    are counted and left out of the means; runs that ended no better than they started are counted as "no
+    progress" and kept in them.
     """
     from inertia.comparison import compare as run_compare
 
-    try:
-        comparison = run_compare(
-            momenta=_floats(momenta), dataset=dataset, layers=_ints(layers) if layers else None, lr=lr,
-            batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
-            data_seed=data_seed, form=form, engine=engine, device=device, progress=True,
-        )
-    except (ValueError, ImportError) as exc:
-        _fail(str(exc))
-    files = comparison.save(out, plots=plots)
-    if report:
-        from inertia.report import write_report
+    check_output_dir(out, "--out")
+    if tensorboard:
+        from inertia.tensorboard import check_available
 
-        files["report"] = write_report(out)
+        check_output_dir(tensorboard, "--tensorboard")
+        check_available()
+    comparison = run_compare(
+        momenta=_floats(momenta), dataset=dataset, layers=_ints(layers) if layers else None, lr=lr,
+        batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
+        data_seed=data_seed, form=form, engine=engine, device=device, progress=not json_output,
+        divergence_factor=divergence_factor,
+    )
+    files = comparison.save(out, plots=plots, report=report)
     if tensorboard:
         from inertia.tensorboard import write_comparison
 
-        try:
-            write_comparison(comparison, tensorboard)
-        except ImportError as exc:
-            _fail(str(exc))
+        write_comparison(comparison, tensorboard)
         files["tensorboard"] = tensorboard
     if json_output:
         summary = comparison.summary() | {"files": {k: str(v) for k, v in files.items()}}
         print(json.dumps(summary, allow_nan=False))
         return
     out_console.print(comparison_table(comparison))
-    out_console.print(f"Saved to [bold]{out}[/]: " + ", ".join(p.name for p in files.values()))
+    _saved(out, [p.name for p in files.values()])
 
 
 def comparison_table(comparison) -> Table:
@@ -114,10 +160,12 @@ def comparison_table(comparison) -> Table:
     frame = comparison.table()
     target = f"{config.target_accuracy:.0%}"
     form = "" if config.form == "pytorch" else f", {config.form} form"
-    table = Table(title=f"{comparison.dataset.name}, layers {list(config.layers)}, lr {config.lr:g}{form}, "
+    table = Table(title=f"{escape(comparison.dataset.name)}, layers {list(config.layers)}, lr {config.lr:g}{form}, "
                         f"batch {config.batch_size}, {config.epochs} epochs\n"
-                        f"mean ± 95 % CI over {len(config.seeds)} seeds, full-data metrics")
-    headers = ("momentum", "final loss", "best loss", "final acc", f"epochs to {target} acc (reached)", "diverged")
+                        f"mean ± 95 % CI over {len(config.seeds)} seeds, full-data metrics "
+                        "(diverged runs left out)")
+    headers = ("momentum", "final loss", "best loss", "final acc", f"epochs to {target} acc (reached)", "diverged",
+               "no progress")
     for header in headers:
         table.add_column(header, justify="right")
     for momentum, row in zip(frame.index, frame.to_dict("records")):
@@ -128,6 +176,7 @@ def comparison_table(comparison) -> Table:
             _pm(row, "final_accuracy", ".3f"),
             _pm(row, "epochs_to_target", ".1f") + f" ({row['reached_target']}/{row['runs']})",
             f"{row['diverged']}/{row['runs']}",
+            f"{row['no_progress']}/{row['runs']}",
         )
     return table
 
@@ -155,8 +204,10 @@ def reproduce_lab(
     """
     from inertia import reproduce
     from inertia.comparison import compare as run_compare
+    from inertia.progress import progress_bar
 
-    result = reproduce.lab()
+    with progress_bar(len(reproduce.LAB_MOMENTA) * 100, not json_output) as advance:
+        result = reproduce.lab(on_epoch=lambda momentum: advance(f"notebook protocol, momentum {momentum:g}"))
     if json_output:
         print(json.dumps(result.results))
         return
@@ -205,15 +256,12 @@ def scratch(
     from inertia.scratch import SGD, Network
 
     if dtype not in ("float32", "float64"):
-        _fail(f"dtype must be float32 or float64, got {dtype!r}")
-    try:
-        task = data.spiral(classes=3, points=points, turns=2.5, seed=seed)
-        net = Network.mlp([2, hidden, 3], rng=seed, dtype=np.dtype(dtype))
-        optimizer = SGD(lr=lr, momentum=momentum, decay=decay, form=form)
-        if epochs < 1 or log_every < 1:
-            raise ValueError("epochs and log_every must be positive integers")
-    except ValueError as exc:
-        _fail(str(exc))
+        raise ValueError(f"--dtype must be float32 or float64, got {dtype!r}")
+    if epochs < 1 or log_every < 1:
+        raise ValueError("--epochs and --log-every must be positive integers")
+    task = data.spiral(classes=3, points=points, turns=2.5, seed=seed)
+    net = Network.mlp([2, hidden, 3], rng=seed, dtype=np.dtype(dtype))
+    optimizer = SGD(lr=lr, momentum=momentum, decay=decay, form=form)
     history = net.fit(task.x, task.y, optimizer, epochs, log=print, log_every=log_every)
     print(f"final: acc: {history['accuracy'][-1]:.3f}, loss: {history['loss'][-1]:.3f}")
 
@@ -221,9 +269,12 @@ def scratch(
 @app.command()
 def velocity(
     dim: Annotated[int, typer.Option(help="Samples and features of the random binary task (dim × dim).")] = 1000,
-    epochs: Annotated[int, typer.Option(help="Epochs per way.")] = 2000,
+    epochs: Annotated[int, typer.Option(help="Epochs per way (seed 003 runs 2000; see --full).")] = 40,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Seed 003's whole run: 1000 × 1000, 2000 epochs per way (about 25 minutes on 2 CPU "
+                       "cores; sets --dim and --epochs).")] = False,
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 1e-5,
-    momentum: Annotated[float, typer.Option(help="Momentum of the two momentum ways.")] = 0.9,
+    momentum: Annotated[float, typer.Option(help="Momentum of the two momentum ways, in (0, 1).")] = 0.9,
     batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the data, the initial weights and the minibatch order.")] = 0,
     device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda.")] = "auto",
@@ -234,23 +285,24 @@ def velocity(
     """Seed 003's experiment: no momentum, a hand-written velocity dictionary, and torch.optim.SGD(momentum).
 
     All three start from the same weights and see the same minibatches; the two momentum ways must agree.
+    The default run (1000 × 1000, 40 epochs per way) takes well under a minute on 2 CPU cores.
     """
     from inertia import plots
     from inertia.progress import progress_bar
     from inertia.velocity import WAYS, train_three_ways
 
-    try:
-        with progress_bar(len(WAYS) * epochs) as advance:
-            result = train_three_ways(dim=dim, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
-                                      seed=seed, device=device, on_epoch=lambda way, epoch: advance(way))
-    except (ValueError, RuntimeError) as exc:
-        _fail(str(exc))
+    if full:
+        dim, epochs = 1000, 2000
+    check_output_dir(out, "--out")
+    with progress_bar(len(WAYS) * max(epochs, 0), not json_output) as advance:
+        result = train_three_ways(dim=dim, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
+                                  seed=seed, device=device, on_epoch=lambda way, epoch: advance(way))
     out.mkdir(parents=True, exist_ok=True)
     figure = plots.named_curves(result.losses, "mean minibatch BCE loss (nats)",
                                 f"Seed 003's task ({dim}×{dim}), lr {lr:g}, momentum {momentum:g}")
     figure.savefig(out / "velocity_losses.png", dpi=120)
-    summary = {"device": result.device, "agree": result.agree, "max_loss_gap": result.max_loss_gap,
-               "max_weight_gap": result.max_weight_gap,
+    summary = {"device": result.device, "dim": dim, "epochs": epochs, "agree": result.agree,
+               "max_loss_gap": result.max_loss_gap, "max_weight_gap": result.max_weight_gap,
                "final_loss": {way: float(values[-1]) for way, values in result.losses.items()}}
     (out / "velocity.json").write_text(json.dumps(summary, indent=2) + "\n")
     if json_output:
@@ -260,8 +312,9 @@ def velocity(
         out_console.print(f"{way:28s} final loss {values[-1]:.5f}")
     verdict = "[green]agree[/]" if result.agree else "[red]disagree[/]"
     out_console.print(f"velocity dictionary vs torch.optim.SGD(momentum): {verdict} (largest weight gap "
-                      f"{result.max_weight_gap:.2e}, largest loss gap {result.max_loss_gap:.2e}) on {result.device}")
-    out_console.print(f"Saved to [bold]{out}[/]: velocity_losses.png, velocity.json")
+                      f"{result.max_weight_gap:.2e}, largest loss gap {result.max_loss_gap:.2e}) on "
+                      f"{escape(result.device)}")
+    _saved(out, ["velocity_losses.png", "velocity.json"])
 
 
 @app.command()
@@ -279,26 +332,38 @@ def ball(
     Also runs inertia.rules on the continuous valley, an ill-conditioned quadratic, Rosenbrock and Beale.
     """
     from inertia import valley
+    from inertia.progress import progress_bar
+    from inertia.rules import FORMS
 
-    try:
-        run, plain = valley.roll(momentum, epochs), valley.roll(0.0, epochs)
-    except ValueError as exc:
-        _fail(str(exc))
+    if form not in FORMS:
+        raise ValueError(f"Invalid form: {form!r} (allowed: {', '.join(FORMS)})")
+    if not lr > 0:
+        raise ValueError(f"Invalid learning rate: {lr} (allowed: lr > 0)")
+    if plots:
+        check_output_dir(out, "--out")
+    run, plain = valley.roll(momentum, epochs), valley.roll(0.0, epochs)
     _, span = valley.memory(momentum)
     summary = {"momentum": momentum, "reached_bottom": run.reached_bottom, "final_index": run.final_index,
                "steps": run.steps, "plain": {"reached_bottom": plain.reached_bottom, "final_index": plain.final_index,
                                              "steps": plain.steps},
                "effective_memory": span}
     if plots:
-        out.mkdir(parents=True, exist_ok=True)
-        valley.ball_figure(momentum, epochs).savefig(out / "ball.png", dpi=120)
         rates = {"valley": lr, "quadratic": 0.03, "rosenbrock": 1e-3, "beale": 1e-2}
-        for name, rate in rates.items():
-            steps = 2000 if name in ("rosenbrock", "beale") else 200
-            valley.trajectories_figure(name, rate, steps=steps, form=form).savefig(out / f"{name}.png", dpi=120)
-        valley.phase_figure(lr, form=form).savefig(out / "phase.png", dpi=120)
-        valley.save_animation(out / "ball.gif", momentum, epochs)
-        summary["files"] = sorted(str(p) for p in out.iterdir())
+        figures = [("ball.png", lambda: valley.ball_figure(momentum, epochs))]
+        figures += [(f"{name}.png", lambda name=name, rate=rate: valley.trajectories_figure(
+            name, rate, steps=2000 if name in ("rosenbrock", "beale") else 200, form=form))
+            for name, rate in rates.items()]
+        figures.append(("phase.png", lambda: valley.phase_figure(lr, form=form)))
+        out.mkdir(parents=True, exist_ok=True)
+        with progress_bar(len(figures) + 1, not json_output) as advance:
+            for name, draw in figures:
+                advance(f"drawing {name}", 0)
+                draw().savefig(out / name, dpi=120)
+                advance()
+            advance("drawing ball.gif", 0)
+            valley.save_animation(out / "ball.gif", momentum, epochs)
+            advance()
+        summary["files"] = sorted(str(out / name) for name in [*(n for n, _ in figures), "ball.gif"])
     if json_output:
         print(json.dumps(summary))
         return
@@ -308,7 +373,7 @@ def ball(
                       f"({'bottom' if run.reached_bottom else 'stuck before the bump'}); "
                       f"effective memory 1/(1 - β) = {span:.1f} steps")
     if plots:
-        out_console.print(f"Saved to [bold]{out}[/]")
+        _saved(out, [*(n for n, _ in figures), "ball.gif"])
 
 
 @app.command()
@@ -323,16 +388,14 @@ def theory(
     """Heavy-ball momentum on a quadratic: optimal α and β, rates against gradient descent, and the rate map."""
     from inertia import theory as theory_module
 
-    try:
-        summary = theory_module.optimal(lambda_min, lambda_max)
-    except ValueError as exc:
-        _fail(str(exc))
-    out.mkdir(parents=True, exist_ok=True)
-    theory_module.rate_figure(lambda_min, lambda_max).savefig(out / "rate.png", dpi=120)
+    summary = theory_module.optimal(lambda_min, lambda_max)
+    check_output_dir(out, "--out")
     if edge:
         from inertia import data, stability
 
-        summary["edge"] = stability.edges(data.spiral(seed=0), [2, 50, 3])
+        summary["edge"] = stability.edges(data.spiral(seed=0), [2, 50, 3], progress=not json_output)
+    out.mkdir(parents=True, exist_ok=True)
+    theory_module.rate_figure(lambda_min, lambda_max).savefig(out / "rate.png", dpi=120)
     if json_output:
         print(json.dumps(summary))
         return
@@ -352,7 +415,7 @@ def theory(
             measured = "none stable" if row["measured_lr"] is None else f"{row['measured_lr']:.3g}"
             rows.add_row(f"{row['momentum']:g}", f"{row['predicted_lr']:.3g}", measured)
         out_console.print(rows)
-    out_console.print(f"Saved to [bold]{out}[/]: rate.png")
+    _saved(out, ["rate.png"])
 
 
 @app.command(name="sweep")
@@ -368,6 +431,9 @@ def sweep_command(
     group_size: Annotated[int | None, typer.Option(
         help="Most configurations trained as one population (default 256 on the CPU, 100,000 on a GPU).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, or auto (CUDA when present).")] = "cpu",
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="Run configurations recorded as failed again (diverged runs are results and "
+                               "stay).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list the configurations and their ids.")] = False,
     tensorboard: Annotated[Path | None, typer.Option(
         help="After the sweep, write TensorBoard event files (scalars and hparams per run) here.")] = None,
@@ -377,7 +443,8 @@ def sweep_command(
 
     Configurations that one population can train (same data, model, form and training settings) are trained
     together; adam, adamw, rmsprop and sgd baselines run one by one. Several processes may share one store:
-    none runs a configuration another has claimed.
+    none runs a configuration another has claimed. The device, the executor's packages and the store are
+    checked before anything is claimed.
     """
     from inertia import experiment
     from inertia import sweep as sweep_module
@@ -385,7 +452,7 @@ def sweep_command(
     try:
         parsed = experiment.load_spec(spec)
     except experiment.SpecError as exc:
-        _fail(f"{spec}: {exc}")
+        raise experiment.SpecError(f"{spec}: {exc}") from None
     configs = parsed.expand()
     if dry_run:
         rows = [{"id": experiment.config_id(c), **experiment.flatten(c)} for c in configs]
@@ -393,69 +460,78 @@ def sweep_command(
             print(json.dumps(rows))
         else:
             for row in rows:
-                out_console.print(row["id"], ", ".join(f"{k}={v}" for k, v in row.items() if k != "id"))
+                out_console.print(row["id"], ", ".join(f"{k}={v}" for k, v in row.items() if k != "id"),
+                                  markup=False, highlight=False)
             out_console.print(f"{len(rows)} configurations")
         return
     store = store or Path("runs") / f"{spec.stem}.db"
-    try:
-        report = sweep_module.sweep(parsed, str(store), executor=executor, workers=workers, address=address,
-                                    group_size=group_size, device=device, progress=not json_output)
-    except (experiment.SpecError, ValueError, RuntimeError) as exc:
-        _fail(str(exc))
+    if tensorboard:
+        from inertia.tensorboard import check_available
+
+        check_output_dir(tensorboard, "--tensorboard")
+        check_available()
+    report = sweep_module.sweep(parsed, str(store), executor=executor, workers=workers, address=address,
+                                group_size=group_size, device=device, progress=not json_output,
+                                retry_failed=retry_failed)
     if tensorboard:
         from inertia.tensorboard import write_store
 
-        try:
-            write_store(store, tensorboard)
-        except ImportError as exc:
-            _fail(str(exc))
+        write_store(store, tensorboard)
     if json_output:
         print(json.dumps({"store": str(store), "total": report.total, "already_done": report.already_done,
                           "recorded": report.recorded, "statuses": report.statuses, "seconds": report.seconds}))
         return
-    out_console.print(f"{report}. Store: [bold]{store}[/] (see `inertia results {store}`)")
+    out_console.print(Text.assemble(f"{report}. Store: ", (str(store), "bold"),
+                                    f" (see `inertia results {store}`)"))
 
 
 @app.command()
 def results(
-    store: Annotated[Path, typer.Argument(help="A store written by `inertia sweep`.")],
+    store: Annotated[Path, typer.Argument(help="A store written by `inertia sweep` (opened read-only).")],
     baseline: Annotated[str | None, typer.Option(
         help="Setting to compare against, paired by seed, e.g. momentum=0 (other axes matched).")] = None,
     metric: Annotated[str, typer.Option(
         help="Metric for comparisons and figures: final_loss, best_loss, final_accuracy, best_accuracy.")
     ] = "final_loss",
     csv: Annotated[Path | None, typer.Option(help="Write the per-setting summary as CSV here.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: beside the store).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for the figures (default: <store>-figures beside the store, when that can be written).")
+    ] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save heatmaps and parallel coordinates.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the tables as JSON on stdout.")] = False,
 ) -> None:
     """Summarize a sweep: each setting over seeds (mean, 95 % CI, n), the best setting per metric,
     time-to-target, paired comparisons against a baseline, and figures (lr × momentum heatmaps, plain and at
-    equal effective lr, and parallel coordinates)."""
+    equal effective lr, and parallel coordinates). Diverged runs are counted and left out of the means; runs
+    that made no progress are counted and kept in them."""
     from inertia.results import METRICS, Results, describe, parse_baseline
 
     if metric not in METRICS:
-        _fail(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    try:
-        found = Results.load(store)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-    if found.runs.empty:
-        _fail(f"{store} holds no finished runs yet")
-    summary, best = found.summary(), found.best()
-    paired = None
-    if baseline:
+        raise ValueError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    if csv:
+        check_output_file(csv, "--csv")
+    figures_folder = None
+    if plots:
+        figures_folder = out or store.with_suffix("").with_name(store.stem + "-figures")
         try:
-            paired = found.paired(parse_baseline(baseline), metric)
-        except ValueError as exc:
-            _fail(str(exc))
+            check_output_dir(figures_folder, "--out")
+        except OSError:
+            if out is not None:
+                raise
+            sys.stderr.write(f"Note: figures not saved: {figures_folder} cannot be written (give --out)\n")
+            figures_folder = None
+    found = Results.load(store)
+    if found.runs.empty:
+        raise ValueError(f"{store} holds no finished runs yet")
+    summary, best = found.summary(), found.best()
+    paired = found.paired(parse_baseline(baseline), metric) if baseline else None
     if csv:
         summary.to_csv(csv, index=False)
     figures = []
-    if plots:
+    if figures_folder is not None:
         from inertia import sweep_plots
 
-        figures = sweep_plots.save_all(found, out or store.with_suffix("").with_name(store.stem + "-figures"))
+        figures = sweep_plots.save_all(found, figures_folder)
     if json_output:
         payload = {"axes": found.axes, "targets": found.targets, "summary": summary.to_dict("records"),
                    "best": best.to_dict("records"), "figures": [str(f) for f in figures]}
@@ -464,27 +540,30 @@ def results(
         print(json.dumps(payload, default=str).replace("NaN", "null"))
         return
     axes = found.axes
-    table = Table(title=f"{store}: {len(found.runs)} runs, {len(summary)} settings (mean ± 95 % CI over seeds)")
-    for column in ("setting", "n", "ok/div/fail", "final loss", "final accuracy",
+    table = Table(title=f"{escape(str(store))}: {len(found.runs)} runs, {len(summary)} settings (mean ± 95 % CI "
+                        "over seeds; diverged runs left out)")
+    for column in ("setting", "n", "ok/no progress/diverged/failed", "final loss", "final accuracy",
                    *(f"epochs to {t}" for t in found.targets)):
         table.add_column(column, justify="left" if column == "setting" else "right")
     for _, row in summary.iterrows():
-        table.add_row(describe(row, axes) or "all", str(row["runs"]), f"{row['ok']}/{row['diverged']}/{row['failed']}",
+        table.add_row(Text(describe(row, axes) or "all"), str(row["runs"]),
+                      f"{row['ok']}/{row['no_progress']}/{row['diverged']}/{row['failed']}",
                       _pm(row, "final_loss", ".4g"), _pm(row, "final_accuracy", ".3f"),
                       *(_pm(row, f"epochs_to_{t}", ".1f") + f" ({row[f'epochs_to_{t}_n']}/{row['runs']})"
                         for t in found.targets))
     out_console.print(table)
     for _, row in best.iterrows():
-        out_console.print(f"best {row['metric']}: {row['setting']} ({row['mean']:.4g}, n = {row['n']})")
+        out_console.print(f"best {row['metric']}: {row['setting']} ({row['mean']:.4g}, n = {row['n']})",
+                          markup=False, highlight=False)
     if paired is not None:
         if paired.empty:
-            out_console.print(f"no setting shares seeds with the baseline {baseline}")
+            out_console.print(f"no setting shares seeds with the baseline {baseline}", markup=False)
         for _, row in paired.iterrows():
             out_console.print(f"{describe(row, axes)}: {metric} − baseline = {row['difference']:+.4g} "
                               f"[{row['low']:+.4g}, {row['high']:+.4g}], better in {row['better_in']} of "
-                              f"{row['pairs']} seeds")
+                              f"{row['pairs']} seeds", markup=False, highlight=False)
     if figures:
-        out_console.print("Figures: " + ", ".join(str(f) for f in figures))
+        out_console.print("Figures: " + ", ".join(str(f) for f in figures), markup=False, highlight=False)
 
 
 @app.command(name="report")
@@ -495,10 +574,8 @@ def report_command(
 ) -> None:
     """Write one self-contained HTML report: tables, conclusions with their statistics, interactive charts,
     decision regions across epochs, the ball in the valley with a momentum slider. It works offline."""
-    from inertia.report import write_report
+    from inertia.report import default_output, write_report
 
-    try:
-        written = write_report(path, out)
-    except (FileNotFoundError, ValueError) as exc:
-        _fail(str(exc))
-    out_console.print(f"Report: [bold]{written}[/]")
+    check_output_file(out or default_output(path), "--out")
+    written = write_report(path, out)
+    out_console.print(Text.assemble("Report: ", (str(written), "bold")))

@@ -17,16 +17,23 @@ import pandas as pd
 
 from inertia import data as data_module
 from inertia.data import Dataset
-from inertia.models import MLP, check_layers
+from inertia.models import MLP, check_layers, resolve_device
 from inertia.optim import Momentum
+from inertia.outcome import DIVERGENCE_FACTOR, check_factor
 from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
 from inertia.population import Member, train_population
 from inertia.progress import progress_bar
-from inertia.rules import check_hyperparameters
-from inertia.stats import epochs_to_target, mean_ci
+from inertia.rules import check_hyperparameters, check_momentum
+from inertia.stats import mean_ci
 from inertia.train import History, fit
 
 LAB_MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
+# Every file Comparison.save may write: the only names it ever replaces or removes.
+OUTPUT_FILES = {"table.csv", "curves.csv", "summary.json", "regions.json", "loss.png", "accuracy.png",
+                "loss_accuracy.png", "decision_regions.png", "report.html"}
+# The table's columns and the run-summary key each comes from.
+TABLE_METRICS = {"final_loss": "final_loss", "best_loss": "best_loss", "final_accuracy": "final_accuracy",
+                 "epochs_to_target": "epochs_to_accuracy"}
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,7 @@ class CompareConfig:
         if not momenta:
             raise ValueError("momenta must list at least one value")
         for m in momenta:
-            if not (np.isfinite(m) and m >= 0):
-                raise ValueError(f"Invalid momentum value: {m} (momenta must be finite and >= 0)")
+            check_momentum(m)
         if len(set(momenta)) != len(momenta):
             raise ValueError(f"momenta must be distinct, got {list(momenta)}")
         if not (np.isfinite(self.lr) and self.lr > 0):
@@ -112,18 +118,17 @@ class Comparison:
 
     def table(self) -> pd.DataFrame:
         """Per momentum, over seeds: final and best full-data loss, final accuracy and epochs to the target
-        accuracy, each as mean with a 95 % confidence interval (``*_low``, ``*_high``)."""
+        accuracy, each as mean with a 95 % confidence interval (``*_low``, ``*_high``), and how many runs
+        diverged or made no progress. Every number comes from each run's one summary
+        (:func:`inertia.outcome.summarize`): diverged runs enter no loss or accuracy mean."""
         rows = []
-        target = self.config.target_accuracy
+        targets = {"accuracy": self.config.target_accuracy}
         for momentum in self.config.momenta:
-            runs = [r for r in self.runs if r.momentum == momentum]
-            per_seed = {
-                "final_loss": [r.history.loss[-1] for r in runs],
-                "best_loss": [np.nanmin(r.history.loss) if not r.history.diverged else np.nan for r in runs],
-                "final_accuracy": [r.history.accuracy[-1] for r in runs],
-                "epochs_to_target": [epochs_to_target(r.history.accuracy, target) for r in runs],
-            }
-            row = {"momentum": momentum, "runs": len(runs), "diverged": sum(r.history.diverged for r in runs)}
+            summaries = [r.history.summary(targets) for r in self.runs if r.momentum == momentum]
+            per_seed = {name: [s[key] for s in summaries] for name, key in TABLE_METRICS.items()}
+            row = {"momentum": momentum, "runs": len(summaries)}
+            for kind in ("diverged", "no_progress"):
+                row[kind] = sum(s["status"] == kind for s in summaries)
             for name, values in per_seed.items():
                 estimate = mean_ci(values)
                 row.update({name: estimate.mean, f"{name}_low": estimate.low, f"{name}_high": estimate.high})
@@ -181,11 +186,14 @@ class Comparison:
                 "classes": classes, "points": {"x1": x[:, 0].round(4).tolist(), "x2": x[:, 1].round(4).tolist(),
                                                "label": self.dataset.y.tolist()}}
 
-    def save(self, out: str | Path, plots: bool = True) -> dict[str, Path]:
-        """Write ``table.csv``, ``curves.csv``, ``summary.json``, ``regions.json`` (2-feature data) and (with
-        ``plots``) the PNG figures."""
+    def save(self, out: str | Path, plots: bool = True, report: bool = False) -> dict[str, Path]:
+        """Write ``table.csv``, ``curves.csv``, ``summary.json``, ``regions.json`` (2-feature data), with
+        ``plots`` the PNG figures and with ``report`` ``report.html``. ``summary.json`` lists the files written;
+        files that an earlier save listed there and this one does not write (figures after ``plots=False``, say)
+        are removed, so what ``out`` holds is one comparison's. Nothing else in ``out`` is touched."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        earlier = _files_written(out)
         files = {"table": out / "table.csv", "curves": out / "curves.csv", "summary": out / "summary.json"}
         self.table().to_csv(files["table"])
         self.curves().to_csv(files["curves"], index=False)
@@ -194,8 +202,19 @@ class Comparison:
             files["regions"].write_text(json.dumps(self.regions()))
         if plots:
             files.update(self._save_figures(out))
+        if report:
+            files["report"] = out / "report.html"
         summary = self.summary() | {"files": {k: str(v) for k, v in files.items()}}
         files["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        if report:
+            from inertia.report import write_report
+
+            write_report(out)
+        kept = {p.name for p in files.values()}
+        for name in earlier - kept:
+            stale = out / name
+            if stale.is_file() and not stale.is_symlink():
+                stale.unlink()
         return files
 
     def _save_figures(self, out: Path) -> dict[str, Path]:
@@ -233,6 +252,7 @@ def compare(
     engine: str = "auto",
     device: str = "auto",
     progress: bool = False,
+    divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
 
@@ -243,13 +263,16 @@ def compare(
     (:class:`inertia.optim.Momentum`; ``"pytorch"`` is exactly ``torch.optim.SGD``). ``engine``:
     ``"population"`` trains every run at once (:mod:`inertia.population`, on ``device``), ``"loop"`` one
     model after another with :func:`~inertia.train.fit`; ``"auto"`` uses the population engine whenever it
-    supports the activation. Both give the same numbers to float32 round-off.
+    supports the activation. Both give the same numbers to float32 round-off. ``divergence_factor`` is the
+    divergence rule's (:mod:`inertia.outcome`).
     """
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
             raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
         seeds = range(seeds)
     name = dataset if isinstance(dataset, str) else dataset.name
+    check_factor(divergence_factor)
+    resolve_device(device)
     config = CompareConfig(
         momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
         activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
@@ -269,9 +292,10 @@ def compare(
     snapshots: dict[int, dict[float, MLP]] = {e: {} for e in snapshot_epochs(config.epochs)}
     with progress_bar(len(pairs) * config.epochs, progress) as advance:
         if engine == "population":
-            runs = _train_population(config, dataset, pairs, device, advance, snapshots)
+            runs = _train_population(config, dataset, pairs, device, advance, snapshots, divergence_factor)
         else:
-            runs = [_train_one(config, dataset, momentum, seed, advance, snapshots) for momentum, seed in pairs]
+            runs = [_train_one(config, dataset, momentum, seed, advance, snapshots, divergence_factor)
+                    for momentum, seed in pairs]
     return Comparison(config, dataset, runs, snapshots)
 
 
@@ -280,7 +304,8 @@ def snapshot_epochs(epochs: int) -> list[int]:
     return sorted({1, max(1, epochs // 10), max(1, epochs // 4), max(1, epochs // 2), epochs})
 
 
-def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, advance, snapshots) -> Run:
+def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, advance, snapshots,
+               divergence_factor) -> Run:
     """The plain path: one model, :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
     model = MLP(config.layers, config.activation, seed=seed)
     optimizer = Momentum(model.parameters(), lr=config.lr, momentum=momentum, form=config.form)
@@ -291,24 +316,35 @@ def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: i
             snapshots[epoch + 1][momentum] = copy.deepcopy(model)
 
     history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
-                  on_epoch=on_epoch)
+                  on_epoch=on_epoch, divergence_factor=divergence_factor)
     advance(None, _epochs_skipped(history))
     return Run(momentum, seed, history, model)
 
 
-def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance, snapshots) -> list[Run]:
+def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance, snapshots,
+                      divergence_factor) -> list[Run]:
     """Every (momentum, seed) run as one member of a population trained at once."""
     members = [Member(lr=config.lr, momentum=momentum, seed=seed) for momentum, seed in pairs]
     result = train_population(
         dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
         shuffle=config.shuffle, activation=config.activation, form=config.form, device=device,
         on_epoch=lambda done: advance(f"{len(members)} models at once", done), snapshots=list(snapshots),
+        divergence_factor=divergence_factor,
     )
     for epoch in snapshots:
         for i, (momentum, seed) in enumerate(pairs):
             if seed == config.seeds[0]:
                 snapshots[epoch][momentum] = result.model(i, epoch)
     return [Run(m, s, history, result.model(i)) for i, ((m, s), history) in enumerate(zip(pairs, result.histories))]
+
+
+def _files_written(out: Path) -> set[str]:
+    """Names of the files an earlier :meth:`Comparison.save` into ``out`` listed in its ``summary.json``."""
+    try:
+        listed = json.loads((out / "summary.json").read_text())["files"].values()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set()
+    return {Path(p).name for p in listed if isinstance(p, str)} & OUTPUT_FILES
 
 
 def _epochs_skipped(history: History) -> int:

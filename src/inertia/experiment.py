@@ -8,7 +8,8 @@ A spec has these tables (every key optional except where noted)::
     [optimizer]   name = "momentum" (inertia.optim.Momentum; or sgd, adam, adamw, rmsprop from torch.optim),
                   lr, momentum, dampening, weight_decay, nesterov, form, effective_lr = false
     [schedule]    kind = "constant" | "inverse_time" (decay) | "step" (every, gamma) | "cosine" (total, floor)
-    [train]       epochs = 100, batch_size = 20, shuffle = true, seeds = 5 (a count, or a list of seeds)
+    [train]       epochs = 100, batch_size = 20, shuffle = true, seeds = 5 (a count, or a list of seeds),
+                  divergence_factor = 10 (the rule of inertia.outcome; left out of a configuration unless set)
     [grid]        axis = [values, ...] for any of AXES: every combination is run
     [random]      count = N, seed = S, and axis = { log_uniform = [low, high] } or { uniform = [low, high] }:
                   N random points, each crossed with the grid
@@ -32,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inertia.rules import FORMS
+from inertia.outcome import check_factor
+from inertia.rules import FORMS, check_momentum
 
 OPTIMIZERS = ("momentum", "sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = {"constant": (), "inverse_time": ("decay",), "step": ("every", "gamma"), "cosine": ("total", "floor")}
@@ -42,7 +44,7 @@ AXES = {"lr": "optimizer", "momentum": "optimizer", "dampening": "optimizer", "w
         "epochs": "train", "activation": "model"}
 TABLES = ("data", "model", "optimizer", "schedule", "train", "grid", "random", "targets")
 OPTIMIZER_KEYS = ("name", "lr", "momentum", "dampening", "weight_decay", "nesterov", "form", "effective_lr")
-TRAIN_KEYS = ("epochs", "batch_size", "shuffle", "seeds")
+TRAIN_KEYS = ("epochs", "batch_size", "shuffle", "seeds", "divergence_factor")
 MODEL_KEYS = ("layers", "activation")
 TARGETS = ("accuracy", "loss")
 
@@ -77,9 +79,11 @@ def load_spec(source: str | Path | dict) -> Spec:
     if isinstance(source, dict):
         return validate(source)
     try:
-        text = Path(source).read_text()
+        text = Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read spec {str(source)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec {str(source)!r} is not a text (TOML) file") from None
     return parse_spec(text)
 
 
@@ -98,6 +102,8 @@ def parse_spec(text: str) -> Spec:
 
 def validate(raw: dict) -> Spec:
     """Check every key and value of a spec dict; returns the :class:`Spec` with defaults filled in."""
+    if not raw:
+        raise SpecError("the spec is empty; give at least one table, e.g. [grid] with lr = [0.01, 0.1]")
     _only(raw, TABLES, "spec")
     tables = {name: raw.get(name, {}) for name in TABLES}
     for name, table in tables.items():
@@ -143,6 +149,12 @@ def validate(raw: dict) -> Spec:
     _integer(train["batch_size"], "train.batch_size", minimum=1)
     if not isinstance(train["shuffle"], bool):
         raise SpecError(f"train.shuffle: expected true or false, got {train['shuffle']!r}")
+    if "divergence_factor" in train:
+        try:
+            check_factor(train["divergence_factor"])
+        except ValueError:
+            raise SpecError(f"train.divergence_factor: expected a finite number > 1, got "
+                            f"{train['divergence_factor']!r}") from None
     seeds = train["seeds"]
     if isinstance(seeds, list):
         for i, seed in enumerate(seeds):
@@ -311,6 +323,11 @@ def _axis_value(axis: str, value, where: str) -> None:
     elif axis == "dampening":
         if not (_is_number(value) and 0 <= value <= 1):
             raise SpecError(f"{where}: expected a number in [0, 1], got {value!r}")
+    elif axis == "momentum":
+        try:
+            check_momentum(value)
+        except ValueError as exc:
+            raise SpecError(f"{where}: {exc}") from None
     elif axis == "lr":
         if not (_is_number(value) and value > 0):
             raise SpecError(f"{where}: expected a number > 0, got {value!r}")

@@ -21,10 +21,22 @@ ACTIVATIONS = {
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it."""
+    """``"auto"``: CUDA when available, else the CPU; anything else as ``torch.device`` reads it. A device
+    that does not exist here is a ``ValueError`` that says so (found before any work starts)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"Invalid device: {device!r} (allowed: auto, cpu, cuda, cuda:N)") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {str(device)!r} is not available: torch sees no CUDA GPU here "
+                             "(use --device cpu or auto)")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {str(device)!r} is not available: torch sees {count} CUDA GPU(s)")
+    return device
 
 
 def check_layers(layers: Sequence[int]) -> list[int]:

@@ -7,8 +7,9 @@ all of it. Each member follows exactly the path :func:`inertia.train.fit` with
 the same minibatches (:mod:`inertia.shuffle`), the same update (:func:`inertia.rules.momentum_step`, applied
 to all members' stacked tensors at once) and the same per-epoch metrics.
 
-Members are trained in chunks sized from a memory budget. A member whose loss turns NaN or infinite is
-marked diverged at that epoch and frozen; the others are unaffected (no computation mixes members).
+Members are trained in chunks sized from a memory budget. A member that diverges (the rule of
+:mod:`inertia.outcome`, the same one ``fit`` applies) is marked diverged at that epoch and frozen; the others
+are unaffected (no computation mixes members).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from inertia import outcome
 from inertia.data import Dataset
 from inertia.models import MLP, check_layers, initial_weights, resolve_device
 from inertia.rules import Constant, check_hyperparameters, momentum_step
@@ -86,12 +88,15 @@ def train_population(
     engine: str = "auto",
     on_epoch: Callable[[int], None] | None = None,
     snapshots: Sequence[int] = (),
+    divergence_factor: float = outcome.DIVERGENCE_FACTOR,
 ) -> PopulationResult:
     """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
     (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
     epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"`` (compiled,
-    CPU, one hidden layer), ``"torch"`` (batched tensors, any device and depth) or ``"auto"``."""
+    CPU, one hidden layer), ``"torch"`` (batched tensors, any device and depth) or ``"auto"``.
+    ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`)."""
     layers = check_layers(layers)
+    divergence_factor = outcome.check_factor(divergence_factor)
     members = list(members)
     if not members:
         raise ValueError("a population needs at least one member")
@@ -115,7 +120,7 @@ def train_population(
     kept = {e: [] for e in sorted(set(snapshots)) if 1 <= e <= epochs}
     for start in range(0, len(members), chunk):
         shared = (members[start : start + chunk], layers, activation, form, nesterov, maximize, x, y, batch_size,
-                  shuffle)
+                  shuffle, divergence_factor)
         if engine == "kernel":
             trainer = _KernelChunk(*shared, dtype=dtype)
         elif engine == "triton":
@@ -184,11 +189,14 @@ class _Chunk:
     arrays: mean and last minibatch loss, full-data loss and correct predictions), ``freeze`` and ``weights``;
     this class holds what both engines share and keeps the per-epoch records."""
 
-    def __init__(self, members, layers, activation, form, nesterov, maximize, x, y, batch_size, shuffle):
+    def __init__(self, members, layers, activation, form, nesterov, maximize, x, y, batch_size, shuffle,
+                 divergence_factor):
         self.members, self.layers, self.activation = members, layers, activation
         self.form, self.nesterov, self.maximize = form, nesterov, maximize
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.divergence_factor = divergence_factor
         self.initial = [initial_weights(layers, m.seed) for m in members]
+        self.initial_loss = initial_losses(self.initial, activation, x, y)
         self.seeds = np.array([m.seed for m in members], dtype=np.int64)
         self.momentum = np.array([m.momentum for m in members], dtype=np.float64)
         # torch.optim.SGD ignores dampening when momentum is 0; the stacked update must too.
@@ -217,7 +225,8 @@ class _Chunk:
             running = diverged_at < 0
             metrics["batch_loss_mean"][running, epoch] = mean[running]
             metrics["batch_loss_last"][running, epoch] = last[running]
-            newly = running & ~(np.isfinite(full_loss) & np.isfinite(mean))
+            newly = running & outcome.diverging(full_loss, mean, self.initial_loss, self.divergence_factor,
+                                                self.finite_weights())
             fine = running & ~newly
             metrics["loss"][fine, epoch] = full_loss[fine]
             metrics["accuracy"][fine, epoch] = correct[fine] / n
@@ -230,7 +239,8 @@ class _Chunk:
                 on_epoch(members)
         histories = [
             History(**{name: metrics[name][i] for name in METRICS},
-                    diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]))
+                    diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]),
+                    initial_loss=float(self.initial_loss[i]))
             for i in range(members)
         ]
         return histories, self.weights()
@@ -330,6 +340,10 @@ class _TorchChunk(_Chunk):
         self.buffers = [None if b is None else torch.where(keep, b, 0) for b in self.buffers]
         self.hyper["momentum"] = torch.where(keep, self.hyper["momentum"], 0)
 
+    def finite_weights(self) -> np.ndarray:
+        finite = torch.stack([p.isfinite().flatten(1).all(dim=1) for p in self.params]).all(dim=0)
+        return finite.cpu().numpy()
+
     def weights(self):
         params = [p.cpu() for p in self.params]
         return [
@@ -375,6 +389,9 @@ class _KernelChunk(_Chunk):
         """Diverged members are skipped by the kernel from now on."""
         self.active &= ~diverged
 
+    def finite_weights(self) -> np.ndarray:
+        return np.isfinite(self.params).all(axis=1)
+
     def weights(self):
         return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers)
 
@@ -418,8 +435,34 @@ class _TritonChunk(_Chunk):
         """Diverged members are skipped by the kernel from now on."""
         self.active[torch.from_numpy(diverged).to(self.device)] = 0
 
+    def finite_weights(self) -> np.ndarray:
+        return self.params.isfinite().all(dim=1).cpu().numpy()
+
     def weights(self):
         return unflatten_weights(self.params.to("cpu", copy=True), self.layers)
+
+
+def initial_losses(initial, activation: str, x: torch.Tensor, y: torch.Tensor,
+                   budget: int = 64 << 20) -> np.ndarray:
+    """Full-data mean cross-entropy of each member's ``initial`` weights (what the divergence rule compares
+    with), in ``x``'s dtype and on its device, as many members at a time as ``budget`` bytes of activations
+    allow."""
+    n = len(y)
+    widths = sum(w.shape[0] for w, _ in initial[0])
+    step = max(1, budget // (x.element_size() * n * widths))
+    losses = []
+    for lo in range(0, len(initial), step):
+        a = x.expand(len(initial[lo : lo + step]), *x.shape)
+        layers = len(initial[0])
+        for layer in range(layers):
+            weight = torch.stack([w[layer][0].T for w in initial[lo : lo + step]]).to(x.device, x.dtype)
+            bias = torch.stack([w[layer][1][None, :] for w in initial[lo : lo + step]]).to(x.device, x.dtype)
+            a = torch.baddbmm(bias, a, weight)
+            if layer < layers - 1:
+                a = _activate(activation, a)
+        logp = torch.log_softmax(a, dim=-1)
+        losses.append(-logp.gather(-1, y.expand(len(a), -1)[..., None]).squeeze(-1).mean(dim=1))
+    return torch.cat(losses).double().cpu().numpy()
 
 
 def flat_weights(initial) -> torch.Tensor:

@@ -27,16 +27,21 @@ def write_report(path: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of ``path`` (a compare folder or a sweep store) to ``out`` (default: ``report.html``
     in the folder, or ``<store>.html`` beside the store) and return its path."""
     path = Path(path)
-    if path.is_dir():
-        page = compare_report(path)
-        out = Path(out) if out else path / "report.html"
-    elif path.suffix == ".db" and path.exists():
-        page = sweep_report(path)
-        out = Path(out) if out else path.with_suffix(".html")
-    else:
-        raise FileNotFoundError(f"{path} is neither a compare output folder nor a sweep store (.db)")
+    out = Path(out) if out else default_output(path)
+    page = compare_report(path) if path.is_dir() else sweep_report(path)
     out.write_text(page)
     return out
+
+
+def default_output(path: str | Path) -> Path:
+    """Where :func:`write_report` writes by default: ``report.html`` in a compare folder, ``<store>.html``
+    beside a store. ``FileNotFoundError`` for anything else."""
+    path = Path(path)
+    if path.is_dir():
+        return path / "report.html"
+    if path.suffix == ".db" and path.is_file():
+        return path.with_suffix(".html")
+    raise FileNotFoundError(f"{path} is neither a compare output folder nor a sweep store (.db)")
 
 
 # --- a comparison ----------------------------------------------------------------------------------------------
@@ -245,12 +250,15 @@ def _claims(curves: pd.DataFrame) -> str | None:
 def _compare_table(records: list[dict], config: dict) -> str:
     target = config.get("target_accuracy", 0.9)
     head = ("<tr><th>momentum</th><th>final loss</th><th>best loss</th><th>final accuracy</th>"
-            f"<th>epochs to {target:.0%} accuracy</th><th>reached</th><th>diverged</th></tr>")
+            f"<th>epochs to {target:.0%} accuracy</th><th>reached</th><th>diverged</th><th>no progress</th></tr>")
     cells = (("final_loss", ".4f"), ("best_loss", ".4f"), ("final_accuracy", ".3f"), ("epochs_to_target", ".1f"))
     rows = "".join(
         f"<tr><td>{r['momentum']:g}</td>" + "".join(f"<td>{format_estimate(r, n, f)}</td>" for n, f in cells)
-        + f"<td>{r['reached_target']}/{r['runs']}</td><td>{r['diverged']}</td></tr>" for r in records)
-    return f"<table>{head}{rows}</table>"
+        + f"<td>{r['reached_target']}/{r['runs']}</td><td>{r['diverged']}</td><td>{r.get('no_progress', 0)}</td></tr>"
+        for r in records)
+    note = ("<p>Means and intervals are over the runs that did not diverge (a diverged run has no final loss); "
+            "runs that made no progress (ended no better than their initial loss) are results and count.</p>")
+    return f"<table>{head}{rows}</table>{note}"
 
 
 # --- a sweep ---------------------------------------------------------------------------------------------------
@@ -263,14 +271,15 @@ def sweep_report(path: Path) -> str:
     results = Results.load(path)
     if results.runs.empty:
         raise ValueError(f"{path} holds no finished runs yet")
-    with Store(path) as db:
+    with Store(path, readonly=True) as db:
         specs = db.specs()
     summary, axes = results.summary(), results.axes
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("setting", "runs", "ok / diverged / failed",
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("setting", "runs", "ok / no progress / diverged / failed",
                                                          "final loss", "final accuracy"))
     rows = "".join(
         f"<tr><td>{html.escape(describe(r, axes) or 'all')}</td><td>{r['runs']}</td>"
-        f"<td>{r['ok']} / {r['diverged']} / {r['failed']}</td><td>{format_estimate(r, 'final_loss', '.4g')}</td>"
+        f"<td>{r['ok']} / {r['no_progress']} / {r['diverged']} / {r['failed']}</td>"
+        f"<td>{format_estimate(r, 'final_loss', '.4g')}</td>"
         f"<td>{format_estimate(r, 'final_accuracy', '.3f')}</td></tr>" for _, r in summary.iterrows())
     sections = [
         _section("What was run", "".join(f"<pre class='command'>{html.escape(json.dumps(s, indent=1))}</pre>"
@@ -292,7 +301,8 @@ def sweep_report(path: Path) -> str:
         edge = heat.pop("edge")
         charts["heatmap"] = heat
         sections.append(_section("Final loss by learning rate and momentum",
-                                 "<p>Mean over seeds; × marks a setting where a run diverged or failed. The "
+                                 "<p>Mean over seeds (diverged runs left out); × marks a setting where a run "
+                                 "diverged or failed, ○ one where a run made no progress. The "
                                  "dashed line is the quadratic theory's edge lr = 2(1 + β)/λ_max, with λ_max "
                                  f"the Hessian's top eigenvalue at initialization: {html.escape(edge)}.</p>"
                                  "<div id='heatmap' class='chart'></div>"))
@@ -310,7 +320,9 @@ def sweep_heatmap(results, specs) -> dict | None:
     if runs["lr"].nunique() < 2 or runs["momentum"].nunique() < 2:
         return None
     table = runs.groupby(["momentum", "lr"])["final_loss"].mean().unstack("lr")
-    bad = runs.assign(bad=runs["status"] != "ok").groupby(["momentum", "lr"])["bad"].any().unstack("lr")
+    bad = runs.assign(bad=runs["status"].isin(["diverged", "failed"])).groupby(["momentum", "lr"])["bad"].any()
+    stalled = runs.assign(stalled=runs["status"] == "no_progress").groupby(["momentum", "lr"])["stalled"].any()
+    bad, stalled = (frame.unstack("lr").fillna(False).astype(bool) for frame in (bad, stalled))
     lrs, momenta = list(table.columns), list(table.index)
     losses = table.to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -321,11 +333,13 @@ def sweep_heatmap(results, specs) -> dict | None:
              "colorbar": {"title": {"text": "log₁₀ final loss"}}, "customdata": cells, "name": "final loss",
              "hovertemplate": "lr %{customdata[1]:.3g}<br>momentum %{customdata[2]:.3g}<br>"
                               "final loss %{customdata[0]:.4g}<extra></extra>"}]
-    marks = [(j, i) for i, m in enumerate(momenta) for j, lr in enumerate(lrs) if bool(bad.loc[m, lr])]
-    if marks:
-        data.append({"type": "scatter", "mode": "text", "text": ["×"] * len(marks), "x": [a for a, _ in marks],
-                     "y": [b for _, b in marks], "textfont": {"color": "red", "size": 18}, "name": "diverged or failed",
-                     "hoverinfo": "skip"})
+    for frame, symbol, color, name in ((bad, "×", "red", "diverged or failed"),
+                                       (stalled & ~bad, "○", "orange", "no progress")):
+        marks = [(j, i) for i, m in enumerate(momenta) for j, lr in enumerate(lrs) if frame.loc[m, lr]]
+        if marks:
+            data.append({"type": "scatter", "mode": "text", "text": [symbol] * len(marks),
+                         "x": [a for a, _ in marks], "y": [b for _, b in marks],
+                         "textfont": {"color": color, "size": 18}, "name": name, "hoverinfo": "skip"})
     edge, description = _theory_edge(specs, lrs, momenta)
     if edge is not None:
         data.append(edge)

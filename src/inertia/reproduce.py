@@ -43,8 +43,9 @@ class LabResult:
         }
 
 
-def lab(momenta=LAB_MOMENTA, epochs: int = 100) -> LabResult:
-    """Run the seed lab's notebook protocol exactly; the caller's global random state is left untouched."""
+def lab(momenta=LAB_MOMENTA, epochs: int = 100, on_epoch=None) -> LabResult:
+    """Run the seed lab's notebook protocol exactly; the caller's global random state is left untouched.
+    ``on_epoch(momentum)`` is called after every epoch of every model (e.g. for a progress bar)."""
     numpy_state = np.random.get_state()
     try:
         with torch.random.fork_rng(devices=[]):
@@ -57,7 +58,8 @@ def lab(momenta=LAB_MOMENTA, epochs: int = 100) -> LabResult:
                 model = MLP([2, 50, 3])
                 optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
                 loader = DataLoader(TensorDataset(x, y), batch_size=20)
-                histories[momentum] = fit(model, dataset, optimizer, epochs, loader=loader)
+                report = None if on_epoch is None else (lambda epoch, history, m=momentum: on_epoch(m))
+                histories[momentum] = fit(model, dataset, optimizer, epochs, loader=loader, on_epoch=report)
                 models[momentum] = model
     finally:
         np.random.set_state(numpy_state)

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from inertia.stats import epochs_to_target, mean_ci, paired_difference
+from inertia.outcome import STATUSES, epochs_to
+from inertia.stats import mean_ci, paired_difference
 from inertia.store import Store
 
 METRICS = ("final_loss", "best_loss", "final_accuracy", "best_accuracy")
 LOWER_IS_BETTER = {"final_loss": True, "best_loss": True, "final_accuracy": False, "best_accuracy": False}
-NOT_SETTING = {"id", "status", "error", "seconds", "seed", "diverged_at", "final_batch_loss",
+NOT_SETTING = {"id", "status", "error", "seconds", "seed", "diverged_at", "final_batch_loss", "initial_loss",
                *METRICS}
 
 
@@ -32,9 +33,7 @@ class Results:
 
     @classmethod
     def load(cls, path: str | Path) -> Results:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"no store at {path}")
-        with Store(path) as db:
+        with Store(path, readonly=True) as db:
             runs = db.runs()
             targets = {}
             for spec in db.specs():
@@ -43,7 +42,8 @@ class Results:
                 histories = db.histories()
                 for name, value in targets.items():
                     column = f"epochs_to_{name}"
-                    runs[column] = [_time_to_target(histories[i], name, value) for i in runs["id"]]
+                    runs[column] = [epochs_to(histories[i], name, value) if histories[i] else np.nan
+                                    for i in runs["id"]]
         return cls(runs, targets)
 
     @property
@@ -66,7 +66,7 @@ class Results:
         for key, group in self._settings(axes):
             row = dict(zip(axes, key))
             row["runs"] = len(group)
-            for status in ("ok", "diverged", "failed"):
+            for status in STATUSES:
                 row[status] = int((group["status"] == status).sum())
             for metric in self.metrics():
                 estimate = mean_ci(group[metric].astype(float))
@@ -140,16 +140,6 @@ def _equal(column: pd.Series, value) -> pd.Series:
     if isinstance(value, float) or (isinstance(value, int) and not isinstance(value, bool)):
         return pd.to_numeric(column, errors="coerce").sub(float(value)).abs().le(1e-12 * max(1.0, abs(value)))
     return column.map(str) == str(value)
-
-
-def _time_to_target(history: dict, name: str, value: float) -> float:
-    """First epoch (1-based) reaching an accuracy target (≥) or a loss target (≤); NaN if never."""
-    if not history:
-        return float("nan")
-    curve = np.asarray(history["accuracy" if name == "accuracy" else "loss"], dtype=float)
-    if name == "loss":
-        return epochs_to_target(-np.nan_to_num(curve, nan=np.inf), -value)
-    return epochs_to_target(np.nan_to_num(curve, nan=-np.inf), value)
 
 
 def parse_baseline(text: str) -> dict:

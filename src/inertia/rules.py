@@ -37,13 +37,19 @@ import numpy as np
 FORMS = ("pytorch", "polyak", "ema")
 
 
+def check_momentum(momentum) -> None:
+    """The one check of a momentum value, with one message, for every command and engine: 0 <= m < 1 (at
+    m >= 1 no form forgets its past, and heavy ball converges on no quadratic)."""
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0.0 <= momentum < 1.0:
+        raise ValueError(f"Invalid momentum value: {momentum} (allowed: 0 <= momentum < 1)")
+
+
 def check_hyperparameters(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, form="pytorch"):
     """Raise ``ValueError`` with torch's wording for anything ``torch.optim.SGD`` would reject, and for
     what only inertia's forms can get wrong."""
     if not isinstance(lr, (int, float)) or not lr >= 0.0:
         raise ValueError(f"Invalid learning rate: {lr}")
-    if not momentum >= 0.0:
-        raise ValueError(f"Invalid momentum value: {momentum}")
+    check_momentum(momentum)
     if not weight_decay >= 0.0:
         raise ValueError(f"Invalid weight_decay value: {weight_decay}")
     if not 0.0 <= dampening <= 1.0:

@@ -4,7 +4,8 @@ On a quadratic, heavy-ball momentum converges iff ``lr·λ_max < 2(1 + β)`` (:m
 spiral network we estimate λ_max, the top eigenvalue of the full-data loss's Hessian at initialization, by
 power iteration on Hessian-vector products, and measure the edge directly: full-batch training (one update
 per epoch, as the theory assumes) of a population over a grid of learning rates for each momentum, the edge
-being the largest rate whose run neither diverges nor ends above its starting loss.
+being the largest rate whose run is ``ok`` (:mod:`inertia.outcome`: it neither diverged nor ended at or above
+its starting loss).
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import torch
 from inertia.data import Dataset
 from inertia.models import MLP
 from inertia.population import Member, train_population
+from inertia.progress import progress_bar
 
 
-def hessian_lambda_max(model: torch.nn.Module, dataset: Dataset, iterations: int = 100, seed: int = 0) -> float:
-    """Top Hessian eigenvalue of the full-data cross-entropy at ``model``'s weights (float64 power iteration)."""
+def hessian_lambda_max(model: torch.nn.Module, dataset: Dataset, iterations: int = 100, seed: int = 0,
+                       on_iteration=None) -> float:
+    """Top Hessian eigenvalue of the full-data cross-entropy at ``model``'s weights (float64 power iteration);
+    ``on_iteration()`` is called after each iteration."""
     model = model.double()
     params = [p for p in model.parameters() if p.requires_grad]
     x, y = dataset.tensors(dtype=torch.float64)
@@ -33,25 +37,32 @@ def hessian_lambda_max(model: torch.nn.Module, dataset: Dataset, iterations: int
         product = torch.autograd.grad(grads, params, grad_outputs=vector, retain_graph=True)
         estimate = float(sum((p * v).sum() for p, v in zip(product, vector)))
         vector = [p.detach() for p in product]
+        if on_iteration is not None:
+            on_iteration()
     return estimate
 
 
 def edges(dataset: Dataset, layers, betas=(0.0, 0.5, 0.9), lrs=None, epochs: int = 50, seed: int = 0,
-          iterations: int = 100) -> dict:
-    """Predicted and measured largest stable learning rate for each momentum in ``betas``."""
-    lam = hessian_lambda_max(MLP(layers, seed=seed), dataset, iterations=iterations, seed=seed)
+          iterations: int = 100, progress: bool = False) -> dict:
+    """Predicted and measured largest stable learning rate for each momentum in ``betas``; with ``progress``,
+    a progress bar on stderr."""
     if lrs is None:
         lrs = np.geomspace(0.05, 50, 41)
     members = [Member(lr=float(lr), momentum=beta, seed=seed) for beta in betas for lr in lrs]
-    result = train_population(dataset, layers, members, epochs=epochs, batch_size=len(dataset), shuffle=False,
-                              dtype=torch.float64, device="cpu")
+    with progress_bar(iterations + epochs, progress) as advance:
+        lam = hessian_lambda_max(MLP(layers, seed=seed), dataset, iterations=iterations, seed=seed,
+                                 on_iteration=lambda: advance("Hessian power iteration"))
+        result = train_population(dataset, layers, members, epochs=epochs, batch_size=len(dataset),
+                                  shuffle=False, dtype=torch.float64, device="cpu",
+                                  on_epoch=lambda done: advance(f"{len(members)} runs, full batch",
+                                                                done / len(members)))
     x, y = dataset.tensors()
     with torch.no_grad():
         start = float(torch.nn.functional.cross_entropy(MLP(layers, seed=seed)(x), y))
     rows = []
     for i, beta in enumerate(betas):
         histories = result.histories[i * len(lrs) : (i + 1) * len(lrs)]
-        stable = [lr for lr, h in zip(lrs, histories) if not h.diverged and h.loss[-1] <= start]
+        stable = [lr for lr, h in zip(lrs, histories) if h.status == "ok"]
         rows.append({"momentum": beta, "predicted_lr": 2 * (1 + beta) / lam,
                      "measured_lr": float(max(stable)) if stable else None})
     return {"lambda_max": lam, "epochs": epochs, "initial_loss": start, "rows": rows}

@@ -11,14 +11,22 @@ Tables:
   mid-way is run again on resume, and never counted twice.
 - ``attempts``: every claim ever made, for auditing (how often a configuration was started).
 - ``specs``: the specs swept into this store, for reports.
+
+A store is marked as inertia's by SQLite's ``application_id`` (:data:`APPLICATION_ID`, with the schema's
+version in ``user_version``). Opening for writing refuses any other non-empty file before touching it;
+``readonly=True`` (what ``inertia results`` and ``inertia report`` use) never writes, so it works on stores in
+read-only folders. While a process trains, :meth:`Store.heartbeat` renews its claims from a background
+thread, so a live worker never loses a claim, however long a run takes, and a dead one's lapse after one lease.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -28,6 +36,11 @@ from pathlib import Path
 import pandas as pd
 
 from inertia.experiment import canonical, config_id, flatten
+from inertia.outcome import STATUSES
+from inertia.paths import check_output_file
+
+APPLICATION_ID = 0x494E5254  # "INRT"
+SCHEMA_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,7 +53,6 @@ CREATE TABLE IF NOT EXISTS claims (
 CREATE TABLE IF NOT EXISTS attempts (id TEXT NOT NULL, worker TEXT NOT NULL, started REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS specs (hash TEXT PRIMARY KEY, spec TEXT NOT NULL, added REAL NOT NULL);
 """
-STATUSES = ("ok", "diverged", "failed")
 
 
 @dataclass
@@ -57,22 +69,35 @@ class Record:
 
 
 class Store:
-    """A sweep's results in a SQLite file (created on first use). One instance per process."""
+    """A sweep's results in a SQLite file (created on first use). One instance per process.
 
-    def __init__(self, path: str | Path, *, lease: float = 600.0):
+    Raises ``ValueError`` when ``path`` is not an inertia store (nothing is written to it), and ``OSError``
+    when it cannot be opened (``readonly``: when it does not exist)."""
+
+    def __init__(self, path: str | Path, *, lease: float = 600.0, readonly: bool = False):
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.lease = lease
+        self.lease, self.readonly = lease, readonly
         self.worker = uuid.uuid4().hex[:12]
         self.host, self.pid = socket.gethostname(), os.getpid()
-        self.db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+        check_store_path(self.path, write=not readonly)
+        self.db = _connect(self.path, readonly)
         try:
+            application_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+            tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise ValueError(f"{self.path} is not an inertia store (SQLite said: {exc})") from None
+        ours = application_id == APPLICATION_ID or (application_id == 0 and {"runs", "claims"} <= tables)
+        if not ours and (tables or application_id or readonly):
+            self.db.close()
+            raise ValueError(f"{self.path} is not an inertia store (it is {_describe(application_id, tables)}); "
+                             "nothing was changed")
+        if not readonly:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{self.path} is not an inertia store (SQLite said: {exc})") from None
+            self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -89,11 +114,13 @@ class Store:
         text = canonical(spec)
         self.db.execute("INSERT OR IGNORE INTO specs VALUES (?, ?, ?)", (config_id(spec), text, time.time()))
 
-    def claim(self, ids: Sequence[str], limit: int | None = None) -> list[str]:
-        """Claim up to ``limit`` of ``ids`` that are neither finished nor claimed by a live process, in order."""
+    def claim(self, ids: Sequence[str], limit: int | None = None, retry_failed: bool = False) -> list[str]:
+        """Claim up to ``limit`` of ``ids`` that are neither finished nor claimed by a live process, in order.
+        With ``retry_failed``, runs recorded as ``failed`` count as not finished."""
         with self._transaction():
             self._drop_stale_claims()
-            taken = {row[0] for row in self.db.execute("SELECT id FROM runs UNION SELECT id FROM claims")}
+            finished = "SELECT id FROM runs" + (" WHERE status != 'failed'" if retry_failed else "")
+            taken = {row[0] for row in self.db.execute(f"{finished} UNION SELECT id FROM claims")}
             chosen = [i for i in dict.fromkeys(ids) if i not in taken][: limit if limit is not None else None]
             expires = time.time() + self.lease
             self.db.executemany("INSERT INTO claims VALUES (?, ?, ?, ?, ?)",
@@ -105,10 +132,34 @@ class Store:
     def renew(self) -> None:
         """Extend the lease of every claim this instance holds (call while its runs are still going)."""
         with self._transaction():
-            self.db.execute("UPDATE claims SET expires = ? WHERE worker = ?", (time.time() + self.lease, self.worker))
+            self._renew(self.db)
+
+    @contextlib.contextmanager
+    def heartbeat(self, every: float | None = None):
+        """While the ``with`` block runs, renew this instance's claims every ``every`` seconds (default: a
+        third of the lease) from a background thread with its own connection."""
+        every = self.lease / 3 if every is None else every
+        stop = threading.Event()
+
+        def beat():
+            db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
+            try:
+                while not stop.wait(every):
+                    self._renew(db)
+            finally:
+                db.close()
+
+        thread = threading.Thread(target=beat, name="inertia-store-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
 
     def record(self, records: Iterable[Record]) -> int:
-        """Write finished runs and release their claims, all in one transaction. Returns how many were new."""
+        """Write finished runs and release their claims, all in one transaction. Returns how many were new
+        (a run recorded as ``failed`` is replaced by a new result; any other is kept)."""
         rows = [(r.id, canonical(r.config), r.status, r.error, json.dumps(r.summary, allow_nan=True),
                  json.dumps(r.history, allow_nan=True), r.seconds, time.time(), self.worker) for r in records]
         for r in rows:
@@ -116,7 +167,11 @@ class Store:
                 raise ValueError(f"status must be one of {STATUSES}, got {r[2]!r}")
         with self._transaction():
             before = self.db.total_changes
-            self.db.executemany("INSERT OR IGNORE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self.db.executemany(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                "config = excluded.config, status = excluded.status, error = excluded.error, "
+                "summary = excluded.summary, history = excluded.history, seconds = excluded.seconds, "
+                "finished = excluded.finished, worker = excluded.worker WHERE runs.status = 'failed'", rows)
             new = self.db.total_changes - before
             self.db.executemany("DELETE FROM claims WHERE id = ? AND worker = ?", [(r[0], self.worker) for r in rows])
         return new
@@ -128,8 +183,10 @@ class Store:
 
     # --- reading -------------------------------------------------------------------------------------------
 
-    def finished_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT id FROM runs")}
+    def finished_ids(self, retry_failed: bool = False) -> set[str]:
+        """Ids of recorded runs (with ``retry_failed``, not counting the failed ones)."""
+        where = " WHERE status != 'failed'" if retry_failed else ""
+        return {row[0] for row in self.db.execute("SELECT id FROM runs" + where)}
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
@@ -173,6 +230,9 @@ class Store:
     def _transaction(self):
         return _Transaction(self.db)
 
+    def _renew(self, db: sqlite3.Connection) -> None:
+        db.execute("UPDATE claims SET expires = ? WHERE worker = ?", (time.time() + self.lease, self.worker))
+
     def _drop_stale_claims(self) -> None:
         now = time.time()
         stale = [row[0] for row in self.db.execute(
@@ -196,6 +256,44 @@ class _Transaction:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
 
 
+def check_store_path(path: Path, write: bool = True) -> None:
+    """Refuse, before anything is created, a store path that cannot work: a folder, a missing file (when
+    reading), or (when writing) a file or folder that cannot be created or written."""
+    if not write:
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder, not a store")
+        if not path.exists():
+            raise FileNotFoundError(f"no store at {path}")
+        return
+    check_output_file(path, "store")
+    if path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"store: cannot write beside {path} in {path.parent} (SQLite needs its journal "
+                              "there); read it with `inertia results`")
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return sqlite3.connect(path, timeout=120, isolation_level=None)
+    uri = Path(os.path.abspath(path)).as_uri()
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=120, isolation_level=None)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL store in a folder this process cannot write: read the file as it is (no -shm can be made).
+        db.close()
+        db = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+    return db
+
+
+def _describe(application_id: int, tables: set[str]) -> str:
+    if application_id:
+        return f"an SQLite file of another application (application_id {application_id:#x})"
+    if tables:
+        return f"an SQLite database with tables {', '.join(sorted(tables))}"
+    return "an empty file"
+
+
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -211,6 +309,6 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def open(path: str | Path) -> Store:
+def open(path: str | Path, readonly: bool = False) -> Store:
     """Open (or create) a store: ``inertia.store.open("runs/sweep.db").runs()`` is a pandas DataFrame."""
-    return Store(path)
+    return Store(path, readonly=readonly)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from inertia.experiment import Spec, SpecError, canonical, config_id, load_spec
+from inertia.outcome import DIVERGENCE_FACTOR, SUMMARY_KEYS
 from inertia.store import Record, Store
 
 EXECUTORS = ("local", "process", "ray")
@@ -47,10 +47,16 @@ class SweepReport:
 
 def sweep(spec: Spec | dict | str, store: str, *, executor: str = "local", workers: int | None = None,
           address: str | None = None, group_size: int | None = None, device: str = "cpu",
-          progress: bool = False, on_record: Callable[[int], None] | None = None) -> SweepReport:
+          progress: bool = False, on_record: Callable[[int], None] | None = None, retry_failed: bool = False,
+          lease: float = 600.0) -> SweepReport:
     """Run every configuration of ``spec`` not yet in ``store`` (a path); see the module docstring.
     ``group_size`` caps the members of one population run (default 256 on the CPU, 100,000 on a GPU).
-    ``on_record(n)`` is called after each group is stored, with the number of runs it added."""
+    ``on_record(n)`` is called after each group is stored, with the number of runs it added. With
+    ``retry_failed``, runs recorded as failed are run again (diverged runs are results and stay). Claims
+    last ``lease`` seconds and are renewed while this process runs.
+
+    What can be checked without training is checked before anything is claimed or written: the spec, the
+    data, the device, the executor's package and the store (``ValueError`` / ``OSError`` / ``RuntimeError``)."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
@@ -58,26 +64,40 @@ def sweep(spec: Spec | dict | str, store: str, *, executor: str = "local", worke
     configs = spec.expand()
     by_id = {config_id(c): c for c in configs}
     _check_data(spec)
+    check_environment(executor, device)
     group_size = group_size or (100_000 if str(device).startswith("cuda") else 256)
     statuses: dict[str, int] = {}
-    with Store(store) as db:
+    with Store(store, lease=lease) as db:
         db.add_spec(spec.to_dict())
-        already = len(by_id.keys() & db.finished_ids())
-        runner = _executor(executor, workers, address, device)
+        already = len(by_id.keys() & db.finished_ids(retry_failed))
+        runner = _executor(executor, workers, address, device, retry_failed)
         bar = _progress(progress, len(by_id), already)
         try:
-            while True:
-                finished = db.finished_ids()
-                pending = [i for i in by_id if i not in finished]
-                if not pending:
-                    break
-                added = runner(db, plan([by_id[i] for i in pending], group_size), statuses, bar, on_record)
-                if not added:  # what is left is claimed by other live processes
-                    break
+            with db.heartbeat():
+                while True:
+                    finished = db.finished_ids(retry_failed)
+                    pending = [i for i in by_id if i not in finished]
+                    if not pending:
+                        break
+                    added = runner(db, plan([by_id[i] for i in pending], group_size), statuses, bar, on_record)
+                    if not added:  # what is left is claimed by other live processes
+                        break
         finally:
             db.release()
             bar.close()
     return SweepReport(len(by_id), already, sum(statuses.values()), statuses, time.perf_counter() - started)
+
+
+def check_environment(executor: str, device: str) -> None:
+    """Problems that would fail every run, found before any is claimed: an unavailable device, Ray missing."""
+    from inertia.models import resolve_device
+
+    resolve_device(device)
+    if executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise RuntimeError("the ray executor needs Ray: pip install 'inertia[ray]'") from None
 
 
 def plan(configs: Sequence[dict], group_size: int) -> list[list[dict]]:
@@ -172,7 +192,7 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
             dataset, _layers(first, dataset), [m for _, m in valid], epochs=first["train"]["epochs"],
             batch_size=first["train"]["batch_size"], shuffle=first["train"]["shuffle"],
             activation=first["model"]["activation"], form=first["optimizer"]["form"],
-            nesterov=first["optimizer"]["nesterov"], device=device)
+            nesterov=first["optimizer"]["nesterov"], device=device, divergence_factor=_divergence_factor(first))
     except Exception as exc:
         if len(valid) == 1:
             return [*records, _failed(first, exc, time.perf_counter() - started)]
@@ -208,7 +228,8 @@ def _run_torch(config: dict, dataset, device: str) -> Record:
             kwargs["momentum"] = o["momentum"]
         optimizer = getattr(torch.optim, TORCH_OPTIMIZERS[o["name"]])(model.parameters(), **kwargs)
         history = fit(model, dataset, optimizer, config["train"]["epochs"], config["train"]["batch_size"],
-                      shuffle=config["train"]["shuffle"], seed=config["seed"], schedule=_schedule(config))
+                      shuffle=config["train"]["shuffle"], seed=config["seed"], schedule=_schedule(config),
+                      divergence_factor=_divergence_factor(config))
     except Exception as exc:
         return _failed(config, exc, time.perf_counter() - started)
     return _record(config, history, time.perf_counter() - started)
@@ -218,22 +239,18 @@ def _record(config: dict, history, seconds: float) -> Record:
     from inertia.train import METRICS
 
     curves = {name: [float(v) for v in getattr(history, name)] for name in METRICS}
-    loss, accuracy = np.asarray(curves["loss"]), np.asarray(curves["accuracy"])
-    finite = np.isfinite(loss)
-    summary = {
-        "final_loss": float(loss[-1]), "best_loss": float(loss[finite].min()) if finite.any() else float("nan"),
-        "final_accuracy": float(accuracy[-1]),
-        "best_accuracy": float(accuracy[finite].max()) if finite.any() else float("nan"),
-        "final_batch_loss": curves["batch_loss_last"][-1], "diverged_at": history.diverged_at,
-    }
-    status = "diverged" if history.diverged else "ok"
-    return Record(config_id(config), config, status, summary, curves, seconds)
+    summary = history.summary()
+    return Record(config_id(config), config, summary.pop("status"), summary, curves, seconds)
 
 
 def _failed(config: dict, exc: Exception, seconds: float) -> Record:
-    summary = {"final_loss": float("nan"), "best_loss": float("nan"), "final_accuracy": float("nan"),
-               "best_accuracy": float("nan"), "final_batch_loss": float("nan"), "diverged_at": None}
+    summary = {key: float("nan") for key in SUMMARY_KEYS if key not in ("status", "diverged_at")}
+    summary["diverged_at"] = None
     return Record(config_id(config), config, "failed", summary, {}, seconds, f"{type(exc).__name__}: {exc}")
+
+
+def _divergence_factor(config: dict) -> float:
+    return config["train"].get("divergence_factor", DIVERGENCE_FACTOR)
 
 
 # --- executors -----------------------------------------------------------------------------------------------
@@ -249,49 +266,47 @@ def _store_group(db: Store, records, statuses, bar, on_record) -> int:
     return len(records)
 
 
-def _executor(name: str, workers: int | None, address: str | None, device: str):
+def _executor(name: str, workers: int | None, address: str | None, device: str, retry_failed: bool):
     if name == "local":
-        return functools.partial(_run_local, device=device)
+        return functools.partial(_run_local, device=device, retry=retry_failed)
     if name == "process":
-        return functools.partial(_run_pool, workers=workers, device=device)
-    return functools.partial(_run_ray, workers=workers, address=address, device=device)
+        return functools.partial(_run_pool, workers=workers, device=device, retry=retry_failed)
+    return functools.partial(_run_ray, workers=workers, address=address, device=device, retry=retry_failed)
 
 
-def _run_local(db: Store, groups, statuses, bar, on_record, *, device) -> int:
+def _run_local(db: Store, groups, statuses, bar, on_record, *, device, retry) -> int:
     done = 0
     for group in groups:
-        claimed = set(db.claim([config_id(c) for c in group]))
+        claimed = set(db.claim([config_id(c) for c in group], retry_failed=retry))
         if claimed:
             records = run_configs([c for c in group if config_id(c) in claimed], device)
             done += _store_group(db, records, statuses, bar, on_record)
     return done
 
 
-def _run_pool(db: Store, groups, statuses, bar, on_record, *, workers, device) -> int:
+def _run_pool(db: Store, groups, statuses, bar, on_record, *, workers, device, retry) -> int:
     import multiprocessing
-    import os
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     workers = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("spawn")
     done, queue, running = 0, list(groups), set()
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_single_threaded) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_pool_worker, initargs=(os.getpid(),)) as pool:
         while queue or running:
             while queue and len(running) < 2 * workers:
                 group = queue.pop(0)
-                claimed = set(db.claim([config_id(c) for c in group]))
+                claimed = set(db.claim([config_id(c) for c in group], retry_failed=retry))
                 if claimed:
                     running.add(pool.submit(run_configs, [c for c in group if config_id(c) in claimed], device))
             if not running:
                 break
             finished, running = wait(running, timeout=30, return_when=FIRST_COMPLETED)
-            db.renew()
             for future in finished:
                 done += _store_group(db, future.result(), statuses, bar, on_record)
     return done
 
 
-def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, device) -> int:
+def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, device, retry) -> int:
     try:
         import ray
     except ImportError:
@@ -305,23 +320,43 @@ def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, d
     while queue or running:
         while queue and len(running) < 2 * capacity:
             group = queue.pop(0)
-            claimed = set(db.claim([config_id(c) for c in group]))
+            claimed = set(db.claim([config_id(c) for c in group], retry_failed=retry))
             if claimed:
-                ref = task.remote([c for c in group if config_id(c) in claimed], device)
-                running[ref] = group
+                chosen = [c for c in group if config_id(c) in claimed]
+                running[task.remote(chosen, device)] = chosen
         if not running:
             break
         finished, _ = ray.wait(list(running), num_returns=1, timeout=30)
-        db.renew()
         for ref in finished:
-            running.pop(ref)
-            done += _store_group(db, ray.get(ref), statuses, bar, on_record)
+            chosen = running.pop(ref)
+            try:
+                records = ray.get(ref)
+            except ray.exceptions.RayError:
+                # The task's node or worker died (after Ray's own retries): train the group again elsewhere;
+                # its claims are still held, so no other process starts it meanwhile.
+                running[task.remote(chosen, device)] = chosen
+                continue
+            done += _store_group(db, records, statuses, bar, on_record)
     return done
 
 
 def _ray_task(configs, device):
     _single_threaded()
     return run_configs(configs, device)
+
+
+def _pool_worker(driver: int) -> None:
+    """A pool worker: one thread, and it ends when its driver process does (even a SIGKILLed one)."""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != driver:
+                os._exit(1)
+
+    _single_threaded()
+    threading.Thread(target=watch, name="inertia-driver-watch", daemon=True).start()
 
 
 def _single_threaded() -> None:

@@ -22,7 +22,8 @@ LABELS = {"final_loss": "final full-data loss", "best_loss": "best full-data los
 
 def heatmap(results: Results, path: str | Path, *, x: str = "lr", metric: str = "final_loss") -> Path | None:
     """Mean ``metric`` over seeds on an ``x`` × momentum grid, one panel per combination of the other axes;
-    cells where any run diverged or failed are marked ×. ``x="effective_lr"`` uses lr / (1 − momentum).
+    cells where any run diverged or failed are marked ×, and cells where a run made no progress (ended no
+    better than it started, :mod:`inertia.outcome`) ○. ``x="effective_lr"`` uses lr / (1 − momentum).
     Returns None when the runs do not vary both ``x`` and momentum."""
     runs = results.runs.copy()
     if runs.empty or "momentum" not in runs or "lr" not in runs:
@@ -50,14 +51,19 @@ def heatmap(results: Results, path: str | Path, *, x: str = "lr", metric: str = 
         xs, ms = np.sort(panel[x].unique()), np.sort(panel["momentum"].unique())
         grid = np.full((len(ms), len(xs)), np.nan)
         bad = np.zeros_like(grid, dtype=bool)
+        stalled = np.zeros_like(grid, dtype=bool)
         for (xv, mv), cell in panel.groupby([x, "momentum"]):
             i, j = np.searchsorted(ms, mv), np.searchsorted(xs, xv)
             grid[i, j] = cell[metric].astype(float).mean()
-            bad[i, j] = (cell["status"] != "ok").any()
+            bad[i, j] = cell["status"].isin(["diverged", "failed"]).any()
+            stalled[i, j] = not bad[i, j] and (cell["status"] == "no_progress").any()
         image = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap="viridis_r"
                           if metric.endswith("loss") else "viridis", norm=norm)
         for i, j in zip(*np.nonzero(bad)):
             ax.text(j, i, "×", ha="center", va="center", color="red", fontsize=14, fontweight="bold")
+        for i, j in zip(*np.nonzero(stalled)):
+            ax.text(j, i, "○", ha="center", va="center", color="orange", fontsize=14, fontweight="bold")
+        bad |= stalled
         if len(xs) <= 10:  # values written in the cells while they fit
             for i, j in zip(*np.nonzero(~bad & np.isfinite(grid))):
                 ax.text(j, i, f"{grid[i, j]:.3g}", ha="center", va="center", fontsize=7, color="white")
@@ -68,7 +74,8 @@ def heatmap(results: Results, path: str | Path, *, x: str = "lr", metric: str = 
         key = key if isinstance(key, tuple) else (key,)
         ax.set_title(", ".join(f"{a}={v}" for a, v in zip(others, key)) or "all runs", fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), label=f"{LABELS.get(metric, metric)} (mean over seeds)")
-    fig.suptitle(f"{LABELS.get(metric, metric)}: × a run diverged or failed, blank not run", fontsize=10)
+    fig.suptitle(f"{LABELS.get(metric, metric)}: × a run diverged or failed, ○ a run made no progress, "
+                 "blank not run", fontsize=10)
     path = Path(path)
     fig.savefig(path, dpi=120)
     return path

@@ -3,6 +3,7 @@ hyperparameters with final metrics (the HParams dashboard). Needs the ``tensorbo
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -10,11 +11,16 @@ SCALARS = {"loss": "loss/full_data", "accuracy": "accuracy/full_data", "batch_lo
            "batch_loss_last": "loss/last_minibatch"}
 
 
+def check_available() -> None:
+    """``ImportError`` with the fix when the tensorboard package is missing (checked before any training)."""
+    if importlib.util.find_spec("tensorboard") is None:
+        raise ImportError("--tensorboard needs the tensorboard package: pip install 'inertia[tensorboard]'")
+
+
 def _writer(folder: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ImportError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+    check_available()
+    from torch.utils.tensorboard import SummaryWriter
+
     return SummaryWriter(log_dir=str(folder))
 
 
@@ -40,11 +46,11 @@ def write_comparison(comparison, folder: str | Path) -> list[Path]:
     written = []
     for run in comparison.runs:
         target = folder / f"momentum_{run.momentum:g}_seed_{run.seed}"
-        history = run.history
+        history, summary = run.history, run.history.summary()
         write_run(target, {name: list(map(float, getattr(history, name))) for name in SCALARS},
                   {"momentum": run.momentum, "seed": run.seed, "lr": config.lr, "form": config.form,
-                   "batch_size": config.batch_size, "dataset": config.dataset},
-                  {"final_loss": float(history.loss[-1]), "final_accuracy": float(history.accuracy[-1])})
+                   "batch_size": config.batch_size, "dataset": config.dataset, "status": summary["status"]},
+                  {"final_loss": summary["final_loss"], "final_accuracy": summary["final_accuracy"]})
         written.append(target)
     return written
 
@@ -55,7 +61,7 @@ def write_store(store_path: str | Path, folder: str | Path) -> list[Path]:
 
     folder = Path(folder)
     written = []
-    with Store(store_path) as db:
+    with Store(store_path, readonly=True) as db:
         runs, histories = db.runs(), db.histories()
     for _, row in runs.iterrows():
         hparams = {k: row[k] for k in ("optimizer", "lr", "momentum", "form", "nesterov", "dampening",

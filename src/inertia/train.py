@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from inertia import outcome
 from inertia.data import Dataset
 from inertia.shuffle import order as shuffle_order
 
@@ -24,8 +25,9 @@ class History:
     - ``loss``, ``accuracy``: on the full data set after the epoch: the honest metrics.
     - ``batch_loss_mean``: mean of the epoch's minibatch losses, each taken before its update.
     - ``batch_loss_last``: the last minibatch's loss, as the seed notebook records it.
-    - ``diverged_at``: the epoch in which a loss became NaN or infinite (training stopped there and the
-      remaining epochs are NaN), or ``None``.
+    - ``diverged_at``: the epoch after which the divergence rule of :mod:`inertia.outcome` fired (training
+      stopped there; that epoch and the ones after it are NaN), or ``None``.
+    - ``initial_loss``: the full-data loss of the initial weights, which that rule and :attr:`status` use.
     """
 
     loss: np.ndarray
@@ -33,6 +35,7 @@ class History:
     batch_loss_mean: np.ndarray
     batch_loss_last: np.ndarray
     diverged_at: int | None = None
+    initial_loss: float = float("nan")
     seconds: float = field(default=0.0, compare=False)
 
     @property
@@ -42,6 +45,15 @@ class History:
     @property
     def diverged(self) -> bool:
         return self.diverged_at is not None
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"no_progress"`` or ``"diverged"`` (:func:`inertia.outcome.status`)."""
+        return outcome.status(self)
+
+    def summary(self, targets: dict | None = None) -> dict:
+        """The run's one summary (:func:`inertia.outcome.summarize`)."""
+        return outcome.summarize(self, targets)
 
     def to_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame({name: getattr(self, name) for name in METRICS})
@@ -81,6 +93,7 @@ def fit(
     criterion: nn.Module | None = None,
     schedule: Callable[[int], float] | None = None,
     on_epoch: Callable[[int, History], None] | None = None,
+    divergence_factor: float = outcome.DIVERGENCE_FACTOR,
 ) -> History:
     """Train ``model`` on ``dataset`` with ``optimizer`` for ``epochs`` passes of minibatch SGD.
 
@@ -89,10 +102,12 @@ def fit(
     every engine (with ``seed=None`` a seed is drawn from torch's global generator). A ``loader`` (any
     re-iterable of ``(x, y)`` batches, e.g. a ``DataLoader``) replaces that batching. ``schedule(t)`` sets
     every param group's learning rate before update ``t`` (0, 1, ...), e.g. an :mod:`inertia.rules` schedule.
-    ``on_epoch(epoch, history_so_far)`` is called after each epoch, e.g. to drive a progress bar.
+    ``on_epoch(epoch, history_so_far)`` is called after each epoch, e.g. to drive a progress bar. Training
+    stops at the first epoch where :func:`inertia.outcome.diverging` fires (with ``divergence_factor``).
     """
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
+    divergence_factor = outcome.check_factor(divergence_factor)
     criterion = criterion or nn.CrossEntropyLoss()
     first = next(model.parameters())
     x, y = dataset.tensors(first.device, first.dtype)
@@ -103,6 +118,7 @@ def fit(
     metrics = {name: np.full(epochs, np.nan) for name in METRICS}
     diverged_at = None
     started = time.perf_counter()
+    initial_loss, _ = evaluate(model, x, y, criterion)
 
     model.train()
     for epoch in range(epochs):
@@ -126,15 +142,19 @@ def fit(
         metrics["batch_loss_mean"][epoch] = total / count
         metrics["batch_loss_last"][epoch] = loss.item()
         metrics["loss"][epoch], metrics["accuracy"][epoch] = evaluate(model, x, y, criterion)
-        if not (np.isfinite(metrics["loss"][epoch]) and np.isfinite(total)):
+        finite_weights = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+        if outcome.diverging(metrics["loss"][epoch], metrics["batch_loss_mean"][epoch], initial_loss,
+                             divergence_factor, finite_weights):
             diverged_at = epoch
             metrics["loss"][epoch] = metrics["accuracy"][epoch] = np.nan
-        history = History(**metrics, diverged_at=diverged_at, seconds=time.perf_counter() - started)
+        history = History(**metrics, diverged_at=diverged_at, initial_loss=initial_loss,
+                          seconds=time.perf_counter() - started)
         if on_epoch is not None:
             on_epoch(epoch, history)
         if diverged_at is not None:
             break
-    return History(**metrics, diverged_at=diverged_at, seconds=time.perf_counter() - started)
+    return History(**metrics, diverged_at=diverged_at, initial_loss=initial_loss,
+                   seconds=time.perf_counter() - started)
 
 
 def _check_positive_int(name: str, value) -> None:

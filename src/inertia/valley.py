@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inertia.rules import momentum_step
+from inertia.rules import check_momentum, momentum_step
 
 BUMP_INDEX, BUMP_HEIGHT = 25, 2e-3
 
@@ -45,8 +45,7 @@ class Roll:
 
 def roll(momentum: float = 0.0, epochs: int = 50) -> Roll:
     """Seed 003's ball for ``epochs + 1`` epochs: plain descent when ``momentum == 0``, else the EMA velocity."""
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    check_momentum(momentum)
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     x, y = bumpy_valley()

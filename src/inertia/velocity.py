@@ -24,7 +24,7 @@ from torch import nn
 
 from inertia.data import random_binary
 from inertia.models import resolve_device
-from inertia.rules import momentum_step
+from inertia.rules import check_hyperparameters, momentum_step
 
 WAYS = ("no momentum", "velocity dictionary", "torch.optim.SGD(momentum)")
 
@@ -54,8 +54,12 @@ def binary_model(dim: int) -> nn.Sequential:
 def train_three_ways(dim: int = 1000, epochs: int = 2000, lr: float = 1e-5, momentum: float = 0.9,
                      batch_size: int = 64, seed: int = 0, device: str = "auto", on_epoch=None) -> VelocityResult:
     """Train seed 003's task the three ways; ``on_epoch(way, epoch)`` is called after every epoch."""
+    check_hyperparameters(lr, momentum)
     if not momentum > 0:
         raise ValueError(f"momentum must be > 0 to compare momentum implementations, got {momentum}")
+    for name, value, least in (("dim", dim, 2), ("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     device = resolve_device(device)
     task = random_binary(dim, seed=seed)
     x, y = task.tensors(device)

@@ -1,0 +1,92 @@
+"""What a run came to: the one divergence rule, and the one per-run summary every report is built from.
+
+A run **diverged** in the first epoch after which its full-data loss or its mean minibatch loss is not
+finite, any of its weights is not finite, or its full-data loss exceeds ``factor`` times its *initial* loss
+(the full-data loss of its initial weights; ``factor`` is :data:`DIVERGENCE_FACTOR` unless given). Training
+stops there: that epoch and the ones after it hold NaN. :func:`inertia.train.fit` and every population
+engine apply :func:`diverging` after every epoch, so they stop the same run at the same epoch.
+
+A run that trained to the end but whose final full-data loss is no lower than its initial loss made **no
+progress**. Every other finished run is **ok**; a sweep also records runs that could not be trained at all
+as **failed** (with the error).
+
+How each enters the statistics (:func:`summarize`, used by ``compare``, sweeps, ``results``, reports and
+TensorBoard alike):
+
+- *ok* and *no progress* runs are results: their final and best loss and accuracy enter every mean.
+- *diverged* runs have no final or best loss or accuracy (NaN), so means and intervals are over the runs that
+  did not diverge, and every table counts the diverged runs beside them.
+- Epochs to a target count every run that reached it, a run that diverged later included.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from inertia.stats import epochs_to_target
+
+DIVERGENCE_FACTOR = 10.0
+STATUSES = ("ok", "no_progress", "diverged", "failed")
+SUMMARY_KEYS = ("status", "final_loss", "best_loss", "final_accuracy", "best_accuracy", "final_batch_loss",
+                "initial_loss", "diverged_at")
+
+
+def check_factor(factor) -> float:
+    """``factor`` as a float > 1, or a ``ValueError`` naming the field."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not (math.isfinite(factor) and factor > 1):
+        raise ValueError(f"Invalid divergence_factor: {factor!r} (allowed: a finite number > 1; "
+                         f"default {DIVERGENCE_FACTOR:g})")
+    return float(factor)
+
+
+def diverging(loss, batch_loss_mean, initial_loss, factor: float = DIVERGENCE_FACTOR, finite_weights=True):
+    """Whether the divergence rule fires after an epoch ending at full-data ``loss`` (per run: arrays
+    broadcast, so one call serves a whole population)."""
+    loss, batch_loss_mean = np.asarray(loss, dtype=float), np.asarray(batch_loss_mean, dtype=float)
+    with np.errstate(invalid="ignore"):
+        blown_up = loss > factor * np.asarray(initial_loss, dtype=float)
+    return ~np.isfinite(loss) | ~np.isfinite(batch_loss_mean) | ~np.asarray(finite_weights) | blown_up
+
+
+def status(history) -> str:
+    """``"diverged"``, ``"no_progress"`` or ``"ok"`` for a :class:`~inertia.train.History`."""
+    if history.diverged:
+        return "diverged"
+    if np.isfinite(history.initial_loss) and not history.loss[-1] < history.initial_loss:
+        return "no_progress"
+    return "ok"
+
+
+def summarize(history, targets: dict | None = None) -> dict:
+    """The one summary of a run: ``status`` and the numbers every table uses (see the module docstring), plus
+    ``epochs_to_<name>`` for each of ``targets`` (``{"accuracy": 0.9}``: first epoch at or above; ``{"loss":
+    0.2}``: first epoch at or below). NaN where a run has no such value."""
+    loss, accuracy = np.asarray(history.loss, dtype=float), np.asarray(history.accuracy, dtype=float)
+    kind = status(history)
+    summary = {"status": kind, "initial_loss": float(history.initial_loss), "diverged_at": history.diverged_at}
+    if kind == "diverged":
+        summary |= {key: math.nan for key in ("final_loss", "best_loss", "final_accuracy", "best_accuracy",
+                                              "final_batch_loss")}
+    else:
+        summary |= {"final_loss": float(loss[-1]), "best_loss": float(np.nanmin(loss)),
+                    "final_accuracy": float(accuracy[-1]), "best_accuracy": float(np.nanmax(accuracy)),
+                    "final_batch_loss": float(history.batch_loss_last[-1])}
+    for name, value in (targets or {}).items():
+        summary[f"epochs_to_{name}"] = epochs_to(history, name, value)
+    return summary
+
+
+def epochs_to(history, name: str, value: float) -> float:
+    """First epoch (1-based) at which the full-data ``name`` (``"accuracy"``: at or above ``value``;
+    ``"loss"``: at or below) is reached; NaN if never. ``history`` is a History or a dict of curves."""
+    curve = history[name] if isinstance(history, dict) else getattr(history, name)
+    curve = np.asarray(curve, dtype=float)
+    if curve.size == 0:
+        return math.nan
+    if name == "loss":
+        return epochs_to_target(-np.nan_to_num(curve, nan=np.inf), -value)
+    if name == "accuracy":
+        return epochs_to_target(np.nan_to_num(curve, nan=-np.inf), value)
+    raise ValueError(f"unknown target {name!r} (allowed: accuracy, loss)")
