@@ -90,9 +90,10 @@ def test_each_member_matches_the_one_model_path(description, settings, members, 
     for i, member in enumerate(members):
         expected, model = one_model(member, settings, dtype, epochs_for(engine))
         got = result.histories[i]
-        for metric in ("loss", "batch_loss_mean", "batch_loss_last"):
+        for metric in ("loss", "batch_loss_mean", "batch_loss_last", "initial_loss"):
             np.testing.assert_allclose(getattr(got, metric), getattr(expected, metric), rtol=tolerance,
                                        atol=tolerance, err_msg=f"{description}: member {i} {metric}")
+        assert got.status == expected.status, description
         assert np.abs(got.accuracy - expected.accuracy).max() <= 2 / len(DATA), description  # a tie may flip
         for a, b in zip(result.model(i).parameters(), model.parameters()):
             torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
@@ -149,6 +150,25 @@ def test_divergence_epoch_matches_fit(engine):
     expected, _ = one_model(member, {}, torch.float32, epochs_for(engine))
     got = population([member], {}, torch.float32, engine=engine).histories[0]
     assert got.diverged_at == expected.diverged_at
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_finite_blow_up_is_divergence_in_every_engine_as_in_fit(engine):
+    """lr 1e4 sends the loss far above its start while it stays finite: the factor rule, not NaN, stops it."""
+    wild, calm = Member(1e4, 0.0, seed=3), Member(0.1, 0.9, seed=1)
+    expected, _ = one_model(wild, {}, torch.float32, epochs_for(engine))
+    assert expected.diverged
+    model = MLP([2, 16, 3], seed=3)
+    unguarded = fit(model, DATA, torch.optim.SGD(model.parameters(), lr=1e4), epochs_for(engine), BATCH, seed=3,
+                    divergence_factor=1e300)
+    assert np.isfinite(unguarded.loss[: expected.diverged_at + 1]).all()
+    assert unguarded.loss[expected.diverged_at] > 10 * unguarded.initial_loss
+    result = population([calm, wild], {}, torch.float32, engine=engine)
+    got = result.histories[1]
+    assert (got.diverged_at, got.status) == (expected.diverged_at, "diverged")
+    assert result.histories[0].status == "ok"
+    summary = got.summary()
+    assert np.isnan([summary[k] for k in ("final_loss", "best_loss", "final_accuracy", "best_accuracy")]).all()
 
 
 @pytest.mark.parametrize("engine", ["torch", "kernel"])

@@ -86,3 +86,110 @@ def test_a_file_that_is_not_a_store(tmp_path):
     path.write_text("hello, this is not SQLite" * 100)
     with pytest.raises(ValueError, match="is not an inertia store"):
         Store(path)
+
+
+def digest(folder):
+    """Every file under ``folder`` with its bytes' hash: what a read must leave as it was."""
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_live_claim_is_renewed_while_its_work_runs_and_lapses_after(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path, lease=0.3) as worker, Store(path) as other:
+        worker.host = other.host = "elsewhere"  # only the lease can tell, as between machines
+        worker.db.execute("UPDATE claims SET host = 'elsewhere'")
+        assert worker.claim(["id0"]) == ["id0"]
+        worker.db.execute("UPDATE claims SET host = 'elsewhere'")
+        with worker.heartbeat(every=0.05):
+            time.sleep(1.0)  # three leases long
+            assert other.claim(["id0"]) == []
+        time.sleep(0.5)
+        assert other.claim(["id0"]) == ["id0"]
+
+
+def test_a_failed_run_may_be_replaced_and_a_result_never(tmp_path):
+    with Store(tmp_path / "s.db") as db:
+        db.record([record(0, status="failed"), record(1)])
+        assert db.claim(["id0", "id1"]) == []
+        assert db.claim(["id0", "id1"], retry_failed=True) == ["id0"]
+        assert db.record([record(0, loss=0.125), record(1, loss=9.0)]) == 1
+        runs = db.runs().set_index("id")
+        assert runs.loc["id0", "status"] == "ok" and runs.loc["id0", "final_loss"] == 0.125
+        assert runs.loc["id1", "final_loss"] == 0.5
+        assert db.finished_ids(retry_failed=True) == {"id0", "id1"}
+
+
+def test_a_store_marks_itself_and_refuses_any_other_sqlite_file_untouched(tmp_path):
+    import sqlite3
+
+    with Store(tmp_path / "ours.db") as db:
+        assert db.db.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
+    other = tmp_path / "theirs.db"
+    connection = sqlite3.connect(other)
+    connection.execute("CREATE TABLE notes (text TEXT)")
+    connection.commit()
+    connection.close()
+    before = digest(tmp_path)
+    for readonly in (False, True):
+        with pytest.raises(ValueError, match=r"theirs.db is not an inertia store \(it is an SQLite database with "
+                                             r"tables notes\); nothing was changed"):
+            Store(other, readonly=readonly)
+    assert digest(tmp_path) == before
+
+
+def test_an_empty_file_is_a_new_store_to_write_but_no_store_to_read(tmp_path):
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(ValueError, match=r"not an inertia store \(it is an empty file\)"):
+        Store(empty, readonly=True)
+    assert empty.stat().st_size == 0 and digest(tmp_path) == {"empty.db": digest(tmp_path)["empty.db"]}
+    with Store(empty) as db:
+        db.record([record(0)])
+    assert Store(empty, readonly=True).count() == 1
+
+
+def test_reading_a_store_writes_nothing(tmp_path):
+    path = tmp_path / "s.db"
+    with Store(path) as db:
+        db.record([record(0), record(1, status="diverged")])
+    before = digest(tmp_path)
+    with Store(path, readonly=True) as db:
+        assert len(db.runs()) == 2 and db.finished_ids() == {"id0", "id1"}
+        with pytest.raises(Exception, match="readonly"):
+            db.record([record(2)])
+    assert digest(tmp_path) == before
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """``tmp_path/ro``: a read-only bind mount of ``tmp_path/rw`` (a read-only file system, so even root
+    cannot write there), or a skip where mounting is not allowed."""
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(rw), str(ro)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot make a read-only mount here: {mounted.stderr.decode().strip()}")
+    try:
+        yield rw, ro
+    finally:
+        subprocess.run(["umount", str(ro)], check=False)
+
+
+def test_a_store_in_a_read_only_folder_can_be_read_not_written(read_only_folder):
+    from inertia.results import Results
+
+    rw, ro = read_only_folder
+    with Store(rw / "s.db") as db:
+        db.record([record(0), record(1)])
+    before = digest(rw)
+    assert len(Results.load(ro / "s.db").runs) == 2
+    assert Store(ro / "s.db", readonly=True).count() == 2
+    with pytest.raises(PermissionError, match="not writable"):
+        Store(ro / "s.db")
+    with pytest.raises(PermissionError, match="cannot write in"):
+        Store(ro / "new.db")
+    assert digest(rw) == before

@@ -100,6 +100,11 @@ class Store:
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
+        if not self.readonly:
+            # Back to a rollback journal when no other process has the store open (else this is a no-op), so
+            # that readers later open a single file and create no -wal or -shm beside it.
+            with contextlib.suppress(sqlite3.DatabaseError):
+                self.db.execute("PRAGMA journal_mode=DELETE")
         self.db.close()
 
     def __enter__(self):
