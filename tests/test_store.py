@@ -148,7 +148,8 @@ def test_an_empty_file_is_a_new_store_to_write_but_no_store_to_read(tmp_path):
     assert empty.stat().st_size == 0 and digest(tmp_path) == {"empty.db": digest(tmp_path)["empty.db"]}
     with Store(empty) as db:
         db.record([record(0)])
-    assert Store(empty, readonly=True).count() == 1
+    with Store(empty, readonly=True) as db:
+        assert db.count() == 1
 
 
 def test_reading_a_store_writes_nothing(tmp_path):
@@ -176,7 +177,7 @@ def read_only_folder(tmp_path):
     try:
         yield rw, ro
     finally:
-        subprocess.run(["umount", str(ro)], check=False)
+        subprocess.run(["umount", "--lazy", str(ro)], check=False)
 
 
 def test_a_store_in_a_read_only_folder_can_be_read_not_written(read_only_folder):
@@ -187,7 +188,8 @@ def test_a_store_in_a_read_only_folder_can_be_read_not_written(read_only_folder)
         db.record([record(0), record(1)])
     before = digest(rw)
     assert len(Results.load(ro / "s.db").runs) == 2
-    assert Store(ro / "s.db", readonly=True).count() == 2
+    with Store(ro / "s.db", readonly=True) as db:
+        assert db.count() == 2
     with pytest.raises(PermissionError, match="not writable"):
         Store(ro / "s.db")
     with pytest.raises(PermissionError, match="cannot write in"):

@@ -1,12 +1,16 @@
 """Sweeps: results equal to the one-model path, failures recorded while the rest go on, resume after SIGKILL,
 no duplicates between concurrent processes, and the process and Ray executors."""
 
+import contextlib
 import json
+import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -220,3 +224,171 @@ def test_unknown_executor_and_bad_data():
     with pytest.raises(ValueError, match=r"model.layers: \[2, 8, 5\] do not fit data set 'spiral'"):
         sweep({**SMALL, "model": {"layers": [2, 8, 5]}}, ":memory:")
 
+
+
+def test_a_missing_device_is_found_before_anything_is_claimed_or_written(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    path = tmp_path / "s.db"
+    with pytest.raises(ValueError, match="device 'cuda' is not available"):
+        sweep(SMALL, str(path), device="cuda")
+    assert not path.exists()
+
+
+def test_retry_failed_runs_failures_again_and_keeps_every_result(tmp_path, monkeypatch):
+    import inertia.population
+
+    path = tmp_path / "s.db"
+    spec = with_grid(optimizer=["momentum", "adam"])
+    real = inertia.population.train_population
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of device memory")
+
+    monkeypatch.setattr(inertia.population, "train_population", broken)
+    first = sweep(spec, str(path))
+    assert first.statuses == {"failed": 8, "ok": 4}  # the momentum runs failed, adam's did not
+    kept = store.open(path, readonly=True).runs().set_index("id")
+    monkeypatch.setattr(inertia.population, "train_population", real)
+    assert sweep(spec, str(path)).recorded == 0  # failures count as finished unless asked
+    again = sweep(spec, str(path), retry_failed=True)
+    assert (again.already_done, again.recorded) == (4, 8) and "failed" not in again.statuses
+    runs = store.open(path, readonly=True).runs().set_index("id")
+    assert len(runs) == 12 and not (runs["status"] == "failed").any() and runs["error"].isna().all()
+    adam = kept.index[kept["optimizer"] == "adam"]
+    assert runs.loc[adam, "final_loss"].equals(kept.loc[adam, "final_loss"])
+    attempts = store.open(path, readonly=True).attempts()
+    assert attempts["id"].value_counts().to_dict() == {i: 2 if kept.loc[i, "status"] == "failed" else 1
+                                                        for i in kept.index}
+
+
+LEASE_SPEC = {"data": {"name": "spiral", "points": 100, "seed": 1}, "model": {"layers": [2, 32, 3]},
+              "optimizer": {"name": "adam", "lr": 0.01}, "train": {"epochs": 8, "batch_size": 10, "seeds": 3}}
+
+
+@pytest.mark.slow
+def test_runs_longer_than_the_lease_are_never_started_twice(tmp_path):
+    """Each adam run takes about a second through fit; the lease is a fifth of that. Two processes share the
+    store: without renewal each would take the other's runs over as soon as their lease lapsed."""
+    path = tmp_path / "s.db"
+    code = ("import json, sys; from inertia.sweep import sweep; "
+            "print(sweep(json.loads(sys.argv[1]), sys.argv[2], lease=0.2, group_size=1).recorded)")
+    processes = [subprocess.Popen([sys.executable, "-c", code, json.dumps(LEASE_SPEC), str(path)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    attempts = store.open(path, readonly=True).attempts()
+    assert len(attempts) == 3 and attempts["id"].is_unique
+    assert sum(int(out) for out, _ in outputs) == 3
+    seconds = store.open(path, readonly=True).runs()["seconds"]
+    assert (seconds > 0.2).all(), "each run should outlast the lease for this test to mean anything"
+
+
+def descendants(pid):
+    """Every live process below ``pid``, from /proc."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+@pytest.mark.slow
+def test_process_workers_end_when_their_driver_is_killed(tmp_path, kill_spec):
+    spec_path, _ = kill_spec
+    driver = start_sweep(spec_path, tmp_path / "s.db", "--executor", "process", "--workers", "2")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(descendants(driver.pid)) < 2:
+        time.sleep(0.1)
+    workers = descendants(driver.pid)
+    assert len(workers) >= 2, "the pool should have started"
+    time.sleep(1.0)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists() and
+             Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    assert not alive, f"workers {alive} outlived their driver"
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_ray_node(*args):
+    """``ray start --block`` in a session of its own: everything it starts is below it, for kill_tree."""
+    environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    return subprocess.Popen(["ray", "start", "--block", "--node-ip-address=127.0.0.1", "--num-cpus=1",
+                             "--disable-usage-stats", *args], start_new_session=True, env=environment,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill_tree(process):
+    for pid in [*descendants(process.pid), process.pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
+@pytest.mark.slow
+def test_a_ray_cluster_losing_a_node_mid_sweep_still_runs_everything_exactly_once(tmp_path):
+    pytest.importorskip("ray")
+    if shutil.which("ray") is None:
+        pytest.skip("the ray command is not on PATH")
+    port = free_port()
+    head = start_ray_node("--head", f"--port={port}", "--include-dashboard=false")
+    second = None
+    try:
+        time.sleep(2)
+        second = start_ray_node(f"--address=127.0.0.1:{port}")
+        spec = {**LEASE_SPEC, "train": {**LEASE_SPEC["train"], "seeds": 8}}
+        spec_path = tmp_path / "spec.json"
+        ids = {config_id(c) for c in load_spec(spec).expand()}
+        code = ("import json, sys, ray; ray.init(address=sys.argv[1], log_to_driver=False); "
+                "deadline = __import__('time').monotonic() + 60\n"
+                "while ray.cluster_resources().get('CPU', 0) < 2 and __import__('time').monotonic() < deadline:\n"
+                "    __import__('time').sleep(0.2)\n"
+                "print(ray.cluster_resources().get('CPU', 0))")
+        ready = subprocess.run([sys.executable, "-c", code, f"127.0.0.1:{port}"], capture_output=True, text=True,
+                               timeout=120)
+        assert ready.stdout.strip().endswith("2.0"), ready.stderr[-2000:]
+        spec_path.write_text(json.dumps(spec))
+        path = tmp_path / "s.db"
+        driver = subprocess.Popen(
+            [sys.executable, "-c", "import json, sys; from inertia.sweep import sweep; "
+             "print(sweep(json.load(open(sys.argv[1])), sys.argv[2], executor='ray', address=sys.argv[3], "
+             "group_size=1).recorded)", str(spec_path), str(path), f"127.0.0.1:{port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not path.exists() or not rows(path)):
+            time.sleep(0.05)
+        finished = rows(path)
+        assert 0 < len(finished) < len(ids), "the node should be lost mid-sweep"
+        kill_tree(second)
+        out, err = driver.communicate(timeout=300)
+        assert driver.returncode == 0, err[-3000:]
+        final = rows(path)
+        assert set(final) == ids and int(out.split()[-1]) == len(ids)
+        for i, value in finished.items():  # nothing finished was lost or redone
+            assert final[i] == value
+        attempts = store.open(path, readonly=True).attempts()
+        assert attempts["id"].is_unique and set(attempts["id"]) == ids
+    finally:
+        if second is not None:
+            kill_tree(second)
+        kill_tree(head)
