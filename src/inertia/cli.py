@@ -206,6 +206,8 @@ def reproduce_lab(
     from inertia.comparison import compare as run_compare
     from inertia.progress import progress_bar
 
+    if check and seeds < 1:
+        raise ValueError(f"--seeds must be a positive count, got {seeds}")
     with progress_bar(len(reproduce.LAB_MOMENTA) * 100, not json_output) as advance:
         result = reproduce.lab(on_epoch=lambda momentum: advance(f"notebook protocol, momentum {momentum:g}"))
     if json_output:

@@ -217,10 +217,11 @@ def _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total):
 @njit(cache=True, parallel=True, fastmath=FAST)
 def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_step, rates, momentum, dampening,
                 weight_decay, form, nesterov, maximize, act, active,
-                batch_mean, batch_last, full_loss, correct):
+                batch_mean, batch_last, full_loss, correct, initial_loss):
     """One epoch for every active member, then its full-data loss and number of correct predictions.
     ``params`` and ``buffers`` are (members, size) in :func:`layout` order; ``rates`` is (updates this epoch,
-    members); ``first_step`` says whether the buffers are still empty."""
+    members); ``first_step`` says whether the buffers are still empty, and then the full-data loss of the
+    weights before the epoch goes to ``initial_loss`` too."""
     members, n, d = params.shape[0], x.shape[0], x.shape[1]
     c = (params.shape[1] - d * h - h) // (h + 1)
     hp = (h + LANE - 1) // LANE * LANE
@@ -257,6 +258,9 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
         z = np.empty(width, dtype=params.dtype)
         back = np.empty(hp, dtype=params.dtype)
         back_v = np.empty(hp, dtype=params.dtype)
+        if first_step:
+            start, _ = _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total)
+            initial_loss[p] = start / n
         loss_sum, steps = 0.0, 0
         for lo in range(0, n, batch):
             m = min(batch, n - lo)

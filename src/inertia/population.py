@@ -196,7 +196,9 @@ class _Chunk:
         self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
         self.divergence_factor = divergence_factor
         self.initial = [initial_weights(layers, m.seed) for m in members]
-        self.initial_loss = initial_losses(self.initial, activation, x, y)
+        # Full-data loss of the initial weights, for the divergence rule; set by the engine by the end of the
+        # first epoch (the CPU kernel measures it within that epoch).
+        self.initial_loss = None
         self.seeds = np.array([m.seed for m in members], dtype=np.int64)
         self.momentum = np.array([m.momentum for m in members], dtype=np.float64)
         # torch.optim.SGD ignores dampening when momentum is 0; the stacked update must too.
@@ -253,6 +255,7 @@ class _TorchChunk(_Chunk):
     def __init__(self, *args, device, dtype, eval_chunk):
         super().__init__(*args)
         self.device, self.dtype, self.eval_chunk = device, dtype, eval_chunk
+        self.initial_loss = initial_losses(self.initial, self.activation, self.x, self.y)
         self.params = []
         for layer in range(len(self.layers) - 1):
             weight = torch.stack([d[layer][0].T for d in self.initial])
@@ -369,6 +372,7 @@ class _KernelChunk(_Chunk):
         self.buffers = np.zeros_like(self.params)
         self.active = np.ones(len(self.members), dtype=np.bool_)
         self.updates = 0
+        self.measured_initial = np.full(len(self.members), np.nan)
 
     def cast(self, values) -> np.ndarray:
         return np.ascontiguousarray(values, dtype=self.np_dtype)
@@ -381,7 +385,9 @@ class _KernelChunk(_Chunk):
             self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.buffers,
             self.hidden, self.updates == 0, self.cast(rates), self.cast(self.momentum), self.cast(self.dampening),
             self.cast(self.weight_decay), self.kernels.FORMS[self.form], self.nesterov, self.maximize,
-            self.kernels.ACTIVATIONS[self.activation], self.active, *out)
+            self.kernels.ACTIVATIONS[self.activation], self.active, *out, self.measured_initial)
+        if self.updates == 0:
+            self.initial_loss = self.measured_initial
         self.updates += len(rates)
         return out
 
@@ -413,6 +419,7 @@ class _TritonChunk(_Chunk):
                       for v in (self.momentum, self.dampening, self.weight_decay)]
         self.active = torch.ones(len(self.members), dtype=torch.int8, device=device)
         self.updates = 0
+        self.initial_loss = initial_losses(self.initial, self.activation, self.x, self.y)
         # Constant learning rates (the usual case) are sent once, as one row read at every step.
         constant = list(self.schedules) == [Constant]
         self.constant_rates = self.learning_rates(np.zeros(1)) if constant else None
@@ -442,11 +449,13 @@ class _TritonChunk(_Chunk):
         return unflatten_weights(self.params.to("cpu", copy=True), self.layers)
 
 
-def initial_losses(initial, activation: str, x: torch.Tensor, y: torch.Tensor,
-                   budget: int = 64 << 20) -> np.ndarray:
+def initial_losses(initial, activation: str, x: torch.Tensor, y: torch.Tensor, budget: int | None = None) -> np.ndarray:
     """Full-data mean cross-entropy of each member's ``initial`` weights (what the divergence rule compares
     with), in ``x``'s dtype and on its device, as many members at a time as ``budget`` bytes of activations
-    allow."""
+    allow (default: 4 MiB on a CPU, where small batched products that stay in cache are fastest; 256 MiB on
+    a GPU)."""
+    if budget is None:
+        budget = 4 << 20 if x.device.type == "cpu" else 256 << 20
     n = len(y)
     widths = sum(w.shape[0] for w, _ in initial[0])
     step = max(1, budget // (x.element_size() * n * widths))

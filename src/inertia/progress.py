@@ -7,7 +7,8 @@ from contextlib import contextmanager
 
 @contextmanager
 def progress_bar(total: int, enabled: bool = True):
-    """Yields ``advance(description=None, steps=1)`` driving a rich progress bar on stderr, or a no-op."""
+    """Yields ``advance(description=None, steps=1)`` driving a rich progress bar on stderr, or a no-op. The bar
+    appears at the first ``advance``, so work that fails its checks before then prints nothing."""
     if not enabled:
         yield lambda description=None, steps=1: None
         return
@@ -16,10 +17,18 @@ def progress_bar(total: int, enabled: bool = True):
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
                TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("training", total=total)
+    bar = Progress(*columns, console=Console(stderr=True), transient=True)
+    task = None
 
-        def advance(description=None, steps=1):
-            bar.update(task, advance=steps, **({"description": description} if description else {}))
+    def advance(description=None, steps=1):
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(description or "training", total=total)
+        bar.update(task, advance=steps, **({"description": description} if description else {}))
 
+    try:
         yield advance
+    finally:
+        if task is not None:
+            bar.stop()
