@@ -74,8 +74,8 @@ def heatmap(results: Results, path: str | Path, *, x: str = "lr", metric: str = 
         key = key if isinstance(key, tuple) else (key,)
         ax.set_title(", ".join(f"{a}={v}" for a, v in zip(others, key)) or "all runs", fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), label=f"{LABELS.get(metric, metric)} (mean over seeds)")
-    fig.suptitle(f"{LABELS.get(metric, metric)}: × a run diverged or failed, ○ a run made no progress, "
-                 "blank not run", fontsize=10)
+    fig.suptitle(f"{LABELS.get(metric, metric)}\n× a run diverged or failed · ○ a run made no progress · "
+                 "blank: not run", fontsize=10)
     path = Path(path)
     fig.savefig(path, dpi=120)
     return path
