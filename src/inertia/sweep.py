@@ -312,7 +312,8 @@ def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, d
     except ImportError:
         raise RuntimeError("the ray executor needs Ray: pip install 'inertia[ray]'") from None
     if not ray.is_initialized():
-        options = {"address": address} if address else {"num_cpus": workers} if workers else {}
+        # Without an address, a new local instance: never whatever cluster this machine last ran.
+        options = {"address": address} if address else {"address": "local", "num_cpus": workers}
         ray.init(include_dashboard=False, log_to_driver=False, **options)
     task = ray.remote(num_cpus=1)(_ray_task)
     done, queue, running = 0, list(groups), {}
