@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _scipy
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,9 @@ def mean_ci(values, level: float = 0.95) -> Estimate:
     mean = float(values.mean())
     if n == 1:
         return Estimate(mean, np.nan, np.nan, 1, level)
-    half = float(_scipy.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+    from scipy import stats as scipy_stats  # here, not at import: training paths need no SciPy
+
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
     return Estimate(mean, mean - half, mean + half, n, level)
 
 
