@@ -55,3 +55,23 @@ def convert(form: str, to: str, lr: float, momentum: float, dampening: float = 0
             raise NoEquivalent(f"ema with momentum {momentum} >= 1 never takes a step; no lr makes it match")
         return {"form": "ema", "lr": base / (1 - momentum), "momentum": momentum, "dampening": 0.0}
     return {"form": to, "lr": base, "momentum": momentum, "dampening": 0.0}
+
+
+def qhm_to_sgd(lr: float, beta: float, nu: float) -> dict:
+    """``torch.optim.SGD`` arguments (``lr``, ``momentum``, ``nesterov``) whose updates equal QHM's at
+    (lr, β, ν), step for step: ν = 1 is momentum at lr·(1 − β) (QHM's buffer is the EMA, (1 − β) times
+    SGD's), ν = β is Nesterov momentum at lr·(1 − β), and ν = 0 or β = 0 is plain SGD at lr. Other ν mix the
+    gradient and the buffer in a proportion no SGD reproduces: :class:`NoEquivalent`."""
+    from inertia.rules import QHM
+
+    QHM(lr, beta, nu).check()
+    if nu == 0 or beta == 0:
+        return {"lr": lr, "momentum": 0.0, "nesterov": False}
+    if nu == 1:
+        return {"lr": lr * (1 - beta), "momentum": beta, "nesterov": False}
+    if nu == beta:
+        return {"lr": lr * (1 - beta), "momentum": beta, "nesterov": True}
+    raise NoEquivalent(
+        f"QHM steps by (1 - nu)·g + nu·m with nu = {nu}; SGD steps by its buffer (nu = 1) or by g + beta·buffer "
+        f"(Nesterov, nu = beta = {beta}). No SGD hyperparameters give that mix."
+    )

@@ -1,9 +1,12 @@
-"""``Momentum``: a ``torch.optim.Optimizer`` whose update is :func:`inertia.rules.momentum_step`."""
+"""Torch optimizers over :mod:`inertia.rules`: ``Momentum`` (every form; equals ``torch.optim.SGD`` in the
+``pytorch`` form) and ``QHM`` (quasi-hyperbolic momentum). Adam, AdamW and RMSprop are ``torch.optim``'s own,
+which :mod:`inertia.rules` is tested against."""
 
 from __future__ import annotations
 
 import torch
 
+from inertia import rules
 from inertia.rules import check_hyperparameters, momentum_step
 
 HYPERPARAMETERS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "form")
@@ -51,4 +54,41 @@ class Momentum(torch.optim.Optimizer):
                 param.copy_(new_param)
                 if buf is not None:
                     state["momentum_buffer"] = buf
+        return loss
+
+
+class QHM(torch.optim.Optimizer):
+    """Quasi-hyperbolic momentum (Ma & Yarats, 2019): ``m = β·m + (1 − β)·g`` from zero and
+    ``p −= lr·((1 − ν)·g + ν·m)``, with coupled weight decay (:class:`inertia.rules.QHM`). The defaults are the
+    paper's recommendation, β = 0.999 and ν = 0.7. The buffer is ``state[p]["momentum_buffer"]``."""
+
+    def __init__(self, params, lr: float = 1e-3, beta: float = 0.999, nu: float = 0.7, weight_decay: float = 0.0,
+                 *, maximize: bool = False):
+        rules.QHM(lr, beta, nu, weight_decay, maximize).check()
+        super().__init__(params, dict(lr=lr, beta=beta, nu=nu, weight_decay=weight_decay, maximize=maximize))
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        self._rule(self.param_groups[-1]).check()
+
+    @staticmethod
+    def _rule(group) -> rules.QHM:
+        return rules.QHM(group["lr"], group["beta"], group["nu"], group["weight_decay"], group["maximize"])
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            update = self._rule(group).update(group["lr"], 0)
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state[param]
+                slots = {"m": state.get("momentum_buffer", torch.zeros_like(param))}
+                new_param, slots = rules.apply(param, param.grad, slots, update, rules.QHM.slots)
+                param.copy_(new_param)
+                state["momentum_buffer"] = slots["m"]
         return loss

@@ -30,7 +30,7 @@ once it changes, since the velocity keeps the old learning rates (see :mod:`iner
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -71,26 +71,330 @@ def momentum_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, nesterov
     nothing is modified in place. ``lr``, ``momentum``, ``dampening`` and ``weight_decay`` may also be arrays
     that broadcast against ``param`` (one value per model of a stacked population); a zero momentum in such
     an array keeps a buffer, which equals torch's behaviour as long as dampening is 0 wherever momentum is.
+    This is :class:`Momentum`'s :meth:`~Momentum.update` applied by :func:`apply`.
     """
-    g = -grad if maximize else grad
-    if not _is_zero(weight_decay):
-        g = g + weight_decay * param
-    if form == "pytorch":
-        if _is_zero(momentum):
-            return param - lr * g, None
-        buf = _copy(g) if buf is None else momentum * buf + (1 - dampening) * g
-        step = g + momentum * buf if nesterov else buf
-        return param - lr * step, buf
-    if form == "polyak":
-        push = lr * (1 - dampening) * g
-        buf = -push if buf is None else momentum * buf - push
-        return (param + momentum * buf - push if nesterov else param + buf), buf
-    if form == "ema":
-        fresh = (1 - momentum) * g
-        buf = fresh if buf is None else momentum * buf + fresh
-        step = fresh + momentum * buf if nesterov else buf
-        return param - lr * step, buf
-    raise ValueError(f"Invalid form: {form!r} (allowed: {', '.join(FORMS)})")
+    if form not in FORMS:
+        raise ValueError(f"Invalid form: {form!r} (allowed: {', '.join(FORMS)})")
+    if form == "pytorch" and _is_zero(momentum):
+        new, _ = apply(param, grad, {}, Momentum(lr, 0.0, 0.0, weight_decay, nesterov, maximize, form).update(lr, 0),
+                       ())
+        return new, None
+    rule = Momentum(lr, momentum, dampening, weight_decay, nesterov, maximize, form)
+    state = {"m": _zeros_like(param) if buf is None else buf}
+    new, state = apply(param, grad, state, rule.update(lr, 0 if buf is None else 1), ("m",))
+    return new, state["m"]
+
+
+# --- the generic update --------------------------------------------------------------------------------------
+#
+# Every optimizer here is one instance of a single update over at most three state slots, each starting at
+# zero: m (a momentum buffer, velocity or first moment), v (a second moment) and a (a mean gradient, for
+# centered RMSprop). An optimizer is a function from its hyperparameters, the step's learning rate and the
+# step's index to the coefficients of that update (:class:`Update`); every engine applies those coefficients
+# the same way (:func:`apply` here; the compiled kernels restate only ``apply``, and the tests hold them to it).
+
+SLOTS = ("m", "v", "a")
+
+
+@dataclass(frozen=True)
+class Update:
+    """The coefficients of one step; each may be a number or an array over models. With ``x`` the parameter
+    and ``grad`` its gradient::
+
+        g   = sign·grad + decay·x                       coupled weight decay, maximize
+        x   = keep·x                                    decoupled weight decay (AdamW)
+        v   = v_keep·v + v_take·g²                      second moment          (slot v)
+        a   = a_keep·a + a_take·g                       mean gradient          (slot a)
+        den = sqrt(v_scale·v − a²) + eps                1 without slot v
+        m   = m_keep·m + m_take·g                       first moment           (slot m)
+        x   = x − (g_coef·g + m_coef·m) / den
+
+    or, when ``m_after_den`` (RMSprop's momentum, which averages already-scaled steps),
+    ``m = m_keep·m + m_take·g/den`` and ``x = x − m_coef·m``.
+    """
+
+    sign: object = 1.0
+    decay: object = 0.0
+    keep: object = 1.0
+    m_keep: object = 0.0
+    m_take: object = 0.0
+    v_keep: object = 0.0
+    v_take: object = 0.0
+    a_keep: object = 0.0
+    a_take: object = 0.0
+    v_scale: object = 1.0
+    eps: object = 0.0
+    g_coef: object = 0.0
+    m_coef: object = 0.0
+
+
+    def broadcast(self, shape) -> Update:
+        """The same coefficients with every array reshaped to ``shape`` (e.g. ``(-1, 1, 1)`` for one value per
+        model against parameters stacked as (models, rows, columns))."""
+        return Update(**{name: value.reshape(shape) if isinstance(value, np.ndarray) else value
+                         for name, value in ((f.name, getattr(self, f.name)) for f in fields(self))})
+
+
+UPDATE_FIELDS = tuple(f.name for f in fields(Update))
+
+
+def apply(param, grad, state: dict, u: Update, slots: tuple[str, ...], m_after_den: bool = False):
+    """One step of the generic update; returns ``(new_param, new_state)`` (``state`` maps the ``slots`` in use
+    to arrays; nothing is modified in place). Works on NumPy arrays and torch tensors alike."""
+    g = grad if _is_one(u.sign) else u.sign * grad
+    if not _is_zero(u.decay):
+        g = g + u.decay * param
+    x = param if _is_one(u.keep) else u.keep * param
+    state = dict(state)
+    den = None
+    if "v" in slots:
+        state["v"] = u.v_keep * state["v"] + u.v_take * g * g
+        square = state["v"] if _is_one(u.v_scale) else u.v_scale * state["v"]
+        if "a" in slots:
+            state["a"] = u.a_keep * state["a"] + u.a_take * g
+            square = square - state["a"] * state["a"]
+        den = _sqrt(square) + u.eps
+    if "m" in slots:
+        take = g if den is None or not m_after_den else g / den
+        state["m"] = u.m_keep * state["m"] + u.m_take * take
+    if m_after_den:
+        return x - u.m_coef * state["m"], state
+    step = u.m_coef * state["m"] if "m" in slots else None
+    if not _is_zero(u.g_coef) or step is None:
+        step = u.g_coef * g if step is None else u.g_coef * g + step
+    return (x - step if den is None else x - step / den), state
+
+
+def initial_state(param, slots: tuple[str, ...]) -> dict:
+    """Every slot at zero, shaped like ``param``."""
+    return {slot: _zeros_like(param) for slot in slots}
+
+
+# --- the optimizers ------------------------------------------------------------------------------------------
+#
+# Each is a frozen dataclass of hyperparameters (numbers, or arrays with one value per model) with ``slots``,
+# ``m_after_den``, ``check()`` and ``update(lr, t)``: the coefficients of update ``t`` (0, 1, ...) at learning
+# rate ``lr`` (the schedule's value for that update; a number, or an array over models).
+
+
+@dataclass(frozen=True)
+class Momentum:
+    """SGD with momentum in any of :data:`FORMS` (see the module docstring), with ``torch.optim.SGD``'s
+    semantics in the ``pytorch`` form: the buffer starts at the first gradient, and at momentum 0 dampening
+    is ignored."""
+
+    lr: object = 0.1
+    momentum: object = 0.0
+    dampening: object = 0.0
+    weight_decay: object = 0.0
+    nesterov: bool = False
+    maximize: bool = False
+    form: str = "pytorch"
+    kind = "momentum"
+    m_after_den = False
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return () if self.form == "pytorch" and not np.any(self.momentum) else ("m",)
+
+    def check(self) -> None:
+        _check_each(check_hyperparameters, self.lr, self.momentum, self.dampening, self.nesterov,
+                    self.weight_decay, self.form)
+
+    def update(self, lr, t) -> Update:
+        mu, nesterov = self.momentum, self.nesterov
+        common = {"sign": -1.0 if self.maximize else 1.0, "decay": self.weight_decay}
+        if self.form == "pytorch" and not self.slots:  # plain SGD: no buffer at all
+            return Update(**common, g_coef=lr)
+        if self.form == "pytorch":
+            d = _where(_equal(mu, 0), 0.0, self.dampening)  # torch ignores dampening at momentum 0
+            first = _equal(t, 0)
+            return Update(**common, m_keep=_where(first, 0.0, mu), m_take=_where(first, 1.0, 1 - d),
+                          g_coef=lr if nesterov else 0.0, m_coef=lr * mu if nesterov else lr)
+        if self.form == "polyak":
+            push = lr * (1 - self.dampening)
+            return Update(**common, m_keep=mu, m_take=-push, g_coef=push if nesterov else 0.0,
+                          m_coef=-mu if nesterov else -1.0)
+        return Update(**common, m_keep=mu, m_take=1 - mu, g_coef=lr * (1 - mu) if nesterov else 0.0,
+                      m_coef=lr * mu if nesterov else lr)
+
+
+@dataclass(frozen=True)
+class QHM:
+    """Quasi-hyperbolic momentum (Ma & Yarats, 2019): ``m = β·m + (1 − β)·g`` from zero, and the step averages
+    the plain gradient with the momentum, ``x −= lr·((1 − ν)·g + ν·m)``. ν = 1 is momentum in the ``ema`` form
+    (that is, ``torch.optim.SGD`` at lr·(1 − β)); ν = β is Nesterov's (:func:`inertia.forms.qhm_to_sgd`).
+    Weight decay is coupled (added to the gradient), as in the authors' ``qhoptim``."""
+
+    lr: object = 0.1
+    beta: object = 0.999
+    nu: object = 0.7
+    weight_decay: object = 0.0
+    maximize: bool = False
+    kind = "qhm"
+    slots = ("m",)
+    m_after_den = False
+
+    def check(self) -> None:
+        _check_lr(self.lr)
+        _check_each(check_momentum, self.beta, name="beta")
+        _check_range(self.nu, "nu", 0.0, 1.0)
+        _check_nonnegative(self.weight_decay, "weight_decay")
+
+    def update(self, lr, t) -> Update:
+        return Update(sign=-1.0 if self.maximize else 1.0, decay=self.weight_decay, m_keep=self.beta,
+                      m_take=1 - self.beta, g_coef=lr * (1 - self.nu), m_coef=lr * self.nu)
+
+
+@dataclass(frozen=True)
+class Adam:
+    """``torch.optim.Adam`` (no amsgrad): moments from zero, bias-corrected step
+    ``x −= lr/(1 − β₁ᵗ) · m / (sqrt(v/(1 − β₂ᵗ)) + eps)``; weight decay coupled (added to the gradient)."""
+
+    lr: object = 1e-3
+    beta1: object = 0.9
+    beta2: object = 0.999
+    eps: object = 1e-8
+    weight_decay: object = 0.0
+    maximize: bool = False
+    kind = "adam"
+    slots = ("m", "v")
+    m_after_den = False
+    decoupled = False
+
+    def check(self) -> None:
+        _check_lr(self.lr)
+        _check_range(self.beta1, "beta parameter at index 0", 0.0, 1.0, upper_open=True)
+        _check_range(self.beta2, "beta parameter at index 1", 0.0, 1.0, upper_open=True)
+        _check_nonnegative(self.eps, "epsilon value")
+        _check_nonnegative(self.weight_decay, "weight_decay value")
+
+    def update(self, lr, t) -> Update:
+        t = np.asarray(t) + 1 if not isinstance(t, int) else t + 1
+        correction1, correction2 = 1 - self.beta1**t, 1 - self.beta2**t
+        decay = {"keep": 1 - lr * self.weight_decay} if self.decoupled else {"decay": self.weight_decay}
+        return Update(sign=-1.0 if self.maximize else 1.0, **decay, m_keep=self.beta1, m_take=1 - self.beta1,
+                      v_keep=self.beta2, v_take=1 - self.beta2, v_scale=1 / correction2, eps=self.eps,
+                      m_coef=lr / correction1)
+
+
+@dataclass(frozen=True)
+class AdamW(Adam):
+    """``torch.optim.AdamW``: :class:`Adam` with decoupled weight decay, ``x = (1 − lr·weight_decay)·x`` before
+    the step (default weight decay 0.01, as torch's)."""
+
+    weight_decay: object = 1e-2
+    kind = "adamw"
+    decoupled = True
+
+
+@dataclass(frozen=True)
+class RMSprop:
+    """``torch.optim.RMSprop``: ``v = α·v + (1 − α)·g²``; centered, ``a = α·a + (1 − α)·g`` and the
+    denominator ``sqrt(v − a²) + eps``; with momentum μ, ``m = μ·m + g/den`` and ``x −= lr·m``, else
+    ``x −= lr·g/den``. Weight decay coupled."""
+
+    lr: object = 1e-2
+    alpha: object = 0.99
+    eps: object = 1e-8
+    weight_decay: object = 0.0
+    momentum: object = 0.0
+    centered: object = False
+    maximize: bool = False
+    kind = "rmsprop"
+    m_after_den = True
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return ("v", *(("a",) if np.any(self.centered) else ()), "m")
+
+    def check(self) -> None:
+        _check_lr(self.lr)
+        _check_range(self.alpha, "alpha value", 0.0, 1.0)
+        _check_nonnegative(self.eps, "epsilon value")
+        _check_nonnegative(self.weight_decay, "weight_decay value")
+        _check_each(check_momentum, self.momentum)
+
+    def update(self, lr, t) -> Update:
+        centered = np.asarray(self.centered, dtype=float) if not isinstance(self.centered, bool) else \
+            float(self.centered)
+        return Update(sign=-1.0 if self.maximize else 1.0, decay=self.weight_decay, v_keep=self.alpha,
+                      v_take=1 - self.alpha, a_keep=self.alpha, a_take=(1 - self.alpha) * centered, eps=self.eps,
+                      m_keep=self.momentum, m_take=1.0, m_coef=lr)
+
+
+OPTIMIZERS = {rule.kind: rule for rule in (Momentum, QHM, Adam, AdamW, RMSprop)}
+
+
+def stack(rules) -> object:
+    """One rule of the members' common kind whose hyperparameters are arrays over the members (what a
+    population's engines evaluate at once). Every member must have the same kind, and the same values of what
+    the kind shares (a momentum form, Nesterov, maximize)."""
+    rules = list(rules)
+    kinds = {type(r) for r in rules}
+    if len(kinds) != 1:
+        raise ValueError(f"a population has one optimizer kind; got {', '.join(sorted(k.kind for k in kinds))}")
+    kind = kinds.pop()
+    values = {}
+    for f in fields(kind):
+        column = [getattr(r, f.name) for r in rules]
+        if isinstance(column[0], (bool, str)):
+            if len(set(column)) != 1:
+                if f.name == "centered":
+                    values[f.name] = np.array(column, dtype=bool)
+                    continue
+                raise ValueError(f"every member of a population shares {f.name}; got {sorted(set(column))}")
+            values[f.name] = column[0]
+        else:
+            values[f.name] = np.array(column, dtype=np.float64)
+    return kind(**values)
+
+
+def _check_each(check, *args, name=None):
+    """Run a scalar ``check`` on every member's values (arrays are checked element by element)."""
+    arrays = [np.asarray(a) for a in args]
+    if all(a.ndim == 0 for a in arrays):
+        check(*args)
+        return
+    for values in zip(*np.broadcast_arrays(*arrays)):
+        check(*(v.item() for v in values))
+
+
+def _check_lr(lr) -> None:
+    for value in np.ravel(lr):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"Invalid learning rate: {value}")
+
+
+def _check_nonnegative(values, what: str) -> None:
+    for value in np.ravel(values):
+        if not value >= 0:
+            raise ValueError(f"Invalid {what}: {value}")
+
+
+def _check_range(values, what: str, low: float, high: float, upper_open: bool = False) -> None:
+    for value in np.ravel(values):
+        if not (low <= value < high if upper_open else low <= value <= high):
+            raise ValueError(f"Invalid {what}: {value} (allowed: {low:g} <= {what.split()[0]} "
+                             f"{'<' if upper_open else '<='} {high:g})")
+
+
+def _equal(value, target):
+    return np.equal(value, target) if isinstance(value, np.ndarray) else value == target
+
+
+def _where(condition, a, b):
+    if isinstance(condition, np.ndarray):
+        return np.where(condition, a, b)
+    return a if condition else b
+
+
+def _sqrt(x):
+    return x.sqrt() if hasattr(x, "sqrt") else np.sqrt(x)
+
+
+def _zeros_like(x):
+    return x.new_zeros(x.shape) if hasattr(x, "new_zeros") else np.zeros_like(x)
 
 
 def _is_zero(value) -> bool:
@@ -98,9 +402,8 @@ def _is_zero(value) -> bool:
     return isinstance(value, (int, float)) and value == 0
 
 
-def _copy(x):
-    """A fresh copy (the first buffer must not alias the caller's gradient, which may be zeroed in place)."""
-    return x.clone() if hasattr(x, "clone") else x.copy()
+def _is_one(value) -> bool:
+    return isinstance(value, (int, float)) and value == 1
 
 
 # Learning-rate schedules: pure functions of the step index t = 0, 1, 2, ... (the update being made). Their
