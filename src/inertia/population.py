@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
-from inertia import outcome
+from inertia import outcome, rules
 from inertia.data import Dataset
 from inertia.models import MLP, check_layers, initial_weights, resolve_device
-from inertia.rules import Constant, check_hyperparameters, momentum_step
+from inertia.rules import Constant
 from inertia.shuffle import orders as shuffle_orders
 from inertia.train import METRICS, History
 
@@ -34,7 +34,11 @@ ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "identity")
 
 @dataclass(frozen=True)
 class Member:
-    """One model's hyperparameters. ``schedule`` (an :mod:`inertia.rules` schedule) overrides ``lr``."""
+    """One model's hyperparameters and seed. By default its optimizer is momentum
+    (:class:`inertia.rules.Momentum` with ``lr``, ``momentum``, ``dampening``, ``weight_decay`` and the
+    population's form, Nesterov and maximize); ``optimizer`` may instead hold any rule of :mod:`inertia.rules`
+    (``rules.Adam(lr=1e-3)``, ``rules.QHM(0.1, 0.9, 0.7)``, ...), whose own fields then apply. ``schedule`` (an
+    :mod:`inertia.rules` schedule) overrides the learning rate."""
 
     lr: float = 0.1
     momentum: float = 0.0
@@ -42,9 +46,18 @@ class Member:
     weight_decay: float = 0.0
     seed: int = 0
     schedule: object | None = None
+    optimizer: object | None = None
+
+    def rule(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False):
+        """The member's optimizer rule (see the class docstring)."""
+        if self.optimizer is not None:
+            return self.optimizer
+        return rules.Momentum(self.lr, self.momentum, self.dampening, self.weight_decay, nesterov, maximize, form)
 
     def rate(self):
-        return self.schedule if self.schedule is not None else Constant(self.lr)
+        if self.schedule is not None:
+            return self.schedule
+        return Constant(self.optimizer.lr if self.optimizer is not None else self.lr)
 
 
 @dataclass
@@ -108,11 +121,12 @@ def train_population(
                          f"({dataset.features} features, {dataset.classes} classes)")
     for i, m in enumerate(members):
         try:
-            check_hyperparameters(m.lr, m.momentum, m.dampening, nesterov, m.weight_decay, form)
+            m.rule(form, nesterov, maximize).check()
         except ValueError as exc:
             raise ValueError(f"member {i}: {exc}") from None
+    kind = rules.stack([m.rule(form, nesterov, maximize) for m in members]).kind
     device = resolve_device(device)
-    engine = choose_engine(engine, layers, device)
+    engine = choose_engine(engine, layers, device, kind)
     n = len(dataset)
     chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
     x, y = dataset.tensors(device, dtype)
@@ -134,14 +148,18 @@ def train_population(
 
 
 ENGINES = ("auto", "kernel", "triton", "torch")
+COMPILED_KINDS = ("momentum",)
 
 
-def choose_engine(engine: str, layers: Sequence[int], device: torch.device) -> str:
+def choose_engine(engine: str, layers: Sequence[int], device: torch.device, kind: str = "momentum") -> str:
     """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, ``triton`` on
-    CUDA when Triton is installed), batched torch otherwise."""
+    CUDA when Triton is installed), batched torch otherwise. ``kind`` is the members' optimizer kind: the
+    compiled kernels run the optimizers in ``COMPILED_KINDS``."""
     if engine not in ENGINES:
         raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
-    one_hidden = len(layers) == 3
+    one_hidden = len(layers) == 3 and kind in COMPILED_KINDS
+    if engine in ("kernel", "triton") and kind not in COMPILED_KINDS:
+        raise ValueError(f"the {engine} engine runs {', '.join(COMPILED_KINDS)}, not {kind}; use engine='torch'")
     if engine == "kernel" and not (one_hidden and device.type == "cpu"):
         raise ValueError("the kernel engine runs one-hidden-layer networks on the CPU; use engine='torch'")
     if engine == "triton" and not (one_hidden and triton_runs_on(device)):
@@ -200,11 +218,19 @@ class _Chunk:
         # first epoch (the CPU kernel measures it within that epoch).
         self.initial_loss = None
         self.seeds = np.array([m.seed for m in members], dtype=np.int64)
+        self.rule = rules.stack([m.rule(form, nesterov, maximize) for m in members])
         self.momentum = np.array([m.momentum for m in members], dtype=np.float64)
         # torch.optim.SGD ignores dampening when momentum is 0; the stacked update must too.
         self.dampening = np.array([0.0 if form == "pytorch" and m.momentum == 0 else m.dampening for m in members])
         self.weight_decay = np.array([m.weight_decay for m in members], dtype=np.float64)
         self.schedules = vectorized_schedules([m.rate() for m in members])
+
+    def coefficients(self, steps: np.ndarray) -> np.ndarray:
+        """The update's coefficients (:class:`inertia.rules.Update`) for updates ``steps`` of every member, from
+        the members' rule and learning rates: shape (len(steps), P, len(UPDATE_FIELDS))."""
+        update = self.rule.update(self.learning_rates(steps), steps[:, None])
+        shape = (len(steps), len(self.members))
+        return np.stack([np.broadcast_to(getattr(update, name), shape) for name in rules.UPDATE_FIELDS], axis=-1)
 
     def learning_rates(self, steps: np.ndarray) -> np.ndarray:
         """Each member's rate for updates ``steps``: shape (len(steps), P), one schedule formula per kind of
@@ -261,8 +287,8 @@ class _TorchChunk(_Chunk):
             weight = torch.stack([d[layer][0].T for d in self.initial])
             bias = torch.stack([d[layer][1][None, :] for d in self.initial])
             self.params += [weight.to(device, dtype), bias.to(device, dtype)]
-        self.buffers = [None] * len(self.params)
-        self.hyper = {name: self.column(getattr(self, name)) for name in ("momentum", "dampening", "weight_decay")}
+        self.slots = self.rule.slots
+        self.state = [rules.initial_state(p, self.slots) for p in self.params]
         self.active = torch.ones(len(self.members), dtype=torch.bool, device=device)
 
     def column(self, values) -> torch.Tensor:
@@ -296,11 +322,12 @@ class _TorchChunk(_Chunk):
                 d = _activation_grad(self.activation, torch.bmm(d, self.params[2 * layer].transpose(1, 2)), a)
         return loss, grads
 
-    def update(self, grads: list[torch.Tensor], lr: torch.Tensor) -> None:
+    def update(self, grads: list[torch.Tensor], coefficients: torch.Tensor) -> None:
+        """:func:`inertia.rules.apply` on every stacked tensor, with one step's coefficients (P, fields)."""
+        update = rules.Update(*coefficients.T.reshape(len(rules.UPDATE_FIELDS), -1, 1, 1))
         for i, (param, grad) in enumerate(zip(self.params, grads)):
-            self.params[i], self.buffers[i] = momentum_step(
-                param, grad, self.buffers[i], lr=lr, **self.hyper, form=self.form, nesterov=self.nesterov,
-                maximize=self.maximize)
+            self.params[i], self.state[i] = rules.apply(param, grad, self.state[i], update, self.slots,
+                                                        self.rule.m_after_den)
 
     def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-data loss and correct predictions of every member, ``eval_chunk`` members at a time."""
@@ -317,17 +344,16 @@ class _TorchChunk(_Chunk):
 
     def epoch(self, epoch, steps):
         n, members = len(self.y), len(self.members)
-        rates = self.learning_rates(steps)
+        table = torch.as_tensor(self.coefficients(steps), device=self.device, dtype=self.dtype)
         if self.shuffle:
             order = torch.from_numpy(shuffle_orders(self.seeds, epoch, n)).to(self.device)
         else:
             order = torch.arange(n, device=self.device).expand(members, n)
-        rates = torch.as_tensor(rates, device=self.device, dtype=self.dtype) * self.active.to(self.dtype)
         total = torch.zeros(members, dtype=torch.float64, device=self.device)
         for step, lo in enumerate(range(0, n, self.batch_size)):
             index = order[:, lo : lo + self.batch_size]
             loss, grads = self.gradients(self.forward(self.x[index]), self.y[index])
-            self.update(grads, rates[step].reshape(-1, 1, 1))
+            self.update(grads, table[step])
             total += loss.double()
         full_loss, correct = self.evaluate()
         steps = -(-n // self.batch_size)
@@ -335,13 +361,12 @@ class _TorchChunk(_Chunk):
                 correct.cpu().numpy())
 
     def freeze(self, diverged: np.ndarray) -> None:
-        """Stop updating diverged members: zero weights and buffers (finite, so nothing NaN is computed
-        further) with zero learning rate and momentum."""
+        """Diverged members: their weights and state are zeroed (finite, so nothing NaN is computed further);
+        what they compute from then on is never read (no operation mixes members)."""
         self.active &= ~torch.from_numpy(diverged).to(self.device)
         keep = self.active.reshape(-1, 1, 1)
         self.params = [torch.where(keep, p, 0) for p in self.params]
-        self.buffers = [None if b is None else torch.where(keep, b, 0) for b in self.buffers]
-        self.hyper["momentum"] = torch.where(keep, self.hyper["momentum"], 0)
+        self.state = [{slot: torch.where(keep, value, 0) for slot, value in state.items()} for state in self.state]
 
     def finite_weights(self) -> np.ndarray:
         finite = torch.stack([p.isfinite().flatten(1).all(dim=1) for p in self.params]).all(dim=0)
