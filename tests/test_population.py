@@ -209,23 +209,36 @@ def test_cuda_matches_cpu():  # pragma: no cover - run on a GPU machine
         np.testing.assert_allclose(a.loss, b.loss, rtol=1e-9)
 
 
-@pytest.mark.parametrize("form", ["pytorch", "polyak", "ema"])
-@pytest.mark.parametrize("nesterov", [False, True])
-def test_kernel_update_equals_rules(form, nesterov):
-    """The kernel's branch-free update against inertia.rules.momentum_step, step by step."""
+UPDATE_RULES = [
+    rules.Momentum(0.1, 0.0, weight_decay=1e-2, maximize=True),
+    *(rules.Momentum(0.1, 0.9, 0.0 if nesterov or form == "ema" else 0.3, 1e-2, nesterov, True, form)
+      for form in rules.FORMS for nesterov in (False, True)),
+    rules.QHM(0.1, 0.9, 0.7, 1e-2), rules.Adam(0.01, 0.8, 0.99, 1e-6, 1e-2, maximize=True), rules.AdamW(0.01),
+    rules.RMSprop(0.01, 0.9, 1e-6, 1e-2), rules.RMSprop(0.01, 0.9, 1e-6, 0.0, 0.5),
+    rules.RMSprop(0.01, 0.9, 1e-6, 0.0, 0.5, True), rules.RMSprop(0.01, 0.95, 1e-6, 1e-2, 0.0, True),
+]
+
+
+@pytest.mark.parametrize("rule", UPDATE_RULES, ids=repr)
+def test_kernel_update_equals_rules(rule):
+    """The CPU kernel's update alone, on random state, against inertia.rules.apply, step by step under a
+    changing learning rate."""
     from inertia import kernels
 
     rng = np.random.default_rng(0)
     params, grads = rng.standard_normal(7), rng.standard_normal((30, 7))
-    ours, buffers = params.copy(), np.zeros(7)
-    theirs, buf = params.copy(), None
-    m, d = 0.9, 0.0 if nesterov or form == "ema" else 0.3
+    slots = rule.slots
+    ours, state = params.copy(), np.zeros((len(slots), 7))
+    rows = [slots.index(s) if s in slots else -1 for s in rules.SLOTS]
+    theirs, their_state = params.copy(), rules.initial_state(params, slots)
     for t, g in enumerate(grads):
-        lr = 0.1 / (1 + t)
-        kernels.apply_update(ours, buffers, g, t == 0, lr, m, d, 1e-2, kernels.FORMS[form], nesterov, True)
-        theirs, buf = rules.momentum_step(theirs, g, buf, lr=lr, momentum=m, dampening=d, nesterov=nesterov,
-                                          weight_decay=1e-2, maximize=True, form=form)
+        update = rule.update(0.1 / (1 + t), t)
+        row = np.array([float(getattr(update, name)) for name in rules.UPDATE_FIELDS])
+        kernels.apply_update(ours, state, g, row, *rows, rule.m_after_den)
+        theirs, their_state = rules.apply(theirs, g, their_state, update, slots, rule.m_after_den)
         np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-14)
+        for slot in slots:
+            np.testing.assert_allclose(state[slots.index(slot)], their_state[slot], rtol=1e-13, atol=1e-14)
 
 
 def torch_optimizer(rule, params):
@@ -267,7 +280,7 @@ def random_rules(kind, count, seed, adam_lr=(1e-3, 3e-2)):
 OPTIMIZER_KINDS = ["qhm", "adam", "adamw", "rmsprop"]
 
 
-@pytest.mark.parametrize("engine", ["torch"])
+@pytest.mark.parametrize("engine", ["torch", "kernel"])
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "in order"])

@@ -4,8 +4,9 @@ The batched torch engine pays for every tensor operation on every step and strea
 population through memory. Here one compiled function trains each member through a whole epoch while its
 weights, buffers and activations stay in the core's cache, members spread over the cores. It computes the
 same thing as :class:`inertia.population` (tested against it and against :func:`inertia.train.fit`):
-the same data orders (:mod:`inertia.shuffle`), and per parameter the update of
-:func:`inertia.rules.momentum_step`, restated for scalars in :func:`coefficients` and tested equal to it.
+the same data orders (:mod:`inertia.shuffle`), and per parameter the generic update of
+:func:`inertia.rules.apply` with coefficients the host computes from the members' rule (any optimizer of
+:mod:`inertia.rules`), so no optimizer's formula is written here (:func:`apply_update`, tested equal to it).
 
 Layout per member: ``w1`` (d, h), ``b1`` (h,), ``w2t`` (c, h) (the output layer transposed, so every inner
 loop runs over the hidden width), ``b2`` (c,). Inside an epoch a member's vectors are copied into the same
@@ -27,40 +28,56 @@ from numba import njit, prange
 
 from inertia import vecmath
 from inertia.shuffle import _fill
-from inertia.vecmath import like
 
-FORMS = {"pytorch": 0, "polyak": 1, "ema": 2}
 FAST = vecmath.FAST
 LANE = 16  # the hidden width is padded to a multiple of this (one 512-bit register of float32)
 BLOCK = 128  # samples per block of the full-data evaluation
 
 
-@njit(cache=True, inline="always")
-def coefficients(first, lr, momentum, dampening, form, nesterov):
-    """:func:`inertia.rules.momentum_step` as one branch-free affine update, so the loop over parameters
-    vectorizes: ``buf = a·buf + b·g`` then ``param = param + c·g + e·buf``. ``first`` marks the first update
-    (buffers are zero then, which gives polyak's and ema's first step). For ``pytorch`` with momentum 0 the
-    caller passes dampening 0, which keeps torch's plain step."""
-    m, zero, one = momentum, like(momentum, 0), like(momentum, 1)
-    if form == 0:  # pytorch: b = g first, then m·b + (1 − d)·g; p −= lr·(g + m·b) or lr·b
-        a, b = (zero, one) if first else (m, one - dampening)
-        return (a, b, -lr, -lr * m) if nesterov else (a, b, zero, -lr)
-    if form == 1:  # polyak: v = m·v − lr(1 − d)·g; p += m·v − lr(1 − d)·g or v
-        push = lr * (one - dampening)
-        return (m, -push, -push, m) if nesterov else (m, -push, zero, one)
-    # ema: v = m·v + (1 − m)·g; p −= lr·((1 − m)·g + m·v) or lr·v
-    return (m, one - m, -lr * (one - m), -lr * m) if nesterov else (m, one - m, zero, -lr)
+# The update: inertia.rules.apply for one member's flat vectors, with one step's coefficients ``u`` (the fields
+# of inertia.rules.Update, in order) computed on the host by the members' rule. ``state`` holds the slots in
+# use, one row each; ``im``, ``iv`` and ``ia`` are the rows of slots m, v and a (-1 when absent). Which slots
+# exist and ``m_after_den`` are fixed for a population, so each case below is one branch-free loop.
+SIGN, DECAY, KEEP, M_KEEP, M_TAKE, V_KEEP, V_TAKE, A_KEEP, A_TAKE, V_SCALE, EPS, G_COEF, M_COEF = range(13)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def apply_update(params, buffers, grads, first, lr, momentum, dampening, weight_decay, form, nesterov, maximize):
-    """Update flat ``params`` and ``buffers`` in place from ``grads`` (weight decay and maximize included)."""
-    a, b, c, e = coefficients(first, lr, momentum, dampening, form, nesterov)
-    sign = like(lr, -1) if maximize else like(lr, 1)
-    for i in range(params.shape[0]):
-        g = sign * grads[i] + weight_decay * params[i]
-        buffers[i] = a * buffers[i] + b * g
-        params[i] += c * g + e * buffers[i]
+def apply_update(params, state, grads, u, im, iv, ia, m_after):
+    """:func:`inertia.rules.apply` in place on flat ``params`` and ``state`` rows."""
+    sign, decay, keep = u[SIGN], u[DECAY], u[KEEP]
+    m_keep, m_take, g_coef, m_coef = u[M_KEEP], u[M_TAKE], u[G_COEF], u[M_COEF]
+    n = params.shape[0]
+    if iv < 0:  # momentum, QHM, plain SGD: x = keep·x − (g_coef·g + m_coef·m)
+        if im < 0:
+            for i in range(n):
+                g = sign * grads[i] + decay * params[i]
+                params[i] = keep * params[i] - g_coef * g
+            return
+        m = state[im]
+        for i in range(n):
+            g = sign * grads[i] + decay * params[i]
+            m[i] = m_keep * m[i] + m_take * g
+            params[i] = keep * params[i] - (g_coef * g + m_coef * m[i])
+        return
+    v, v_keep, v_take, v_scale, eps = state[iv], u[V_KEEP], u[V_TAKE], u[V_SCALE], u[EPS]
+    a_keep, a_take = u[A_KEEP], u[A_TAKE]
+    a = state[ia] if ia >= 0 else state[iv]
+    m = state[im] if im >= 0 else state[iv]
+    for i in range(n):
+        g = sign * grads[i] + decay * params[i]
+        x = keep * params[i]
+        v[i] = v_keep * v[i] + v_take * g * g
+        square = v_scale * v[i]
+        if ia >= 0:
+            a[i] = a_keep * a[i] + a_take * g
+            square -= a[i] * a[i]
+        den = np.sqrt(square) + eps
+        if m_after:  # RMSprop's momentum averages scaled steps
+            m[i] = m_keep * m[i] + m_take * (g / den)
+            params[i] = x - m_coef * m[i]
+        else:
+            m[i] = m_keep * m[i] + m_take * g
+            params[i] = x - (g_coef * g + m_coef * m[i]) / den
 
 
 # Activations and their backward (gradient ``d`` through an activation whose output is ``a``), chosen by a
@@ -215,13 +232,12 @@ def _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_step, rates, momentum, dampening,
-                weight_decay, form, nesterov, maximize, act, active,
-                batch_mean, batch_last, full_loss, correct, initial_loss):
+def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step, coefficients, im, iv, ia, m_after,
+                act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
     """One epoch for every active member, then its full-data loss and number of correct predictions.
-    ``params`` and ``buffers`` are (members, size) in :func:`layout` order; ``rates`` is (updates this epoch,
-    members); ``first_step`` says whether the buffers are still empty, and then the full-data loss of the
-    weights before the epoch goes to ``initial_loss`` too."""
+    ``params`` is (members, size) and ``state`` (members, slots, size) in :func:`layout` order;
+    ``coefficients`` is (members, updates this epoch, fields) (see :func:`apply_update`); on the
+    ``first_step`` the full-data loss of the weights before the epoch goes to ``initial_loss`` too."""
     members, n, d = params.shape[0], x.shape[0], x.shape[1]
     c = (params.shape[1] - d * h - h) // (h + 1)
     hp = (h + LANE - 1) // LANE * LANE
@@ -242,11 +258,13 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
         labels = np.empty(n, dtype=y.dtype)
         for i in range(n):
             labels[i] = y[order[i]]
+        slots = state.shape[1]
         flat = np.empty(size, dtype=params.dtype)
-        moment = np.empty(size, dtype=params.dtype)
+        moments = np.empty((slots, size), dtype=params.dtype)
         grads = np.empty(size, dtype=params.dtype)
         _pad(params[p], d, h, c, flat)
-        _pad(buffers[p], d, h, c, moment)
+        for k in range(slots):
+            _pad(state[p, k], d, h, c, moments[k])
         w1, b1 = flat[:o1].reshape((d, hp)), flat[o1:o2]
         w2t, b2 = flat[o2:o3].reshape((c, hp)), flat[o3:]
         g1, gb1 = grads[:o1].reshape((d, hp)), grads[o1:o2]
@@ -306,14 +324,14 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, buffers, h, first_st
                         g[j] += ka * back[j] + kv * back_v[j]
             if act == SIGMOID:  # sigmoid(0) ≠ 0: keep the padding's output weights at zero
                 g2t[:, h:] = 0
-            apply_update(flat, moment, grads, first_step and steps == 0, rates[steps, p], momentum[p],
-                         dampening[p], weight_decay[p], form, nesterov, maximize)
+            apply_update(flat, moments, grads, coefficients[p, steps], im, iv, ia, m_after)
             loss_sum += loss
             steps += 1
             batch_last[p] = loss
         batch_mean[p] = loss_sum / steps
         _unpad(flat, d, h, c, params[p])
-        _unpad(moment, d, h, c, buffers[p])
+        for k in range(slots):
+            _unpad(moments[k], d, h, c, state[p, k])
         full, hits = _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total)
         full_loss[p] = full / n
         correct[p] = hits

@@ -148,27 +148,27 @@ def train_population(
 
 
 ENGINES = ("auto", "kernel", "triton", "torch")
-COMPILED_KINDS = ("momentum",)
+TRITON_KINDS = ("momentum",)
 
 
 def choose_engine(engine: str, layers: Sequence[int], device: torch.device, kind: str = "momentum") -> str:
-    """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, ``triton`` on
-    CUDA when Triton is installed), batched torch otherwise. ``kind`` is the members' optimizer kind: the
-    compiled kernels run the optimizers in ``COMPILED_KINDS``."""
+    """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, every optimizer;
+    ``triton`` on CUDA when Triton is installed, the optimizers in :data:`TRITON_KINDS`), batched torch
+    otherwise. ``kind`` is the members' optimizer kind."""
     if engine not in ENGINES:
         raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
-    one_hidden = len(layers) == 3 and kind in COMPILED_KINDS
-    if engine in ("kernel", "triton") and kind not in COMPILED_KINDS:
-        raise ValueError(f"the {engine} engine runs {', '.join(COMPILED_KINDS)}, not {kind}; use engine='torch'")
+    one_hidden = len(layers) == 3
     if engine == "kernel" and not (one_hidden and device.type == "cpu"):
         raise ValueError("the kernel engine runs one-hidden-layer networks on the CPU; use engine='torch'")
     if engine == "triton" and not (one_hidden and triton_runs_on(device)):
         raise ValueError("the triton engine runs one-hidden-layer networks on a CUDA device (with Triton "
                          "installed); use engine='torch'")
+    if engine == "triton" and kind not in TRITON_KINDS:
+        raise ValueError(f"the triton engine runs {', '.join(TRITON_KINDS)}, not {kind}; use engine='torch'")
     if engine == "auto":
         if one_hidden and device.type == "cpu":
             return "kernel"
-        return "triton" if one_hidden and triton_runs_on(device) else "torch"
+        return "triton" if one_hidden and kind in TRITON_KINDS and triton_runs_on(device) else "torch"
     return engine
 
 
@@ -394,7 +394,9 @@ class _KernelChunk(_Chunk):
         self.y_np = self.y.cpu().numpy()
         self.hidden = self.layers[1]
         self.params = flat_weights(self.initial).numpy().astype(self.np_dtype)
-        self.buffers = np.zeros_like(self.params)
+        self.slots = self.rule.slots
+        self.state = np.zeros((len(self.members), len(self.slots), self.params.shape[1]), dtype=self.np_dtype)
+        self.rows = [self.slots.index(slot) if slot in self.slots else -1 for slot in rules.SLOTS]
         self.active = np.ones(len(self.members), dtype=np.bool_)
         self.updates = 0
         self.measured_initial = np.full(len(self.members), np.nan)
@@ -404,16 +406,15 @@ class _KernelChunk(_Chunk):
 
     def epoch(self, epoch, steps):
         members = len(self.members)
-        rates = self.learning_rates(steps)
+        coefficients = self.cast(self.coefficients(steps).transpose(1, 0, 2))
         out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
         self.kernels.train_epoch(
-            self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.buffers,
-            self.hidden, self.updates == 0, self.cast(rates), self.cast(self.momentum), self.cast(self.dampening),
-            self.cast(self.weight_decay), self.kernels.FORMS[self.form], self.nesterov, self.maximize,
+            self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.state,
+            self.hidden, self.updates == 0, coefficients, *self.rows, self.rule.m_after_den,
             self.kernels.ACTIVATIONS[self.activation], self.active, *out, self.measured_initial)
         if self.updates == 0:
             self.initial_loss = self.measured_initial
-        self.updates += len(rates)
+        self.updates += len(steps)
         return out
 
     def freeze(self, diverged: np.ndarray) -> None:
