@@ -10,10 +10,14 @@ Sections (each baseline runs beside inertia in the same process; ratios are what
              against inertia's population at P models, same epochs
   scaling    inertia's throughput (model-epochs/s) and peak resident memory at each P, each P in a fresh
              process; end to end (initial weights included) and once running (per epoch after the first)
+  optimizers momentum, plain SGD, QHM, Adam, AdamW and RMSprop populations of P members in one process,
+             in turns (each timed --repeats times, the median kept): time per model-epoch and its ratio to
+             momentum's
 
-    python benchmarks/population.py [--json] [--sections notebook,vmap,scaling] [--sizes 10,100,1000,10000]
-                                    [--vmap-size 1000] [--repeats 3] [--device cpu|cuda]
-                                    [--engine auto|kernel|torch]
+    python benchmarks/population.py [--json] [--sections notebook,vmap,scaling,optimizers]
+                                    [--sizes 10,100,1000,10000] [--vmap-size 1000] [--repeats 3]
+                                    [--device cpu|cuda] [--engine auto|kernel|torch]
+                                    [--optimizer momentum|sgd|qhm|adam|adamw|rmsprop] [--optimizer-size 1000]
 """
 
 from __future__ import annotations
@@ -32,10 +36,20 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from inertia import data
+from inertia import data, rules
 from inertia.population import Member, train_population
 
 MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
+OPTIMIZERS = ("momentum", "sgd", "qhm", "adam", "adamw", "rmsprop")
+
+
+def members_of(optimizer: str, size: int) -> list[Member]:
+    """``size`` members of one optimizer kind, at settings that train the spiral, seeds 0..size-1."""
+    def rule(i):
+        return {"sgd": None, "momentum": None, "qhm": rules.QHM(0.2, 0.9, 0.7), "adam": rules.Adam(0.01),
+                "adamw": rules.AdamW(0.01), "rmsprop": rules.RMSprop(0.003, momentum=0.5 * (i % 2))}[optimizer]
+    momenta = (0.0,) if optimizer == "sgd" else MOMENTA
+    return [Member(lr=0.1, momentum=momenta[i % len(momenta)], seed=i, optimizer=rule(i)) for i in range(size)]
 
 
 def notebook_protocol(epochs: int) -> float:
@@ -104,12 +118,13 @@ def vmap_ensemble(size: int, epochs: int, device: str) -> float:
     return time.perf_counter() - started
 
 
-def inertia_population(size: int, epochs: int, device: str, engine: str, *, steady: bool = False):
+def inertia_population(size: int, epochs: int, device: str, engine: str, *, steady: bool = False,
+                       optimizer: str = "momentum"):
     """Seconds for ``train_population`` on ``size`` members, end to end (initial weights, every epoch, results
     back on the host). With ``steady``, also the seconds per epoch once running: from the end of the first
     epoch to the end of the last, as ``on_epoch`` sees them (each epoch's results are on the host by then)."""
     dataset = data.spiral(seed=0)
-    members = [Member(lr=0.1, momentum=MOMENTA[i % len(MOMENTA)], seed=i) for i in range(size)]
+    members = members_of(optimizer, size)
     warm = members[: min(size, 4)]  # compile (or load) the kernel before timing
     train_population(dataset, [2, 50, 3], warm, epochs=1, device=device, engine=engine)
     marks = []
@@ -125,11 +140,12 @@ def inertia_population(size: int, epochs: int, device: str, engine: str, *, stea
     return seconds, per_epoch
 
 
-def scaling_point(size: int, epochs: int, device: str, engine: str, repeats: int = 1) -> dict:
+def scaling_point(size: int, epochs: int, device: str, engine: str, repeats: int = 1,
+                  optimizer: str = "momentum") -> dict:
     """One P in a fresh process, so its peak resident memory (VmHWM, which exec resets) is its own; with
     ``repeats``, that many processes, reporting the median times and the largest peaks."""
     if repeats > 1:
-        points = [scaling_point(size, epochs, device, engine) for _ in range(repeats)]
+        points = [scaling_point(size, epochs, device, engine, optimizer=optimizer) for _ in range(repeats)]
         middle = sorted(points, key=lambda p: p["seconds"])[repeats // 2]
         point = dict(middle, repeats=repeats, epoch_seconds=statistics.median(p["epoch_seconds"] for p in points))
         point["steady_model_epochs_per_s"] = size / point["epoch_seconds"]
@@ -139,7 +155,8 @@ def scaling_point(size: int, epochs: int, device: str, engine: str, repeats: int
     code = (
         "import json, sys; sys.argv = ['x'];"
         "from benchmarks.population import inertia_population;"
-        f"s, e = inertia_population({size}, {epochs}, {device!r}, {engine!r}, steady=True);"
+        f"s, e = inertia_population({size}, {epochs}, {device!r}, {engine!r}, steady=True, "
+        f"optimizer={optimizer!r});"
         "rss = int(dict(l.split(':') for l in open('/proc/self/status'))['VmHWM'].split()[0]) / 1024;"
         "import torch;"
         "gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None;"
@@ -167,6 +184,10 @@ def main() -> None:
                         help="fresh processes per scaling point; the median is reported")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--engine", default="auto")
+    parser.add_argument("--optimizer", default="momentum", choices=OPTIMIZERS,
+                        help="the members' optimizer in the vmap and scaling sections")
+    parser.add_argument("--optimizer-size", type=int, default=1000, help="P of the optimizers section")
+    parser.add_argument("--optimizer-epochs", type=int, default=20, help="epochs of the optimizers section")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
@@ -184,7 +205,7 @@ def main() -> None:
     if "vmap" in sections:
         size, epochs = args.vmap_size, args.vmap_epochs
         vmap_s = vmap_ensemble(size, epochs, args.device)
-        ours = inertia_population(size, epochs, args.device, args.engine)
+        ours = inertia_population(size, epochs, args.device, args.engine, optimizer=args.optimizer)
         results["vmap"] = {"size": size, "epochs": epochs,
                            "vmap_model_epochs_per_s": size * epochs / vmap_s,
                            "inertia_model_epochs_per_s": size * epochs / ours, "speedup": vmap_s / ours}
@@ -195,12 +216,27 @@ def main() -> None:
         results["scaling"] = []
         for size in (int(s) for s in args.sizes.split(",")):
             epochs = max(3, min(20, args.scaling_work // size))
-            point = scaling_point(size, epochs, args.device, args.engine, args.repeats)
+            point = scaling_point(size, epochs, args.device, args.engine, args.repeats, args.optimizer)
             results["scaling"].append(point)
             gpu = f", GPU peak {point['peak_gpu_mib']:.0f} MiB" if point["peak_gpu_mib"] else ""
             report(args, f"P={size:>7,}: {point['model_epochs_per_s']:>10,.0f} model-epochs/s end to end, "
                          f"{point['steady_model_epochs_per_s']:>10,.0f} per s once running, "
                          f"peak RSS {point['peak_rss_mib']:.0f} MiB{gpu}")
+    if "optimizers" in sections:
+        size, epochs = args.optimizer_size, args.optimizer_epochs
+        times = {name: [] for name in OPTIMIZERS}
+        for _ in range(args.repeats):  # in turns, so drift in the machine's speed hits every optimizer alike
+            for name in OPTIMIZERS:
+                times[name].append(inertia_population(size, epochs, args.device, args.engine, optimizer=name))
+        base = statistics.median(times["momentum"])
+        results["optimizers"] = {"size": size, "epochs": epochs, "engine": args.engine, "rows": []}
+        for name in OPTIMIZERS:
+            seconds = statistics.median(times[name])
+            row = {"optimizer": name, "seconds": seconds, "model_epochs_per_s": size * epochs / seconds,
+                   "us_per_model_epoch": 1e6 * seconds / (size * epochs), "ratio_to_momentum": seconds / base}
+            results["optimizers"]["rows"].append(row)
+            report(args, f"{name:>9}: {row['model_epochs_per_s']:>9,.0f} model-epochs/s "
+                         f"({row['us_per_model_epoch']:.0f} us each), {row['ratio_to_momentum']:.2f}x momentum's time")
     if args.json:
         print(json.dumps(results, indent=2))
 

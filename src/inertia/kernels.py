@@ -60,24 +60,30 @@ def apply_update(params, state, grads, u, im, iv, ia, m_after):
             params[i] = keep * params[i] - (g_coef * g + m_coef * m[i])
         return
     v, v_keep, v_take, v_scale, eps = state[iv], u[V_KEEP], u[V_TAKE], u[V_SCALE], u[EPS]
-    a_keep, a_take = u[A_KEEP], u[A_TAKE]
-    a = state[ia] if ia >= 0 else state[iv]
-    m = state[im] if im >= 0 else state[iv]
+    m = state[im]
+    if ia < 0 and not m_after:  # Adam, AdamW
+        for i in range(n):
+            g = sign * grads[i] + decay * params[i]
+            v[i] = v_keep * v[i] + v_take * g * g
+            m[i] = m_keep * m[i] + m_take * g
+            params[i] = keep * params[i] - (g_coef * g + m_coef * m[i]) / (np.sqrt(v_scale * v[i]) + eps)
+        return
+    # RMSprop: momentum over scaled steps (every rule with slot v has slot m), centered (slot a) or not; one
+    # loop each, since a branch inside the loop keeps it from vectorizing
+    if ia < 0:
+        for i in range(n):
+            g = sign * grads[i] + decay * params[i]
+            v[i] = v_keep * v[i] + v_take * g * g
+            m[i] = m_keep * m[i] + m_take * (g / (np.sqrt(v_scale * v[i]) + eps))
+            params[i] = keep * params[i] - m_coef * m[i]
+        return
+    a, a_keep, a_take = state[ia], u[A_KEEP], u[A_TAKE]
     for i in range(n):
         g = sign * grads[i] + decay * params[i]
-        x = keep * params[i]
         v[i] = v_keep * v[i] + v_take * g * g
-        square = v_scale * v[i]
-        if ia >= 0:
-            a[i] = a_keep * a[i] + a_take * g
-            square -= a[i] * a[i]
-        den = np.sqrt(square) + eps
-        if m_after:  # RMSprop's momentum averages scaled steps
-            m[i] = m_keep * m[i] + m_take * (g / den)
-            params[i] = x - m_coef * m[i]
-        else:
-            m[i] = m_keep * m[i] + m_take * g
-            params[i] = x - (g_coef * g + m_coef * m[i]) / den
+        a[i] = a_keep * a[i] + a_take * g
+        m[i] = m_keep * m[i] + m_take * (g / (np.sqrt(v_scale * v[i] - a[i] * a[i]) + eps))
+        params[i] = keep * params[i] - m_coef * m[i]
 
 
 # Activations and their backward (gradient ``d`` through an activation whose output is ``a``), chosen by a
