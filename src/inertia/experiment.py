@@ -5,8 +5,10 @@ A spec has these tables (every key optional except where noted)::
     [data]        name = "spiral"  (spiral, moons, circles, blobs, digits, or a .csv/.npz path), seed = 0, and
                   the generator's own arguments (points, noise, turns, ...; label for a table)
     [model]       layers = [2, 50, 3] (default: features, 50, classes), activation = "relu"
-    [optimizer]   name = "momentum" (inertia.optim.Momentum; or sgd, adam, adamw, rmsprop from torch.optim),
-                  lr, momentum, dampening, weight_decay, nesterov, form, effective_lr = false
+    [optimizer]   name = "momentum" (any form; or sgd, qhm, adam, adamw, rmsprop: inertia.rules, with
+                  torch.optim's semantics and defaults), lr, momentum (QHM's β), dampening, weight_decay,
+                  nesterov, form, effective_lr = false, and nu (qhm), beta1, beta2, eps (adam, adamw),
+                  alpha, eps, centered (rmsprop)
     [schedule]    kind = "constant" | "inverse_time" (decay) | "step" (every, gamma) | "cosine" (total, floor)
     [train]       epochs = 100, batch_size = 20, shuffle = true, seeds = 5 (a count, or a list of seeds),
                   divergence_factor = 10 (the rule of inertia.outcome; left out of a configuration unless set)
@@ -36,14 +38,18 @@ import numpy as np
 from inertia.outcome import check_factor
 from inertia.rules import FORMS, check_momentum
 
-OPTIMIZERS = ("momentum", "sgd", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("momentum", "sgd", "qhm", "adam", "adamw", "rmsprop")
+# Keys of [optimizer] beyond momentum's, and the optimizers that read each (left out of the others' configs).
+EXTRA_KEYS = {"nu": ("qhm",), "beta1": ("adam", "adamw"), "beta2": ("adam", "adamw"),
+              "eps": ("adam", "adamw", "rmsprop"), "alpha": ("rmsprop",), "centered": ("rmsprop",)}
 SCHEDULES = {"constant": (), "inverse_time": ("decay",), "step": ("every", "gamma"), "cosine": ("total", "floor")}
 # Axes a grid or random section may vary, and the table each belongs to.
 AXES = {"lr": "optimizer", "momentum": "optimizer", "dampening": "optimizer", "weight_decay": "optimizer",
         "nesterov": "optimizer", "form": "optimizer", "optimizer": "optimizer", "batch_size": "train",
-        "epochs": "train", "activation": "model"}
+        "epochs": "train", "activation": "model", **{key: "optimizer" for key in EXTRA_KEYS}}
 TABLES = ("data", "model", "optimizer", "schedule", "train", "grid", "random", "targets")
-OPTIMIZER_KEYS = ("name", "lr", "momentum", "dampening", "weight_decay", "nesterov", "form", "effective_lr")
+OPTIMIZER_KEYS = ("name", "lr", "momentum", "dampening", "weight_decay", "nesterov", "form", "effective_lr",
+                  *EXTRA_KEYS)
 TRAIN_KEYS = ("epochs", "batch_size", "shuffle", "seeds", "divergence_factor")
 MODEL_KEYS = ("layers", "activation")
 TARGETS = ("accuracy", "loss")
@@ -130,7 +136,8 @@ def validate(raw: dict) -> Spec:
     optimizer = {"name": "momentum", "lr": 0.1, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0,
                  "nesterov": False, "form": "pytorch", "effective_lr": False, **tables["optimizer"]}
     _only(optimizer, OPTIMIZER_KEYS, "optimizer")
-    for key in ("name", "lr", "momentum", "dampening", "weight_decay", "nesterov", "form"):
+    for key in ("name", "lr", "momentum", "dampening", "weight_decay", "nesterov", "form",
+                *(k for k in EXTRA_KEYS if k in optimizer)):
         _axis_value(key, optimizer[key], f"optimizer.{key}")
     if not isinstance(optimizer["effective_lr"], bool):
         raise SpecError(f"optimizer.effective_lr: expected true or false, got {optimizer['effective_lr']!r}")
@@ -236,11 +243,17 @@ def resolve(spec: Spec, chosen: dict, seed: int) -> dict:
     if spec.optimizer["effective_lr"]:
         optimizer["effective_lr"] = optimizer["lr"]
         optimizer["lr"] = optimizer["lr"] * (1.0 - optimizer["momentum"])
-    if optimizer["name"] != "momentum":  # torch.optim baselines take none of momentum's extras
+    name = optimizer["name"]
+    if name != "momentum":  # the others take none of momentum's extras
         for key in ("dampening", "nesterov", "form"):
             optimizer.pop(key)
-        if optimizer["name"] in ("adam", "adamw"):
+        if name in ("adam", "adamw"):
             optimizer.pop("momentum")
+    for key, readers in EXTRA_KEYS.items():  # each only where it applies (and only when the spec sets it)
+        if key in optimizer and name not in readers:
+            optimizer.pop(key)
+        elif key in optimizer and key != "centered":
+            optimizer[key] = float(optimizer[key])
     return {"data": dict(spec.data), "model": model, "optimizer": optimizer, "schedule": dict(spec.schedule),
             "train": train, "seed": int(seed)}
 
@@ -313,16 +326,19 @@ def _axis_value(axis: str, value, where: str) -> None:
     elif axis == "form":
         if value not in FORMS:
             raise SpecError(f"{where}: {value!r} is not one of {', '.join(FORMS)}")
-    elif axis == "nesterov":
+    elif axis in ("nesterov", "centered"):
         if not isinstance(value, bool):
             raise SpecError(f"{where}: expected true or false, got {value!r}")
     elif axis in ("batch_size", "epochs"):
         _integer(value, where, minimum=1)
     elif axis == "activation":
         _activation(value, where)
-    elif axis == "dampening":
+    elif axis in ("dampening", "nu", "alpha"):
         if not (_is_number(value) and 0 <= value <= 1):
             raise SpecError(f"{where}: expected a number in [0, 1], got {value!r}")
+    elif axis in ("beta1", "beta2"):
+        if not (_is_number(value) and 0 <= value < 1):
+            raise SpecError(f"{where}: expected a number in [0, 1), got {value!r}")
     elif axis == "momentum":
         try:
             check_momentum(value)

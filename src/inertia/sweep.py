@@ -1,8 +1,8 @@
 """Running a sweep: a spec's configurations trained in groups and recorded in a store as each group ends.
 
-Configurations that differ only in what a population member may vary (lr, momentum, dampening, weight decay,
-seed) are trained together by :func:`inertia.population.train_population`; the torch.optim baselines (sgd,
-adam, adamw, rmsprop) are trained one by one with :func:`inertia.train.fit`. A group is claimed in the store
+Configurations that differ only in what a population member may vary (every hyperparameter of its optimizer,
+and the seed) are trained together by :func:`inertia.population.train_population`, whatever the optimizer:
+momentum, sgd, qhm, adam, adamw and rmsprop are all rules of :mod:`inertia.rules`. A group is claimed in the store
 before it starts and recorded (with its claims released) in one transaction when it ends, so killing a sweep
 loses at most the groups in flight and resuming runs exactly what is missing.
 
@@ -25,7 +25,9 @@ from inertia.outcome import DIVERGENCE_FACTOR, SUMMARY_KEYS
 from inertia.store import Record, Store
 
 EXECUTORS = ("local", "process", "ray")
-TORCH_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+# What a population member may vary; the rest of [optimizer] (name, form, nesterov) a group shares.
+MEMBER_KEYS = ("lr", "momentum", "dampening", "weight_decay", "effective_lr", "nu", "beta1", "beta2", "eps", "alpha",
+               "centered")
 
 
 @dataclass
@@ -110,11 +112,7 @@ def plan(configs: Sequence[dict], group_size: int) -> list[list[dict]]:
 
 def group_key(config: dict) -> str:
     """Equal for configurations one population can train together: everything but the member's own values."""
-    optimizer = config["optimizer"]
-    if optimizer["name"] != "momentum":
-        return config_id(config)  # a torch.optim baseline runs alone
-    shared = {k: v for k, v in optimizer.items() if k not in ("lr", "momentum", "dampening", "weight_decay",
-                                                              "effective_lr")}
+    shared = {k: v for k, v in config["optimizer"].items() if k not in MEMBER_KEYS}
     return canonical({**config, "optimizer": shared, "seed": None})
 
 
@@ -167,23 +165,18 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
         dataset = dataset_of(canonical(group[0]["data"]))
     except Exception as exc:
         return [_failed(c, exc, 0.0) for c in group]
-    if group[0]["optimizer"]["name"] != "momentum":
-        return [_run_torch(c, dataset, device) for c in group]
-    from inertia import rules
     from inertia.population import Member, train_population
 
     valid, records = [], []
     for config in group:
-        o = config["optimizer"]
         try:
-            rules.check_hyperparameters(o["lr"], o["momentum"], o["dampening"], o["nesterov"], o["weight_decay"],
-                                        o["form"])
+            rule = rule_of(config)
+            rule.check()
             schedule = _schedule(config)
         except ValueError as exc:
             records.append(_failed(config, exc, 0.0))
             continue
-        valid.append((config, Member(o["lr"], o["momentum"], o["dampening"], o["weight_decay"], config["seed"],
-                                     schedule)))
+        valid.append((config, Member(seed=config["seed"], schedule=schedule, optimizer=rule)))
     if not valid:
         return records
     first = valid[0][0]
@@ -191,8 +184,7 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
         result = train_population(
             dataset, _layers(first, dataset), [m for _, m in valid], epochs=first["train"]["epochs"],
             batch_size=first["train"]["batch_size"], shuffle=first["train"]["shuffle"],
-            activation=first["model"]["activation"], form=first["optimizer"]["form"],
-            nesterov=first["optimizer"]["nesterov"], device=device, divergence_factor=_divergence_factor(first))
+            activation=first["model"]["activation"], device=device, divergence_factor=_divergence_factor(first))
     except Exception as exc:
         if len(valid) == 1:
             return [*records, _failed(first, exc, time.perf_counter() - started)]
@@ -210,29 +202,22 @@ def _schedule(config: dict):
     return rules.schedule(config["schedule"]["kind"], config["optimizer"]["lr"], **params)
 
 
-def _run_torch(config: dict, dataset, device: str) -> Record:
-    """A torch.optim baseline trained by :func:`inertia.train.fit` (same initial weights and data order as a
-    population member with the same seed)."""
-    import torch
+def rule_of(config: dict):
+    """The :mod:`inertia.rules` optimizer a configuration names, with torch.optim's defaults for what it leaves
+    out (``sgd`` is momentum in the pytorch form: ``torch.optim.SGD``)."""
+    from inertia import rules
 
-    from inertia.models import MLP
-    from inertia.train import fit
-
-    started = time.perf_counter()
-    o = config["optimizer"]
-    try:
-        model = MLP(_layers(config, dataset), config["model"]["activation"], seed=config["seed"])
-        model = model.to("cpu" if device == "auto" else device)
-        kwargs = {"lr": o["lr"], "weight_decay": o["weight_decay"]}
-        if "momentum" in o:
-            kwargs["momentum"] = o["momentum"]
-        optimizer = getattr(torch.optim, TORCH_OPTIMIZERS[o["name"]])(model.parameters(), **kwargs)
-        history = fit(model, dataset, optimizer, config["train"]["epochs"], config["train"]["batch_size"],
-                      shuffle=config["train"]["shuffle"], seed=config["seed"], schedule=_schedule(config),
-                      divergence_factor=_divergence_factor(config))
-    except Exception as exc:
-        return _failed(config, exc, time.perf_counter() - started)
-    return _record(config, history, time.perf_counter() - started)
+    o, name = config["optimizer"], config["optimizer"]["name"]
+    if name in ("momentum", "sgd"):
+        return rules.Momentum(o["lr"], o["momentum"], o.get("dampening", 0.0), o["weight_decay"],
+                              o.get("nesterov", False), False, o.get("form", "pytorch"))
+    if name == "qhm":
+        return rules.QHM(o["lr"], o["momentum"], o.get("nu", 0.7), o["weight_decay"])
+    if name == "rmsprop":
+        return rules.RMSprop(o["lr"], o.get("alpha", 0.99), o.get("eps", 1e-8), o["weight_decay"], o["momentum"],
+                             o.get("centered", False))
+    return rules.OPTIMIZERS[name](o["lr"], o.get("beta1", 0.9), o.get("beta2", 0.999), o.get("eps", 1e-8),
+                                  o["weight_decay"])
 
 
 def _record(config: dict, history, seconds: float) -> Record:
