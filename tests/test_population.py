@@ -220,6 +220,34 @@ UPDATE_RULES = [
 
 
 @pytest.mark.parametrize("rule", UPDATE_RULES, ids=repr)
+def test_triton_update_equals_rules(rule):
+    """The Triton engine's update alone (gpu_kernels._update, launched on one vector), on random state,
+    against inertia.rules.apply, step by step under a changing learning rate."""
+    pytest.importorskip("triton")
+    if not triton_runs_on(torch.device(TRITON_DEVICE)):
+        pytest.skip("needs Triton on CUDA or its interpreter")
+    from inertia import gpu_kernels
+
+    rng = np.random.default_rng(0)
+    size, slots = 7, rule.slots
+    params, grads = rng.standard_normal(size), rng.standard_normal((12, size))
+    ours = torch.tensor(params, device=TRITON_DEVICE)
+    state = torch.zeros((max(len(slots), 1), size), dtype=torch.float64, device=TRITON_DEVICE)
+    rows = [slots.index(s) if s in slots else -1 for s in rules.SLOTS]
+    theirs, their_state = params.copy(), rules.initial_state(params, slots)
+    for t, g in enumerate(grads):
+        update = rule.update(0.1 / (1 + t), t)
+        row = torch.tensor([float(getattr(update, name)) for name in rules.UPDATE_FIELDS], dtype=torch.float64,
+                           device=TRITON_DEVICE)
+        gpu_kernels.apply_update(ours, state, torch.tensor(g, device=TRITON_DEVICE), row, rows, rule.m_after_den)
+        theirs, their_state = rules.apply(theirs, g, their_state, update, slots, rule.m_after_den)
+        np.testing.assert_allclose(ours.cpu().numpy(), theirs, rtol=1e-13, atol=1e-14)
+        for slot in slots:
+            np.testing.assert_allclose(state[slots.index(slot)].cpu().numpy(), their_state[slot], rtol=1e-13,
+                                       atol=1e-14)
+
+
+@pytest.mark.parametrize("rule", UPDATE_RULES, ids=repr)
 def test_kernel_update_equals_rules(rule):
     """The CPU kernel's update alone, on random state, against inertia.rules.apply, step by step under a
     changing learning rate."""
@@ -280,7 +308,7 @@ def random_rules(kind, count, seed, adam_lr=(1e-3, 3e-2)):
 OPTIMIZER_KINDS = ["qhm", "adam", "adamw", "rmsprop"]
 
 
-@pytest.mark.parametrize("engine", ["torch", "kernel"])
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, 1e-10), (torch.float32, 1e-5)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "in order"])

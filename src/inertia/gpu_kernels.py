@@ -6,8 +6,9 @@ through GPU memory between them. Here one program trains ``BLOCK`` members throu
 and gradients stay in registers from the first minibatch to the full-data evaluation, the momentum buffers are
 read and written once per update, and the data (a few kilobytes) stays in cache. It computes what
 :mod:`inertia.kernels` computes, in the same layout and order: the data orders of :mod:`inertia.shuffle`
-(Fisher–Yates over the same hash), and per parameter the affine update of
-:func:`inertia.kernels.coefficients`, which is tested equal to :func:`inertia.rules.momentum_step`.
+(Fisher–Yates over the same hash), and per parameter the generic update of :func:`inertia.rules.apply`, with
+coefficients computed from the members' rule (any optimizer of :mod:`inertia.rules`) by torch on the device:
+no optimizer's formula is written here (:func:`_update`, tested equal to the rule).
 
 Layout per member (one flat row of ``params``): ``w1`` (d, h), ``b1`` (h,), ``w2t`` (c, h), ``b2`` (c,).
 Inside a program, tensors are 3-D: members × (inputs or classes) × hidden units, padded to powers of two.
@@ -105,26 +106,83 @@ def _nll(logits, label, classes):
 
 
 @triton.jit
-def _update(param, grad, buf_ptrs, mask, a, b, c, e, weight_decay, MAXIMIZE: tl.constexpr):
-    """The affine momentum update of :func:`inertia.kernels.apply_update`; returns the new parameter."""
-    if MAXIMIZE:
-        grad = -grad
-    g = grad + weight_decay * param
-    buf = a * tl.load(buf_ptrs, mask=mask, other=0.0) + b * g
-    tl.store(buf_ptrs, buf, mask=mask)
-    return param + c * g + e * buf
+def _sqrt(x):
+    """Correctly rounded, as NumPy's and torch's (``tl.sqrt`` of float32 may be an approximation)."""
+    if x.dtype == tl.float32:
+        return tl.sqrt_rn(x)
+    else:
+        return tl.sqrt(x)
 
 
-@triton.jit(do_not_specialize=["members", "n", "batch", "first_step", "rate_stride"])
+@triton.jit
+def _div(a, b):
+    """Correctly rounded division (float32's ``/`` may be an approximation)."""
+    if a.dtype == tl.float32:
+        return tl.div_rn(a, b)
+    else:
+        return a / b
+
+
+@triton.jit
+def _update(param, grad, state_ptr, off, mask, u_ptr, live, SIZE: tl.constexpr, IM: tl.constexpr,
+            IV: tl.constexpr, IA: tl.constexpr, M_AFTER: tl.constexpr):
+    """:func:`inertia.rules.apply` on one block of a member's parameters: ``state_ptr + off`` addresses its
+    slot-0 row (slot k is ``k·SIZE`` further), ``u_ptr`` its coefficients for this step (the fields of
+    :class:`inertia.rules.Update`, in order); IM, IV, IA are the rows of slots m, v, a (-1 when absent).
+    Returns the new parameter, zero where ``mask`` is off (padding stays zero)."""
+    sign = tl.load(u_ptr + 0, mask=live, other=0.0)
+    decay = tl.load(u_ptr + 1, mask=live, other=0.0)
+    keep = tl.load(u_ptr + 2, mask=live, other=0.0)
+    m_keep = tl.load(u_ptr + 3, mask=live, other=0.0)
+    m_take = tl.load(u_ptr + 4, mask=live, other=0.0)
+    g_coef = tl.load(u_ptr + 11, mask=live, other=0.0)
+    m_coef = tl.load(u_ptr + 12, mask=live, other=0.0)
+    g = sign * grad + decay * param
+    x = keep * param
+    if IV >= 0:
+        v_at = state_ptr + IV * SIZE + off
+        v = tl.load(u_ptr + 5, mask=live, other=0.0) * tl.load(v_at, mask=mask, other=0.0) \
+            + tl.load(u_ptr + 6, mask=live, other=0.0) * g * g
+        tl.store(v_at, v, mask=mask)
+        square = tl.load(u_ptr + 9, mask=live, other=0.0) * v
+        if IA >= 0:
+            a_at = state_ptr + IA * SIZE + off
+            a = tl.load(u_ptr + 7, mask=live, other=0.0) * tl.load(a_at, mask=mask, other=0.0) \
+                + tl.load(u_ptr + 8, mask=live, other=0.0) * g
+            tl.store(a_at, a, mask=mask)
+            square = square - a * a
+        den = _sqrt(square) + tl.load(u_ptr + 10, mask=live, other=0.0)
+        m_at = state_ptr + IM * SIZE + off
+        if M_AFTER:
+            m = m_keep * tl.load(m_at, mask=mask, other=0.0) + m_take * _div(g, den)
+            tl.store(m_at, m, mask=mask)
+            new = x - m_coef * m
+        else:
+            m = m_keep * tl.load(m_at, mask=mask, other=0.0) + m_take * g
+            tl.store(m_at, m, mask=mask)
+            new = x - _div(g_coef * g + m_coef * m, den)
+    elif IM >= 0:
+        m_at = state_ptr + IM * SIZE + off
+        m = m_keep * tl.load(m_at, mask=mask, other=0.0) + m_take * g
+        tl.store(m_at, m, mask=mask)
+        new = x - (g_coef * g + m_coef * m)
+    else:
+        new = x - g_coef * g
+    return tl.where(mask, new, 0.0)
+
+
+@triton.jit(do_not_specialize=["members", "n", "batch", "first_row", "row_base", "row_stride"])
 def _train_epoch(
-    x_ptr, y_ptr, order_ptr, params_ptr, buffers_ptr, rates_ptr, momentum_ptr, dampening_ptr, decay_ptr,
+    x_ptr, y_ptr, order_ptr, params_ptr, state_ptr, coef_ptr,
     active_ptr, batch_mean_ptr, batch_last_ptr, full_loss_ptr, correct_ptr,
-    members, n, batch, first_step, rate_stride,
+    members, n, batch, first_row, row_base, row_stride,
     D: tl.constexpr, H: tl.constexpr, C: tl.constexpr, DP: tl.constexpr, HP: tl.constexpr, CP: tl.constexpr,
-    SHUFFLE: tl.constexpr, FORM: tl.constexpr, NESTEROV: tl.constexpr, MAXIMIZE: tl.constexpr,
-    ACT: tl.constexpr, BLOCK: tl.constexpr,
+    SHUFFLE: tl.constexpr, SLOTS: tl.constexpr, IM: tl.constexpr, IV: tl.constexpr, IA: tl.constexpr,
+    M_AFTER: tl.constexpr, K: tl.constexpr, ACT: tl.constexpr, BLOCK: tl.constexpr,
 ):
-    """One epoch of SGD for ``BLOCK`` members, then their full-data loss and correct predictions."""
+    """One epoch for ``BLOCK`` members, then their full-data loss and correct predictions. Step ``s`` reads
+    coefficient row ``row_base + s·row_stride`` of ``coef_ptr`` (rows × members × K), or row 0 for the first
+    step when ``first_row``."""
     p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     live = (p < members) & (tl.load(active_ptr + p, mask=p < members, other=0) != 0)
     member = p[:, None, None]
@@ -132,22 +190,21 @@ def _train_epoch(
     inputs = tl.arange(0, DP)[None, :, None]
     classes = tl.arange(0, CP)[None, :, None]
     hidden = tl.arange(0, HP)[None, None, :]
-    row = tl.cast(member, tl.int64) * (D * H + H + C * H + C)
-    w1_at = row + inputs * H + hidden
-    b1_at = row + D * H + hidden
-    w2_at = row + D * H + H + classes * H + hidden
-    b2_at = row + D * H + H + C * H + classes
+    SIZE: tl.constexpr = D * H + H + C * H + C
+    row = tl.cast(member, tl.int64) * SIZE
+    srow = tl.cast(member, tl.int64) * (SLOTS * SIZE)
+    w1_off = inputs * H + hidden
+    b1_off = D * H + hidden
+    w2_off = D * H + H + classes * H + hidden
+    b2_off = D * H + H + C * H + classes
     w1_mask = live3 & (inputs < D) & (hidden < H)
     b1_mask = live3 & (hidden < H)
     w2_mask = live3 & (classes < C) & (hidden < H)
     b2_mask = live3 & (classes < C)
-    w1 = tl.load(params_ptr + w1_at, mask=w1_mask, other=0.0)
-    b1 = tl.load(params_ptr + b1_at, mask=b1_mask, other=0.0)
-    w2 = tl.load(params_ptr + w2_at, mask=w2_mask, other=0.0)
-    b2 = tl.load(params_ptr + b2_at, mask=b2_mask, other=0.0)
-    momentum = tl.load(momentum_ptr + member, mask=live3, other=0.0)
-    dampening = tl.load(dampening_ptr + member, mask=live3, other=0.0)
-    weight_decay = tl.load(decay_ptr + member, mask=live3, other=0.0)
+    w1 = tl.load(params_ptr + row + w1_off, mask=w1_mask, other=0.0)
+    b1 = tl.load(params_ptr + row + b1_off, mask=b1_mask, other=0.0)
+    w2 = tl.load(params_ptr + row + w2_off, mask=w2_mask, other=0.0)
+    b2 = tl.load(params_ptr + row + b2_off, mask=b2_mask, other=0.0)
 
     total = tl.zeros([BLOCK, 1, 1], dtype=w1.dtype)
     loss = tl.zeros([BLOCK, 1, 1], dtype=w1.dtype)
@@ -179,38 +236,17 @@ def _train_epoch(
             g1 += xs * back
         loss = loss * scale
         total += loss
-        # The update's coefficients (inertia.kernels.coefficients): buf = a·buf + b·g; p += c·g + e·buf.
-        lr = tl.load(rates_ptr + tl.cast(step, tl.int64) * rate_stride + member, mask=live3, other=0.0)
-        first = (first_step != 0) & (step == 0)
-        one = 1.0 + 0.0 * momentum
-        if FORM == 0:
-            ca = tl.where(first, 0.0 * momentum, momentum)
-            cb = tl.where(first, one, 1.0 - dampening)
-            if NESTEROV:
-                cc, ce = -lr, -lr * momentum
-            else:
-                cc, ce = 0.0 * momentum, -lr
-        elif FORM == 1:
-            push = lr * (1.0 - dampening)
-            ca, cb = momentum, -push
-            if NESTEROV:
-                cc, ce = -push, momentum
-            else:
-                cc, ce = 0.0 * momentum, one
-        else:
-            ca, cb = momentum, 1.0 - momentum
-            if NESTEROV:
-                cc, ce = -lr * (1.0 - momentum), -lr * momentum
-            else:
-                cc, ce = 0.0 * momentum, -lr
-        w1 = _update(w1, g1, buffers_ptr + w1_at, w1_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
-        b1 = _update(b1, gb1, buffers_ptr + b1_at, b1_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
-        w2 = _update(w2, g2, buffers_ptr + w2_at, w2_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
-        b2 = _update(b2, gb2, buffers_ptr + b2_at, b2_mask, ca, cb, cc, ce, weight_decay, MAXIMIZE)
-    tl.store(params_ptr + w1_at, w1, mask=w1_mask)
-    tl.store(params_ptr + b1_at, b1, mask=b1_mask)
-    tl.store(params_ptr + w2_at, w2, mask=w2_mask)
-    tl.store(params_ptr + b2_at, b2, mask=b2_mask)
+        # This step's coefficients, computed on the device from the members' rule (inertia.rules).
+        coef_row = tl.where((first_row != 0) & (step == 0), 0, row_base + step * row_stride)
+        u_ptr = coef_ptr + (tl.cast(coef_row, tl.int64) * members + member) * K
+        w1 = _update(w1, g1, state_ptr + srow, w1_off, w1_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
+        b1 = _update(b1, gb1, state_ptr + srow, b1_off, b1_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
+        w2 = _update(w2, g2, state_ptr + srow, w2_off, w2_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
+        b2 = _update(b2, gb2, state_ptr + srow, b2_off, b2_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
+    tl.store(params_ptr + row + w1_off, w1, mask=w1_mask)
+    tl.store(params_ptr + row + b1_off, b1, mask=b1_mask)
+    tl.store(params_ptr + row + w2_off, w2, mask=w2_mask)
+    tl.store(params_ptr + row + b2_off, b2, mask=b2_mask)
     tl.store(batch_mean_ptr + member, total / tl.cast(steps, w1.dtype), mask=live3)
     tl.store(batch_last_ptr + member, loss, mask=live3)
 
@@ -225,6 +261,28 @@ def _train_epoch(
         hits += (tl.argmax(logits, axis=1, keep_dims=True) == label).to(tl.int32)
     tl.store(full_loss_ptr + member, full / n, mask=live3)
     tl.store(correct_ptr + member, hits, mask=live3)
+
+
+@triton.jit
+def _apply_update(param_ptr, grad_ptr, state_ptr, coef_ptr, SIZE: tl.constexpr, N: tl.constexpr, IM: tl.constexpr,
+                  IV: tl.constexpr, IA: tl.constexpr, M_AFTER: tl.constexpr):
+    off = tl.arange(0, N)[None, None, :]
+    mask = off < SIZE
+    live = tl.full([1, 1, 1], 1, tl.int1)
+    param = tl.load(param_ptr + off, mask=mask, other=0.0)
+    grad = tl.load(grad_ptr + off, mask=mask, other=0.0)
+    new = _update(param, grad, state_ptr, off, mask, coef_ptr + tl.zeros([1, 1, 1], dtype=tl.int32), live, SIZE,
+                  IM, IV, IA, M_AFTER)
+    tl.store(param_ptr + off, new, mask=mask)
+
+
+def apply_update(params, state, grads, coefficients, rows, m_after) -> None:
+    """:func:`_update` alone, in place on one flat vector ``params`` and its ``state`` (slots, size), with one
+    step's ``coefficients`` (the fields of :class:`inertia.rules.Update`): the counterpart of
+    :func:`inertia.kernels.apply_update`, for testing the update against :func:`inertia.rules.apply`."""
+    size = params.shape[0]
+    _apply_update[(1,)](params, grads, state, coefficients, SIZE=size, N=triton.next_power_of_2(size),
+                        IM=rows[0], IV=rows[1], IA=rows[2], M_AFTER=m_after)
 
 
 def launch_shape(hidden: int) -> tuple[int, int]:
@@ -244,12 +302,13 @@ def shuffle_orders(seed_words: torch.Tensor, epoch: int, n: int) -> torch.Tensor
     return order
 
 
-def train_epoch(x, y, order, params, buffers, rates, momentum, dampening, weight_decay, active, *, hidden,
-                first_step, batch, form, nesterov, maximize, activation, block=None, warps=None):
+def train_epoch(x, y, order, params, state, coefficients, active, *, hidden, rows, m_after, first_row, row_base,
+                row_stride, batch, activation, block=None, warps=None):
     """Launch :func:`_train_epoch` over all members; returns (batch-loss mean, last batch loss, full-data loss,
-    correct predictions), NaN (or 0) for inactive members. ``order`` is None without shuffling; ``rates`` is
-    (updates, members), or (1, members) for rates that do not change. ``block``
-    (members per program) and ``warps`` (per program) default to :func:`launch_shape`."""
+    correct predictions), NaN (or 0) for inactive members. ``order`` is None without shuffling; ``state`` is
+    (members, slots, size); ``coefficients`` is (rows, members, fields) (see :func:`_train_epoch` for which row
+    a step reads); ``rows`` are the state rows of slots m, v and a (-1 when absent). ``block`` (members per
+    program) and ``warps`` (per program) default to :func:`launch_shape`."""
     members, n, d = params.shape[0], x.shape[0], x.shape[1]
     c = (params.shape[1] - d * hidden - hidden) // (hidden + 1)
     outputs = [torch.full((members,), float("nan"), dtype=params.dtype, device=params.device) for _ in range(3)]
@@ -258,11 +317,13 @@ def train_epoch(x, y, order, params, buffers, rates, momentum, dampening, weight
     if os.environ.get("TRITON_INTERPRET") == "1":  # the interpreter pays per program: take members 16 at a time
         default_block = 16
     block, warps = block or default_block, warps or default_warps
+    im, iv, ia = rows
     _train_epoch[(triton.cdiv(members, block),)](
-        x, y, order if order is not None else y, params, buffers, rates, momentum, dampening, weight_decay,
-        active, *outputs, correct, members, n, batch, int(first_step), members if len(rates) > 1 else 0,
+        x, y, order if order is not None else y, params, state, coefficients, active, *outputs, correct,
+        members, n, batch, int(first_row), row_base, row_stride,
         D=d, H=hidden, C=c, DP=triton.next_power_of_2(d), HP=triton.next_power_of_2(hidden),
-        CP=triton.next_power_of_2(c), SHUFFLE=order is not None, FORM={"pytorch": 0, "polyak": 1, "ema": 2}[form],
-        NESTEROV=nesterov, MAXIMIZE=maximize, ACT=ACTIVATIONS[activation], BLOCK=block, num_warps=warps,
+        CP=triton.next_power_of_2(c), SHUFFLE=order is not None, SLOTS=max(state.shape[1], 1), IM=im, IV=iv,
+        IA=ia, M_AFTER=m_after, K=coefficients.shape[-1], ACT=ACTIVATIONS[activation], BLOCK=block,
+        num_warps=warps,
     )
     return (*outputs, correct)

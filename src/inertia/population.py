@@ -1,11 +1,11 @@
 """Population training: many MLPs of one architecture on one data set, trained at once.
 
-Every member has its own learning rate (or schedule), momentum, dampening, weight decay and seed (initial
-weights and data order); form, Nesterov and maximize are shared by a population, so that one code path serves
-all of it. Each member follows exactly the path :func:`inertia.train.fit` with
-:class:`inertia.optim.Momentum` would take for it: the same initial weights (:func:`inertia.models.initial_weights`),
-the same minibatches (:mod:`inertia.shuffle`), the same update (:func:`inertia.rules.momentum_step`, applied
-to all members' stacked tensors at once) and the same per-epoch metrics.
+Every member has its own optimizer hyperparameters (any rule of :mod:`inertia.rules`: momentum in every form,
+QHM, Adam, AdamW, RMSprop; one kind per population), learning rate or schedule, and seed (initial weights and
+data order). Each member follows exactly the path :func:`inertia.train.fit` would take for it with the
+matching torch optimizer: the same initial weights (:func:`inertia.models.initial_weights`), the same
+minibatches (:mod:`inertia.shuffle`), the same update (the rule's coefficients, applied by
+:func:`inertia.rules.apply` or its restatement in a compiled kernel) and the same per-epoch metrics.
 
 Members are trained in chunks sized from a memory budget. A member that diverges (the rule of
 :mod:`inertia.outcome`, the same one ``fit`` applies) is marked diverged at that epoch and frozen; the others
@@ -124,9 +124,9 @@ def train_population(
             m.rule(form, nesterov, maximize).check()
         except ValueError as exc:
             raise ValueError(f"member {i}: {exc}") from None
-    kind = rules.stack([m.rule(form, nesterov, maximize) for m in members]).kind
+    rules.stack([m.rule(form, nesterov, maximize) for m in members])  # one kind, or a clear error now
     device = resolve_device(device)
-    engine = choose_engine(engine, layers, device, kind)
+    engine = choose_engine(engine, layers, device)
     n = len(dataset)
     chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
     x, y = dataset.tensors(device, dtype)
@@ -148,13 +148,11 @@ def train_population(
 
 
 ENGINES = ("auto", "kernel", "triton", "torch")
-TRITON_KINDS = ("momentum",)
 
 
-def choose_engine(engine: str, layers: Sequence[int], device: torch.device, kind: str = "momentum") -> str:
-    """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, every optimizer;
-    ``triton`` on CUDA when Triton is installed, the optimizers in :data:`TRITON_KINDS`), batched torch
-    otherwise. ``kind`` is the members' optimizer kind."""
+def choose_engine(engine: str, layers: Sequence[int], device: torch.device) -> str:
+    """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, ``triton`` on
+    CUDA when Triton is installed), batched torch otherwise. Every engine runs every optimizer."""
     if engine not in ENGINES:
         raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
     one_hidden = len(layers) == 3
@@ -163,12 +161,10 @@ def choose_engine(engine: str, layers: Sequence[int], device: torch.device, kind
     if engine == "triton" and not (one_hidden and triton_runs_on(device)):
         raise ValueError("the triton engine runs one-hidden-layer networks on a CUDA device (with Triton "
                          "installed); use engine='torch'")
-    if engine == "triton" and kind not in TRITON_KINDS:
-        raise ValueError(f"the triton engine runs {', '.join(TRITON_KINDS)}, not {kind}; use engine='torch'")
     if engine == "auto":
         if one_hidden and device.type == "cpu":
             return "kernel"
-        return "triton" if one_hidden and kind in TRITON_KINDS and triton_runs_on(device) else "torch"
+        return "triton" if one_hidden and triton_runs_on(device) else "torch"
     return engine
 
 
@@ -219,10 +215,6 @@ class _Chunk:
         self.initial_loss = None
         self.seeds = np.array([m.seed for m in members], dtype=np.int64)
         self.rule = rules.stack([m.rule(form, nesterov, maximize) for m in members])
-        self.momentum = np.array([m.momentum for m in members], dtype=np.float64)
-        # torch.optim.SGD ignores dampening when momentum is 0; the stacked update must too.
-        self.dampening = np.array([0.0 if form == "pytorch" and m.momentum == 0 else m.dampening for m in members])
-        self.weight_decay = np.array([m.weight_decay for m in members], dtype=np.float64)
         self.schedules = vectorized_schedules([m.rate() for m in members])
 
     def coefficients(self, steps: np.ndarray) -> np.ndarray:
@@ -439,28 +431,49 @@ class _TritonChunk(_Chunk):
         self.device, self.dtype = device, dtype
         self.x = self.x.contiguous()
         self.params = flat_weights(self.initial).to(device, dtype)
-        self.buffers = torch.zeros_like(self.params)
+        slots = self.rule.slots
+        self.state = torch.zeros((len(self.members), max(len(slots), 1), self.params.shape[1]), device=device,
+                                 dtype=dtype)
+        self.rows = tuple(slots.index(slot) if slot in slots else -1 for slot in rules.SLOTS)
         self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
-        self.hyper = [torch.as_tensor(v, device=device, dtype=dtype)
-                      for v in (self.momentum, self.dampening, self.weight_decay)]
         self.active = torch.ones(len(self.members), dtype=torch.int8, device=device)
         self.updates = 0
         self.initial_loss = initial_losses(self.initial, self.activation, self.x, self.y)
-        # Constant learning rates (the usual case) are sent once, as one row read at every step.
-        constant = list(self.schedules) == [Constant]
-        self.constant_rates = self.learning_rates(np.zeros(1)) if constant else None
-        if constant:
-            self.constant_rates = torch.as_tensor(self.constant_rates, device=device, dtype=dtype)
+        # The coefficients are computed by torch on the device from the rule's hyperparameters there. With
+        # constant learning rates (the usual case) a steady rule's are two rows for the whole run: the first
+        # update's and every later one's.
+        self.device_rule = rules.convert(self.rule, lambda a: torch.as_tensor(a, device=device, dtype=dtype))
+        self.constant_lr = None
+        if list(self.schedules) == [Constant]:
+            self.constant_lr = torch.as_tensor(self.learning_rates(np.zeros(1)), device=device, dtype=dtype)
+        self.steady_table = None
+        if self.constant_lr is not None and self.rule.steady:
+            self.steady_table = self.device_table(self.constant_lr, torch.arange(2, device=device)[:, None])
+
+    def device_table(self, lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """:meth:`_Chunk.coefficients` on the device: (len(t), members, fields), for learning rates ``lr``
+        (len(t) or 1, members) and update indices ``t`` (len(t), 1)."""
+        update = self.device_rule.update(lr, t)
+        shape = (len(t), len(self.members))
+        columns = [value.expand(shape) if isinstance(value, torch.Tensor) else
+                   torch.full(shape, float(value), device=self.device, dtype=self.dtype)
+                   for value in (getattr(update, name) for name in rules.UPDATE_FIELDS)]
+        return torch.stack(columns, dim=-1).contiguous()
 
     def epoch(self, epoch, steps):
         order = self.kernels.shuffle_orders(self.seed_words, epoch, len(self.y)) if self.shuffle else None
-        rates = self.constant_rates
-        if rates is None:
-            rates = torch.as_tensor(self.learning_rates(steps), device=self.device, dtype=self.dtype).contiguous()
+        if self.steady_table is not None:
+            table, rows = self.steady_table, {"first_row": self.updates == 0, "row_base": 1, "row_stride": 0}
+        else:
+            lr = self.constant_lr
+            if lr is None:
+                lr = torch.as_tensor(self.learning_rates(steps), device=self.device, dtype=self.dtype)
+            t = torch.as_tensor(steps, device=self.device)[:, None]
+            table, rows = self.device_table(lr, t), {"first_row": False, "row_base": 0, "row_stride": 1}
         out = self.kernels.train_epoch(
-            self.x, self.y, order, self.params, self.buffers, rates, *self.hyper, self.active,
-            hidden=self.layers[1], first_step=self.updates == 0, batch=self.batch_size, form=self.form,
-            nesterov=self.nesterov, maximize=self.maximize, activation=self.activation)
+            self.x, self.y, order, self.params, self.state, table, self.active, hidden=self.layers[1],
+            rows=self.rows, m_after=self.rule.m_after_den, batch=self.batch_size, activation=self.activation,
+            **rows)
         self.updates += len(steps)
         return [t.cpu().numpy() for t in out]
 

@@ -172,9 +172,10 @@ def initial_state(param, slots: tuple[str, ...]) -> dict:
 
 # --- the optimizers ------------------------------------------------------------------------------------------
 #
-# Each is a frozen dataclass of hyperparameters (numbers, or arrays with one value per model) with ``slots``,
-# ``m_after_den``, ``check()`` and ``update(lr, t)``: the coefficients of update ``t`` (0, 1, ...) at learning
-# rate ``lr`` (the schedule's value for that update; a number, or an array over models).
+# Each is a frozen dataclass of hyperparameters (numbers, or arrays with one value per model: NumPy's, or
+# torch's on a device) with ``slots``, ``m_after_den``, ``steady`` (whether every update after the first has
+# the same coefficients at a constant lr), ``check()`` and ``update(lr, t)``: the coefficients of update ``t``
+# (0, 1, ...) at learning rate ``lr`` (the schedule's value for that update; a number, or an array over models).
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,11 @@ class Momentum:
     form: str = "pytorch"
     kind = "momentum"
     m_after_den = False
+    steady = True  # update(lr, t) is the same for every t >= 1
 
     @property
     def slots(self) -> tuple[str, ...]:
-        return () if self.form == "pytorch" and not np.any(self.momentum) else ("m",)
+        return () if self.form == "pytorch" and not _any(self.momentum) else ("m",)
 
     def check(self) -> None:
         _check_each(check_hyperparameters, self.lr, self.momentum, self.dampening, self.nesterov,
@@ -234,6 +236,7 @@ class QHM:
     kind = "qhm"
     slots = ("m",)
     m_after_den = False
+    steady = True
 
     def check(self) -> None:
         _check_lr(self.lr)
@@ -260,6 +263,7 @@ class Adam:
     kind = "adam"
     slots = ("m", "v")
     m_after_den = False
+    steady = False  # bias corrections change every step
     decoupled = False
 
     def check(self) -> None:
@@ -270,7 +274,7 @@ class Adam:
         _check_nonnegative(self.weight_decay, "weight_decay value")
 
     def update(self, lr, t) -> Update:
-        t = np.asarray(t) + 1 if not isinstance(t, int) else t + 1
+        t = t + 1
         correction1, correction2 = 1 - self.beta1**t, 1 - self.beta2**t
         decay = {"keep": 1 - lr * self.weight_decay} if self.decoupled else {"decay": self.weight_decay}
         return Update(sign=-1.0 if self.maximize else 1.0, **decay, m_keep=self.beta1, m_take=1 - self.beta1,
@@ -303,10 +307,11 @@ class RMSprop:
     maximize: bool = False
     kind = "rmsprop"
     m_after_den = True
+    steady = True
 
     @property
     def slots(self) -> tuple[str, ...]:
-        return ("v", *(("a",) if np.any(self.centered) else ()), "m")
+        return ("v", *(("a",) if _any(self.centered) else ()), "m")
 
     def check(self) -> None:
         _check_lr(self.lr)
@@ -316,8 +321,7 @@ class RMSprop:
         _check_each(check_momentum, self.momentum)
 
     def update(self, lr, t) -> Update:
-        centered = np.asarray(self.centered, dtype=float) if not isinstance(self.centered, bool) else \
-            float(self.centered)
+        centered = self.centered * 1.0  # a bool, or booleans over members, as 0.0 or 1.0
         return Update(sign=-1.0 if self.maximize else 1.0, decay=self.weight_decay, v_keep=self.alpha,
                       v_take=1 - self.alpha, a_keep=self.alpha, a_take=(1 - self.alpha) * centered, eps=self.eps,
                       m_keep=self.momentum, m_take=1.0, m_coef=lr)
@@ -350,6 +354,12 @@ def stack(rules) -> object:
     return kind(**values)
 
 
+def convert(rule, to):
+    """``rule`` with every array hyperparameter passed through ``to`` (e.g. into a tensor on a device)."""
+    return type(rule)(**{f.name: to(getattr(rule, f.name)) if isinstance(getattr(rule, f.name), np.ndarray)
+                         else getattr(rule, f.name) for f in fields(rule)})
+
+
 def _check_each(check, *args, name=None):
     """Run a scalar ``check`` on every member's values (arrays are checked element by element)."""
     arrays = [np.asarray(a) for a in args]
@@ -379,6 +389,11 @@ def _check_range(values, what: str, low: float, high: float, upper_open: bool = 
                              f"{'<' if upper_open else '<='} {high:g})")
 
 
+def _any(value) -> bool:
+    """Whether any of a number, a NumPy array or a torch tensor is nonzero."""
+    return bool(value.any()) if hasattr(value, "any") else bool(value)
+
+
 def _equal(value, target):
     return np.equal(value, target) if isinstance(value, np.ndarray) else value == target
 
@@ -386,6 +401,10 @@ def _equal(value, target):
 def _where(condition, a, b):
     if isinstance(condition, np.ndarray):
         return np.where(condition, a, b)
+    if hasattr(condition, "logical_not"):  # a torch tensor: hyperparameters on a device
+        import torch
+
+        return torch.where(condition, a, b)
     return a if condition else b
 
 
