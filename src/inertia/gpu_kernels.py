@@ -124,34 +124,38 @@ def _div(a, b):
 
 
 @triton.jit
-def _update(param, grad, state_ptr, off, mask, u_ptr, live, SIZE: tl.constexpr, IM: tl.constexpr,
-            IV: tl.constexpr, IA: tl.constexpr, M_AFTER: tl.constexpr):
+def _coefficients(u_ptr, live):
+    """One step's coefficients for a block of members (the fields of :class:`inertia.rules.Update`, in order),
+    loaded once and shared by the updates of every weight and bias."""
+    return (tl.load(u_ptr + 0, mask=live, other=0.0), tl.load(u_ptr + 1, mask=live, other=0.0),
+            tl.load(u_ptr + 2, mask=live, other=0.0), tl.load(u_ptr + 3, mask=live, other=0.0),
+            tl.load(u_ptr + 4, mask=live, other=0.0), tl.load(u_ptr + 5, mask=live, other=0.0),
+            tl.load(u_ptr + 6, mask=live, other=0.0), tl.load(u_ptr + 7, mask=live, other=0.0),
+            tl.load(u_ptr + 8, mask=live, other=0.0), tl.load(u_ptr + 9, mask=live, other=0.0),
+            tl.load(u_ptr + 10, mask=live, other=0.0), tl.load(u_ptr + 11, mask=live, other=0.0),
+            tl.load(u_ptr + 12, mask=live, other=0.0))
+
+
+@triton.jit
+def _update(param, grad, state_ptr, off, mask, sign, decay, keep, m_keep, m_take, v_keep, v_take, a_keep, a_take,
+            v_scale, eps, g_coef, m_coef, SIZE: tl.constexpr, IM: tl.constexpr, IV: tl.constexpr, IA: tl.constexpr,
+            M_AFTER: tl.constexpr):
     """:func:`inertia.rules.apply` on one block of a member's parameters: ``state_ptr + off`` addresses its
-    slot-0 row (slot k is ``k·SIZE`` further), ``u_ptr`` its coefficients for this step (the fields of
-    :class:`inertia.rules.Update`, in order); IM, IV, IA are the rows of slots m, v, a (-1 when absent).
+    slot-0 row (slot k is ``k·SIZE`` further); IM, IV, IA are the rows of slots m, v, a (-1 when absent).
     Returns the new parameter, zero where ``mask`` is off (padding stays zero)."""
-    sign = tl.load(u_ptr + 0, mask=live, other=0.0)
-    decay = tl.load(u_ptr + 1, mask=live, other=0.0)
-    keep = tl.load(u_ptr + 2, mask=live, other=0.0)
-    m_keep = tl.load(u_ptr + 3, mask=live, other=0.0)
-    m_take = tl.load(u_ptr + 4, mask=live, other=0.0)
-    g_coef = tl.load(u_ptr + 11, mask=live, other=0.0)
-    m_coef = tl.load(u_ptr + 12, mask=live, other=0.0)
     g = sign * grad + decay * param
     x = keep * param
     if IV >= 0:
         v_at = state_ptr + IV * SIZE + off
-        v = tl.load(u_ptr + 5, mask=live, other=0.0) * tl.load(v_at, mask=mask, other=0.0) \
-            + tl.load(u_ptr + 6, mask=live, other=0.0) * g * g
+        v = v_keep * tl.load(v_at, mask=mask, other=0.0) + v_take * g * g
         tl.store(v_at, v, mask=mask)
-        square = tl.load(u_ptr + 9, mask=live, other=0.0) * v
+        square = v_scale * v
         if IA >= 0:
             a_at = state_ptr + IA * SIZE + off
-            a = tl.load(u_ptr + 7, mask=live, other=0.0) * tl.load(a_at, mask=mask, other=0.0) \
-                + tl.load(u_ptr + 8, mask=live, other=0.0) * g
+            a = a_keep * tl.load(a_at, mask=mask, other=0.0) + a_take * g
             tl.store(a_at, a, mask=mask)
             square = square - a * a
-        den = _sqrt(square) + tl.load(u_ptr + 10, mask=live, other=0.0)
+        den = _sqrt(square) + eps
         m_at = state_ptr + IM * SIZE + off
         if M_AFTER:
             m = m_keep * tl.load(m_at, mask=mask, other=0.0) + m_take * _div(g, den)
@@ -238,11 +242,11 @@ def _train_epoch(
         total += loss
         # This step's coefficients, computed on the device from the members' rule (inertia.rules).
         coef_row = tl.where((first_row != 0) & (step == 0), 0, row_base + step * row_stride)
-        u_ptr = coef_ptr + (tl.cast(coef_row, tl.int64) * members + member) * K
-        w1 = _update(w1, g1, state_ptr + srow, w1_off, w1_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
-        b1 = _update(b1, gb1, state_ptr + srow, b1_off, b1_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
-        w2 = _update(w2, g2, state_ptr + srow, w2_off, w2_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
-        b2 = _update(b2, gb2, state_ptr + srow, b2_off, b2_mask, u_ptr, live3, SIZE, IM, IV, IA, M_AFTER)
+        u = _coefficients(coef_ptr + (tl.cast(coef_row, tl.int64) * members + member) * K, live3)
+        w1 = _update(w1, g1, state_ptr + srow, w1_off, w1_mask, *u, SIZE, IM, IV, IA, M_AFTER)
+        b1 = _update(b1, gb1, state_ptr + srow, b1_off, b1_mask, *u, SIZE, IM, IV, IA, M_AFTER)
+        w2 = _update(w2, g2, state_ptr + srow, w2_off, w2_mask, *u, SIZE, IM, IV, IA, M_AFTER)
+        b2 = _update(b2, gb2, state_ptr + srow, b2_off, b2_mask, *u, SIZE, IM, IV, IA, M_AFTER)
     tl.store(params_ptr + row + w1_off, w1, mask=w1_mask)
     tl.store(params_ptr + row + b1_off, b1, mask=b1_mask)
     tl.store(params_ptr + row + w2_off, w2, mask=w2_mask)
@@ -271,8 +275,8 @@ def _apply_update(param_ptr, grad_ptr, state_ptr, coef_ptr, SIZE: tl.constexpr, 
     live = tl.full([1, 1, 1], 1, tl.int1)
     param = tl.load(param_ptr + off, mask=mask, other=0.0)
     grad = tl.load(grad_ptr + off, mask=mask, other=0.0)
-    new = _update(param, grad, state_ptr, off, mask, coef_ptr + tl.zeros([1, 1, 1], dtype=tl.int32), live, SIZE,
-                  IM, IV, IA, M_AFTER)
+    u = _coefficients(coef_ptr + tl.zeros([1, 1, 1], dtype=tl.int32), live)
+    new = _update(param, grad, state_ptr, off, mask, *u, SIZE, IM, IV, IA, M_AFTER)
     tl.store(param_ptr + off, new, mask=mask)
 
 
