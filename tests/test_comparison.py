@@ -151,3 +151,43 @@ def test_auto_engine_falls_back_to_the_loop_for_other_activations():
     assert result.runs[0].history.epochs == 1
     with pytest.raises(ValueError, match="unknown engine 'fast'"):
         inertia.compare(momenta=[0.5], epochs=1, seeds=1, engine="fast")
+
+
+@pytest.mark.parametrize("engine", ["population", "loop"])
+def test_baselines_train_like_their_torch_optimizers_over_the_same_seeds(engine):
+    """Each baseline run is fit() with torch.optim's optimizer from the same initial weights and minibatches
+    as the momentum runs of its seed, so the comparison is paired."""
+    from inertia import data as data_module
+    from inertia.models import MLP
+    from inertia.train import fit
+
+    dataset = data_module.spiral(points=30, seed=2)
+    result = inertia.compare(momenta=[0.0, 0.9], seeds=2, epochs=4, dataset=dataset, layers=[2, 8, 3], batch_size=15,
+                             baselines=["adam:lr=0.01", "rmsprop"], engine=engine)
+    assert list(result.baseline_table().index) == ["adam:lr=0.01", "rmsprop"]
+    references = {"adam:lr=0.01": lambda p: torch.optim.Adam(p, lr=0.01), "rmsprop": lambda p: torch.optim.RMSprop(p)}
+    for run in result.baseline_runs:
+        model = MLP([2, 8, 3], seed=run.seed)
+        expected = fit(model, dataset, references[run.label](model.parameters()), 4, 15, seed=run.seed)
+        np.testing.assert_allclose(run.history.loss, expected.loss, rtol=1e-5)
+        momentum_run = result.run(0.0, run.seed)
+        assert run.history.initial_loss == pytest.approx(momentum_run.history.initial_loss, rel=1e-6)
+    paired = result.paired()
+    assert len(paired) == 2 * 2 and set(paired["pairs"]) == {2}
+    summary = result.summary()
+    assert [b["optimizer"] for b in summary["baselines"]] == ["adam:lr=0.01", "rmsprop"]
+    assert set(result.curves()["optimizer"]) == {"momentum", "adam:lr=0.01", "rmsprop"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("adam", "Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0.0, maximize=False)"),
+    ("rmsprop:lr=0.003:centered=true", "RMSprop(lr=0.003, alpha=0.99, eps=1e-08, weight_decay=0.0, momentum=0.0, "
+                                       "centered=True, maximize=False)"),
+    ("qhm:nu=0.9:beta=0.99", "QHM(lr=0.1, beta=0.99, nu=0.9, weight_decay=0.0, maximize=False)"),
+    ("sgd:lr=0.05", "Momentum(lr=0.05, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, "
+                    "maximize=False, form='pytorch')"),
+])
+def test_baseline_texts(text, expected):
+    from inertia import rules
+
+    assert repr(rules.parse(text)) == expected

@@ -118,6 +118,10 @@ def compare(
     divergence_factor: Annotated[float, typer.Option(
         help="A run diverged when its full-data loss exceeds this many times its initial loss (or turns "
              "non-finite); see inertia.outcome.")] = 10.0,
+    baselines: Annotated[str, typer.Option(
+        help="Other optimizers to train beside the momenta, over the same seeds (paired), comma-separated: sgd, "
+             "qhm, adam, adamw, rmsprop at torch.optim's defaults, or with settings as name:field=value, e.g. "
+             "adam,rmsprop:lr=0.003:centered=true.")] = "",
 ) -> None:
     """Train the seed lab's network at several momenta over several seeds and compare them.
 
@@ -138,7 +142,7 @@ def compare(
         momenta=_floats(momenta), dataset=dataset, layers=_ints(layers) if layers else None, lr=lr,
         batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
         data_seed=data_seed, form=form, engine=engine, device=device, progress=not json_output,
-        divergence_factor=divergence_factor,
+        divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()],
     )
     files = comparison.save(out, plots=plots, report=report)
     if tensorboard:
@@ -151,6 +155,10 @@ def compare(
         print(json.dumps(summary, allow_nan=False))
         return
     out_console.print(comparison_table(comparison))
+    for _, row in comparison.paired().iterrows():
+        out_console.print(f"{row['optimizer']} − momentum {row['momentum']:g}: final loss {row['difference']:+.4g} "
+                          f"[{row['low']:+.4g}, {row['high']:+.4g}], lower in {row['better_in']} of {row['pairs']} "
+                          "seeds", markup=False, highlight=False)
     _saved(out, [p.name for p in files.values()])
 
 
@@ -164,13 +172,18 @@ def comparison_table(comparison) -> Table:
                         f"batch {config.batch_size}, {config.epochs} epochs\n"
                         f"mean ± 95 % CI over {len(config.seeds)} seeds, full-data metrics "
                         "(diverged runs left out)")
-    headers = ("momentum", "final loss", "best loss", "final acc", f"epochs to {target} acc (reached)", "diverged",
+    first = "momentum or optimizer" if config.baselines else "momentum"
+    headers = (first, "final loss", "best loss", "final acc", f"epochs to {target} acc (reached)", "diverged",
                "no progress")
     for header in headers:
         table.add_column(header, justify="right")
-    for momentum, row in zip(frame.index, frame.to_dict("records")):
+    rows = [(f"{m:g}", row) for m, row in zip(frame.index, frame.to_dict("records"))]
+    if config.baselines:
+        baselines = comparison.baseline_table()
+        rows += [(label, row) for label, row in zip(baselines.index, baselines.to_dict("records"))]
+    for label, row in rows:
         table.add_row(
-            f"{momentum:g}",
+            Text(label),
             _pm(row, "final_loss", ".3f"),
             _pm(row, "best_loss", ".3f"),
             _pm(row, "final_accuracy", ".3f"),

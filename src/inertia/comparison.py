@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from inertia import data as data_module
+from inertia import rules
 from inertia.data import Dataset
 from inertia.models import MLP, check_layers, resolve_device
 from inertia.optim import Momentum
@@ -24,12 +25,12 @@ from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
 from inertia.population import Member, train_population
 from inertia.progress import progress_bar
 from inertia.rules import check_hyperparameters, check_momentum
-from inertia.stats import mean_ci
+from inertia.stats import mean_ci, paired_difference
 from inertia.train import History, fit
 
 LAB_MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
 # Every file Comparison.save may write: the only names it ever replaces or removes.
-OUTPUT_FILES = {"table.csv", "curves.csv", "summary.json", "regions.json", "loss.png", "accuracy.png",
+OUTPUT_FILES = {"table.csv", "baselines.csv", "curves.csv", "summary.json", "regions.json", "loss.png", "accuracy.png",
                 "loss_accuracy.png", "decision_regions.png", "report.html"}
 # The table's columns and the run-summary key each comes from.
 TABLE_METRICS = {"final_loss": "final_loss", "best_loss": "best_loss", "final_accuracy": "final_accuracy",
@@ -52,6 +53,7 @@ class CompareConfig:
     data_seed: int = 0
     target_accuracy: float = 0.9
     form: str = "pytorch"
+    baselines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         momenta = tuple(float(m) for m in self.momenta)
@@ -75,18 +77,26 @@ class CompareConfig:
             raise ValueError(f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
         object.__setattr__(self, "momenta", momenta)
         object.__setattr__(self, "seeds", seeds)
+        baselines = tuple(str(b).strip() for b in self.baselines)
+        for text in baselines:
+            rules.parse(text)
+        if len(set(baselines)) != len(baselines):
+            raise ValueError(f"baselines must be distinct, got {list(baselines)}")
+        object.__setattr__(self, "baselines", baselines)
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(check_layers(self.layers)))
 
 
 @dataclass
 class Run:
-    """One training run: a momentum, a seed, its history and the trained model."""
+    """One training run: a momentum (NaN for a baseline, which ``label`` names), a seed, its history and the
+    trained model."""
 
     momentum: float
     seed: int
     history: History
     model: MLP = field(repr=False)
+    label: str = "momentum"
 
 
 @dataclass
@@ -98,6 +108,7 @@ class Comparison:
     dataset: Dataset
     runs: list[Run]
     snapshots: dict[int, dict[float, MLP]] = field(default_factory=dict, repr=False)
+    baseline_runs: list[Run] = field(default_factory=list)
 
     def run(self, momentum: float, seed: int | None = None) -> Run:
         seed = self.config.seeds[0] if seed is None else seed
@@ -107,12 +118,14 @@ class Comparison:
         raise KeyError(f"no run with momentum {momentum} and seed {seed}")
 
     def curves(self) -> pd.DataFrame:
-        """Every run's per-epoch metrics in long form: momentum, seed, epoch, loss, accuracy, ..."""
+        """Every run's per-epoch metrics in long form: optimizer ("momentum", or a baseline's label), momentum
+        (NaN for a baseline), seed, epoch, loss, accuracy, ..."""
         frames = []
-        for run in self.runs:
+        for run in [*self.runs, *self.baseline_runs]:
             frame = run.history.to_frame().reset_index()
             frame.insert(0, "seed", run.seed)
             frame.insert(0, "momentum", run.momentum)
+            frame.insert(0, "optimizer", run.label)
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
@@ -121,31 +134,61 @@ class Comparison:
         accuracy, each as mean with a 95 % confidence interval (``*_low``, ``*_high``), and how many runs
         diverged or made no progress. Every number comes from each run's one summary
         (:func:`inertia.outcome.summarize`): diverged runs enter no loss or accuracy mean."""
-        rows = []
-        targets = {"accuracy": self.config.target_accuracy}
-        for momentum in self.config.momenta:
-            summaries = [r.history.summary(targets) for r in self.runs if r.momentum == momentum]
-            per_seed = {name: [s[key] for s in summaries] for name, key in TABLE_METRICS.items()}
-            row = {"momentum": momentum, "runs": len(summaries)}
-            for kind in ("diverged", "no_progress"):
-                row[kind] = sum(s["status"] == kind for s in summaries)
-            for name, values in per_seed.items():
-                estimate = mean_ci(values)
-                row.update({name: estimate.mean, f"{name}_low": estimate.low, f"{name}_high": estimate.high})
-            row["reached_target"] = int(np.isfinite(per_seed["epochs_to_target"]).sum())
-            rows.append(row)
+        rows = [{"momentum": m, **self._row([r for r in self.runs if r.momentum == m])} for m in self.config.momenta]
         return pd.DataFrame(rows).set_index("momentum")
+
+    def baseline_table(self) -> pd.DataFrame:
+        """:meth:`table`'s columns for each baseline optimizer (index: its label, e.g. ``adam``)."""
+        rows = [{"optimizer": b, **self._row([r for r in self.baseline_runs if r.label == b])}
+                for b in self.config.baselines]
+        return pd.DataFrame(rows).set_index("optimizer") if rows else pd.DataFrame()
+
+    def paired(self, metric: str = "final_loss") -> pd.DataFrame:
+        """Every baseline against every momentum on a run-summary ``metric``, paired by seed (the same initial
+        weights and minibatches): mean of baseline − momentum, its 95 % CI, and in how many seeds the baseline
+        was better."""
+        lower = "loss" in metric
+        rows = []
+        for baseline in self.config.baselines:
+            ours = {r.seed: r.history.summary()[metric] for r in self.baseline_runs if r.label == baseline}
+            for momentum in self.config.momenta:
+                theirs = {r.seed: r.history.summary()[metric] for r in self.runs if r.momentum == momentum}
+                a = np.array([ours[s] for s in self.config.seeds])
+                b = np.array([theirs[s] for s in self.config.seeds])
+                difference = paired_difference(a, b)
+                finite = np.isfinite(a) & np.isfinite(b)
+                better = ((a < b) if lower else (a > b)) & finite
+                rows.append({"optimizer": baseline, "momentum": momentum, "metric": metric,
+                             "difference": difference.mean, "low": difference.low, "high": difference.high,
+                             "pairs": int(finite.sum()), "better_in": int(better.sum())})
+        return pd.DataFrame(rows)
+
+    def _row(self, runs: list[Run]) -> dict:
+        """One table row over ``runs`` (their seeds): every number from each run's one summary."""
+        summaries = [r.history.summary({"accuracy": self.config.target_accuracy}) for r in runs]
+        per_seed = {name: [s[key] for s in summaries] for name, key in TABLE_METRICS.items()}
+        row = {"runs": len(summaries)}
+        for kind in ("diverged", "no_progress"):
+            row[kind] = sum(s["status"] == kind for s in summaries)
+        for name, values in per_seed.items():
+            estimate = mean_ci(values)
+            row.update({name: estimate.mean, f"{name}_low": estimate.low, f"{name}_high": estimate.high})
+        row["reached_target"] = int(np.isfinite(per_seed["epochs_to_target"]).sum())
+        return row
 
     def summary(self) -> dict:
         """A JSON-ready dict: the configuration and the table (NaN written as null)."""
-        table = self.table().reset_index()
-        records = json.loads(table.to_json(orient="records"))
-        return {"config": asdict(self.config), "dataset": self.dataset.name, "table": records}
+        records = json.loads(self.table().reset_index().to_json(orient="records"))
+        summary = {"config": asdict(self.config), "dataset": self.dataset.name, "table": records}
+        if self.config.baselines:
+            summary["baselines"] = json.loads(self.baseline_table().reset_index().to_json(orient="records"))
+            summary["paired"] = json.loads(self.paired().to_json(orient="records"))
+        return summary
 
     def plot_loss(self, metric: str = "loss"):
         from inertia import plots
 
-        return plots.curves(self.curves(), metric, self.config.momenta)
+        return plots.curves(self.curves(), metric, self.config.momenta, self.config.baselines)
 
     def plot_accuracy(self):
         return self.plot_loss("accuracy")
@@ -196,6 +239,9 @@ class Comparison:
         earlier = _files_written(out)
         files = {"table": out / "table.csv", "curves": out / "curves.csv", "summary": out / "summary.json"}
         self.table().to_csv(files["table"])
+        if self.config.baselines:
+            files["baselines"] = out / "baselines.csv"
+            self.baseline_table().to_csv(files["baselines"])
         self.curves().to_csv(files["curves"], index=False)
         if self.dataset.features == 2 and self.snapshots:
             files["regions"] = out / "regions.json"
@@ -253,6 +299,7 @@ def compare(
     device: str = "auto",
     progress: bool = False,
     divergence_factor: float = DIVERGENCE_FACTOR,
+    baselines: Sequence[str] = (),
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
 
@@ -264,7 +311,9 @@ def compare(
     ``"population"`` trains every run at once (:mod:`inertia.population`, on ``device``), ``"loop"`` one
     model after another with :func:`~inertia.train.fit`; ``"auto"`` uses the population engine whenever it
     supports the activation. Both give the same numbers to float32 round-off. ``divergence_factor`` is the
-    divergence rule's (:mod:`inertia.outcome`).
+    divergence rule's (:mod:`inertia.outcome`). ``baselines`` adds other optimizers, each trained over the
+    same seeds (so paired with the momenta): texts :func:`inertia.rules.parse` reads, such as ``"adam"`` (at
+    torch.optim's defaults) or ``"rmsprop:lr=0.003"``.
     """
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
@@ -277,6 +326,7 @@ def compare(
         momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
         activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
         shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy, form=form,
+        baselines=tuple(baselines),
     )
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
@@ -290,13 +340,16 @@ def compare(
 
     pairs = [(momentum, seed) for seed in config.seeds for momentum in config.momenta]
     snapshots: dict[int, dict[float, MLP]] = {e: {} for e in snapshot_epochs(config.epochs)}
-    with progress_bar(len(pairs) * config.epochs, progress) as advance:
+    total = (len(pairs) + len(config.baselines) * len(config.seeds)) * config.epochs
+    with progress_bar(total, progress) as advance:
         if engine == "population":
             runs = _train_population(config, dataset, pairs, device, advance, snapshots, divergence_factor)
         else:
             runs = [_train_one(config, dataset, momentum, seed, advance, snapshots, divergence_factor)
                     for momentum, seed in pairs]
-    return Comparison(config, dataset, runs, snapshots)
+        baseline_runs = [run for text in config.baselines
+                         for run in _train_baseline(config, dataset, text, engine, device, advance, divergence_factor)]
+    return Comparison(config, dataset, runs, snapshots, baseline_runs)
 
 
 def snapshot_epochs(epochs: int) -> list[int]:
@@ -336,6 +389,32 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
             if seed == config.seeds[0]:
                 snapshots[epoch][momentum] = result.model(i, epoch)
     return [Run(m, s, history, result.model(i)) for i, ((m, s), history) in enumerate(zip(pairs, result.histories))]
+
+
+def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: str, device, advance,
+                    divergence_factor) -> list[Run]:
+    """One baseline optimizer over every seed: one population, or one ``fit`` per seed with its torch optimizer."""
+    from inertia.optim import for_rule
+
+    rule = rules.parse(text)
+    if engine == "population":
+        members = [Member(seed=seed, optimizer=rule) for seed in config.seeds]
+        result = train_population(
+            dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
+            shuffle=config.shuffle, activation=config.activation, device=device,
+            on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
+            divergence_factor=divergence_factor)
+        return [Run(np.nan, seed, history, result.model(i), text)
+                for i, (seed, history) in enumerate(zip(config.seeds, result.histories))]
+    runs = []
+    for seed in config.seeds:
+        model = MLP(config.layers, config.activation, seed=seed)
+        history = fit(model, dataset, for_rule(rule, model.parameters()), config.epochs, config.batch_size,
+                      config.shuffle, seed=seed, on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
+                      divergence_factor=divergence_factor)
+        advance(None, _epochs_skipped(history))
+        runs.append(Run(np.nan, seed, history, model, text))
+    return runs
 
 
 def _files_written(out: Path) -> set[str]:

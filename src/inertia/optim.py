@@ -92,3 +92,20 @@ class QHM(torch.optim.Optimizer):
                 param.copy_(new_param)
                 state["momentum_buffer"] = slots["m"]
         return loss
+
+
+def for_rule(rule, params) -> torch.optim.Optimizer:
+    """The torch optimizer that trains like ``rule`` (an :mod:`inertia.rules` optimizer): :class:`Momentum`,
+    :class:`QHM`, or ``torch.optim``'s Adam, AdamW and RMSprop, which the rules are tested against."""
+    if isinstance(rule, rules.Momentum):
+        return Momentum(params, lr=rule.lr, momentum=rule.momentum, dampening=rule.dampening,
+                        nesterov=rule.nesterov, weight_decay=rule.weight_decay, maximize=rule.maximize, form=rule.form)
+    if isinstance(rule, rules.QHM):
+        return QHM(params, lr=rule.lr, beta=rule.beta, nu=rule.nu, weight_decay=rule.weight_decay,
+                   maximize=rule.maximize)
+    if isinstance(rule, rules.RMSprop):
+        return torch.optim.RMSprop(params, lr=rule.lr, alpha=rule.alpha, eps=rule.eps, weight_decay=rule.weight_decay,
+                                   momentum=rule.momentum, centered=bool(rule.centered), maximize=rule.maximize)
+    adam = torch.optim.AdamW if isinstance(rule, rules.AdamW) else torch.optim.Adam
+    return adam(params, lr=rule.lr, betas=(rule.beta1, rule.beta2), eps=rule.eps, weight_decay=rule.weight_decay,
+                maximize=rule.maximize)

@@ -44,16 +44,21 @@ def band(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["epoch", "mean", "low", "high"])
 
 
-def curves(frame: pd.DataFrame, metric: str, momenta: Sequence[float]) -> Figure:
-    """``metric`` against epoch for each momentum: the mean over seeds with a 95 % CI band."""
+def curves(frame: pd.DataFrame, metric: str, momenta: Sequence[float], baselines: Sequence[str] = ()) -> Figure:
+    """``metric`` against epoch for each momentum (and each baseline optimizer, dashed): the mean over seeds
+    with a 95 % CI band."""
     figure = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = figure.add_subplot()
     colors = momentum_colors(momenta)
     seeds = frame["seed"].nunique()
-    for momentum in momenta:
-        summary = band(frame[frame["momentum"] == momentum], metric)
-        ax.plot(summary["epoch"], summary["mean"], color=colors[momentum], lw=1.8, label=f"momentum {momentum:g}")
-        ax.fill_between(summary["epoch"], summary["low"], summary["high"], color=colors[momentum], alpha=0.2, lw=0)
+    momentum_rows = frame["optimizer"] == "momentum" if "optimizer" in frame else np.ones(len(frame), dtype=bool)
+    lines = [(frame[momentum_rows & (frame["momentum"] == m)], colors[m], "-", f"momentum {m:g}") for m in momenta]
+    others = colormaps["tab10"]
+    lines += [(frame[frame["optimizer"] == b], others(3 + i), "--", b) for i, b in enumerate(baselines)]
+    for rows, color, style, label in lines:
+        summary = band(rows, metric)
+        ax.plot(summary["epoch"], summary["mean"], color=color, lw=1.8, ls=style, label=label)
+        ax.fill_between(summary["epoch"], summary["low"], summary["high"], color=color, alpha=0.2, lw=0)
     if metric != "accuracy":
         ax.set_yscale("log")
         plain = FuncFormatter(lambda value, _: f"{value:g}")
@@ -62,9 +67,10 @@ def curves(frame: pd.DataFrame, metric: str, momenta: Sequence[float]) -> Figure
     ax.set_xlabel("epoch")
     ax.set_ylabel(LABELS.get(metric, metric))
     interval = "mean and 95 % CI band" if seeds > 1 else "one seed"
-    ax.set_title(f"{LABELS.get(metric, metric).split(' (')[0].capitalize()} by momentum ({seeds} seeds, {interval})")
+    by = "optimizer" if baselines else "momentum"
+    ax.set_title(f"{LABELS.get(metric, metric).split(' (')[0].capitalize()} by {by} ({seeds} seeds, {interval})")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(title="SGD", loc="best")
+    ax.legend(title="optimizer" if baselines else "SGD", loc="best")
     return figure
 
 

@@ -62,8 +62,10 @@ def compare_report(folder: Path) -> str:
                  f"{config['epochs']} epochs, {'shuffled' if config['shuffle'] else 'unshuffled'} minibatches, "
                  f"form {config['form']}. Within a seed every momentum starts from the same weights and sees "
                  f"the same minibatches, so differences are paired.</p>"),
-        _section("Summary (mean ± 95 % CI over seeds)", _compare_table(summary["table"], config)),
-        _section("Conclusions", _list(conclusions(curves, baseline=0.0 if 0.0 in momenta else momenta[0]))),
+        _section("Summary (mean ± 95 % CI over seeds)",
+                 _compare_table(summary["table"] + summary.get("baselines", []), config)),
+        _section("Conclusions", _list(conclusions(curves, baseline=0.0 if 0.0 in momenta else momenta[0])
+                                      + baseline_conclusions(summary.get("paired", [])))),
     ]
     claims = _claims(curves)
     if claims is not None:
@@ -96,6 +98,8 @@ def command_line(config: dict) -> str:
              f"--activation {config['activation']}", f"--batch-size {config['batch_size']}",
              f"--epochs {config['epochs']}", f"--seeds {len(config['seeds'])}", f"--dataset {config['dataset']}",
              "--shuffle" if config["shuffle"] else "--no-shuffle", f"--form {config['form']}"]
+    if config.get("baselines"):
+        parts.append(f"--baselines {','.join(config['baselines'])}")
     return " ".join(parts)
 
 
@@ -130,10 +134,28 @@ def conclusions(curves: pd.DataFrame, baseline: float, metric: str = "loss") -> 
     return out
 
 
+def baseline_conclusions(paired: list[dict]) -> list[str]:
+    """One sentence per baseline and momentum, each with its paired statistic on the final loss."""
+    out = []
+    for r in paired:
+        if r["pairs"] == 0:
+            out.append(f"{r['optimizer']} against momentum {r['momentum']:g}: no seed where both finished")
+            continue
+        interval = "" if r["low"] is None else f", 95 % CI [{r['low']:+.3g}, {r['high']:+.3g}]"
+        out.append(f"{r['optimizer']} ends with lower full-data loss than momentum {r['momentum']:g} in "
+                   f"{r['better_in']} of {r['pairs']} seeds; mean difference {r['difference']:+.3g}{interval}")
+    return out
+
+
 def curve_chart(curves: pd.DataFrame, metric: str, label: str) -> dict:
-    """Plotly figure: per momentum, the mean over seeds and its 95 % band (one legend entry for both)."""
+    """Plotly figure: per momentum (and baseline optimizer, dashed), the mean over seeds and its 95 % band
+    (one legend entry for both)."""
     traces = []
-    for i, (momentum, group) in enumerate(curves.groupby("momentum")):
+    if "optimizer" not in curves:
+        curves = curves.assign(optimizer="momentum")
+    groups = [(f"momentum {m:g}", g, "solid") for m, g in curves[curves["optimizer"] == "momentum"].groupby("momentum")]
+    groups += [(name, g, "dash") for name, g in curves[curves["optimizer"] != "momentum"].groupby("optimizer")]
+    for i, (name, group, dash) in enumerate(groups):
         color = PALETTE[i % len(PALETTE)]
         epochs, means, lows, highs = [], [], [], []
         for epoch, at in group.groupby("epoch"):
@@ -142,13 +164,12 @@ def curve_chart(curves: pd.DataFrame, metric: str, label: str) -> dict:
             means.append(estimate.mean)
             lows.append(estimate.low if np.isfinite(estimate.low) else estimate.mean)
             highs.append(estimate.high if np.isfinite(estimate.high) else estimate.mean)
-        name = f"momentum {momentum:g}"
         traces.append({"x": epochs + epochs[::-1], "y": highs + lows[::-1], "fill": "toself", "mode": "lines",
                        "line": {"width": 0}, "fillcolor": _alpha(color, 0.18), "legendgroup": name,
                        "showlegend": False, "hoverinfo": "skip", "name": name + " 95 % CI"})
         traces.append({"x": epochs, "y": means, "mode": "lines", "name": name, "legendgroup": name,
-                       "line": {"color": color, "width": 2},
-                       "hovertemplate": f"momentum {momentum:g}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>"})
+                       "line": {"color": color, "width": 2, "dash": dash},
+                       "hovertemplate": f"{html.escape(name)}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}<extra></extra>"})
     layout = {"xaxis": {"title": {"text": "epoch"}}, "yaxis": {"title": {"text": label}},
               "margin": {"t": 30}, "height": 380, "legend": {"title": {"text": "click to hide"}}}
     if metric == "loss":
@@ -253,7 +274,8 @@ def _compare_table(records: list[dict], config: dict) -> str:
             f"<th>epochs to {target:.0%} accuracy</th><th>reached</th><th>diverged</th><th>no progress</th></tr>")
     cells = (("final_loss", ".4f"), ("best_loss", ".4f"), ("final_accuracy", ".3f"), ("epochs_to_target", ".1f"))
     rows = "".join(
-        f"<tr><td>{r['momentum']:g}</td>" + "".join(f"<td>{format_estimate(r, n, f)}</td>" for n, f in cells)
+        f"<tr><td>{html.escape(r['optimizer']) if 'optimizer' in r else format(r['momentum'], 'g')}</td>"
+        + "".join(f"<td>{format_estimate(r, n, f)}</td>" for n, f in cells)
         + f"<td>{r['reached_target']}/{r['runs']}</td><td>{r['diverged']}</td><td>{r.get('no_progress', 0)}</td></tr>"
         for r in records)
     note = ("<p>Means and intervals are over the runs that did not diverge (a diverged run has no final loss); "

@@ -330,6 +330,39 @@ class RMSprop:
 OPTIMIZERS = {rule.kind: rule for rule in (Momentum, QHM, Adam, AdamW, RMSprop)}
 
 
+def parse(text: str):
+    """A rule from text such as ``adam``, ``rmsprop:lr=0.003:centered=true`` or ``qhm:lr=0.5:nu=0.7``: a name of
+    :data:`OPTIMIZERS` (or ``sgd``, momentum without momentum), then ``:field=value`` pairs; fields left out
+    keep their defaults (torch.optim's, for Adam, AdamW and RMSprop). ``ValueError`` names what is wrong."""
+    name, *pairs = (part.strip() for part in text.split(":"))
+    kind = Momentum if name == "sgd" else OPTIMIZERS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown optimizer {name!r} in {text!r} (allowed: sgd, {', '.join(OPTIMIZERS)})")
+    allowed = {f.name: f for f in fields(kind)}
+    values = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        key = key.strip()
+        if key not in allowed or not value.strip():
+            raise ValueError(f"{text!r}: expected {name}:field=value with a field of {', '.join(allowed)}; "
+                             f"got {pair!r}")
+        value = value.strip()
+        if isinstance(allowed[key].default, bool) or value.lower() in ("true", "false"):
+            if value.lower() not in ("true", "false"):
+                raise ValueError(f"{text!r}: {key} must be true or false, got {value!r}")
+            values[key] = value.lower() == "true"
+        elif isinstance(allowed[key].default, str):
+            values[key] = value
+        else:
+            try:
+                values[key] = float(value)
+            except ValueError:
+                raise ValueError(f"{text!r}: {key} must be a number, got {value!r}") from None
+    rule = kind(**values)
+    rule.check()
+    return rule
+
+
 def stack(rules) -> object:
     """One rule of the members' common kind whose hyperparameters are arrays over the members (what a
     population's engines evaluate at once). Every member must have the same kind, and the same values of what

@@ -44,12 +44,16 @@ def write_comparison(comparison, folder: str | Path) -> list[Path]:
     folder = Path(folder)
     config = comparison.config
     written = []
-    for run in comparison.runs:
-        target = folder / f"momentum_{run.momentum:g}_seed_{run.seed}"
+    for run in [*comparison.runs, *comparison.baseline_runs]:
+        momentum = run.label == "momentum"
+        setting = f"momentum_{run.momentum:g}" if momentum else run.label.replace(":", "_")
+        target = folder / f"{setting}_seed_{run.seed}"
         history, summary = run.history, run.history.summary()
-        write_run(target, {name: list(map(float, getattr(history, name))) for name in SCALARS},
-                  {"momentum": run.momentum, "seed": run.seed, "lr": config.lr, "form": config.form,
-                   "batch_size": config.batch_size, "dataset": config.dataset, "status": summary["status"]},
+        hparams = {"optimizer": run.label, "seed": run.seed, "batch_size": config.batch_size,
+                   "dataset": config.dataset, "status": summary["status"]}
+        if momentum:
+            hparams |= {"momentum": run.momentum, "lr": config.lr, "form": config.form}
+        write_run(target, {name: list(map(float, getattr(history, name))) for name in SCALARS}, hparams,
                   {"final_loss": summary["final_loss"], "final_accuracy": summary["final_accuracy"]})
         written.append(target)
     return written
