@@ -10,7 +10,10 @@ Spec: spiral 3 × 500, [2, 50, 3] ReLU, batch 20, shuffled, lr 10 values (log-sp
              timed on ``--loop-sample`` of them spread over the grid and scaled to 1,000 (all of them with
              ``--loop-sample 1000``)
 
-    python benchmarks/sweep.py [--epochs 10] [--loop-sample 100] [--json]
+  --mixed    momentum, Adam and RMSprop in one spec: optimizer × lr 10 values × momentum 5 values (0–0.8;
+             Adam has none) × 10 seeds = 1,100 configurations, each optimizer trained as populations of its own
+
+    python benchmarks/sweep.py [--epochs 10] [--loop-sample 100] [--mixed] [--json]
 """
 
 from __future__ import annotations
@@ -29,16 +32,19 @@ import torch
 from inertia import data, store
 from inertia.experiment import load_spec
 from inertia.models import MLP
-from inertia.optim import Momentum
-from inertia.sweep import sweep
+from inertia.optim import for_rule
+from inertia.sweep import rule_of, sweep
 from inertia.train import fit
 
 
-def spec(epochs: int) -> dict:
+def spec(epochs: int, mixed: bool = False) -> dict:
+    grid = {"lr": [float(v) for v in np.round(np.logspace(-2, 0, 10), 6)],
+            "momentum": [round(0.1 * i, 1) for i in range(10)]}
+    if mixed:
+        grid = {"optimizer": ["momentum", "adam", "rmsprop"], "momentum": [0.0, 0.2, 0.4, 0.6, 0.8],
+                "lr": [float(v) for v in np.round(np.logspace(-3, 0, 10), 6)]}
     return {"data": {"name": "spiral", "seed": 0}, "model": {"layers": [2, 50, 3]},
-            "train": {"epochs": epochs, "batch_size": 20, "shuffle": True, "seeds": 10},
-            "grid": {"lr": [float(v) for v in np.round(np.logspace(-2, 0, 10), 6)],
-                     "momentum": [round(0.1 * i, 1) for i in range(10)]}}
+            "train": {"epochs": epochs, "batch_size": 20, "shuffle": True, "seeds": 10}, "grid": grid}
 
 
 def timed_store_methods():
@@ -64,12 +70,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--loop-sample", type=int, default=100)
+    parser.add_argument("--mixed", action="store_true", help="momentum, Adam and RMSprop in one spec")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    the_spec = spec(args.epochs)
+    the_spec = spec(args.epochs, args.mixed)
     configs = load_spec(the_spec).expand()
     results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
-                           "cpus": torch.get_num_threads()}, "configurations": len(configs), "epochs": args.epochs}
+                           "cpus": torch.get_num_threads()}, "configurations": len(configs), "epochs": args.epochs,
+               "mixed": args.mixed}
 
     with tempfile.TemporaryDirectory() as folder:
         sweep(spec(1) | {"grid": {"lr": [0.1], "momentum": [0.0]}, "train": {"epochs": 1, "seeds": 1}},
@@ -87,11 +95,10 @@ def main() -> None:
     dataset = data.spiral(seed=0)
     sample = configs[:: max(1, len(configs) // args.loop_sample)][: args.loop_sample]
     started = time.perf_counter()
-    for config in sample:
-        o = config["optimizer"]
+    for config in sample:  # each with its torch optimizer (inertia.optim.Momentum or torch.optim's own)
         model = MLP([2, 50, 3], seed=config["seed"])
-        fit(model, dataset, Momentum(model.parameters(), lr=o["lr"], momentum=o["momentum"]), args.epochs, 20,
-            shuffle=True, seed=config["seed"])
+        fit(model, dataset, for_rule(rule_of(config), model.parameters()), args.epochs, 20, shuffle=True,
+            seed=config["seed"])
     loop = (time.perf_counter() - started) * len(configs) / len(sample)
     results["loop"] = {"sampled": len(sample), "seconds_for_all": loop, "estimated": len(sample) < len(configs)}
     results["speedup"] = loop / seconds
