@@ -108,12 +108,14 @@ def test_resume_runs_only_what_is_missing(tmp_path):
 
 # --- processes -----------------------------------------------------------------------------------------------
 
+# Two hidden layers: the batched torch engine, slow enough (a few tenths of a second a group) for kills to land
+# mid-sweep; on the compiled kernel the whole sweep ends in less time than a kill takes.
 KILL_SPEC = """
 [data]
 name = "spiral"
 points = 100
 [model]
-layers = [2, 8, 3]
+layers = [2, 8, 8, 3]
 [train]
 epochs = 20
 batch_size = 10
@@ -264,14 +266,15 @@ def test_retry_failed_runs_failures_again_and_keeps_every_result(tmp_path, monke
                                                         for i in kept.index}
 
 
-LEASE_SPEC = {"data": {"name": "spiral", "points": 100, "seed": 1}, "model": {"layers": [2, 32, 3]},
-              "optimizer": {"name": "adam", "lr": 0.01}, "train": {"epochs": 8, "batch_size": 10, "seeds": 3}}
+LEASE_SPEC = {"data": {"name": "spiral", "points": 100, "seed": 1}, "model": {"layers": [2, 32, 32, 3]},
+              "optimizer": {"name": "adam", "lr": 0.01}, "train": {"epochs": 60, "batch_size": 10, "seeds": 3}}
 
 
 @pytest.mark.slow
 def test_runs_longer_than_the_lease_are_never_started_twice(tmp_path):
-    """Each adam run takes about a second through fit; the lease is a fifth of that. Two processes share the
-    store: without renewal each would take the other's runs over as soon as their lease lapsed."""
+    """Each run (two hidden layers: the batched torch engine) takes about a second; the lease is a fifth of
+    that. Two processes share the store: without renewal each would take the other's runs over as soon as
+    their lease lapsed."""
     path = tmp_path / "s.db"
     code = ("import json, sys; from inertia.sweep import sweep; "
             "print(sweep(json.loads(sys.argv[1]), sys.argv[2], lease=0.2, group_size=1).recorded)")
