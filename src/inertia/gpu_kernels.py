@@ -25,7 +25,9 @@ import torch
 import triton
 import triton.language as tl
 
-ACTIVATIONS = {"relu": 0, "tanh": 1, "sigmoid": 2, "leaky_relu": 3, "identity": 4}
+from inertia.population.layout import ACTIVATION_CODES
+
+ACTIVATIONS = ACTIVATION_CODES  # the codes every engine shares (inertia.population.layout)
 
 
 @triton.jit

@@ -27,6 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from inertia import vecmath
+from inertia.population.layout import ACTIVATION_CODES
 from inertia.shuffle import _fill
 
 FAST = vecmath.FAST
@@ -90,7 +91,7 @@ def apply_update(params, state, grads, u, im, iv, ia, m_after):
 # code rather than passed as functions, so that the compiled kernel can be cached on disk. Each applies to a
 # whole row, the choice made once outside the loop, which keeps the loops vectorized.
 
-ACTIVATIONS = {"relu": 0, "tanh": 1, "sigmoid": 2, "leaky_relu": 3, "identity": 4}
+ACTIVATIONS = ACTIVATION_CODES  # the codes every engine shares (inertia.population.layout)
 SIGMOID = ACTIVATIONS["sigmoid"]
 
 

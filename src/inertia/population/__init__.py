@@ -1,0 +1,206 @@
+"""Population training: many MLPs of one architecture on one data set, trained at once.
+
+Every member has its own optimizer hyperparameters (any rule of :mod:`inertia.rules`: momentum in every form,
+QHM, Adam, AdamW, RMSprop; one kind per population), learning rate or schedule, and seed (initial weights and
+data order). Each member follows exactly the path :func:`inertia.train.fit` would take for it with the
+matching torch optimizer: the same initial weights (:func:`inertia.models.initial_weights`), the same
+minibatches (:mod:`inertia.shuffle`), the same update (the rule's coefficients, applied by
+:func:`inertia.rules.apply` or its restatement in a compiled kernel) and the same per-epoch metrics.
+
+Members are trained in chunks sized from a memory budget. A member that diverges (the rule of
+:mod:`inertia.outcome`, the same one ``fit`` applies) is marked diverged at that epoch and frozen; the others
+are unaffected (no computation mixes members).
+
+The package: this module holds the public API (:class:`Member`, :func:`train_population`, the result) and
+the choice of engine; :mod:`~inertia.population.memory` the memory model that sizes chunks;
+:mod:`~inertia.population.layout` what every engine shares (activation codes, the flat weight layout, the
+rows of an optimizer's state slots, the :class:`~inertia.population.layout.Task`);
+:mod:`~inertia.population.chunk` the chunk every engine extends (coefficients from the rule, records, the
+divergence rule); one module per engine: :mod:`~inertia.population.torch_engine`,
+:mod:`~inertia.population.kernel_engine`, :mod:`~inertia.population.triton_engine`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from inertia import outcome, rules
+from inertia.data import Dataset
+from inertia.models import MLP, check_layers, resolve_device
+from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
+from inertia.population.memory import chunk_sizes, member_bytes
+from inertia.population.torch_engine import initial_losses
+from inertia.rules import Constant
+from inertia.train import History
+
+__all__ = [
+    "ACTIVATIONS",
+    "ENGINES",
+    "Member",
+    "PopulationResult",
+    "choose_engine",
+    "chunk_sizes",
+    "flat_weights",
+    "initial_losses",
+    "member_bytes",
+    "train_population",
+    "triton_runs_on",
+    "unflatten_weights",
+]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model's hyperparameters and seed. By default its optimizer is momentum
+    (:class:`inertia.rules.Momentum` with ``lr``, ``momentum``, ``dampening``, ``weight_decay`` and the
+    population's form, Nesterov and maximize); ``optimizer`` may instead hold any rule of :mod:`inertia.rules`
+    (``rules.Adam(lr=1e-3)``, ``rules.QHM(0.1, 0.9, 0.7)``, ...), whose own fields then apply. ``schedule`` (an
+    :mod:`inertia.rules` schedule) overrides the learning rate."""
+
+    lr: float = 0.1
+    momentum: float = 0.0
+    dampening: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    schedule: object | None = None
+    optimizer: object | None = None
+
+    def rule(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False):
+        """The member's optimizer rule (see the class docstring)."""
+        if self.optimizer is not None:
+            return self.optimizer
+        return rules.Momentum(self.lr, self.momentum, self.dampening, self.weight_decay, nesterov, maximize, form)
+
+    def rate(self):
+        if self.schedule is not None:
+            return self.schedule
+        return Constant(self.optimizer.lr if self.optimizer is not None else self.lr)
+
+
+@dataclass
+class PopulationResult:
+    """Histories in member order, and the trained weights (on the CPU) to rebuild any member's model."""
+
+    members: list[Member]
+    histories: list[History]
+    layers: list[int]
+    activation: str
+    weights: list[list[tuple[torch.Tensor, torch.Tensor]]]
+    snapshots: dict[int, list[list[tuple[torch.Tensor, torch.Tensor]]]] = field(default_factory=dict)
+
+    def model(self, index: int, epoch: int | None = None) -> MLP:
+        """Member ``index``'s trained network as an :class:`~inertia.models.MLP`; with ``epoch``, as it was
+        after that epoch (one of the ``snapshots`` asked of :func:`train_population`)."""
+        weights = self.weights[index] if epoch is None else self.snapshots[epoch][index]
+        model = MLP(self.layers, self.activation).to(weights[0][0].dtype)
+        with torch.no_grad():
+            for linear, (weight, bias) in zip(model.hidden, weights):
+                linear.weight.copy_(weight)
+                linear.bias.copy_(bias)
+        return model
+
+
+def train_population(
+    dataset: Dataset,
+    layers: Sequence[int],
+    members: Sequence[Member],
+    *,
+    epochs: int = 100,
+    batch_size: int = 20,
+    shuffle: bool = True,
+    activation: str = "relu",
+    form: str = "pytorch",
+    nesterov: bool = False,
+    maximize: bool = False,
+    device: str | torch.device = "auto",
+    dtype: torch.dtype = torch.float32,
+    memory_budget: int | None = None,
+    engine: str = "auto",
+    on_epoch: Callable[[int], None] | None = None,
+    snapshots: Sequence[int] = (),
+    divergence_factor: float = outcome.DIVERGENCE_FACTOR,
+) -> PopulationResult:
+    """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
+    (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
+    epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"`` (compiled,
+    CPU, one hidden layer), ``"torch"`` (batched tensors, any device and depth) or ``"auto"``.
+    ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`)."""
+    layers = check_layers(layers)
+    divergence_factor = outcome.check_factor(divergence_factor)
+    members = list(members)
+    if not members:
+        raise ValueError("a population needs at least one member")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"the population engine supports activations {ACTIVATIONS}, not {activation!r}; "
+                         "use the loop engine for others")
+    if layers[0] != dataset.features or layers[-1] != dataset.classes:
+        raise ValueError(f"layers {layers} do not fit dataset {dataset.name!r} "
+                         f"({dataset.features} features, {dataset.classes} classes)")
+    for i, m in enumerate(members):
+        try:
+            m.rule(form, nesterov, maximize).check()
+        except ValueError as exc:
+            raise ValueError(f"member {i}: {exc}") from None
+    rules.stack([m.rule(form, nesterov, maximize) for m in members])  # one kind, or a clear error now
+    device = resolve_device(device)
+    engine = choose_engine(engine, layers, device)
+    n = len(dataset)
+    chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
+    x, y = dataset.tensors(device, dtype)
+    histories, weights = [], []
+    kept = {e: [] for e in sorted(set(snapshots)) if 1 <= e <= epochs}
+    task = Task(layers, activation, x, y, batch_size, shuffle, form, nesterov, maximize, divergence_factor)
+    for start in range(0, len(members), chunk):
+        part = members[start : start + chunk]
+        if engine == "kernel":
+            from inertia.population.kernel_engine import KernelChunk
+
+            trainer = KernelChunk(part, task, dtype=dtype)
+        elif engine == "triton":
+            from inertia.population.triton_engine import TritonChunk
+
+            trainer = TritonChunk(part, task, device=device, dtype=dtype)
+        else:
+            from inertia.population.torch_engine import TorchChunk
+
+            trainer = TorchChunk(part, task, device=device, dtype=dtype, eval_chunk=eval_chunk)
+        h, w = trainer.run(epochs, on_epoch, kept)
+        histories += h
+        weights += w
+    return PopulationResult(members, histories, layers, activation, weights, kept)
+
+
+ENGINES = ("auto", "kernel", "triton", "torch")
+
+
+def choose_engine(engine: str, layers: Sequence[int], device: torch.device) -> str:
+    """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, ``triton`` on
+    CUDA when Triton is installed), batched torch otherwise. Every engine runs every optimizer."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
+    one_hidden = len(layers) == 3
+    if engine == "kernel" and not (one_hidden and device.type == "cpu"):
+        raise ValueError("the kernel engine runs one-hidden-layer networks on the CPU; use engine='torch'")
+    if engine == "triton" and not (one_hidden and triton_runs_on(device)):
+        raise ValueError("the triton engine runs one-hidden-layer networks on a CUDA device (with Triton "
+                         "installed); use engine='torch'")
+    if engine == "auto":
+        if one_hidden and device.type == "cpu":
+            return "kernel"
+        return "triton" if one_hidden and triton_runs_on(device) else "torch"
+    return engine
+
+
+def triton_runs_on(device: torch.device) -> bool:
+    """Whether the Triton kernels can run on ``device``: CUDA, or the CPU under ``TRITON_INTERPRET=1``."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+
+

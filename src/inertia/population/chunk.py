@@ -1,0 +1,93 @@
+"""The part of population training every engine shares: a chunk of members, their stacked optimizer rule and
+learning rates, the update's coefficients, and the per-epoch records with the divergence rule."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+
+from inertia import outcome, rules
+from inertia.models import initial_weights
+from inertia.population.layout import Task
+from inertia.train import METRICS, History
+
+
+class Chunk:
+    """Members trained together on a :class:`~inertia.population.layout.Task`. Subclasses provide ``epoch``
+    (train one epoch, return per-member numpy arrays: mean and last minibatch loss, full-data loss and correct
+    predictions), ``freeze``, ``finite_weights`` and ``weights``, and set ``initial_loss`` (each member's
+    full-data loss before training) by the end of the first epoch; this class holds what every engine shares
+    and keeps the per-epoch records."""
+
+    def __init__(self, members, task: Task):
+        self.members, self.task = members, task
+        self.layers, self.activation = task.layers, task.activation
+        self.x, self.y, self.batch_size, self.shuffle = task.x, task.y, task.batch_size, task.shuffle
+        self.initial = [initial_weights(task.layers, m.seed) for m in members]
+        self.initial_loss = None
+        self.seeds = np.array([m.seed for m in members], dtype=np.int64)
+        self.rule = rules.stack([m.rule(task.form, task.nesterov, task.maximize) for m in members])
+        self.schedules = vectorized_schedules([m.rate() for m in members])
+
+    def coefficients(self, steps: np.ndarray) -> np.ndarray:
+        """The update's coefficients (:class:`inertia.rules.Update`) for updates ``steps`` of every member, from
+        the members' rule and learning rates: shape (len(steps), P, len(UPDATE_FIELDS))."""
+        update = self.rule.update(self.learning_rates(steps), steps[:, None])
+        shape = (len(steps), len(self.members))
+        return np.stack([np.broadcast_to(getattr(update, name), shape) for name in rules.UPDATE_FIELDS], axis=-1)
+
+    def learning_rates(self, steps: np.ndarray) -> np.ndarray:
+        """Each member's rate for updates ``steps``: shape (len(steps), P), one schedule formula per kind of
+        schedule evaluated over arrays of the members' parameters."""
+        table = np.empty((len(steps), len(self.members)))
+        for index, schedule in self.schedules.values():
+            table[:, index] = schedule(steps[:, None])
+        return table
+
+    def run(self, epochs, on_epoch, snapshots=None):
+        """Train for ``epochs``; returns histories and final weights, and appends this chunk's weights to
+        ``snapshots[epoch]`` after each epoch it names."""
+        members, n = len(self.members), len(self.y)
+        metrics = {name: np.full((members, epochs), np.nan) for name in METRICS}
+        diverged_at = np.full(members, -1)
+        steps_per_epoch = -(-n // self.batch_size)
+        for epoch in range(epochs):
+            steps = np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
+            mean, last, full_loss, correct = self.epoch(epoch, steps)
+            running = diverged_at < 0
+            metrics["batch_loss_mean"][running, epoch] = mean[running]
+            metrics["batch_loss_last"][running, epoch] = last[running]
+            newly = running & outcome.diverging(full_loss, mean, self.initial_loss, self.task.divergence_factor,
+                                                self.finite_weights())
+            fine = running & ~newly
+            metrics["loss"][fine, epoch] = full_loss[fine]
+            metrics["accuracy"][fine, epoch] = correct[fine] / n
+            if newly.any():
+                diverged_at[newly] = epoch
+                self.freeze(newly)
+            if snapshots and epoch + 1 in snapshots:
+                snapshots[epoch + 1] += self.weights()
+            if on_epoch is not None:
+                on_epoch(members)
+        histories = [
+            History(**{name: metrics[name][i] for name in METRICS},
+                    diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]),
+                    initial_loss=float(self.initial_loss[i]))
+            for i in range(members)
+        ]
+        return histories, self.weights()
+
+
+def vectorized_schedules(rates) -> dict:
+    """``{kind: (member indices, schedule of that kind whose fields are arrays over those members)}``."""
+    groups = {}
+    for i, rate in enumerate(rates):
+        groups.setdefault(type(rate), []).append(i)
+    return {
+        kind: (np.array(index), kind(**{f.name: np.array([getattr(rates[i], f.name) for i in index])
+                                         for f in fields(kind)}))
+        for kind, index in groups.items()
+    }
+
+

@@ -1,0 +1,59 @@
+"""The compiled CPU engine (:mod:`inertia.kernels`) for one-hidden-layer networks, every optimizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from inertia.population.chunk import Chunk
+from inertia.population.layout import ACTIVATION_CODES, flat_weights, slot_rows, unflatten_weights
+
+
+class KernelChunk(Chunk):
+    """The compiled CPU engine (:mod:`inertia.kernels`) for one-hidden-layer networks: each member's weights
+    in one flat vector (w1, b1, output weights transposed, b2)."""
+
+    def __init__(self, members, task, *, dtype):
+        super().__init__(members, task)
+        from inertia import kernels
+
+        self.kernels = kernels
+        self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        self.x_np = self.x.cpu().numpy().astype(self.np_dtype)
+        self.y_np = self.y.cpu().numpy()
+        self.hidden = self.layers[1]
+        self.params = flat_weights(self.initial).numpy().astype(self.np_dtype)
+        self.slots = self.rule.slots
+        self.state = np.zeros((len(self.members), len(self.slots), self.params.shape[1]), dtype=self.np_dtype)
+        self.rows = slot_rows(self.slots)
+        self.active = np.ones(len(self.members), dtype=np.bool_)
+        self.updates = 0
+        self.measured_initial = np.full(len(self.members), np.nan)
+
+    def cast(self, values) -> np.ndarray:
+        return np.ascontiguousarray(values, dtype=self.np_dtype)
+
+    def epoch(self, epoch, steps):
+        members = len(self.members)
+        coefficients = self.cast(self.coefficients(steps).transpose(1, 0, 2))
+        out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
+        self.kernels.train_epoch(
+            self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.state,
+            self.hidden, self.updates == 0, coefficients, *self.rows, self.rule.m_after_den,
+            ACTIVATION_CODES[self.activation], self.active, *out, self.measured_initial)
+        if self.updates == 0:
+            self.initial_loss = self.measured_initial
+        self.updates += len(steps)
+        return out
+
+    def freeze(self, diverged: np.ndarray) -> None:
+        """Diverged members are skipped by the kernel from now on."""
+        self.active &= ~diverged
+
+    def finite_weights(self) -> np.ndarray:
+        return np.isfinite(self.params).all(axis=1)
+
+    def weights(self):
+        return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers)
+
+

@@ -1,0 +1,166 @@
+"""The batched-tensor engine: any depth, any device, every optimizer through :func:`inertia.rules.apply`."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from inertia import rules
+from inertia.population.chunk import Chunk
+from inertia.shuffle import orders as shuffle_orders
+
+
+class TorchChunk(Chunk):
+    """The batched-tensor engine (any device): weights ``W[l]`` (P, in, out), biases (P, 1, out), and the
+    update :func:`inertia.rules.momentum_step` applied once to each stacked tensor."""
+
+    def __init__(self, members, task, *, device, dtype, eval_chunk):
+        super().__init__(members, task)
+        self.device, self.dtype, self.eval_chunk = device, dtype, eval_chunk
+        self.initial_loss = initial_losses(self.initial, self.activation, self.x, self.y)
+        self.params = []
+        for layer in range(len(self.layers) - 1):
+            weight = torch.stack([d[layer][0].T for d in self.initial])
+            bias = torch.stack([d[layer][1][None, :] for d in self.initial])
+            self.params += [weight.to(device, dtype), bias.to(device, dtype)]
+        self.slots = self.rule.slots
+        self.state = [rules.initial_state(p, self.slots) for p in self.params]
+        self.active = torch.ones(len(self.members), dtype=torch.bool, device=device)
+
+    def column(self, values) -> torch.Tensor:
+        return torch.as_tensor(values, device=self.device, dtype=self.dtype).reshape(-1, 1, 1)
+
+    def forward(self, a: torch.Tensor, params: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """Activations of every layer (inputs first, logits last), with ``params`` (default: all members')."""
+        params = self.params if params is None else params
+        outputs = [a]
+        last = len(params) // 2 - 1
+        for layer in range(last + 1):
+            a = torch.baddbmm(params[2 * layer + 1], a, params[2 * layer])
+            if layer < last:
+                a = activate(self.activation, a)
+            outputs.append(a)
+        return outputs
+
+    def gradients(self, outputs: list[torch.Tensor], y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Per-member mean cross-entropy of a minibatch and its gradients, by backpropagation."""
+        logp = torch.log_softmax(outputs[-1], dim=-1)
+        loss = -logp.gather(-1, y[..., None]).squeeze(-1).mean(dim=1)
+        d = logp.exp()
+        d.scatter_add_(-1, y[..., None], torch.full(y[..., None].shape, -1.0, device=d.device, dtype=d.dtype))
+        d /= y.shape[1]
+        grads = [None] * len(self.params)
+        for layer in range(len(self.params) // 2 - 1, -1, -1):
+            a = outputs[layer]
+            grads[2 * layer] = torch.bmm(a.transpose(1, 2), d)
+            grads[2 * layer + 1] = d.sum(dim=1, keepdim=True)
+            if layer > 0:
+                d = activation_grad(self.activation, torch.bmm(d, self.params[2 * layer].transpose(1, 2)), a)
+        return loss, grads
+
+    def update(self, grads: list[torch.Tensor], coefficients: torch.Tensor) -> None:
+        """:func:`inertia.rules.apply` on every stacked tensor, with one step's coefficients (P, fields)."""
+        update = rules.Update(*coefficients.T.reshape(len(rules.UPDATE_FIELDS), -1, 1, 1))
+        for i, (param, grad) in enumerate(zip(self.params, grads)):
+            self.params[i], self.state[i] = rules.apply(param, grad, self.state[i], update, self.slots,
+                                                        self.rule.m_after_den)
+
+    def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-data loss and correct predictions of every member, ``eval_chunk`` members at a time."""
+        x, y = self.x, self.y
+        losses, correct = [], []
+        members = len(self.members)
+        for lo in range(0, members, self.eval_chunk):
+            hi = min(lo + self.eval_chunk, members)
+            logits = self.forward(x.expand(hi - lo, *x.shape), [p[lo:hi] for p in self.params])[-1]
+            logp = torch.log_softmax(logits, dim=-1)
+            losses.append(-logp.gather(-1, y.expand(hi - lo, -1)[..., None]).squeeze(-1).mean(dim=1))
+            correct.append((logits.argmax(dim=-1) == y).sum(dim=1))
+        return torch.cat(losses), torch.cat(correct)
+
+    def epoch(self, epoch, steps):
+        n, members = len(self.y), len(self.members)
+        table = torch.as_tensor(self.coefficients(steps), device=self.device, dtype=self.dtype)
+        if self.shuffle:
+            order = torch.from_numpy(shuffle_orders(self.seeds, epoch, n)).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device).expand(members, n)
+        total = torch.zeros(members, dtype=torch.float64, device=self.device)
+        for step, lo in enumerate(range(0, n, self.batch_size)):
+            index = order[:, lo : lo + self.batch_size]
+            loss, grads = self.gradients(self.forward(self.x[index]), self.y[index])
+            self.update(grads, table[step])
+            total += loss.double()
+        full_loss, correct = self.evaluate()
+        steps = -(-n // self.batch_size)
+        return ((total / steps).cpu().numpy(), loss.double().cpu().numpy(), full_loss.double().cpu().numpy(),
+                correct.cpu().numpy())
+
+    def freeze(self, diverged: np.ndarray) -> None:
+        """Diverged members: their weights and state are zeroed (finite, so nothing NaN is computed further);
+        what they compute from then on is never read (no operation mixes members)."""
+        self.active &= ~torch.from_numpy(diverged).to(self.device)
+        keep = self.active.reshape(-1, 1, 1)
+        self.params = [torch.where(keep, p, 0) for p in self.params]
+        self.state = [{slot: torch.where(keep, value, 0) for slot, value in state.items()} for state in self.state]
+
+    def finite_weights(self) -> np.ndarray:
+        finite = torch.stack([p.isfinite().flatten(1).all(dim=1) for p in self.params]).all(dim=0)
+        return finite.cpu().numpy()
+
+    def weights(self):
+        params = [p.cpu() for p in self.params]
+        return [
+            [(params[2 * layer][i].T, params[2 * layer + 1][i, 0]) for layer in range(len(params) // 2)]
+            for i in range(len(self.members))
+        ]
+
+
+def initial_losses(initial, activation: str, x: torch.Tensor, y: torch.Tensor, budget: int | None = None) -> np.ndarray:
+    """Full-data mean cross-entropy of each member's ``initial`` weights (what the divergence rule compares
+    with), in ``x``'s dtype and on its device, as many members at a time as ``budget`` bytes of activations
+    allow (default: 4 MiB on a CPU, where small batched products that stay in cache are fastest; 256 MiB on
+    a GPU)."""
+    if budget is None:
+        budget = 4 << 20 if x.device.type == "cpu" else 256 << 20
+    n = len(y)
+    widths = sum(w.shape[0] for w, _ in initial[0])
+    step = max(1, budget // (x.element_size() * n * widths))
+    losses = []
+    for lo in range(0, len(initial), step):
+        a = x.expand(len(initial[lo : lo + step]), *x.shape)
+        layers = len(initial[0])
+        for layer in range(layers):
+            weight = torch.stack([w[layer][0].T for w in initial[lo : lo + step]]).to(x.device, x.dtype)
+            bias = torch.stack([w[layer][1][None, :] for w in initial[lo : lo + step]]).to(x.device, x.dtype)
+            a = torch.baddbmm(bias, a, weight)
+            if layer < layers - 1:
+                a = activate(activation, a)
+        logp = torch.log_softmax(a, dim=-1)
+        losses.append(-logp.gather(-1, y.expand(len(a), -1)[..., None]).squeeze(-1).mean(dim=1))
+    return torch.cat(losses).double().cpu().numpy()
+
+
+def activate(name: str, z: torch.Tensor) -> torch.Tensor:
+    if name == "relu":
+        return torch.relu(z)
+    if name == "tanh":
+        return torch.tanh(z)
+    if name == "sigmoid":
+        return torch.sigmoid(z)
+    if name == "leaky_relu":
+        return torch.nn.functional.leaky_relu(z)
+    return z
+
+
+def activation_grad(name: str, d: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """``d`` (gradient w.r.t. an activation's output ``a``) carried back to its input."""
+    if name == "relu":
+        return torch.ops.aten.threshold_backward(d, a, 0)
+    if name == "tanh":
+        return d * (1 - a * a)
+    if name == "sigmoid":
+        return d * a * (1 - a)
+    if name == "leaky_relu":
+        return torch.where(a > 0, d, d * 0.01)
+    return d
