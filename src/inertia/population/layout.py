@@ -56,3 +56,13 @@ def unflatten_weights(params: torch.Tensor, layers) -> list:
     return [[(a, b), (v, e)] for a, b, v, e in zip(w1, params[:, o1:o2].unbind(0), w2, params[:, o3:].unbind(0))]
 
 
+
+
+def stacked_views(params: torch.Tensor, layers) -> list[torch.Tensor]:
+    """Views of flat rows (:func:`flat_weights`) as the batched torch engine stacks weights: ``w1`` (P, d, h),
+    ``b1`` (P, 1, h), ``w2`` (P, h, c), ``b2`` (P, 1, c); no copy."""
+    d, h, c = layers
+    o1, o2, o3 = d * h, d * h + h, d * h + h + c * h
+    members = params.shape[0]
+    return [params[:, :o1].view(members, d, h), params[:, o1:o2].view(members, 1, h),
+            params[:, o2:o3].view(members, c, h).transpose(1, 2), params[:, o3:].view(members, 1, c)]

@@ -12,23 +12,20 @@ from inertia.shuffle import orders as shuffle_orders
 
 class TorchChunk(Chunk):
     """The batched-tensor engine (any device): weights ``W[l]`` (P, in, out), biases (P, 1, out), and the
-    update :func:`inertia.rules.momentum_step` applied once to each stacked tensor."""
+    members' rule applied once to each stacked tensor by :func:`inertia.rules.apply`."""
 
     def __init__(self, members, task, *, device, dtype, eval_chunk):
         super().__init__(members, task)
         self.device, self.dtype, self.eval_chunk = device, dtype, eval_chunk
-        self.initial_loss = initial_losses(self.initial, self.activation, self.x, self.y)
         self.params = []
         for layer in range(len(self.layers) - 1):
             weight = torch.stack([d[layer][0].T for d in self.initial])
             bias = torch.stack([d[layer][1][None, :] for d in self.initial])
             self.params += [weight.to(device, dtype), bias.to(device, dtype)]
+        self.initial_loss = initial_losses(self.params, self.activation, self.x, self.y)
         self.slots = self.rule.slots
         self.state = [rules.initial_state(p, self.slots) for p in self.params]
         self.active = torch.ones(len(self.members), dtype=torch.bool, device=device)
-
-    def column(self, values) -> torch.Tensor:
-        return torch.as_tensor(values, device=self.device, dtype=self.dtype).reshape(-1, 1, 1)
 
     def forward(self, a: torch.Tensor, params: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         """Activations of every layer (inputs first, logits last), with ``params`` (default: all members')."""
@@ -116,28 +113,28 @@ class TorchChunk(Chunk):
         ]
 
 
-def initial_losses(initial, activation: str, x: torch.Tensor, y: torch.Tensor, budget: int | None = None) -> np.ndarray:
-    """Full-data mean cross-entropy of each member's ``initial`` weights (what the divergence rule compares
-    with), in ``x``'s dtype and on its device, as many members at a time as ``budget`` bytes of activations
-    allow (default: 4 MiB on a CPU, where small batched products that stay in cache are fastest; 256 MiB on
-    a GPU)."""
+def initial_losses(params: list[torch.Tensor], activation: str, x: torch.Tensor, y: torch.Tensor,
+                   budget: int | None = None) -> np.ndarray:
+    """Full-data mean cross-entropy of every member's weights ``params`` (per layer, stacked over members:
+    weights (P, in, out) and biases (P, 1, out), as :class:`TorchChunk` holds them), which the divergence rule
+    compares with; as many members at a time as ``budget`` bytes of activations allow (default: 4 MiB on a
+    CPU, where small batched products that stay in cache are fastest; 256 MiB on a GPU)."""
     if budget is None:
         budget = 4 << 20 if x.device.type == "cpu" else 256 << 20
-    n = len(y)
-    widths = sum(w.shape[0] for w, _ in initial[0])
+    n, members = len(y), params[0].shape[0]
+    widths = sum(w.shape[-1] for w in params[::2])
     step = max(1, budget // (x.element_size() * n * widths))
     losses = []
-    for lo in range(0, len(initial), step):
-        a = x.expand(len(initial[lo : lo + step]), *x.shape)
-        layers = len(initial[0])
-        for layer in range(layers):
-            weight = torch.stack([w[layer][0].T for w in initial[lo : lo + step]]).to(x.device, x.dtype)
-            bias = torch.stack([w[layer][1][None, :] for w in initial[lo : lo + step]]).to(x.device, x.dtype)
-            a = torch.baddbmm(bias, a, weight)
-            if layer < layers - 1:
-                a = activate(activation, a)
-        logp = torch.log_softmax(a, dim=-1)
-        losses.append(-logp.gather(-1, y.expand(len(a), -1)[..., None]).squeeze(-1).mean(dim=1))
+    with torch.no_grad():
+        for lo in range(0, members, step):
+            part = [p[lo : lo + step] for p in params]
+            a = x.expand(len(part[0]), *x.shape)
+            for layer in range(len(part) // 2):
+                a = torch.baddbmm(part[2 * layer + 1], a, part[2 * layer])
+                if layer < len(part) // 2 - 1:
+                    a = activate(activation, a)
+            logp = torch.log_softmax(a, dim=-1)
+            losses.append(-logp.gather(-1, y.expand(len(a), -1)[..., None]).squeeze(-1).mean(dim=1))
     return torch.cat(losses).double().cpu().numpy()
 
 

@@ -7,7 +7,7 @@ import torch
 
 from inertia import rules
 from inertia.population.chunk import Chunk
-from inertia.population.layout import flat_weights, slot_rows, unflatten_weights
+from inertia.population.layout import flat_weights, slot_rows, stacked_views, unflatten_weights
 from inertia.population.torch_engine import initial_losses
 from inertia.rules import Constant
 
@@ -31,7 +31,7 @@ class TritonChunk(Chunk):
         self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
         self.active = torch.ones(len(self.members), dtype=torch.int8, device=device)
         self.updates = 0
-        self.initial_loss = initial_losses(self.initial, self.activation, self.x, self.y)
+        self.initial_loss = initial_losses(stacked_views(self.params, self.layers), self.activation, self.x, self.y)
         # The coefficients are computed by torch on the device from the rule's hyperparameters there. With
         # constant learning rates (the usual case) a steady rule's are two rows for the whole run: the first
         # update's and every later one's.
