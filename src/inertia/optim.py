@@ -7,14 +7,48 @@ from __future__ import annotations
 import torch
 
 from inertia import rules
-from inertia.rules import check_hyperparameters, momentum_step
+from inertia.rules import check_hyperparameters
 
 HYPERPARAMETERS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "form")
 
 
-class Momentum(torch.optim.Optimizer):
-    """SGD with momentum in a chosen ``form``; with ``form="pytorch"`` (the default) it equals
-    ``torch.optim.SGD`` with the same arguments.
+class _RuleOptimizer(torch.optim.Optimizer):
+    """A torch optimizer whose update is a rule of :mod:`inertia.rules` applied by :func:`inertia.rules.apply`;
+    a subclass says which rule a param group's settings make (``_rule``). The rule's slot m is kept in
+    ``state[p]["momentum_buffer"]``, as ``torch.optim.SGD`` keeps its buffer (absent when the rule has none)."""
+
+    def _rule(self, group: dict):
+        raise NotImplementedError
+
+    def add_param_group(self, param_group: dict) -> None:
+        super().add_param_group(param_group)
+        self._rule(self.param_groups[-1]).check()
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            rule = self._rule(group)
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state[param]
+                started = "momentum_buffer" in state
+                slots = {"m": state["momentum_buffer"] if started else torch.zeros_like(param)} if rule.slots else {}
+                update = rule.update(group["lr"], 1 if started else 0)
+                new_param, slots = rules.apply(param, param.grad, slots, update, rule.slots, rule.m_after_den)
+                param.copy_(new_param)
+                if rule.slots:
+                    state["momentum_buffer"] = slots["m"]
+        return loss
+
+
+class Momentum(_RuleOptimizer):
+    """SGD with momentum in a chosen ``form`` (:class:`inertia.rules.Momentum`); with ``form="pytorch"`` (the
+    default) it equals ``torch.optim.SGD`` with the same arguments.
 
     - ``"pytorch"``: ``b = m·b + (1−d)·g`` (``b = g`` on the first step), ``p −= lr·b`` (Nesterov: ``lr·(g + m·b)``)
     - ``"polyak"``: ``v = m·v − lr·(1−d)·g``, ``p += v`` — the textbook heavy ball (Polyak, Sutskever)
@@ -33,31 +67,12 @@ class Momentum(torch.optim.Optimizer):
                         weight_decay=weight_decay, maximize=maximize, form=form)
         super().__init__(params, defaults)
 
-    def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
-        group = self.param_groups[-1]
-        check_hyperparameters(*(group[name] for name in HYPERPARAMETERS))
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            hyper = {name: group[name] for name in (*HYPERPARAMETERS, "maximize")}
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                new_param, buf = momentum_step(param, param.grad, state.get("momentum_buffer"), **hyper)
-                param.copy_(new_param)
-                if buf is not None:
-                    state["momentum_buffer"] = buf
-        return loss
+    def _rule(self, group: dict) -> rules.Momentum:
+        return rules.Momentum(group["lr"], group["momentum"], group["dampening"], group["weight_decay"],
+                              group["nesterov"], group["maximize"], group["form"])
 
 
-class QHM(torch.optim.Optimizer):
+class QHM(_RuleOptimizer):
     """Quasi-hyperbolic momentum (Ma & Yarats, 2019): ``m = β·m + (1 − β)·g`` from zero and
     ``p −= lr·((1 − ν)·g + ν·m)``, with coupled weight decay (:class:`inertia.rules.QHM`). The defaults are the
     paper's recommendation, β = 0.999 and ν = 0.7. The buffer is ``state[p]["momentum_buffer"]``."""
@@ -67,31 +82,8 @@ class QHM(torch.optim.Optimizer):
         rules.QHM(lr, beta, nu, weight_decay, maximize).check()
         super().__init__(params, dict(lr=lr, beta=beta, nu=nu, weight_decay=weight_decay, maximize=maximize))
 
-    def add_param_group(self, param_group: dict) -> None:
-        super().add_param_group(param_group)
-        self._rule(self.param_groups[-1]).check()
-
-    @staticmethod
-    def _rule(group) -> rules.QHM:
+    def _rule(self, group: dict) -> rules.QHM:
         return rules.QHM(group["lr"], group["beta"], group["nu"], group["weight_decay"], group["maximize"])
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            update = self._rule(group).update(group["lr"], 0)
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state[param]
-                slots = {"m": state.get("momentum_buffer", torch.zeros_like(param))}
-                new_param, slots = rules.apply(param, param.grad, slots, update, rules.QHM.slots)
-                param.copy_(new_param)
-                state["momentum_buffer"] = slots["m"]
-        return loss
 
 
 def for_rule(rule, params) -> torch.optim.Optimizer:
