@@ -195,3 +195,24 @@ def test_a_store_in_a_read_only_folder_can_be_read_not_written(read_only_folder)
     with pytest.raises(PermissionError, match="cannot write in"):
         Store(ro / "new.db")
     assert digest(rw) == before
+
+
+def test_many_processes_creating_the_same_stores_at_once(tmp_path):
+    """Eight processes open the same new stores in the same order, as concurrent sweeps do: the first
+    connections to a new file race to switch it to write-ahead logging, and SQLite answers one of them
+    "database is locked" at once (a deadlock it will not wait out). Opening must try again, not fail."""
+    code = ("import sys, time; from inertia.store import Record, Store\n"
+            "time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start together, imports done\n"
+            "for i in range(40):\n"
+            "    with Store(f'{sys.argv[1]}/s{i}.db') as db:\n"
+            "        run = f'{sys.argv[2]}'\n"
+            "        db.claim([run])\n"
+            "        db.record([Record(run, {}, 'ok', {}, {}, 0.0)])\n")
+    start = str(time.time() + 8)
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(k), start], stderr=subprocess.PIPE,
+                                  text=True) for k in range(8)]
+    errors = [p.communicate(timeout=300)[1] for p in processes]
+    assert all(p.returncode == 0 for p in processes), [e[-300:] for e in errors if e]
+    for i in range(40):
+        with Store(tmp_path / f"s{i}.db", readonly=True) as db:
+            assert db.count() == 8

@@ -93,7 +93,7 @@ class Store:
             raise ValueError(f"{self.path} is not an inertia store (it is {_describe(application_id, tables)}); "
                              "nothing was changed")
         if not readonly:
-            self.db.execute("PRAGMA journal_mode=WAL")
+            _write_ahead(self.db)
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
             self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
@@ -289,6 +289,21 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         db.close()
         db = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
     return db
+
+
+def _write_ahead(db: sqlite3.Connection, patience: float = 120.0) -> None:
+    """Switch to write-ahead logging. Changing the journal mode needs the file to itself and SQLite answers
+    "database is locked" at once, without waiting, while another process holds it (opening, or closing and
+    switching back): so try again until ``patience`` seconds have passed."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _describe(application_id: int, tables: set[str]) -> str:
