@@ -401,3 +401,11 @@ def test_a_ray_cluster_losing_a_node_mid_sweep_still_runs_everything_exactly_onc
         with contextlib.suppress(OSError):
             if current.read_text().strip().endswith(f":{port}"):
                 current.unlink()
+
+
+def test_a_missing_ray_is_found_before_the_store_is_touched(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now fails, as where it is not installed
+    path = tmp_path / "s.db"
+    with pytest.raises(ImportError, match=r"the ray executor needs Ray: pip install 'inertia\[ray\]'"):
+        sweep(SMALL, str(path), executor="ray")
+    assert not path.exists()

@@ -58,7 +58,7 @@ def sweep(spec: Spec | dict | str, store: str, *, executor: str = "local", worke
     last ``lease`` seconds and are renewed while this process runs.
 
     What can be checked without training is checked before anything is claimed or written: the spec, the
-    data, the device, the executor's package and the store (``ValueError`` / ``OSError`` / ``RuntimeError``)."""
+    data, the device, the executor's package and the store (``ValueError``, ``OSError`` or ``ImportError``)."""
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
@@ -99,7 +99,7 @@ def check_environment(executor: str, device: str) -> None:
         try:
             import ray  # noqa: F401
         except ImportError:
-            raise RuntimeError("the ray executor needs Ray: pip install 'inertia[ray]'") from None
+            raise ImportError("the ray executor needs Ray: pip install 'inertia[ray]'") from None
 
 
 def plan(configs: Sequence[dict], group_size: int) -> list[list[dict]]:
@@ -292,10 +292,7 @@ def _run_pool(db: Store, groups, statuses, bar, on_record, *, workers, device, r
 
 
 def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, device, retry) -> int:
-    try:
-        import ray
-    except ImportError:
-        raise RuntimeError("the ray executor needs Ray: pip install 'inertia[ray]'") from None
+    import ray  # present: check_environment saw to it
     if not ray.is_initialized():
         # Without an address, a new local instance: never whatever cluster this machine last ran.
         options = {"address": address} if address else {"address": "local", "num_cpus": workers}
