@@ -135,6 +135,19 @@ class Update:
                          for name, value in ((f.name, getattr(self, f.name)) for f in fields(self))})
 
 
+    def table(self, shape, like=None):
+        """Every coefficient broadcast to ``shape`` (e.g. updates × models) and stacked on a last axis, in
+        :data:`UPDATE_FIELDS` order: what the compiled kernels read. NumPy, or with ``like`` (a tensor) torch
+        on its device and in its dtype."""
+        if like is None:
+            return np.stack([np.broadcast_to(getattr(self, name), shape) for name in UPDATE_FIELDS], axis=-1)
+        import torch
+
+        columns = [torch.as_tensor(getattr(self, name), device=like.device, dtype=like.dtype).expand(shape)
+                   for name in UPDATE_FIELDS]
+        return torch.stack(columns, dim=-1).contiguous()
+
+
 UPDATE_FIELDS = tuple(f.name for f in fields(Update))
 
 

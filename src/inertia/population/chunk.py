@@ -34,8 +34,7 @@ class Chunk:
         """The update's coefficients (:class:`inertia.rules.Update`) for updates ``steps`` of every member, from
         the members' rule and learning rates: shape (len(steps), P, len(UPDATE_FIELDS))."""
         update = self.rule.update(self.learning_rates(steps), steps[:, None])
-        shape = (len(steps), len(self.members))
-        return np.stack([np.broadcast_to(getattr(update, name), shape) for name in rules.UPDATE_FIELDS], axis=-1)
+        return update.table((len(steps), len(self.members)))
 
     def learning_rates(self, steps: np.ndarray) -> np.ndarray:
         """Each member's rate for updates ``steps``: shape (len(steps), P), one schedule formula per kind of

@@ -44,14 +44,9 @@ class TritonChunk(Chunk):
             self.steady_table = self.device_table(self.constant_lr, torch.arange(2, device=device)[:, None])
 
     def device_table(self, lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """:meth:`_Chunk.coefficients` on the device: (len(t), members, fields), for learning rates ``lr``
+        """:meth:`Chunk.coefficients` on the device: (len(t), members, fields), for learning rates ``lr``
         (len(t) or 1, members) and update indices ``t`` (len(t), 1)."""
-        update = self.device_rule.update(lr, t)
-        shape = (len(t), len(self.members))
-        columns = [value.expand(shape) if isinstance(value, torch.Tensor) else
-                   torch.full(shape, float(value), device=self.device, dtype=self.dtype)
-                   for value in (getattr(update, name) for name in rules.UPDATE_FIELDS)]
-        return torch.stack(columns, dim=-1).contiguous()
+        return self.device_rule.update(lr, t).table((len(t), len(self.members)), like=self.params)
 
     def epoch(self, epoch, steps):
         order = self.kernels.shuffle_orders(self.seed_words, epoch, len(self.y)) if self.shuffle else None
