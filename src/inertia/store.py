@@ -134,11 +134,6 @@ class Store:
             self.db.executemany("INSERT INTO attempts VALUES (?, ?, ?)", [(i, self.worker, now) for i in chosen])
         return chosen
 
-    def renew(self) -> None:
-        """Extend the lease of every claim this instance holds (call while its runs are still going)."""
-        with self._transaction():
-            self._renew(self.db)
-
     @contextlib.contextmanager
     def heartbeat(self, every: float | None = None):
         """While the ``with`` block runs, renew this instance's claims every ``every`` seconds (default: a
