@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from inertia import init
+
 ACTIVATIONS = {
     "relu": torch.relu,
     "tanh": torch.tanh,
@@ -50,10 +52,11 @@ def check_layers(layers: Sequence[int]) -> list[int]:
 
 
 def initial_weights(layers: Sequence[int], generator: torch.Generator | int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(weight (out, in), bias (out,))`` per layer drawn from ``generator`` (or a seed), layer by layer, weight
-    before bias, from ``nn.Linear``'s default U(−1/√fan_in, 1/√fan_in). Every engine initializes from here."""
+    """``(weight (out, in), bias (out,))`` per layer, from ``nn.Linear``'s default U(−1/√fan_in, 1/√fan_in).
+    With a seed, the counter-based numbers of :mod:`inertia.init` (what every engine starts that seed from);
+    with a ``torch.Generator``, drawn from it layer by layer, weight before bias, as ``nn.Linear`` draws."""
     if not isinstance(generator, torch.Generator):
-        generator = torch.Generator().manual_seed(int(generator))
+        return [(w[0], b[0]) for w, b in init.population_weights(layers, [int(generator)])]
     weights = []
     for n_in, n_out in itertools.pairwise(layers):
         bound = 1.0 / math.sqrt(n_in)
@@ -68,8 +71,8 @@ class MLP(nn.Module):
 
     Parameter names (``hidden.0.weight``, ...) and the order of random draws match the seed notebook's
     ``Net(Layers)``, so under the same ``torch.manual_seed`` both start from identical weights.
-    With ``seed`` given, weights are drawn from a private generator instead of torch's global one,
-    from the same distribution as ``nn.Linear``'s default: U(-1/√fan_in, 1/√fan_in).
+    With ``seed`` given, the weights are instead the counter-based numbers of :mod:`inertia.init` for that seed
+    (the same distribution as ``nn.Linear``'s default, U(-1/√fan_in, 1/√fan_in)), which every engine uses.
     """
 
     def __init__(self, layers: Sequence[int], activation: str = "relu", seed: int | None = None):
@@ -81,11 +84,11 @@ class MLP(nn.Module):
         self._act = ACTIVATIONS[activation]
         self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(self.layers, self.layers[1:]))
         if seed is not None:
-            self.reset_parameters(torch.Generator().manual_seed(seed))
+            self.reset_parameters(seed)
 
     @torch.no_grad()
-    def reset_parameters(self, generator: torch.Generator) -> None:
-        """Redraw every weight and bias from ``generator`` (see :func:`initial_weights`)."""
+    def reset_parameters(self, generator: torch.Generator | int) -> None:
+        """Every weight and bias from ``generator`` or a seed (see :func:`initial_weights`)."""
         for linear, (weight, bias) in zip(self.hidden, initial_weights(self.layers, generator)):
             linear.weight.copy_(weight)
             linear.bias.copy_(bias)

@@ -127,7 +127,8 @@ def train_population(
     """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
     (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
     epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"`` (compiled,
-    CPU, one hidden layer), ``"torch"`` (batched tensors, any device and depth) or ``"auto"``.
+    CPU, any depth), ``"triton"`` (compiled, CUDA, one hidden layer), ``"torch"`` (batched tensors, any device
+    and depth) or ``"auto"``.
     ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`)."""
     layers = check_layers(layers)
     divergence_factor = outcome.check_factor(divergence_factor)
@@ -178,18 +179,19 @@ ENGINES = ("auto", "kernel", "triton", "torch")
 
 
 def choose_engine(engine: str, layers: Sequence[int], device: torch.device) -> str:
-    """``auto``: for one hidden layer the compiled kernel of the device (``kernel`` on the CPU, ``triton`` on
-    CUDA when Triton is installed), batched torch otherwise. Every engine runs every optimizer."""
+    """``auto``: the compiled kernel of the device where it applies — ``kernel`` on the CPU (any depth),
+    ``triton`` on CUDA for one-hidden-layer networks when Triton is installed — batched torch otherwise.
+    Every engine runs every optimizer."""
     if engine not in ENGINES:
         raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
     one_hidden = len(layers) == 3
-    if engine == "kernel" and not (one_hidden and device.type == "cpu"):
-        raise ValueError("the kernel engine runs one-hidden-layer networks on the CPU; use engine='torch'")
+    if engine == "kernel" and device.type != "cpu":
+        raise ValueError(f"the kernel engine runs on the CPU, not {device.type!r}; use engine='triton' or 'torch'")
     if engine == "triton" and not (one_hidden and triton_runs_on(device)):
         raise ValueError("the triton engine runs one-hidden-layer networks on a CUDA device (with Triton "
                          "installed); use engine='torch'")
     if engine == "auto":
-        if one_hidden and device.type == "cpu":
+        if device.type == "cpu":
             return "kernel"
         return "triton" if one_hidden and triton_runs_on(device) else "torch"
     return engine

@@ -7,8 +7,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from inertia import outcome, rules
-from inertia.models import initial_weights
+from inertia import init, outcome, rules
 from inertia.population.layout import Task
 from inertia.train import METRICS, History
 
@@ -18,15 +17,16 @@ class Chunk:
     (train one epoch, return per-member numpy arrays: mean and last minibatch loss, full-data loss and correct
     predictions), ``freeze``, ``finite_weights`` and ``weights``, and set ``initial_loss`` (each member's
     full-data loss before training) by the end of the first epoch; this class holds what every engine shares
+    (``initial``: the members' initial weights, stacked per layer on the device, from :mod:`inertia.init`)
     and keeps the per-epoch records."""
 
     def __init__(self, members, task: Task):
         self.members, self.task = members, task
         self.layers, self.activation = task.layers, task.activation
         self.x, self.y, self.batch_size, self.shuffle = task.x, task.y, task.batch_size, task.shuffle
-        self.initial = [initial_weights(task.layers, m.seed) for m in members]
-        self.initial_loss = None
         self.seeds = np.array([m.seed for m in members], dtype=np.int64)
+        self.initial = init.population_weights(task.layers, self.seeds, task.x.device)
+        self.initial_loss = None
         self.rule = rules.stack([m.rule(task.form, task.nesterov, task.maximize) for m in members])
         self.schedules = vectorized_schedules([m.rate() for m in members])
 

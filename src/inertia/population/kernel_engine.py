@@ -1,4 +1,5 @@
-"""The compiled CPU engine (:mod:`inertia.kernels`) for one-hidden-layer networks, every optimizer."""
+"""The compiled CPU engine: :mod:`inertia.kernels` for one-hidden-layer networks, :mod:`inertia.deep_kernels`
+for deeper ones; every optimizer."""
 
 from __future__ import annotations
 
@@ -6,26 +7,36 @@ import numpy as np
 import torch
 
 from inertia.population.chunk import Chunk
-from inertia.population.layout import ACTIVATION_CODES, flat_weights, slot_rows, unflatten_weights
+from inertia.population.layout import ACTIVATION_CODES, ONE_HIDDEN, flat_weights, forms, slot_rows, unflatten_weights
 
 
 class KernelChunk(Chunk):
-    """The compiled CPU engine (:mod:`inertia.kernels`) for one-hidden-layer networks: each member's weights
-    in one flat vector (w1, b1, output weights transposed, b2)."""
+    """The compiled CPU engine: each member's weights in one flat row (:func:`~inertia.population.layout.
+    flat_weights`, held as the kernel reads them), trained by the kernel for the network's depth."""
 
     def __init__(self, members, task, *, dtype):
         super().__init__(members, task)
-        from inertia import kernels
-
-        self.kernels = kernels
         self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        self.x_np = self.x.cpu().numpy().astype(self.np_dtype)
+        x = self.x.cpu().numpy().astype(self.np_dtype)
+        if len(self.layers) == 3:
+            from inertia import kernels
+
+            self.rows, self.shape = ONE_HIDDEN, (self.layers[1],)
+            self.kernel, self.x_np = kernels.train_epoch, x
+        else:
+            from inertia import deep_kernels
+
+            self.rows = forms(self.layers)
+            table, padded = deep_kernels.shape_table(self.layers)
+            self.shape = (table, padded)
+            self.kernel = deep_kernels.train_epoch
+            self.x_np = np.zeros((len(x), table[0, deep_kernels.P_IN]), dtype=self.np_dtype)
+            self.x_np[:, : x.shape[1]] = x
         self.y_np = self.y.cpu().numpy()
-        self.hidden = self.layers[1]
-        self.params = flat_weights(self.initial).numpy().astype(self.np_dtype)
+        self.params = flat_weights(self.initial, self.rows).numpy().astype(self.np_dtype)
         self.slots = self.rule.slots
         self.state = np.zeros((len(self.members), len(self.slots), self.params.shape[1]), dtype=self.np_dtype)
-        self.rows = slot_rows(self.slots)
+        self.slot_rows = slot_rows(self.slots)
         self.active = np.ones(len(self.members), dtype=np.bool_)
         self.updates = 0
         self.measured_initial = np.full(len(self.members), np.nan)
@@ -37,9 +48,9 @@ class KernelChunk(Chunk):
         members = len(self.members)
         coefficients = self.cast(self.coefficients(steps).transpose(1, 0, 2))
         out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
-        self.kernels.train_epoch(
+        self.kernel(
             self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.state,
-            self.hidden, self.updates == 0, coefficients, *self.rows, self.rule.m_after_den,
+            *self.shape, self.updates == 0, coefficients, *self.slot_rows, self.rule.m_after_den,
             ACTIVATION_CODES[self.activation], self.active, *out, self.measured_initial)
         if self.updates == 0:
             self.initial_loss = self.measured_initial
@@ -54,6 +65,4 @@ class KernelChunk(Chunk):
         return np.isfinite(self.params).all(axis=1)
 
     def weights(self):
-        return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers)
-
-
+        return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers, self.rows)

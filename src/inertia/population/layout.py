@@ -4,6 +4,7 @@ kernels), the flat weight layout of the compiled engines, the state rows of an o
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -40,29 +41,56 @@ def slot_rows(slots: tuple[str, ...]) -> tuple[int, int, int]:
     return tuple(slots.index(slot) if slot in slots else -1 for slot in rules.SLOTS)
 
 
-def flat_weights(initial) -> torch.Tensor:
-    """Members' ``(weight, bias)`` pairs of a one-hidden-layer network as rows (w1 (d, h), b1, w2t (c, h), b2),
-    the layout of :mod:`inertia.kernels` and :mod:`inertia.gpu_kernels`."""
-    return torch.stack([torch.cat([w1.T.reshape(-1), b1, w2.reshape(-1), b2]) for (w1, b1), (w2, b2) in initial])
+# How the one-hidden-layer kernels (inertia.kernels, inertia.gpu_kernels) hold a network: w1 as (d, h), the
+# output layer as (c, h), so that every inner loop runs over the hidden width.
+ONE_HIDDEN = (False, True)
 
 
-def unflatten_weights(params: torch.Tensor, layers) -> list:
-    """:func:`flat_weights` undone: per member, ``[(w1 (h, d), b1), (w2 (c, h), b2)]`` as ``nn.Linear`` holds them."""
-    d, h, c = layers
-    o1, o2, o3 = d * h, d * h + h, d * h + h + c * h
+def forms(layers) -> tuple[bool, ...]:
+    """Per layer, whether the flat layout holds its weight as ``nn.Linear`` does, (out, in), which it does when
+    the layer's input is at least as wide as its output, or else transposed, (in, out): the compiled kernels'
+    innermost loops then run along the wider side."""
+    return tuple(n_in >= n_out for n_in, n_out in itertools.pairwise(layers))
+
+
+def flat_weights(stacked, rows: tuple[bool, ...] | None = None) -> torch.Tensor:
+    """Members' weights as rows of one matrix, the layout of the compiled engines: per layer its weight, held
+    as ``rows`` says (default :func:`forms`), then its bias. ``stacked`` is per layer ``(weight (P, out, in),
+    bias (P, out))``, as :func:`inertia.init.population_weights` makes them."""
+    layers = [stacked[0][0].shape[2]] + [w.shape[1] for w, _ in stacked]
+    rows = forms(layers) if rows is None else rows
+    members = stacked[0][0].shape[0]
+    parts = []
+    for (weight, bias), held in zip(stacked, rows):
+        parts += [(weight if held else weight.transpose(1, 2)).reshape(members, -1), bias]
+    return torch.cat(parts, dim=1)
+
+
+def stacked_weights(params: torch.Tensor, layers, rows: tuple[bool, ...] | None = None) -> list:
+    """:func:`flat_weights` undone, as views where the layout allows: per layer ``(weight (P, out, in),
+    bias (P, out))``."""
+    rows = forms(layers) if rows is None else rows
+    members, out, at = params.shape[0], [], 0
+    for (n_in, n_out), held in zip(itertools.pairwise(layers), rows):
+        block = params[:, at : at + n_in * n_out]
+        weight = block.view(members, n_out, n_in) if held else block.view(members, n_in, n_out).transpose(1, 2)
+        at += n_in * n_out
+        out.append((weight, params[:, at : at + n_out]))
+        at += n_out
+    return out
+
+
+def unflatten_weights(params: torch.Tensor, layers, rows: tuple[bool, ...] | None = None) -> list:
+    """:func:`flat_weights` undone per member: ``[(weight (out, in), bias), ...]`` as ``nn.Linear`` holds them."""
     # Views of the whole population first, then one unbind per block: per-member slicing costs ~5 µs a view.
-    w1 = params[:, :o1].reshape(-1, d, h).transpose(1, 2).unbind(0)
-    w2 = params[:, o2:o3].reshape(-1, c, h).unbind(0)
-    return [[(a, b), (v, e)] for a, b, v, e in zip(w1, params[:, o1:o2].unbind(0), w2, params[:, o3:].unbind(0))]
+    blocks = [(w.unbind(0), b.unbind(0)) for w, b in stacked_weights(params, layers, rows)]
+    return [[(w[i], b[i]) for w, b in blocks] for i in range(params.shape[0])]
 
 
-
-
-def stacked_views(params: torch.Tensor, layers) -> list[torch.Tensor]:
-    """Views of flat rows (:func:`flat_weights`) as the batched torch engine stacks weights: ``w1`` (P, d, h),
-    ``b1`` (P, 1, h), ``w2`` (P, h, c), ``b2`` (P, 1, c); no copy."""
-    d, h, c = layers
-    o1, o2, o3 = d * h, d * h + h, d * h + h + c * h
-    members = params.shape[0]
-    return [params[:, :o1].view(members, d, h), params[:, o1:o2].view(members, 1, h),
-            params[:, o2:o3].view(members, c, h).transpose(1, 2), params[:, o3:].view(members, 1, c)]
+def stacked_views(params: torch.Tensor, layers, rows: tuple[bool, ...] | None = None) -> list[torch.Tensor]:
+    """Views of flat rows as the batched torch engine stacks weights: per layer the weight (P, in, out) and
+    the bias (P, 1, out); no copy."""
+    out = []
+    for weight, bias in stacked_weights(params, layers, rows):
+        out += [weight.transpose(1, 2), bias[:, None, :]]
+    return out

@@ -18,14 +18,13 @@ class TorchChunk(Chunk):
         super().__init__(members, task)
         self.device, self.dtype, self.eval_chunk = device, dtype, eval_chunk
         self.params = []
-        for layer in range(len(self.layers) - 1):
-            weight = torch.stack([d[layer][0].T for d in self.initial])
-            bias = torch.stack([d[layer][1][None, :] for d in self.initial])
-            self.params += [weight.to(device, dtype), bias.to(device, dtype)]
+        for weight, bias in self.initial:
+            self.params += [weight.transpose(1, 2).to(dtype).contiguous(), bias[:, None, :].to(dtype)]
         self.initial_loss = initial_losses(self.params, self.activation, self.x, self.y)
         self.slots = self.rule.slots
         self.state = [rules.initial_state(p, self.slots) for p in self.params]
         self.active = torch.ones(len(self.members), dtype=torch.bool, device=device)
+        self.kept = {}
 
     def forward(self, a: torch.Tensor, params: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         """Activations of every layer (inputs first, logits last), with ``params`` (default: all members')."""
@@ -94,8 +93,11 @@ class TorchChunk(Chunk):
                 correct.cpu().numpy())
 
     def freeze(self, diverged: np.ndarray) -> None:
-        """Diverged members: their weights and state are zeroed (finite, so nothing NaN is computed further);
-        what they compute from then on is never read (no operation mixes members)."""
+        """Diverged members: their weights as they diverged are kept aside (what :meth:`weights` returns for
+        them, as ``fit`` leaves its model), then zeroed with their state (finite, so nothing NaN is computed
+        further); what they compute from then on is never read (no operation mixes members)."""
+        for i in np.flatnonzero(diverged):
+            self.kept[int(i)] = [(w[i].T.cpu(), b[i, 0].cpu()) for w, b in zip(self.params[::2], self.params[1::2])]
         self.active &= ~torch.from_numpy(diverged).to(self.device)
         keep = self.active.reshape(-1, 1, 1)
         self.params = [torch.where(keep, p, 0) for p in self.params]
@@ -108,7 +110,8 @@ class TorchChunk(Chunk):
     def weights(self):
         params = [p.cpu() for p in self.params]
         return [
-            [(params[2 * layer][i].T, params[2 * layer + 1][i, 0]) for layer in range(len(params) // 2)]
+            self.kept.get(i) or [(params[2 * layer][i].T, params[2 * layer + 1][i, 0])
+                                 for layer in range(len(params) // 2)]
             for i in range(len(self.members))
         ]
 

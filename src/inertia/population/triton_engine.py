@@ -7,7 +7,7 @@ import torch
 
 from inertia import rules
 from inertia.population.chunk import Chunk
-from inertia.population.layout import flat_weights, slot_rows, stacked_views, unflatten_weights
+from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, unflatten_weights
 from inertia.population.torch_engine import initial_losses
 from inertia.rules import Constant
 
@@ -23,7 +23,7 @@ class TritonChunk(Chunk):
         self.kernels = gpu_kernels
         self.device, self.dtype = device, dtype
         self.x = self.x.contiguous()
-        self.params = flat_weights(self.initial).to(device, dtype)
+        self.params = flat_weights(self.initial, ONE_HIDDEN).to(dtype)
         slots = self.rule.slots
         self.state = torch.zeros((len(self.members), max(len(slots), 1), self.params.shape[1]), device=device,
                                  dtype=dtype)
@@ -31,7 +31,8 @@ class TritonChunk(Chunk):
         self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
         self.active = torch.ones(len(self.members), dtype=torch.int8, device=device)
         self.updates = 0
-        self.initial_loss = initial_losses(stacked_views(self.params, self.layers), self.activation, self.x, self.y)
+        self.initial_loss = initial_losses(stacked_views(self.params, self.layers, ONE_HIDDEN), self.activation, self.x,
+                                           self.y)
         # The coefficients are computed by torch on the device from the rule's hyperparameters there. With
         # constant learning rates (the usual case) a steady rule's are two rows for the whole run: the first
         # update's and every later one's.
@@ -73,6 +74,6 @@ class TritonChunk(Chunk):
         return self.params.isfinite().all(dim=1).cpu().numpy()
 
     def weights(self):
-        return unflatten_weights(self.params.to("cpu", copy=True), self.layers)
+        return unflatten_weights(self.params.to("cpu", copy=True), self.layers, ONE_HIDDEN)
 
 

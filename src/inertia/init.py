@@ -1,0 +1,71 @@
+"""Initial weights from a counter-based generator: each weight a pure function of (seed, tensor, position).
+
+Every engine (``fit`` through :class:`inertia.models.MLP`, the population engines on CPU and GPU) starts a
+seed's network from the numbers defined here, made on the device where training runs, for a whole population in
+a few tensor operations and without any generator state. The distribution is ``nn.Linear``'s default,
+U(−b, b) with b = 1/√fan_in, on a grid of 2²⁴ equally spaced points (as fine as a float32 uniform draw):
+
+    key      = h(seed)                                    seed folded to 32 bits as in inertia.shuffle
+                                                          (seeds that fold alike share their networks)
+    k_t      = h(key ^ (0x9E3779B9 · (t + 1) mod 2³²))     t = 2·layer for a weight, 2·layer + 1 for a bias
+    bits(i)  = h((h(i ^ k_t) + k_t) mod 2³²) >> 8          i the position in the tensor, row-major
+    value(i) = float32(b) · (2·bits(i) + 1 − 2²⁴) · 2⁻²⁴
+
+``h`` is the 32-bit "lowbias32" hash of :mod:`inertia.shuffle`. The product is one float32 rounding of exact
+operands, so every device computes the same bits. (The seed lab's own protocol draws from torch's global
+generator instead, as its notebook does: :mod:`inertia.reproduce`.)
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+MASK = 0xFFFFFFFF
+GOLDEN = 0x9E3779B9
+
+
+def _mul(x: torch.Tensor, constant: int) -> torch.Tensor:
+    """``x · constant mod 2³²`` for int64 ``x`` below 2³², without overflowing 64 bits."""
+    high, low = constant >> 16, constant & 0xFFFF
+    return (x * low + (((x * high) & 0xFFFF) << 16)) & MASK
+
+
+def hash32(x: torch.Tensor) -> torch.Tensor:
+    """lowbias32 of int64 ``x`` (values below 2³²), as :func:`inertia.shuffle._hash`."""
+    x = _mul(x ^ (x >> 16), 0x7FEB352D)
+    x = _mul(x ^ (x >> 15), 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def seed_words(seeds, device) -> torch.Tensor:
+    """Seeds (any int64) folded to 32-bit words, as :mod:`inertia.shuffle` folds them: an int64 tensor."""
+    seeds = np.asarray(seeds, dtype=np.int64).astype(np.uint64)
+    words = (seeds ^ (seeds >> np.uint64(32))) & np.uint64(MASK)
+    return torch.from_numpy(words.astype(np.int64)).to(device)
+
+
+def uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch.Tensor:
+    """``count`` values of tensor number ``tensor`` (bound 1/√fan_in) for each seed word: float32
+    (len(words), count)."""
+    key = hash32(words)[:, None]
+    k = hash32(key ^ ((GOLDEN * (tensor + 1)) & MASK))
+    i = torch.arange(count, device=words.device, dtype=torch.int64)[None, :]
+    bits = hash32((hash32(i ^ k) + k) & MASK) >> 8
+    unit = (2 * bits + 1 - (1 << 24)).to(torch.float32) * 2.0**-24
+    return unit * torch.tensor(1.0 / math.sqrt(fan_in), dtype=torch.float32, device=words.device)
+
+
+def population_weights(layers: Sequence[int], seeds, device="cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per layer ``(weight (P, out, in), bias (P, out))``, float32 on ``device``: seed ``seeds[p]``'s network
+    in row ``p`` (see the module docstring)."""
+    words = seed_words(np.atleast_1d(seeds), device)
+    out = []
+    for layer, (n_in, n_out) in enumerate(itertools.pairwise(layers)):
+        weight = uniform(words, 2 * layer, n_out * n_in, n_in).view(-1, n_out, n_in)
+        out.append((weight, uniform(words, 2 * layer + 1, n_out, n_in)))
+    return out
