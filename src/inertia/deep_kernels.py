@@ -218,14 +218,13 @@ def _evaluate(xt, y, weights, biases, shape, act, buffers, logits, top, total):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded, first_step, coefficients,
+def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded, first_step, coefficients, steady,
                 im, iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
     """One epoch for every active member, then its full-data loss and number of correct predictions.
     ``params`` is (members, size) and ``state`` (members, slots, size) in the flat layout of ``shape``, and
     ``padded`` the shape of a member's weights inside the kernel (:func:`shape_table`); ``x`` is the data with
-    its columns padded to the first layer's padded width; ``coefficients`` is (members, updates this epoch,
-    fields) (see :func:`apply_update`); on the ``first_step`` the full-data loss of the weights before the
-    epoch goes to ``initial_loss`` too."""
+    its columns padded to the first layer's padded width; ``coefficients``, ``steady`` and ``first_step`` are
+    as :func:`inertia.kernels.train_epoch` takes them."""
     members, n = params.shape[0], x.shape[0]
     layers, height, breadth = padded
     d, c = shape[0, N_IN], shape[layers - 1, N_OUT]
@@ -314,7 +313,8 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded
                         _carry_back(back, 0, d_in, i, a_in, p_in, act)
                         if paired:
                             _carry_back(back, 1, d_in, v, a_in, p_in, act)
-            apply_update(vector, moments, grads, coefficients[p, steps], im, iv, ia, m_after)
+            row = (0 if first_step and steps == 0 else 1) if steady else steps
+            apply_update(vector, moments, grads, coefficients[p, row], im, iv, ia, m_after)
             loss_sum += loss
             steps += 1
             batch_last[p] = loss

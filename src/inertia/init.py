@@ -30,9 +30,10 @@ GOLDEN = 0x9E3779B9
 
 
 def _mul(x: torch.Tensor, constant: int) -> torch.Tensor:
-    """``x · constant mod 2³²`` for int64 ``x`` below 2³², without overflowing 64 bits."""
-    high, low = constant >> 16, constant & 0xFFFF
-    return (x * low + (((x * high) & 0xFFFF) << 16)) & MASK
+    """``x · constant mod 2³²`` for int64 ``x`` below 2³²: a constant of 2³¹ or more is taken as its negative
+    counterpart (the same modulo 2³²), so the product stays within 64 bits."""
+    signed = constant - (1 << 32) if constant >= 1 << 31 else constant
+    return (x * signed) & MASK
 
 
 def hash32(x: torch.Tensor) -> torch.Tensor:
@@ -49,9 +50,20 @@ def seed_words(seeds, device) -> torch.Tensor:
     return torch.from_numpy(words.astype(np.int64)).to(device)
 
 
+BLOCK = 1 << 18  # values computed at a time: the integer temporaries stay in cache rather than in fresh pages
+
+
 def uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch.Tensor:
     """``count`` values of tensor number ``tensor`` (bound 1/√fan_in) for each seed word: float32
     (len(words), count)."""
+    out = torch.empty((len(words), count), dtype=torch.float32, device=words.device)
+    rows = max(1, (BLOCK if words.device.type == "cpu" else BLOCK << 6) // max(count, 1))
+    for lo in range(0, len(words), rows):
+        out[lo : lo + rows] = _uniform(words[lo : lo + rows], tensor, count, fan_in)
+    return out
+
+
+def _uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch.Tensor:
     key = hash32(words)[:, None]
     k = hash32(key ^ ((GOLDEN * (tensor + 1)) & MASK))
     i = torch.arange(count, device=words.device, dtype=torch.int64)[None, :]

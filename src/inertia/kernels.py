@@ -239,12 +239,13 @@ def _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step, coefficients, im, iv, ia, m_after,
-                act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
+def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step, coefficients, steady, im, iv, ia,
+                m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
     """One epoch for every active member, then its full-data loss and number of correct predictions.
     ``params`` is (members, size) and ``state`` (members, slots, size) in :func:`layout` order;
-    ``coefficients`` is (members, updates this epoch, fields) (see :func:`apply_update`); on the
-    ``first_step`` the full-data loss of the weights before the epoch goes to ``initial_loss`` too."""
+    ``coefficients`` is (members, updates this epoch, fields) (see :func:`apply_update`), or with ``steady``
+    (members, 2, fields): the first update's and every later one's; on the ``first_step`` (the first epoch)
+    the full-data loss of the weights before the epoch goes to ``initial_loss`` too."""
     members, n, d = params.shape[0], x.shape[0], x.shape[1]
     c = (params.shape[1] - d * h - h) // (h + 1)
     hp = (h + LANE - 1) // LANE * LANE
@@ -331,7 +332,8 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step
                         g[j] += ka * back[j] + kv * back_v[j]
             if act == SIGMOID:  # sigmoid(0) ≠ 0: keep the padding's output weights at zero
                 g2t[:, h:] = 0
-            apply_update(flat, moments, grads, coefficients[p, steps], im, iv, ia, m_after)
+            row = (0 if first_step and steps == 0 else 1) if steady else steps
+            apply_update(flat, moments, grads, coefficients[p, row], im, iv, ia, m_after)
             loss_sum += loss
             steps += 1
             batch_last[p] = loss

@@ -29,6 +29,9 @@ class Chunk:
         self.initial_loss = None
         self.rule = rules.stack([m.rule(task.form, task.nesterov, task.maximize) for m in members])
         self.schedules = vectorized_schedules([m.rate() for m in members])
+        # With constant learning rates (the usual case) a steady rule's coefficients are two rows for the
+        # whole run: the first update's and every later one's.
+        self.steady = self.rule.steady and list(self.schedules) == [rules.Constant]
 
     def coefficients(self, steps: np.ndarray) -> np.ndarray:
         """The update's coefficients (:class:`inertia.rules.Update`) for updates ``steps`` of every member, from

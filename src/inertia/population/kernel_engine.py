@@ -40,17 +40,18 @@ class KernelChunk(Chunk):
         self.active = np.ones(len(self.members), dtype=np.bool_)
         self.updates = 0
         self.measured_initial = np.full(len(self.members), np.nan)
+        self.table = self.cast(self.coefficients(np.arange(2)).transpose(1, 0, 2)) if self.steady else None
 
     def cast(self, values) -> np.ndarray:
         return np.ascontiguousarray(values, dtype=self.np_dtype)
 
     def epoch(self, epoch, steps):
         members = len(self.members)
-        coefficients = self.cast(self.coefficients(steps).transpose(1, 0, 2))
+        coefficients = self.table if self.steady else self.cast(self.coefficients(steps).transpose(1, 0, 2))
         out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
         self.kernel(
             self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.state,
-            *self.shape, self.updates == 0, coefficients, *self.slot_rows, self.rule.m_after_den,
+            *self.shape, self.updates == 0, coefficients, self.steady, *self.slot_rows, self.rule.m_after_den,
             ACTIVATION_CODES[self.activation], self.active, *out, self.measured_initial)
         if self.updates == 0:
             self.initial_loss = self.measured_initial
