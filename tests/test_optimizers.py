@@ -129,7 +129,15 @@ def test_random_configurations_match_torch_optim_step_by_step(kind, lr, beta1, b
         ours, ours_state = rules.apply(before, p.grad.numpy().copy(), state, rule.update(lr, t), rule.slots,
                                        rule.m_after_den)
         opt.step()
-        np.testing.assert_allclose(ours, p.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=f"update {t}")
+        # Centered RMSprop divides by sqrt(v - a²), which cancels where the gradient barely varies: both sides
+        # round v - a² to within an ulp of v, so the step can differ by about eps · v / (v - a²) of itself.
+        step = np.abs(p.detach().numpy() - before)
+        cancellation = 0.0
+        if kind == "rmsprop" and centered:
+            v, a_ = opt.state[p]["square_avg"].numpy(), opt.state[p]["grad_avg"].numpy()
+            cancellation = 8 * np.finfo(float).eps * np.max(v / np.maximum(v - a_ * a_, np.finfo(float).tiny))
+        np.testing.assert_allclose(ours, p.detach().numpy(), rtol=1e-12, atol=1e-15 + cancellation * step.max(),
+                                   err_msg=f"update {t}")
         for slot in rule.slots:
             name = next((n for n in TORCH_SLOTS[slot] if n in opt.state[p]), None)
             if name is not None:
