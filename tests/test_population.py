@@ -121,6 +121,8 @@ SHAPES = {  # data, layers, activation, batch size, learning rate
                                           [19, 6, 11, 6, 5], "tanh", 7, 0.02),
     "the lab's shape, two hidden layers": (data.spiral(classes=3, points=50, seed=1), [2, 50, 50, 3], "relu", 20,
                                            0.1),
+    "784 inputs, widths 256 and 100, 10 classes": (data.blobs(classes=10, points=6, features=784, std=1.0, seed=4),
+                                                   [784, 256, 100, 10], "relu", 8, 0.01),
 }
 
 

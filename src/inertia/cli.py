@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,7 @@ class _Boundary(TyperGroup):
     here as one plain line on stderr (never read as markup) and exit status 2, with no traceback."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        _show_library_notes()
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except _NoArgsIsHelp as exc:
@@ -46,6 +48,17 @@ class _Boundary(TyperGroup):
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_library_notes() -> None:
+    """The library's notes on what takes time before results appear (compiling a kernel for this machine),
+    on stderr, so that ``--json`` output stays clean."""
+    logger = logging.getLogger("inertia")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def _error(message: str) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from inertia import vecmath
-from inertia.kernels import BLOCK, FAST, LANE, SIGMOID, _softmax_nll, apply_update
+from inertia.kernels import BLOCK, FAST, LANE, SIGMOID, _copy, _softmax_nll, apply_update
 from inertia.population.layout import forms
 from inertia.shuffle import _fill
 
@@ -44,7 +44,7 @@ def shape_table(layers) -> tuple[np.ndarray, tuple[int, int, int]]:
     return table, (len(layers) - 1, height, width)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pad(flat, shape, weights, biases):
     """A member's flat vector copied into its padded weights and biases."""
     weights[:] = 0
@@ -54,11 +54,11 @@ def _pad(flat, shape, weights, biases):
         height, width = (s[N_OUT], s[N_IN]) if s[ROWS] else (s[N_IN], s[N_OUT])
         w = weights[layer]
         for r in range(height):
-            w[r, :width] = flat[s[FLAT_WEIGHT] + r * width : s[FLAT_WEIGHT] + (r + 1) * width]
-        biases[layer, : s[N_OUT]] = flat[s[FLAT_BIAS] : s[FLAT_BIAS] + s[N_OUT]]
+            _copy(w[r], 0, flat, s[FLAT_WEIGHT] + r * width, width)
+        _copy(biases[layer], 0, flat, s[FLAT_BIAS], s[N_OUT])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _unpad(weights, biases, shape, flat):
     """:func:`_pad` undone."""
     for layer in range(shape.shape[0]):
@@ -66,8 +66,8 @@ def _unpad(weights, biases, shape, flat):
         height, width = (s[N_OUT], s[N_IN]) if s[ROWS] else (s[N_IN], s[N_OUT])
         w = weights[layer]
         for r in range(height):
-            flat[s[FLAT_WEIGHT] + r * width : s[FLAT_WEIGHT] + (r + 1) * width] = w[r, :width]
-        flat[s[FLAT_BIAS] : s[FLAT_BIAS] + s[N_OUT]] = biases[layer, : s[N_OUT]]
+            _copy(flat, s[FLAT_WEIGHT] + r * width, w[r], 0, width)
+        _copy(flat, s[FLAT_BIAS], biases[layer], 0, s[N_OUT])
 
 
 # The helpers below index 2-D arrays by (row, column) rather than taking a row as a 1-D view: every view
@@ -176,7 +176,7 @@ def _carry_back(back, r, d, i, a, n, kind):
             d[i, k] = back[r, k]
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def _evaluate(xt, y, weights, biases, shape, act, buffers, logits, top, total):
     """Full-data summed loss and number of correct predictions, a block of samples at a time, activations
     held unit by sample (``buffers``: (2, widest layer, BLOCK), in turn) so that every loop runs over samples.
@@ -218,14 +218,15 @@ def _evaluate(xt, y, weights, biases, shape, act, buffers, logits, top, total):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded, first_step, coefficients, steady,
-                im, iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
-    """One epoch for every active member, then its full-data loss and number of correct predictions.
+def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded, first_step, coefficients,
+                steady, im, iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
+    """One epoch for every active member (spread over the cores), then its full-data loss and number of correct
+    predictions.
     ``params`` is (members, size) and ``state`` (members, slots, size) in the flat layout of ``shape``, and
     ``padded`` the shape of a member's weights inside the kernel (:func:`shape_table`); ``x`` is the data with
     its columns padded to the first layer's padded width; ``coefficients``, ``steady`` and ``first_step`` are
     as :func:`inertia.kernels.train_epoch` takes them."""
-    members, n = params.shape[0], x.shape[0]
+    n = x.shape[0]
     layers, height, breadth = padded
     d, c = shape[0, N_IN], shape[layers - 1, N_OUT]
     widest = shape[0, P_IN]  # the widest padded layer, inputs included
@@ -236,7 +237,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded
     width = max(batch, BLOCK)
     cut = layers * height * breadth  # the weights, then the biases, in one vector the update runs over
     size = cut + layers * breadth
-    for p in prange(members):
+    for p in prange(params.shape[0]):
         if not active[p]:
             continue
         order = np.empty(n, dtype=np.int64)

@@ -184,27 +184,35 @@ def layout(d: int, h: int, c: int) -> tuple[int, int, int, int]:
     return d * h, d * h + h, d * h + h + c * h, d * h + h + c * h + c
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
+def _copy(dst, at, src, start, count):
+    """``dst[at : at + count] = src[start : start + count]``, as a loop: a slice assignment compiles numba's
+    shape-mismatch error, string formatting and all, which took seconds of a fresh installation's first run."""
+    for i in range(count):
+        dst[at + i] = src[start + i]
+
+
+@njit(cache=True)
 def _pad(flat, d, h, c, padded):
     """A member's flat vector of hidden width ``h`` copied into ``padded``, whose hidden width is wider
     (zeros in the padding). The d + 1 + c rows of width h (w1, b1, w2t) come first, then b2."""
     hp = (padded.shape[0] - c) // (d + 1 + c)
     padded[:] = 0
     for row in range(d + 1 + c):
-        padded[row * hp : row * hp + h] = flat[row * h : (row + 1) * h]
-    padded[(d + 1 + c) * hp :] = flat[(d + 1 + c) * h :]
+        _copy(padded, row * hp, flat, row * h, h)
+    _copy(padded, (d + 1 + c) * hp, flat, (d + 1 + c) * h, c)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _unpad(padded, d, h, c, flat):
     """:func:`_pad` undone."""
     hp = (padded.shape[0] - c) // (d + 1 + c)
     for row in range(d + 1 + c):
-        flat[row * h : (row + 1) * h] = padded[row * hp : row * hp + h]
-    flat[(d + 1 + c) * h :] = padded[(d + 1 + c) * hp :]
+        _copy(flat, row * h, padded, row * hp, h)
+    _copy(flat, (d + 1 + c) * h, padded, (d + 1 + c) * hp, c)
 
 
-@njit(cache=True, fastmath=FAST, inline="always")
+@njit(cache=True, fastmath=FAST)
 def _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total):
     """Full-data summed loss and number of correct predictions, a block of samples at a time, every loop
     over the block's samples. ``xt`` is the data transposed (d, n)."""
@@ -239,14 +247,14 @@ def _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total):
 
 
 @njit(cache=True, parallel=True, fastmath=FAST)
-def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step, coefficients, steady, im, iv, ia,
-                m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
-    """One epoch for every active member, then its full-data loss and number of correct predictions.
-    ``params`` is (members, size) and ``state`` (members, slots, size) in :func:`layout` order;
+def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step, coefficients, steady, im,
+                iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
+    """One epoch for every active member (spread over the cores), then its full-data loss and number of correct
+    predictions. ``params`` is (members, size) and ``state`` (members, slots, size) in :func:`layout` order;
     ``coefficients`` is (members, updates this epoch, fields) (see :func:`apply_update`), or with ``steady``
     (members, 2, fields): the first update's and every later one's; on the ``first_step`` (the first epoch)
     the full-data loss of the weights before the epoch goes to ``initial_loss`` too."""
-    members, n, d = params.shape[0], x.shape[0], x.shape[1]
+    n, d = x.shape[0], x.shape[1]
     c = (params.shape[1] - d * h - h) // (h + 1)
     hp = (h + LANE - 1) // LANE * LANE
     o1, o2, o3, size = layout(d, hp, c)
@@ -254,7 +262,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step
     dtype = params.dtype.type
     zero = dtype(0)
     width = max(batch, BLOCK)
-    for p in prange(members):
+    for p in prange(params.shape[0]):
         if not active[p]:
             continue
         order = np.empty(n, dtype=np.int64)

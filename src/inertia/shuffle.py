@@ -9,12 +9,14 @@ compiled call instead of one generator per model. Position ``i`` (from ``n − 1
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from inertia import jit  # noqa: F401 - the target and cache of inertia's compiled code, set before any compiles
 
 MASK = np.uint64(0xFFFFFFFF)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _hash(x):
     x = (x ^ (x >> np.uint64(16))) * np.uint64(0x7FEB352D) & MASK
     x = (x ^ (x >> np.uint64(15))) * np.uint64(0x846CA68B) & MASK
@@ -32,9 +34,9 @@ def _fill(order, seed, epoch):
         order[i], order[j] = order[j], order[i]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _fill_all(out, seeds, epoch):
-    for p in prange(seeds.shape[0]):
+    for p in range(seeds.shape[0]):
         _fill(out[p], seeds[p], epoch)
 
 

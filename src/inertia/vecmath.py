@@ -15,6 +15,8 @@ from numba import njit, types
 from numba.extending import overload
 from numba.np import numpy_support
 
+from inertia import jit  # noqa: F401 - the target and cache of inertia's compiled code, set before any compiles
+
 # Reassociation and contraction let the compiler vectorize sums; NaN and infinity semantics are kept,
 # since divergence must still show up as NaN or inf.
 FAST = {"reassoc", "contract", "arcp", "nsz"}

@@ -22,6 +22,7 @@ divergence rule); one module per engine: :mod:`~inertia.population.torch_engine`
 
 from __future__ import annotations
 
+import atexit
 import gc
 import os
 from collections.abc import Callable, Sequence
@@ -189,6 +190,7 @@ def _settle_collector() -> None:
     if not _settled:
         gc.collect()
         gc.freeze()
+        atexit.register(gc.unfreeze)  # so that what is freed at exit still is (extension modules check)
         _settled = True
 
 

@@ -50,9 +50,9 @@ class KernelChunk(Chunk):
         coefficients = self.table if self.steady else self.cast(self.coefficients(steps).transpose(1, 0, 2))
         out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
         self.kernel(
-            self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size, self.params, self.state,
-            *self.shape, self.updates == 0, coefficients, self.steady, *self.slot_rows, self.rule.m_after_den,
-            ACTIVATION_CODES[self.activation], self.active, *out, self.measured_initial)
+            self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size,
+            self.params, self.state, *self.shape, self.updates == 0, coefficients, self.steady, *self.slot_rows,
+            self.rule.m_after_den, ACTIVATION_CODES[self.activation], self.active, *out, self.measured_initial)
         if self.updates == 0:
             self.initial_loss = self.measured_initial
         self.updates += len(steps)
@@ -67,3 +67,4 @@ class KernelChunk(Chunk):
 
     def weights(self):
         return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers, self.rows)
+

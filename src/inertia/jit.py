@@ -1,0 +1,211 @@
+"""How inertia's compiled CPU kernels (numba) are targeted, cached and shipped, so that a first run does not wait
+for a compiler.
+
+- **Target.** On a CPU with AVX-512 the kernels are compiled for the portable ``x86-64-v4`` target (AVX-512 F,
+  BW, CD, DQ, VL) rather than for the exact CPU model, measured as fast here: code compiled on one AVX-512
+  machine (an AMD EPYC, an Intel Xeon) then runs on any other. This is numba's setting for the whole process
+  (made before anything compiles, unless ``NUMBA_CPU_NAME`` or ``NUMBA_CPU_FEATURES`` is set); without
+  AVX-512, numba's own choice stands.
+- **Cache.** One folder per numba version and target, wherever inertia is installed: ``NUMBA_CACHE_DIR`` when
+  set, else ``$XDG_CACHE_HOME/inertia`` (``~/.cache/inertia``), else, when that cannot be written, a folder in
+  the temporary directory — so a read-only installation (owned by another user, a container image) still
+  caches. The package's own folder is never written.
+- **Shipped kernels.** The package carries the kernels compiled for that target for the signatures its
+  commands use (float32 and float64; one hidden layer and deeper), built by ``python -m inertia.jit`` and
+  copied into the cache on first use (``INERTIA_SHIPPED_KERNELS=0`` leaves them out). numba checks each
+  against the source it was built from (a hash of the file) and its own version, and compiles anew where
+  either differs, or on another target or Python version (about half a minute, announced on stderr and to
+  :func:`on_compile`'s listeners).
+
+Import this module before anything compiles: every inertia module with numba code does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numba
+from numba.core import caching, config, event
+
+PACKAGE = Path(__file__).resolve().parent
+SHIPPED = PACKAGE / "_jit"
+TARGET = "x86-64-v4"
+# The features of x86-64-v4, written out: numba keys its cache on the feature string as well as the name.
+FEATURES = ("+64bit,+avx,+avx2,+avx512bw,+avx512cd,+avx512dq,+avx512f,+avx512vl,+bmi,+bmi2,+cmov,+crc32,+cx16,"
+            "+cx8,+f16c,+fma,+fxsr,+lzcnt,+mmx,+movbe,+popcnt,+sahf,+sse,+sse2,+sse3,+sse4.1,+sse4.2,+ssse3,"
+            "+xsave")
+
+
+def _choose_target() -> None:
+    if config.CPU_NAME or config.CPU_FEATURES:
+        return
+    import llvmlite.binding as llvm
+
+    host = llvm.get_host_cpu_features()
+    if all(host.get(feature[1:], False) for feature in FEATURES.split(",") if feature != "+64bit"):
+        config.CPU_NAME, config.CPU_FEATURES = TARGET, FEATURES
+
+
+def cache_root() -> Path:
+    """The folder inertia's kernels are cached in (see the module docstring)."""
+    tag = f"numba-{numba.__version__}-{config.CPU_NAME or 'host'}"
+    candidates = []
+    if config.CACHE_DIR:
+        candidates.append(cache_root_in(Path(config.CACHE_DIR)))
+    home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    candidates.append(Path(home) / "inertia" / tag)
+    candidates.append(Path(tempfile.gettempdir()) / f"inertia-{os.getuid() if hasattr(os, 'getuid') else 0}" / tag)
+    for path in candidates:
+        if _writable(path):
+            return path
+    return candidates[-1]
+
+
+def _writable(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return False
+    return True
+
+
+_root: Path | None = None
+_seed_lock = threading.Lock()
+
+
+def _cache_path() -> Path:
+    """The cache folder, created and seeded with the shipped kernels the first time it is asked for."""
+    global _root
+    with _seed_lock:
+        if _root is None:
+            root = cache_root()
+            if SHIPPED.is_dir() and os.environ.get("INERTIA_SHIPPED_KERNELS", "1") != "0":
+                for source in SHIPPED.iterdir():
+                    if source.suffix in (".nbi", ".nbc") and not (root / source.name).exists():
+                        shutil.copyfile(source, root / source.name)
+            _root = root
+    return _root
+
+
+class PackageCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """numba's cache for functions defined in inertia's own modules: in :func:`cache_root`, whatever the
+    installation's path (numba's own locators key the folder on it)."""
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+
+    def get_cache_path(self):
+        return str(_cache_path())
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if Path(py_file).resolve().parent != PACKAGE:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def _install_locator() -> None:
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+    if PackageCacheLocator not in impl._locator_classes:
+        impl._locator_classes.insert(0, PackageCacheLocator)
+
+
+_listeners: list[Callable[[str], None]] = []
+
+
+class _CompileListener(event.Listener):
+    """Tells :func:`on_compile`'s listeners, and the ``inertia`` logger (at INFO, which the command line
+    prints on stderr), when one of inertia's kernels starts compiling (a cache load sends no such event)."""
+
+    depth = 0
+
+    def on_start(self, ev):
+        dispatcher = ev.data.get("dispatcher")
+        function = getattr(dispatcher, "py_func", None)
+        if self.depth == 0 and function is not None and function.__module__.startswith("inertia."):
+            logging.getLogger("inertia").info(
+                "Compiling %s for this machine (once per installation and numba version; about 30 s)...",
+                f"{function.__module__}.{function.__name__}")
+            for listener in list(_listeners):
+                listener(f"{function.__module__}.{function.__name__}")
+        self.depth += 1
+
+    def on_end(self, ev):
+        self.depth -= 1
+
+
+def on_compile(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``listener(name)`` whenever one of inertia's kernels starts compiling in this process (not when
+    it is loaded from the cache); returns a function that removes it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener) if listener in _listeners else None
+
+
+if __name__ != "__main__":  # run as a script, the module imports itself (below) and sets up there
+    _choose_target()
+    _install_locator()
+    event.register("numba:compile", _CompileListener())
+
+
+ENTRY_POINTS = ("kernels.train_epoch-", "deep_kernels.train_epoch-", "shuffle._fill_all-")
+
+
+def build(out: Path = SHIPPED) -> list[str]:
+    """Compile the kernels for the signatures inertia's commands use, in a fresh process with an empty cache,
+    into ``out`` (for the package to ship); returns the files written."""
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.iterdir():
+        if stale.suffix in (".nbi", ".nbc"):
+            stale.unlink()
+    with tempfile.TemporaryDirectory() as scratch:
+        env = dict(os.environ, NUMBA_CACHE_DIR=scratch, INERTIA_SHIPPED_KERNELS="0")
+        subprocess.run([sys.executable, "-c", "from inertia.jit import _compile_all; _compile_all()"], env=env,
+                       check=True)
+        written = []
+        for path in sorted(cache_root_in(Path(scratch)).iterdir()):
+            if path.name.startswith(ENTRY_POINTS):  # what Python calls (callees are linked into them)
+                shutil.copyfile(path, out / path.name)
+                written.append(path.name)
+    return written
+
+
+def cache_root_in(folder: Path) -> Path:
+    """:func:`cache_root` under ``NUMBA_CACHE_DIR=folder``."""
+    return folder / "inertia" / f"numba-{numba.__version__}-{config.CPU_NAME or 'host'}"
+
+
+def _compile_all() -> None:
+    import numpy as np
+    import torch
+
+    from inertia import data, shuffle
+    from inertia.population import Member, train_population
+
+    dataset = data.spiral(classes=3, points=10, seed=0)
+    for layers in ([2, 4, 3], [2, 4, 4, 3]):
+        for dtype in (torch.float32, torch.float64):
+            train_population(dataset, layers, [Member(0.1, 0.9)], epochs=1, dtype=dtype, engine="kernel")
+    shuffle.orders(np.arange(2), 0, 5)
+
+
+def main() -> None:
+    names = build()
+    print(f"{len(names)} files in {SHIPPED} for numba {numba.__version__}, Python "
+          f"{sys.version_info.major}.{sys.version_info.minor}, target {config.CPU_NAME or 'host'}")
+
+
+if __name__ == "__main__":
+    from inertia import jit
+
+    jit.main()

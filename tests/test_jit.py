@@ -1,0 +1,125 @@
+"""inertia.jit: the shipped kernels are current and used on a cold start, a compile is announced, and a
+read-only cache location still trains (correctly)."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import pytest
+
+from inertia import jit
+
+SHIPPED = sorted(jit.SHIPPED.glob("*.nbi"))
+
+
+def run(code: str, **env) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, **env})
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_every_entry_point_is_shipped():
+    names = {path.name.split("-")[0] + "-" for path in SHIPPED}
+    assert names == set(jit.ENTRY_POINTS)
+
+
+@pytest.mark.parametrize("index", SHIPPED, ids=lambda p: p.name)
+def test_shipped_kernels_were_built_from_the_current_source(index):
+    """A kernel edited without `python -m inertia.jit` would be compiled again on every cold start."""
+    with index.open("rb") as f:
+        version = pickle.load(f)
+        stamp, overloads = pickle.loads(f.read())
+    module = index.name.split(".")[0]
+    source = Path(jit.PACKAGE, f"{module}.py")
+    from numba.core.caching import _hash_source_file
+
+    st = source.stat()
+    assert stamp == _hash_source_file(str(source), st.st_mtime, st.st_size), \
+        f"{index.name} is stale: run `python -m inertia.jit` and commit inertia/_jit"
+    assert overloads, index.name
+    assert version == numba.__version__ or pytest.skip(f"shipped for numba {version}, installed {numba.__version__}")
+
+
+COLD_RUN = """
+import json, time
+from inertia import jit
+compiled = []
+jit.on_compile(compiled.append)
+from inertia import data
+from inertia.population import Member, train_population
+started = time.perf_counter()
+result = train_population(data.spiral(points=20, seed=0), [2, 8, 3], [Member(0.1, 0.9, seed=1)], epochs=2)
+print(json.dumps({"compiled": compiled, "seconds": time.perf_counter() - started, "root": str(jit.cache_root()),
+                  "loss": list(result.histories[0].loss)}))
+"""
+
+
+def test_a_cold_start_loads_the_shipped_kernel_and_compiles_nothing(tmp_path):
+    if not SHIPPED or jit.numba.config.CPU_NAME != jit.TARGET or sys.version_info[:2] != (3, 11):
+        pytest.skip("the shipped kernels are for Python 3.11 on an AVX-512 (x86-64-v4) CPU")
+    out = json.loads(run(COLD_RUN, NUMBA_CACHE_DIR=str(tmp_path / "numba"), XDG_CACHE_HOME=str(tmp_path / "xdg")))
+    assert out["compiled"] == []
+    assert Path(out["root"]).is_relative_to(tmp_path)
+
+
+def test_a_compile_is_announced(tmp_path):
+    out = run("""
+import logging, numpy as np
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+from inertia import jit, shuffle
+heard = []
+jit.on_compile(heard.append)
+shuffle.orders(np.arange(3), 0, 10)
+print(heard)
+""", NUMBA_CACHE_DIR=str(tmp_path), INERTIA_SHIPPED_KERNELS="0")
+    assert "inertia.shuffle._fill_all" in out
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A read-only bind mount (even root cannot write there), or a skip where mounting is not allowed."""
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(rw), str(ro)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot make a read-only mount here: {mounted.stderr.decode().strip()}")
+    try:
+        yield ro
+    finally:
+        subprocess.run(["umount", "--lazy", str(ro)], check=False)
+
+
+def test_an_installation_on_a_read_only_file_system_still_trains_correctly(read_only_folder, tmp_path):
+    """The package on a read-only file system with every cache location there too (as for an installation
+    owned by another user): nothing is written beside it, the kernels cache in a temporary folder instead,
+    the shipped kernel is used, and training is what fit does."""
+    import shutil
+
+    shutil.copytree(jit.PACKAGE, read_only_folder.parent / "rw" / "inertia",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {"PYTHONPATH": str(read_only_folder), "NUMBA_CACHE_DIR": str(read_only_folder / "cache"),
+           "XDG_CACHE_HOME": str(read_only_folder / "cache"), "TMPDIR": str(tmp_path)}
+    out = json.loads(run(COLD_RUN, **env))
+    assert Path(out["root"]).is_relative_to(tmp_path)
+    assert not any(p.name == "__pycache__" or p.suffix in (".nbi", ".nbc") for p in read_only_folder.rglob("*")
+                   if "_jit" not in p.parts)
+    if jit.numba.config.CPU_NAME == jit.TARGET and sys.version_info[:2] == (3, 11):
+        assert out["compiled"] == []
+    import torch
+
+    from inertia import data
+    from inertia.models import MLP
+    from inertia.optim import Momentum
+    from inertia.train import fit
+
+    model = MLP([2, 8, 3], seed=1)
+    expected = fit(model, data.spiral(points=20, seed=0), Momentum(model.parameters(), lr=0.1, momentum=0.9), 2,
+                   20, seed=1)
+    torch.testing.assert_close(torch.tensor(out["loss"]), torch.tensor(expected.loss), rtol=1e-5, atol=1e-5,
+                               check_dtype=False)
