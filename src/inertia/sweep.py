@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -296,6 +297,11 @@ def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, d
     if not ray.is_initialized():
         # Without an address, a new local instance: never whatever cluster this machine last ran.
         options = {"address": address} if address else {"address": "local", "num_cpus": workers}
+        log = logging.getLogger("inertia")
+        if address:
+            log.info("Connecting to the Ray cluster at %s...", address)
+        else:
+            log.info("Starting a local Ray instance (a few seconds)...")
         ray.init(include_dashboard=False, log_to_driver=False, **options)
     task = ray.remote(num_cpus=1)(_ray_task)
     done, queue, running = 0, list(groups), {}
