@@ -75,18 +75,14 @@ def cold_and_warm(name: str, command: list[str], repeats: int, work: Path, extra
             "ratio": statistics.median(cold) / statistics.median(warm), "cold_runs": cold, "warm_runs": warm}
 
 
-def cpu_model() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.* importable when run as a script
+    from benchmarks.architectures import cpu_model
+
     inertia = str(Path(sys.executable).with_name("inertia"))
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

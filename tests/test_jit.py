@@ -88,22 +88,8 @@ print(heard)
     assert "inertia.shuffle._fill_all" in out
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """A read-only bind mount (even root cannot write there), or a skip where mounting is not allowed."""
-    rw, ro = tmp_path / "rw", tmp_path / "ro"
-    rw.mkdir()
-    ro.mkdir()
-    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(rw), str(ro)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot make a read-only mount here: {mounted.stderr.decode().strip()}")
-    try:
-        yield ro
-    finally:
-        subprocess.run(["umount", "--lazy", str(ro)], check=False)
-
-
 def test_an_installation_on_a_read_only_file_system_still_trains_correctly(read_only_folder, tmp_path):
+    read_only_folder = read_only_folder[1]
     """The package on a read-only file system with every cache location there too (as for an installation
     owned by another user): nothing is written beside it, the kernels cache in a temporary folder instead,
     the shipped kernel is used, and training is what fit does."""

@@ -164,22 +164,6 @@ def test_reading_a_store_writes_nothing(tmp_path):
     assert digest(tmp_path) == before
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """``tmp_path/ro``: a read-only bind mount of ``tmp_path/rw`` (a read-only file system, so even root
-    cannot write there), or a skip where mounting is not allowed."""
-    rw, ro = tmp_path / "rw", tmp_path / "ro"
-    rw.mkdir()
-    ro.mkdir()
-    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(rw), str(ro)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot make a read-only mount here: {mounted.stderr.decode().strip()}")
-    try:
-        yield rw, ro
-    finally:
-        subprocess.run(["umount", "--lazy", str(ro)], check=False)
-
-
 def test_a_store_in_a_read_only_folder_can_be_read_not_written(read_only_folder):
     from inertia.results import Results
 

@@ -16,9 +16,8 @@ import numpy as np
 from numba import njit, prange
 
 from inertia import vecmath
-from inertia.kernels import BLOCK, FAST, LANE, SIGMOID, _copy, _softmax_nll, apply_update
+from inertia.kernels import BLOCK, FAST, LANE, SIGMOID, _copy, _softmax_nll, apply_update, member_order
 from inertia.population.layout import forms
-from inertia.shuffle import _fill
 
 # A network's shape as the kernel reads it: one row per layer with these columns. ``ROWS`` says how a layer's
 # weight is stored (inertia.population.layout.forms): as ``nn.Linear`` holds it, (out, in), or transposed,
@@ -240,15 +239,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded
     for p in prange(params.shape[0]):
         if not active[p]:
             continue
-        order = np.empty(n, dtype=np.int64)
-        if shuffle:
-            _fill(order, seeds[p], epoch)
-        else:
-            for i in range(n):
-                order[i] = i
-        labels = np.empty(n, dtype=y.dtype)
-        for i in range(n):
-            labels[i] = y[order[i]]
+        order, labels = member_order(y, seeds[p], epoch, shuffle)
         slots = state.shape[1]
         vector = np.empty(size, dtype=params.dtype)
         moments = np.empty((slots, size), dtype=params.dtype)

@@ -185,6 +185,22 @@ def layout(d: int, h: int, c: int) -> tuple[int, int, int, int]:
 
 
 @njit(cache=True)
+def member_order(y, seed, epoch, shuffle):
+    """A member's data order for this epoch (:mod:`inertia.shuffle`, or as given) and the labels in it."""
+    n = y.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    if shuffle:
+        _fill(order, seed, epoch)
+    else:
+        for i in range(n):
+            order[i] = i
+    labels = np.empty(n, dtype=y.dtype)
+    for i in range(n):
+        labels[i] = y[order[i]]
+    return order, labels
+
+
+@njit(cache=True)
 def _copy(dst, at, src, start, count):
     """``dst[at : at + count] = src[start : start + count]``, as a loop: a slice assignment compiles numba's
     shape-mismatch error, string formatting and all, which took seconds of a fresh installation's first run."""
@@ -265,15 +281,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, h, first_step
     for p in prange(params.shape[0]):
         if not active[p]:
             continue
-        order = np.empty(n, dtype=np.int64)
-        if shuffle:
-            _fill(order, seeds[p], epoch)
-        else:
-            for i in range(n):
-                order[i] = i
-        labels = np.empty(n, dtype=y.dtype)
-        for i in range(n):
-            labels[i] = y[order[i]]
+        order, labels = member_order(y, seeds[p], epoch, shuffle)
         slots = state.shape[1]
         flat = np.empty(size, dtype=params.dtype)
         moments = np.empty((slots, size), dtype=params.dtype)
