@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, prange
 
 from inertia import vecmath
-from inertia.kernels import BLOCK, FAST, LANE, SIGMOID, _copy, _softmax_nll, apply_update, member_order
+from inertia.kernels import BLOCK, FAST, LANE, SIGMOID, _copy, _softmax_nll, apply_update, member_order, score_block
 from inertia.population.layout import forms
 
 # A network's shape as the kernel reads it: one row per layer with these columns. ``ROWS`` says how a layer's
@@ -182,7 +182,6 @@ def _evaluate(xt, y, weights, biases, shape, act, buffers, logits, top, total):
     ``xt`` is the data transposed (d, n)."""
     d, n = xt.shape
     layers = shape.shape[0]
-    c = shape[layers - 1, N_OUT]
     loss, hits = 0.0, 0
     for lo in range(0, n, BLOCK):
         m = min(BLOCK, n - lo)
@@ -205,14 +204,9 @@ def _evaluate(xt, y, weights, biases, shape, act, buffers, logits, top, total):
                         out[j, t] += wk * src[k, t]
             if layer < layers - 1:
                 _activate_rows(out, s[N_OUT], m, act)
-        labels = y[lo : lo + m]
-        for t in range(m):  # the first largest logit, as torch's argmax
-            best, value = 0, logits[0, t]
-            for k in range(1, c):
-                if logits[k, t] > value:
-                    best, value = k, logits[k, t]
-            hits += best == labels[t]
-        loss += _softmax_nll(logits, m, labels, top, total)
+        block_loss, block_hits = score_block(logits, m, y[lo : lo + m], top, total)
+        loss += block_loss
+        hits += block_hits
     return loss, hits
 
 

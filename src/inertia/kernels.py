@@ -178,6 +178,20 @@ def _softmax_nll(logits, m, labels, top, total):
     return loss
 
 
+@njit(cache=True, fastmath=FAST, inline="always")
+def score_block(logits, m, labels, top, total):
+    """Summed cross-entropy and number of correct predictions of a block of ``m`` samples whose logits are the
+    first ``m`` columns of ``logits`` (classes, samples), which become the probabilities."""
+    hits = 0
+    for s in range(m):  # the first largest logit, as torch's argmax
+        best, value = 0, logits[0, s]
+        for k in range(1, logits.shape[0]):
+            if logits[k, s] > value:
+                best, value = k, logits[k, s]
+        hits += best == labels[s]
+    return _softmax_nll(logits, m, labels, top, total), hits
+
+
 @njit(cache=True)
 def layout(d: int, h: int, c: int) -> tuple[int, int, int, int]:
     """Offsets of w1, b1, w2t, b2 in a member's flat parameter vector (and its end)."""
@@ -251,14 +265,9 @@ def _evaluate(xt, y, w1, b1, w2t, b2, h, act, logits, z, top, total):
                 w, row = w2t[k, j], logits[k]
                 for s in range(m):
                     row[s] += zs[s] * w
-        labels = y[lo : lo + m]
-        for s in range(m):  # the first largest logit, as torch's argmax
-            best, value = 0, logits[0, s]
-            for k in range(1, c):
-                if logits[k, s] > value:
-                    best, value = k, logits[k, s]
-            hits += best == labels[s]
-        loss += _softmax_nll(logits, m, labels, top, total)
+        block_loss, block_hits = score_block(logits, m, y[lo : lo + m], top, total)
+        loss += block_loss
+        hits += block_hits
     return loss, hits
 
 
