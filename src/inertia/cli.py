@@ -113,7 +113,8 @@ def compare(
     epochs: Annotated[int, typer.Option(help="Passes over the data.")] = 100,
     seeds: Annotated[int, typer.Option(help="Independent seeds per momentum (0..N-1); runs are paired by seed.")] = 5,
     dataset: Annotated[str, typer.Option(
-        help="spiral, moons, circles, blobs, digits, or a .csv/.npz file with a 'label' column.")] = "spiral",
+        help="spiral, moons, circles, blobs, digits, mnist1d (4,000 training signals of 40 points), or a .csv/.npz "
+             "file with a 'label' column.")] = "spiral",
     data_seed: Annotated[int, typer.Option(help="Seed of the generated data set (fixed across runs).")] = 0,
     shuffle: Annotated[bool, typer.Option(help="Reshuffle minibatches every epoch (the seed lab does not).")] = True,
     out: Annotated[Path, typer.Option(help="Folder for table.csv, curves.csv, summary.json and figures.")] = Path(

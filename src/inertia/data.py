@@ -20,12 +20,15 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """A classification data set: ``x`` (N, D) float32, ``y`` (N,) int64 in ``0..classes-1``."""
+    """A classification data set: ``x`` (N, D) float32, ``y`` (N,) int64 in ``0..classes-1``; ``test``, where
+    the data set has one, is its held-out split (a :class:`Dataset` of the same features and classes), which
+    training never sees."""
 
     x: np.ndarray
     y: np.ndarray
     classes: int
     name: str
+    test: Dataset | None = None
 
     def __post_init__(self) -> None:
         x = np.ascontiguousarray(self.x, dtype=np.float32)
@@ -36,6 +39,9 @@ class Dataset:
             raise DataError(f"{self.name}: y must have shape ({x.shape[0]},) to match x, got {y.shape}")
         _check_finite(x, self.name)
         _check_labels(y, self.classes, self.name)
+        if self.test is not None and (self.test.features != x.shape[1] or self.test.classes != self.classes):
+            raise DataError(f"{self.name}: the test split has {self.test.features} features and {self.test.classes} "
+                            f"classes, the training split {x.shape[1]} and {self.classes}")
         object.__setattr__(self, "x", x)
         object.__setattr__(self, "y", y)
 
@@ -175,6 +181,17 @@ def digits() -> Dataset:
     return Dataset(bunch.data / 16.0, bunch.target, 10, "digits")
 
 
+def mnist1d(samples: int = 5000, train_split: float = 0.8, seed: int = 42) -> Dataset:
+    """MNIST-1D (Greydanus 2020), generated here with the reference generator's parameters
+    (:mod:`inertia.mnist1d`): 40 features, 10 classes; by default 4,000 training examples and a held-out
+    ``test`` split of 1,000."""
+    from inertia import mnist1d as generator
+
+    x, y, x_test, y_test = generator.generate(generator.Settings(num_samples=samples, train_split=train_split,
+                                                                 seed=seed))
+    return Dataset(x, y, 10, "mnist1d", test=Dataset(x_test, y_test, 10, "mnist1d (test)"))
+
+
 def load_table(path: str | Path, label: str = "label") -> Dataset:
     """A data set from a CSV file (one column named ``label``, the rest numeric features) or an NPZ file
     (arrays ``x`` and ``label``, or ``x`` and ``y``). Labels must be integers ``0..K-1`` with K >= 2."""
@@ -266,14 +283,19 @@ def _integer_labels(y: np.ndarray, name: str, label: str) -> np.ndarray:
 
 
 GENERATORS = {"spiral": spiral, "moons": moons, "circles": circles, "blobs": blobs}
+NAMES = (*GENERATORS, "digits", "mnist1d")
 
 
 def get(name: str, seed=None) -> Dataset:
-    """A data set by name (``spiral``, ``moons``, ``circles``, ``blobs``, ``digits``) or a CSV/NPZ path."""
+    """A data set by name (``spiral``, ``moons``, ``circles``, ``blobs``, ``digits``, ``mnist1d``) or a CSV/NPZ
+    path. ``seed`` applies to the generated 2-D sets; ``digits`` and ``mnist1d`` are fixed data sets (``mnist1d`` is
+    the reference's own, seed 42: :func:`mnist1d` makes others)."""
     if name in GENERATORS:
         return GENERATORS[name](seed=seed)
     if name == "digits":
         return digits()
+    if name == "mnist1d":
+        return mnist1d()
     if Path(name).suffix.lower() in (".csv", ".tsv", ".npz"):
         return load_table(name)
-    raise DataError(f"unknown dataset {name!r}; choose one of {[*GENERATORS, 'digits']} or a .csv/.npz path")
+    raise DataError(f"unknown dataset {name!r}; choose one of {[*NAMES]} or a .csv/.npz path")
