@@ -114,6 +114,7 @@ CONFIG_ERRORS = [
     ("unknown dataset", {"dataset": "swirl"}, "unknown dataset 'swirl'"),
     ("unknown activation", {"activation": "swish"}, "unknown activation 'swish'"),
     ("unknown form", {"form": "adam"}, "Invalid form: 'adam' (allowed: pytorch, polyak, ema)"),
+    ("unknown hold", {"hold": "step"}, "hold must be one of ['lr', 'effective-lr'], got 'step'"),
 ]
 
 
@@ -191,3 +192,81 @@ def test_baseline_texts(text, expected):
     from inertia import rules
 
     assert repr(rules.parse(text)) == expected
+
+
+@pytest.mark.parametrize("engine", ["population", "loop"])
+def test_equal_effective_lr_runs_are_fit_at_lr_times_one_minus_beta(engine):
+    """Each held run is exactly fit() with torch.optim.SGD at lr·(1 − β), from its seed's weights and minibatches."""
+    from inertia.models import MLP
+    from inertia.train import fit
+
+    dataset = data.spiral(points=20, seed=0)
+    result = inertia.compare(momenta=[0, 0.5, 0.9], dataset=dataset, lr=0.2, epochs=3, seeds=2, batch_size=10,
+                             hold="effective-lr", engine=engine)
+    assert sorted((r.momentum, r.seed) for r in result.held_runs) == [(0.5, 0), (0.5, 1), (0.9, 0), (0.9, 1)]
+    for run in result.held_runs:
+        assert run.lr == pytest.approx(0.2 * (1 - run.momentum))
+        model = MLP(result.config.layers, seed=run.seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.2 * (1 - run.momentum), momentum=run.momentum)
+        history = fit(model, dataset, optimizer, 3, 10, True, seed=run.seed)
+        np.testing.assert_allclose(run.history.loss, history.loss, rtol=1e-5)
+    table = result.effective_lr_table()
+    assert table.loc[0.9, "lr"] == pytest.approx(0.02) and table.loc[0.0, "lr"] == pytest.approx(0.2)
+    assert table.loc[0.0, "final_loss"] == result.table().loc[0.0, "final_loss"]  # the same SGD runs
+
+
+def test_gains_pair_by_seed_at_equal_lr_and_equal_effective_lr():
+    from scipy import stats
+
+    dataset = data.spiral(points=30, seed=0)
+    result = inertia.compare(momenta=[0, 0.5], dataset=dataset, lr=0.1, epochs=6, seeds=4, batch_size=10,
+                             hold="effective-lr")
+    result.held_runs.reverse()  # pairing is by seed, not by position
+    gains = result.gains().set_index("momentum")
+
+    def final(runs, momentum):
+        return np.array([next(r.history.loss[-1] for r in runs if r.momentum == momentum and r.seed == s)
+                         for s in range(4)])
+
+    sgd = final(result.runs, 0.0)
+    for name, runs in (("equal_lr", result.runs), ("equal_effective_lr", result.held_runs)):
+        difference = final(runs, 0.5) - sgd
+        half = stats.t.ppf(0.975, 3) * difference.std(ddof=1) / 2
+        assert gains.loc[0.5, f"{name}_difference"] == pytest.approx(difference.mean())
+        assert gains.loc[0.5, f"{name}_low"] == pytest.approx(difference.mean() - half)
+        assert gains.loc[0.5, f"{name}_better_in"] == int((difference < 0).sum())
+    assert gains.loc[0.5, "held_lr"] == pytest.approx(0.05)
+    assert bool(gains.loc[0.5, "gain"]) == bool(gains.loc[0.5, "equal_lr_high"] < 0)
+    survives = gains.loc[0.5, "gain"] and gains.loc[0.5, "equal_effective_lr_high"] < 0
+    assert bool(gains.loc[0.5, "survives"]) == bool(survives)
+
+
+def test_effective_lr_sentences_say_what_the_intervals_say():
+    rows = [{"momentum": 0.5, "lr": 0.1, "held_lr": 0.05, "gain": gain, "survives": survives,
+             **{f"{n}_{k}": v for n, (d, lo, hi) in (("equal_lr", (-0.1, -0.2, -0.05)), ("equal_effective_lr", eff))
+                for k, v in zip(("difference", "low", "high"), (d, lo, hi))},
+             "equal_lr_better_in": 5, "equal_lr_pairs": 5, "equal_effective_lr_better_in": 2,
+             "equal_effective_lr_pairs": 5}
+            for gain, survives, eff in [(True, True, (-0.1, -0.2, -0.01)), (True, False, (0.0, -0.1, 0.1)),
+                                        (True, False, (0.1, 0.05, 0.2)), (False, False, (0.0, -0.1, 0.1))]]
+    sentences = comparison.effective_lr_sentences(__import__("pandas").DataFrame(rows))
+    assert "survives" in sentences[0] and "momentum's own" in sentences[0]
+    assert "it was the larger step" in sentences[1]
+    assert "does worse" in sentences[2]
+    assert "no clear gain at equal lr" in sentences[3]
+
+
+def test_hold_effective_lr_from_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from inertia.cli import app
+
+    out = CliRunner().invoke(app, ["compare", "--momenta", "0,0.5", "--epochs", "3", "--seeds", "2", "--hold",
+                                   "effective-lr", "--out", str(tmp_path), "--no-plots"])
+    assert out.exit_code == 0, out.output
+    assert "at equal effective lr (lr 0.05)" in out.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["hold"] == "effective-lr" and len(summary["effective_lr"]["gains"]) == 1
+    assert (tmp_path / "effective_lr.csv").exists()
+    html = (tmp_path / "report.html").read_text()
+    assert "Is it momentum, or the larger step?" in html and "--hold effective-lr" in html

@@ -136,6 +136,9 @@ def compare(
         help="Other optimizers to train beside the momenta, over the same seeds (paired), comma-separated: sgd, "
              "qhm, adam, adamw, rmsprop at torch.optim's defaults, or with settings as name:field=value, e.g. "
              "adam,rmsprop:lr=0.003:centered=true.")] = "",
+    hold: Annotated[str, typer.Option(
+        help="lr: every momentum at --lr. effective-lr: also train every momentum β at lr·(1−β), the effective "
+             "step lr/(1−β) of plain SGD at --lr, and say whether each momentum's gain survives.")] = "lr",
 ) -> None:
     """Train the seed lab's network at several momenta over several seeds and compare them.
 
@@ -156,7 +159,7 @@ def compare(
         momenta=_floats(momenta), dataset=dataset, layers=_ints(layers) if layers else None, lr=lr,
         batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
         data_seed=data_seed, form=form, engine=engine, device=device, progress=not json_output,
-        divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()],
+        divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()], hold=hold,
     )
     files = comparison.save(out, plots=plots, report=report)
     if tensorboard:
@@ -173,7 +176,12 @@ def compare(
         out_console.print(f"{row['optimizer']} − momentum {row['momentum']:g}: final loss {row['difference']:+.4g} "
                           f"[{row['low']:+.4g}, {row['high']:+.4g}], lower in {row['better_in']} of {row['pairs']} "
                           "seeds", markup=False, highlight=False)
+    from inertia.comparison import effective_lr_sentences
+
+    for sentence in effective_lr_sentences(comparison.gains()):
+        out_console.print(sentence, markup=False, highlight=False)
     _saved(out, [p.name for p in files.values()])
+
 
 
 def comparison_table(comparison) -> Table:

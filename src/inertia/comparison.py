@@ -29,9 +29,10 @@ from inertia.stats import mean_ci, paired_difference
 from inertia.train import History, fit
 
 LAB_MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
+HOLDS = ("lr", "effective-lr")
 # Every file Comparison.save may write: the only names it ever replaces or removes.
-OUTPUT_FILES = {"table.csv", "baselines.csv", "curves.csv", "summary.json", "regions.json", "loss.png", "accuracy.png",
-                "loss_accuracy.png", "decision_regions.png", "report.html"}
+OUTPUT_FILES = {"table.csv", "baselines.csv", "effective_lr.csv", "curves.csv", "summary.json", "regions.json",
+                "loss.png", "accuracy.png", "loss_accuracy.png", "decision_regions.png", "report.html"}
 # The table's columns and the run-summary key each comes from.
 TABLE_METRICS = {"final_loss": "final_loss", "best_loss": "best_loss", "final_accuracy": "final_accuracy",
                  "epochs_to_target": "epochs_to_accuracy"}
@@ -54,8 +55,11 @@ class CompareConfig:
     target_accuracy: float = 0.9
     form: str = "pytorch"
     baselines: tuple[str, ...] = ()
+    hold: str = "lr"
 
     def __post_init__(self) -> None:
+        if self.hold not in HOLDS:
+            raise ValueError(f"hold must be one of {list(HOLDS)}, got {self.hold!r}")
         momenta = tuple(float(m) for m in self.momenta)
         if not momenta:
             raise ValueError("momenta must list at least one value")
@@ -97,6 +101,7 @@ class Run:
     history: History
     model: MLP = field(repr=False)
     label: str = "momentum"
+    lr: float | None = None
 
 
 @dataclass
@@ -109,6 +114,7 @@ class Comparison:
     runs: list[Run]
     snapshots: dict[int, dict[float, MLP]] = field(default_factory=dict, repr=False)
     baseline_runs: list[Run] = field(default_factory=list)
+    held_runs: list[Run] = field(default_factory=list)
 
     def run(self, momentum: float, seed: int | None = None) -> Run:
         seed = self.config.seeds[0] if seed is None else seed
@@ -163,6 +169,53 @@ class Comparison:
                              "pairs": int(finite.sum()), "better_in": int(better.sum())})
         return pd.DataFrame(rows)
 
+    def effective_lr_table(self) -> pd.DataFrame:
+        """With ``hold="effective-lr"``: :meth:`table`'s columns for every momentum trained at the learning rate
+        ``lr·(1 − β)``, so that its effective step ``lr/(1 − β)`` equals plain SGD's ``lr`` (momentum 0 is the
+        same run as in :meth:`table`); column ``lr`` is the learning rate used."""
+        if self.config.hold != "effective-lr":
+            return pd.DataFrame()
+        rows = []
+        for m in self.config.momenta:
+            runs = [r for r in self.held_runs if r.momentum == m] or [r for r in self.runs if r.momentum == m]
+            rows.append({"momentum": m, "lr": self.config.lr * (1 - m), **self._row(runs)})
+        return pd.DataFrame(rows).set_index("momentum")
+
+    def gains(self, metric: str = "final_loss") -> pd.DataFrame:
+        """With ``hold="effective-lr"``: each momentum's gain over plain SGD (momentum 0, at ``lr``) on a
+        run-summary ``metric``, paired by seed, at equal learning rate and at equal effective learning rate
+        ``lr/(1 − β)``; ``survives`` says whether a gain at equal lr (its 95 % CI excluding 0 on the better side)
+        is still a gain at equal effective lr."""
+        if self.config.hold != "effective-lr" or 0.0 not in self.config.momenta:
+            return pd.DataFrame()
+        lower = "loss" in metric
+        seeds = self.config.seeds
+
+        def values(runs, momentum):
+            by_seed = {r.seed: r.history.summary()[metric] for r in runs if r.momentum == momentum}
+            return np.array([by_seed[s] for s in seeds], dtype=float)
+
+        base = values(self.runs, 0.0)
+        rows = []
+        for momentum in self.config.momenta:
+            if momentum == 0.0:
+                continue
+            row = {"momentum": momentum, "metric": metric, "lr": self.config.lr,
+                   "held_lr": self.config.lr * (1 - momentum)}
+            for name, runs in (("equal_lr", self.runs), ("equal_effective_lr", self.held_runs)):
+                ours = values(runs, momentum)
+                difference = paired_difference(ours, base)
+                finite = np.isfinite(ours) & np.isfinite(base)
+                better = ((ours < base) if lower else (ours > base)) & finite
+                row.update({f"{name}_difference": difference.mean, f"{name}_low": difference.low,
+                            f"{name}_high": difference.high, f"{name}_better_in": int(better.sum()),
+                            f"{name}_pairs": int(finite.sum())})
+            row["gain"] = _clear_gain(row["equal_lr_low"], row["equal_lr_high"], lower)
+            row["survives"] = row["gain"] and _clear_gain(row["equal_effective_lr_low"],
+                                                          row["equal_effective_lr_high"], lower)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
     def _row(self, runs: list[Run]) -> dict:
         """One table row over ``runs`` (their seeds): every number from each run's one summary."""
         summaries = [r.history.summary({"accuracy": self.config.target_accuracy}) for r in runs]
@@ -183,6 +236,10 @@ class Comparison:
         if self.config.baselines:
             summary["baselines"] = json.loads(self.baseline_table().reset_index().to_json(orient="records"))
             summary["paired"] = json.loads(self.paired().to_json(orient="records"))
+        if self.config.hold == "effective-lr":
+            summary["effective_lr"] = {
+                "table": json.loads(self.effective_lr_table().reset_index().to_json(orient="records")),
+                "gains": json.loads(self.gains().to_json(orient="records"))}
         return summary
 
     def plot_loss(self, metric: str = "loss"):
@@ -242,6 +299,9 @@ class Comparison:
         if self.config.baselines:
             files["baselines"] = out / "baselines.csv"
             self.baseline_table().to_csv(files["baselines"])
+        if self.config.hold == "effective-lr":
+            files["effective_lr"] = out / "effective_lr.csv"
+            self.effective_lr_table().to_csv(files["effective_lr"])
         self.curves().to_csv(files["curves"], index=False)
         if self.dataset.features == 2 and self.snapshots:
             files["regions"] = out / "regions.json"
@@ -300,6 +360,7 @@ def compare(
     progress: bool = False,
     divergence_factor: float = DIVERGENCE_FACTOR,
     baselines: Sequence[str] = (),
+    hold: str = "lr",
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
 
@@ -313,7 +374,10 @@ def compare(
     supports the activation. Both give the same numbers to float32 round-off. ``divergence_factor`` is the
     divergence rule's (:mod:`inertia.outcome`). ``baselines`` adds other optimizers, each trained over the
     same seeds (so paired with the momenta): texts :func:`inertia.rules.parse` reads, such as ``"adam"`` (at
-    torch.optim's defaults) or ``"rmsprop:lr=0.003"``.
+    torch.optim's defaults) or ``"rmsprop:lr=0.003"``. ``hold="effective-lr"`` also trains every nonzero
+    momentum β at ``lr·(1 − β)``, the same effective step ``lr/(1 − β)`` as plain SGD at ``lr``, over the same
+    seeds (:meth:`Comparison.effective_lr_table`, :meth:`Comparison.gains`): does a momentum's gain survive
+    once the larger step it takes is taken away?
     """
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
@@ -326,7 +390,7 @@ def compare(
         momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
         activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
         shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy, form=form,
-        baselines=tuple(baselines),
+        baselines=tuple(baselines), hold=hold,
     )
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
@@ -338,18 +402,24 @@ def compare(
     if engine == "auto":
         engine = "population" if config.activation in POPULATION_ACTIVATIONS else "loop"
 
-    pairs = [(momentum, seed) for seed in config.seeds for momentum in config.momenta]
+    pairs = [(momentum, seed, config.lr) for seed in config.seeds for momentum in config.momenta]
+    held = [(momentum, seed, config.lr * (1 - momentum)) for seed in config.seeds for momentum in config.momenta
+            if momentum != 0] if config.hold == "effective-lr" else []
     snapshots: dict[int, dict[float, MLP]] = {e: {} for e in snapshot_epochs(config.epochs)}
-    total = (len(pairs) + len(config.baselines) * len(config.seeds)) * config.epochs
+    total = (len(pairs) + len(held) + len(config.baselines) * len(config.seeds)) * config.epochs
     with progress_bar(total, progress) as advance:
-        if engine == "population":
-            runs = _train_population(config, dataset, pairs, device, advance, snapshots, divergence_factor)
-        else:
-            runs = [_train_one(config, dataset, momentum, seed, advance, snapshots, divergence_factor)
-                    for momentum, seed in pairs]
+        runs, held_runs = [], []
+        for todo, kept, done in ((pairs, snapshots, runs), (held, {}, held_runs)):
+            if not todo:
+                continue
+            if engine == "population":
+                done += _train_population(config, dataset, todo, device, advance, kept, divergence_factor)
+            else:
+                done += [_train_one(config, dataset, momentum, seed, lr, advance, kept, divergence_factor)
+                         for momentum, seed, lr in todo]
         baseline_runs = [run for text in config.baselines
                          for run in _train_baseline(config, dataset, text, engine, device, advance, divergence_factor)]
-    return Comparison(config, dataset, runs, snapshots, baseline_runs)
+    return Comparison(config, dataset, runs, snapshots, baseline_runs, held_runs)
 
 
 def snapshot_epochs(epochs: int) -> list[int]:
@@ -357,11 +427,11 @@ def snapshot_epochs(epochs: int) -> list[int]:
     return sorted({1, max(1, epochs // 10), max(1, epochs // 4), max(1, epochs // 2), epochs})
 
 
-def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, advance, snapshots,
+def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, lr: float, advance, snapshots,
                divergence_factor) -> Run:
     """The plain path: one model, :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
     model = MLP(config.layers, config.activation, seed=seed)
-    optimizer = Momentum(model.parameters(), lr=config.lr, momentum=momentum, form=config.form)
+    optimizer = Momentum(model.parameters(), lr=lr, momentum=momentum, form=config.form)
 
     def on_epoch(epoch, history):
         advance(f"momentum {momentum:g}, seed {seed}")
@@ -371,13 +441,13 @@ def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: i
     history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
                   on_epoch=on_epoch, divergence_factor=divergence_factor)
     advance(None, _epochs_skipped(history))
-    return Run(momentum, seed, history, model)
+    return Run(momentum, seed, history, model, lr=lr)
 
 
 def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance, snapshots,
                       divergence_factor) -> list[Run]:
-    """Every (momentum, seed) run as one member of a population trained at once."""
-    members = [Member(lr=config.lr, momentum=momentum, seed=seed) for momentum, seed in pairs]
+    """Every (momentum, seed, lr) run as one member of a population trained at once."""
+    members = [Member(lr=lr, momentum=momentum, seed=seed) for momentum, seed, lr in pairs]
     result = train_population(
         dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
         shuffle=config.shuffle, activation=config.activation, form=config.form, device=device,
@@ -385,10 +455,11 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
         divergence_factor=divergence_factor,
     )
     for epoch in snapshots:
-        for i, (momentum, seed) in enumerate(pairs):
+        for i, (momentum, seed, _) in enumerate(pairs):
             if seed == config.seeds[0]:
                 snapshots[epoch][momentum] = result.model(i, epoch)
-    return [Run(m, s, history, result.model(i)) for i, ((m, s), history) in enumerate(zip(pairs, result.histories))]
+    return [Run(m, s, history, result.model(i), lr=lr)
+            for i, ((m, s, lr), history) in enumerate(zip(pairs, result.histories))]
 
 
 def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: str, device, advance,
@@ -415,6 +486,35 @@ def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: 
         advance(None, _epochs_skipped(history))
         runs.append(Run(np.nan, seed, history, model, text))
     return runs
+
+
+def effective_lr_sentences(gains: pd.DataFrame) -> list[str]:
+    """One sentence per momentum from :meth:`Comparison.gains` on the final loss: its gain over plain SGD at equal
+    lr, and at equal effective lr lr/(1 − β)."""
+    out = []
+    def part(g, name):
+        return (f"{g[name + '_difference']:+.4g} [{g[name + '_low']:+.4g}, {g[name + '_high']:+.4g}], lower in "
+                f"{g[name + '_better_in']} of {g[name + '_pairs']} seeds")
+
+    for _, g in gains.iterrows():
+        if not g["gain"]:
+            verdict = "no clear gain at equal lr to begin with"
+        elif g["survives"]:
+            verdict = "the gain survives at equal effective step: it is momentum's own"
+        elif g["equal_effective_lr_low"] > 0:
+            verdict = "at equal effective step momentum does worse than plain SGD"
+        else:
+            verdict = "no clear gain remains at equal effective step (the interval includes 0): it was the larger step"
+        out.append(f"momentum {g['momentum']:g} − SGD, final loss: at equal lr {g['lr']:g}: {part(g, 'equal_lr')}; at "
+                   f"equal effective lr (lr {g['held_lr']:.4g}): {part(g, 'equal_effective_lr')} — {verdict}.")
+    return out
+
+
+def _clear_gain(low: float, high: float, lower_is_better: bool) -> bool:
+    """Whether a paired difference's 95 % CI lies wholly on the better side of 0."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return False
+    return bool(high < 0) if lower_is_better else bool(low > 0)
 
 
 def _files_written(out: Path) -> set[str]:

@@ -67,6 +67,16 @@ def compare_report(folder: Path) -> str:
         _section("Conclusions", _list(conclusions(curves, baseline=0.0 if 0.0 in momenta else momenta[0])
                                       + baseline_conclusions(summary.get("paired", [])))),
     ]
+    if "effective_lr" in summary:
+        from inertia.comparison import effective_lr_sentences
+
+        held = summary["effective_lr"]
+        sections.append(_section(
+            "Is it momentum, or the larger step? (equal effective learning rate lr/(1 − β))",
+            "<p>Every momentum β was also trained at lr·(1 − β), so that its effective step lr/(1 − β) equals plain "
+            "SGD's lr, over the same seeds. A gain that survives is momentum's own; one that vanishes was the "
+            "larger step.</p>" + _compare_table(held["table"], config)
+            + _list(effective_lr_sentences(pd.DataFrame(held["gains"])))))
     claims = _claims(curves)
     if claims is not None:
         sections.append(_section("Do the seed notebook's conclusions hold?", claims))
@@ -100,6 +110,8 @@ def command_line(config: dict) -> str:
              "--shuffle" if config["shuffle"] else "--no-shuffle", f"--form {config['form']}"]
     if config.get("baselines"):
         parts.append(f"--baselines {','.join(config['baselines'])}")
+    if config.get("hold", "lr") != "lr":
+        parts.append(f"--hold {config['hold']}")
     return " ".join(parts)
 
 
