@@ -74,7 +74,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-reproduce_app = typer.Typer(help="Re-run a seed notebook exactly as written.", no_args_is_help=True)
+reproduce_app = typer.Typer(help="Re-run a seed notebook exactly as written, or a paper's model exactly as it is "
+                                 "defined.", no_args_is_help=True)
 app.add_typer(reproduce_app, name="reproduce")
 
 out_console = Console()
@@ -616,3 +617,6 @@ def report_command(
     check_output_file(out or default_output(path), "--out")
     written = write_report(path, out)
     out_console.print(Text.assemble("Report: ", (str(written), "bold")))
+
+
+from inertia import cli_studies  # noqa: E402, F401 - registers reproduce nqm and batch-study on the app

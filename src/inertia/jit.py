@@ -156,7 +156,8 @@ if __name__ != "__main__":  # run as a script, the module imports itself (below)
     event.register("numba:compile", _CompileListener())
 
 
-ENTRY_POINTS = ("kernels.train_epoch-", "deep_kernels.train_epoch-", "shuffle._fill_all-")
+ENTRY_POINTS = ("kernels.train_epoch-", "deep_kernels.train_epoch-", "shuffle._fill_all-",
+                "nqm_kernel.expected_losses-")
 
 
 def build(out: Path = SHIPPED) -> list[str]:
@@ -189,7 +190,7 @@ def _compile_all() -> None:
     import numpy as np
     import torch
 
-    from inertia import data, shuffle
+    from inertia import data, nqm, shuffle
     from inertia.population import Member, train_population
 
     dataset = data.spiral(classes=3, points=10, seed=0)
@@ -197,6 +198,7 @@ def _compile_all() -> None:
         for dtype in (torch.float32, torch.float64):
             train_population(dataset, layers, [Member(0.1, 0.9)], epochs=1, dtype=dtype, engine="kernel")
     shuffle.orders(np.arange(2), 0, 5)
+    nqm.Dynamics(nqm.problem(4), 0.1, 0.5).losses([1], [1])
 
 
 def main() -> None:

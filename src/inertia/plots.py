@@ -169,3 +169,39 @@ def named_curves(curves: Mapping[str, np.ndarray], ylabel: str, title: str, log:
     ax.grid(alpha=0.3)
     ax.legend()
     return figure
+
+
+def batch_scaling(series: Mapping[str, Mapping[str, np.ndarray]], title: str, steps_label: str = "steps to target",
+                  lr_label: str = "best learning rate") -> Figure:
+    """Steps to a target against batch size (log-log), one line per optimizer, with a perfect-scaling guide
+    (steps ∝ 1/B from each line's smallest batch) and, beside it, the best learning rate per batch size.
+    ``series[label]`` holds ``batch_sizes``, ``steps`` and ``lr``, optionally ``low``/``high`` (a CI on steps)
+    and ``effective_lr`` (drawn dotted)."""
+    figure = Figure(figsize=(11, 4.6), layout="constrained")
+    steps_ax, lr_ax = figure.subplots(1, 2)
+    colors = colormaps["tab10"]
+    for i, (label, s) in enumerate(series.items()):
+        b, steps = np.asarray(s["batch_sizes"], float), np.asarray(s["steps"], float)
+        color = colors(i)
+        steps_ax.plot(b, steps, "o-", color=color, lw=1.8, ms=4, label=label)
+        if "low" in s:
+            steps_ax.fill_between(b, s["low"], s["high"], color=color, alpha=0.2, lw=0)
+        finite = np.isfinite(steps)
+        if finite.any():
+            first = np.argmax(finite)
+            steps_ax.plot(b[first:], steps[first] * b[first] / b[first:], ":", color=color, lw=1,
+                          label=f"{label}: perfect scaling")
+        lr_ax.plot(b, s["lr"], "o-", color=color, lw=1.5, ms=4, label=f"{label}: lr")
+        if "effective_lr" in s:
+            lr_ax.plot(b, s["effective_lr"], "s:", color=color, lw=1.5, ms=4, label=f"{label}: lr / (1 − β)")
+    for ax in (steps_ax, lr_ax):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("batch size B (examples per step)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    steps_ax.set_ylabel(steps_label)
+    lr_ax.set_ylabel(lr_label)
+    steps_ax.set_title(title)
+    lr_ax.set_title("best hyperparameters per batch size")
+    return figure
