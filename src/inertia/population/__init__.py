@@ -28,6 +28,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from inertia import outcome, rules
@@ -125,15 +126,22 @@ def train_population(
     on_epoch: Callable[[int], None] | None = None,
     snapshots: Sequence[int] = (),
     divergence_factor: float = outcome.DIVERGENCE_FACTOR,
+    until: tuple[str, float] | None = None,
 ) -> PopulationResult:
     """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
     (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
     epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"`` (compiled,
     CPU, any depth), ``"triton"`` (compiled, CUDA, one hidden layer), ``"torch"`` (batched tensors, any device
     and depth) or ``"auto"``.
-    ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`)."""
+    ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`). ``until = ("accuracy", 0.9)`` (or
+    ``("loss", 0.2)``) stops each member after the first epoch at which its full-data metric reaches the value:
+    its history ends with that epoch (the one :func:`inertia.outcome.epochs_to` finds), its weights are those of
+    that epoch, and members that never reach it train all ``epochs``; the work of the others is saved."""
     layers = check_layers(layers)
     divergence_factor = outcome.check_factor(divergence_factor)
+    if until is not None and (len(until) != 2 or until[0] not in ("accuracy", "loss")
+                              or not np.isfinite(until[1])):
+        raise ValueError(f"until must be ('accuracy', value) or ('loss', value), got {until!r}")
     members = list(members)
     if not members:
         raise ValueError("a population needs at least one member")
@@ -172,7 +180,7 @@ def train_population(
             from inertia.population.torch_engine import TorchChunk
 
             trainer = TorchChunk(part, task, device=device, dtype=dtype, eval_chunk=eval_chunk)
-        h, w = trainer.run(epochs, on_epoch, kept)
+        h, w = trainer.run(epochs, on_epoch, kept, until)
         histories += h
         weights += w
     return PopulationResult(members, histories, layers, activation, weights, kept)

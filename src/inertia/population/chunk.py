@@ -47,17 +47,21 @@ class Chunk:
             table[:, index] = schedule(steps[:, None])
         return table
 
-    def run(self, epochs, on_epoch, snapshots=None):
+    def run(self, epochs, on_epoch, snapshots=None, until=None):
         """Train for ``epochs``; returns histories and final weights, and appends this chunk's weights to
-        ``snapshots[epoch]`` after each epoch it names."""
+        ``snapshots[epoch]`` after each epoch it names. With ``until = (metric, value)`` a member stops after the
+        first epoch whose full-data ``metric`` reaches ``value`` (accuracy: at least; loss: at most): it is frozen
+        like a diverged one, its history ends with that epoch, and training ends when no member is left."""
         members, n = len(self.members), len(self.y)
         metrics = {name: np.full((members, epochs), np.nan) for name in METRICS}
         diverged_at = np.full(members, -1)
+        stopped_at = np.full(members, -1)
+        trained = epochs
         steps_per_epoch = -(-n // self.batch_size)
         for epoch in range(epochs):
             steps = np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
             mean, last, full_loss, correct = self.epoch(epoch, steps)
-            running = diverged_at < 0
+            running = (diverged_at < 0) & (stopped_at < 0)
             metrics["batch_loss_mean"][running, epoch] = mean[running]
             metrics["batch_loss_last"][running, epoch] = last[running]
             newly = running & outcome.diverging(full_loss, mean, self.initial_loss, self.task.divergence_factor,
@@ -68,12 +72,24 @@ class Chunk:
             if newly.any():
                 diverged_at[newly] = epoch
                 self.freeze(newly)
+            if until is not None:
+                name, value = until
+                with np.errstate(invalid="ignore"):
+                    there = metrics[name][:, epoch] >= value if name == "accuracy" else metrics[name][:, epoch] <= value
+                done = fine & there
+                if done.any():
+                    stopped_at[done] = epoch
+                    self.freeze(done)
             if snapshots and epoch + 1 in snapshots:
                 snapshots[epoch + 1] += self.weights()
             if on_epoch is not None:
                 on_epoch(members)
+            if until is not None and not ((diverged_at < 0) & (stopped_at < 0)).any():
+                trained = epoch + 1
+                break
+        ends = np.where(stopped_at >= 0, stopped_at + 1, trained)
         histories = [
-            History(**{name: metrics[name][i] for name in METRICS},
+            History(**{name: metrics[name][i, : ends[i]] for name in METRICS},
                     diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]),
                     initial_loss=float(self.initial_loss[i]))
             for i in range(members)
