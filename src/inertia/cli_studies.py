@@ -78,4 +78,84 @@ def _count(value: float) -> str:
     return f"{int(value):,}" if value == value and value != float("inf") else "not reached"
 
 
-_ = (_floats, app)  # the batch study registers on app below
+@app.command(name="batch-study")
+def batch_study_command(
+    dataset: Annotated[str, typer.Option(
+        help="spiral, moons, circles, blobs, digits, mnist1d, or a .csv/.npz file with a 'label' column.")] = "spiral",
+    layers: Annotated[str | None, typer.Option(
+        help="Layer widths, input first and classes last, e.g. 2,50,3. Default: features,50,classes.")] = None,
+    activation: Annotated[str, typer.Option(help="Hidden activation (the population engine's).")] = "relu",
+    batch_sizes: Annotated[str, typer.Option(help="Batch sizes, comma-separated.")] = "1,2,4,8,16,32,64,128,256,"
+                                                                                          "512,1024",
+    lrs: Annotated[str, typer.Option(help="Learning-rate grid, comma-separated; tuned per batch size.")] = (
+        "0.0025,0.005,0.01,0.02,0.04,0.08,0.16,0.32,0.64,1.28,2.56,5.12,10.24"),
+    momenta: Annotated[str, typer.Option(
+        help="Momentum grid for the momentum optimizer (tuned with lr when more than one); plain SGD is momentum 0.")
+    ] = "0.9",
+    seeds: Annotated[int, typer.Option(help="Seeds per grid point (0..N-1).")] = 3,
+    target: Annotated[str, typer.Option(
+        help="accuracy=V (full-data training accuracy at least V) or loss=V (full-data training loss at most V).")
+    ] = "loss=0.1",
+    max_steps: Annotated[int, typer.Option(help="Step budget per run (within --max-epochs).")] = 60_000,
+    max_epochs: Annotated[int, typer.Option(help="Epoch budget per run.")] = 3_000,
+    data_seed: Annotated[int, typer.Option(help="Seed of the generated data set.")] = 0,
+    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu or cuda.")] = "auto",
+    out: Annotated[Path, typer.Option(help="Folder for the tables, figure, batch_study.json and report.html.")] = Path(
+        "inertia-out/batch-study"),
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html (with the noisy quadratic "
+                                                                       "model's predictions beside).")] = True,
+    json_output: Annotated[bool, typer.Option("--json", help="Print batch_study.json on stdout.")] = False,
+) -> None:
+    """Does momentum help at my batch size? Steps to a target against batch size, for plain SGD and momentum,
+    with the learning rate (and momentum, when given several) tuned per batch size, over several seeds.
+
+    Every batch size trains its whole grid at once on the population engine. Reports the best grid point per batch
+    size with a bootstrap 95 % interval, the critical batch size of each optimizer (the end of near-perfect
+    scaling), and whether the noisy quadratic model's predictions (`inertia reproduce nqm`) hold on this network.
+    """
+    from inertia.batch_study import batch_study
+
+    check_output_dir(out, "--out")
+    metric, _, value = target.partition("=")
+    try:
+        target_value = float(value)
+    except ValueError:
+        raise typer.BadParameter(f"--target must be accuracy=V or loss=V, e.g. loss=0.2; got {target!r}") from None
+    study = batch_study(
+        dataset=dataset, layers=[int(v) for v in layers.split(",")] if layers else None,
+        batch_sizes=[int(v) for v in batch_sizes.split(",") if v.strip()], learning_rates=_floats(lrs),
+        momenta=_floats(momenta), seeds=seeds, target=metric.strip(), target_value=target_value, max_steps=max_steps,
+        max_epochs=max_epochs, activation=activation, data_seed=data_seed, device=device, progress=not json_output)
+    files = study.save(out, report=report)
+    if json_output:
+        print(json.dumps(study.summary()))
+        return
+    best = study.best()
+    table = Table(title=f"{study.dataset.name}, layers {list(study.config.layers)}: steps to full-data training "
+                        f"{study.config.target} {'≥' if study.config.target == 'accuracy' else '≤'} "
+                        f"{study.config.target_value:g}\nbest grid point per batch size, mean over "
+                        f"{len(study.config.seeds)} seeds (95 % bootstrap interval)")
+    for header in ("batch size", "SGD steps", "SGD lr", "momentum steps", "momentum lr", "β", "lr/(1−β)"):
+        table.add_column(header, justify="right")
+    for b in study.config.batch_sizes:
+        sgd = best[(best.optimizer == "sgd") & (best.batch_size == b)].iloc[0]
+        heavy = best[(best.optimizer == "momentum") & (best.batch_size == b)].iloc[0]
+        table.add_row(f"{b:,}", _steps(sgd), _lr(sgd), _steps(heavy), _lr(heavy), f"{heavy.momentum:g}",
+                      f"{heavy.effective_lr:.3g}")
+    out_console.print(table)
+    for name, c in study.critical_batch_sizes().items():
+        out_console.print(f"{'SGD' if name == 'sgd' else 'momentum'}: critical batch size {c['critical_batch_size']:g} "
+                          f"(95 % interval {c['low']:g} to {c['high']:g})", markup=False, highlight=False)
+    out_console.print(_claims_table(study.claims(), "The noisy quadratic model's predictions, on this network"))
+    _saved(out, [p.name for p in files.values()])
+
+
+def _steps(row) -> str:
+    if row.steps == float("inf"):
+        return "not reached"
+    interval = "" if row.low != row.low else f" ({row.low:,.0f}–{row.high:,.0f})"
+    return f"{row.steps:,.0f}{interval}"
+
+
+def _lr(row) -> str:
+    return "—" if row.lr != row.lr else f"{row.lr:.3g}" + (" (grid edge)" if row.lr_at_edge else "")

@@ -1,0 +1,128 @@
+"""The batch-size study: its steps to target against fit(), the choice of the best grid point and its bootstrap,
+the critical batch size, early stopping at the target in the population engine, bad input, the command."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from inertia import data, outcome
+from inertia.batch_study import BatchStudy, StudyConfig, batch_study
+from inertia.cli import app
+from inertia.models import MLP
+from inertia.population import Member, train_population
+from inertia.train import fit
+
+SMALL = dict(batch_sizes=[4, 30], learning_rates=[0.1, 0.5], momenta=[0.9], seeds=2, target="accuracy",
+             target_value=0.6, max_steps=600, max_epochs=40)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return data.spiral(points=40, seed=0)
+
+
+@pytest.fixture(scope="module")
+def study(dataset):
+    return batch_study(dataset, **SMALL)
+
+
+def test_steps_to_target_are_fits_epochs_to_target_times_steps_per_epoch(study, dataset):
+    """Every trial against fit() with torch.optim.SGD at the same lr, momentum and seed (same initial weights and
+    minibatches): the same first epoch at the target, counted in steps of ⌈N/B⌉ per epoch."""
+    assert len(study.trials) == 2 * 2 * 2 * 2  # batch sizes × lrs × (SGD, momentum) × seeds
+    reached = 0
+    for row in study.trials.itertuples():
+        model = MLP(study.config.layers, seed=row.seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=row.lr, momentum=row.momentum)
+        history = fit(model, dataset, optimizer, row.epochs, row.batch_size, True, seed=row.seed)
+        expected = outcome.epochs_to(history, "accuracy", 0.6)
+        assert row.steps_per_epoch == math.ceil(len(dataset) / row.batch_size)
+        if np.isnan(expected):
+            assert row.steps == np.inf
+        else:
+            assert row.epochs_to_target == expected and row.steps == expected * row.steps_per_epoch
+            reached += 1
+    assert reached >= 8
+
+
+def test_the_population_stops_each_member_at_its_target(dataset):
+    members = [Member(lr=lr, momentum=m, seed=1) for lr in (0.02, 0.3) for m in (0.0, 0.9)]
+    for engine in ("kernel", "torch"):
+        full = train_population(dataset, [2, 20, 3], members, epochs=30, batch_size=8, engine=engine)
+        early = train_population(dataset, [2, 20, 3], members, epochs=30, batch_size=8, engine=engine,
+                                 until=("accuracy", 0.6))
+        for a, b in zip(full.histories, early.histories):
+            at = outcome.epochs_to(a, "accuracy", 0.6)
+            assert outcome.epochs_to(b, "accuracy", 0.6) == at or (np.isnan(at) and np.isnan(
+                outcome.epochs_to(b, "accuracy", 0.6)))
+            assert b.epochs == (30 if np.isnan(at) else int(at))
+            np.testing.assert_allclose(b.loss, a.loss[: b.epochs], rtol=1e-6)
+        assert any(h.epochs < 30 for h in early.histories)
+    with pytest.raises(ValueError, match="until"):
+        train_population(dataset, [2, 20, 3], members, epochs=2, until=("error", 0.1))
+
+
+def _trials(steps: dict) -> pd.DataFrame:
+    """Trials from {(batch, lr, momentum): [steps per seed]}."""
+    rows = [{"batch_size": b, "lr": lr, "momentum": m, "seed": s, "steps": v}
+            for (b, lr, m), values in steps.items() for s, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_the_best_grid_point_needs_every_seed_and_has_a_bootstrap_interval(dataset):
+    config = StudyConfig(layers=(2, 50, 3), batch_sizes=(8,), learning_rates=(0.1, 0.2, 0.4), momenta=(0.9,),
+                         seeds=(0, 1, 2))
+    trials = _trials({(8, 0.1, 0.0): [100, 110, 120], (8, 0.2, 0.0): [50, np.inf, 40],  # fast, but one seed fails
+                      (8, 0.4, 0.0): [90, 95, 130], (8, 0.1, 0.9): [np.inf] * 3, (8, 0.2, 0.9): [np.inf] * 3,
+                      (8, 0.4, 0.9): [30, 60, 45]})
+    best = BatchStudy(config, dataset, trials).best().set_index("optimizer")
+    assert best.loc["sgd", "lr"] == 0.4 and best.loc["sgd", "steps"] == pytest.approx(105)
+    assert best.loc["sgd", "reached"] == 2 and best.loc["sgd", "lr_at_edge"]
+    assert best.loc["momentum", "steps"] == 45 and best.loc["momentum", "effective_lr"] == pytest.approx(4.0)
+    # the bootstrap redoes the choice: the lower bound may come from another grid point (lr 0.1 at its best)
+    assert best.loc["sgd", "low"] <= 100 and best.loc["sgd", "high"] <= 130 and best.loc["sgd", "high"] >= 105
+    assert best.loc["momentum", "low"] == pytest.approx(30, abs=1) and best.loc["momentum", "high"] <= 60
+
+
+def test_critical_batch_size_is_where_perfect_scaling_ends(dataset):
+    sizes = (1, 2, 4, 8, 16, 32)
+    config = StudyConfig(layers=(2, 50, 3), batch_sizes=sizes, learning_rates=(0.1,), momenta=(0.9,), seeds=(0, 1))
+    sgd = [1000, 500, 260, 200, 190, 185]  # steps·B: 1000, 1000, 1040, 1600, 3040 -> ends at 8
+    heavy = [1000, 500, 250, 125, 70, 60]  # 1000 ... 1120, 1920 -> ends at 32
+    trials = _trials({**{(b, 0.1, 0.0): [s, s] for b, s in zip(sizes, sgd)},
+                      **{(b, 0.1, 0.9): [s, s] for b, s in zip(sizes, heavy)}})
+    critical = BatchStudy(config, dataset, trials).critical_batch_sizes()
+    assert critical["sgd"] == {"critical_batch_size": 8.0, "low": 8.0, "high": 8.0}
+    assert critical["momentum"]["critical_batch_size"] == 32.0
+
+
+@pytest.mark.parametrize("kwargs,field", [
+    ({"batch_sizes": [0, 4]}, "batch_sizes"), ({"learning_rates": [-1.0]}, "learning_rates"),
+    ({"momenta": [1.0]}, "momenta"), ({"target": "error"}, "target"), ({"target_value": 2.0}, "target_value"),
+    ({"max_steps": 0}, "max_steps"), ({"batch_sizes": [4, 1000]}, "exceed"), ({"layers": [3, 10, 3]}, "layers"),
+    ({"activation": "swish"}, "activation"),
+])
+def test_bad_input_names_the_field(dataset, kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        batch_study(dataset, **{**SMALL, **kwargs})
+
+
+def test_batch_study_command_json_files_and_report(tmp_path):
+    out = CliRunner().invoke(app, [
+        "batch-study", "--batch-sizes", "8,64", "--lrs", "0.1,0.5", "--momenta", "0.9", "--seeds", "2",
+        "--target", "accuracy=0.6", "--max-steps", "400", "--max-epochs", "20", "--out", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert summary["config"]["batch_sizes"] == [8, 64] and len(summary["best"]) == 4
+    assert set(summary["critical_batch_sizes"]) == {"sgd", "momentum"} and len(summary["claims"]) == 3
+    for name in ("trials.csv", "best.csv", "batch_study.json", "batch_study.png", "report.html"):
+        assert (tmp_path / name).exists(), name
+    html = (tmp_path / "report.html").read_text()
+    assert "noisy quadratic model" in html and "inertia batch-study --dataset spiral" in html
+    bad = CliRunner().invoke(app, ["batch-study", "--target", "accuracy", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "--target" in bad.output
