@@ -97,8 +97,8 @@ def test_critical_batch_size_is_where_perfect_scaling_ends(dataset):
     trials = _trials({**{(b, 0.1, 0.0): [s, s] for b, s in zip(sizes, sgd)},
                       **{(b, 0.1, 0.9): [s, s] for b, s in zip(sizes, heavy)}})
     critical = BatchStudy(config, dataset, trials).critical_batch_sizes()
-    assert critical["sgd"] == {"critical_batch_size": 8.0, "low": 8.0, "high": 8.0}
-    assert critical["momentum"]["critical_batch_size"] == 32.0
+    assert critical["sgd"] == {"critical_batch_size": 8.0, "low": 8.0, "high": 8.0, "at_least": False}
+    assert critical["momentum"]["critical_batch_size"] == 32.0 and critical["momentum"]["at_least"]
 
 
 @pytest.mark.parametrize("kwargs,field", [
@@ -124,5 +124,11 @@ def test_batch_study_command_json_files_and_report(tmp_path):
         assert (tmp_path / name).exists(), name
     html = (tmp_path / "report.html").read_text()
     assert "noisy quadratic model" in html and "inertia batch-study --dataset spiral" in html
+    from inertia.batch_study import BatchStudy
+
+    again = BatchStudy.load(tmp_path)
+    pd.testing.assert_frame_equal(again.best(), pd.DataFrame(summary["best"]), check_dtype=False)
+    (tmp_path / "report.html").unlink()
+    assert CliRunner().invoke(app, ["report", str(tmp_path)]).exit_code == 0 and (tmp_path / "report.html").exists()
     bad = CliRunner().invoke(app, ["batch-study", "--target", "accuracy", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "--target" in bad.output

@@ -9,9 +9,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {"comparison", "data", "forms", "models", "optim", "plots", "progress", "reproduce", "rules",
-               "scratch", "shuffle", "population", "kernels", "stability", "stats", "theory", "train",
-               "valley", "velocity"}
+_SUBMODULES = {"batch_study", "comparison", "data", "forms", "mnist1d", "models", "nqm", "optim", "plots",
+               "progress", "reproduce", "rules", "scratch", "shuffle", "population", "kernels", "stability", "stats",
+               "theory", "train", "valley", "velocity"}
 _NAMES = {
     "Comparison": "inertia.comparison",
     "compare": "inertia.comparison",

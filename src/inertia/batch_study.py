@@ -108,6 +108,19 @@ class BatchStudy:
     dataset: Dataset = field(repr=False)
     trials: pd.DataFrame
 
+    @classmethod
+    def load(cls, folder: str | Path) -> BatchStudy:
+        """A study saved by :meth:`save` (its ``batch_study.json`` and ``trials.csv``), e.g. to redo its summary
+        after a change in how it is summarized; the data set is rebuilt from the configuration."""
+        folder = Path(folder)
+        try:
+            saved = json.loads((folder / "batch_study.json").read_text())["config"]
+            trials = pd.read_csv(folder / "trials.csv")
+        except (OSError, ValueError, KeyError) as exc:
+            raise FileNotFoundError(f"{folder} holds no batch study (batch_study.json and trials.csv): {exc}") from None
+        config = StudyConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+        return cls(config, data_module.get(config.dataset, seed=config.data_seed), trials)
+
     def best(self) -> pd.DataFrame:
         """Per optimizer (``sgd``, ``momentum``) and batch size: the best grid point (``lr``, ``momentum``), its
         mean ``steps`` over seeds with a bootstrap 95 % interval (``low``, ``high``), how many grid points reached
@@ -136,7 +149,8 @@ class BatchStudy:
     def critical_batch_sizes(self, efficiency: float = 0.5) -> dict[str, dict]:
         """Per optimizer: the largest batch size up to which ``steps · B`` stays within ``1/efficiency`` of its
         value at the smallest batch size, and its bootstrap 95 % interval over seeds (with the choice of the best
-        grid point redone in every resample)."""
+        grid point redone in every resample). ``at_least``: scaling was still near perfect at the largest batch size
+        tried, so the critical batch size is that or more."""
         rng = np.random.default_rng(1)
         draws = rng.integers(0, len(self.config.seeds), size=(self.config.bootstrap, len(self.config.seeds)))
         b = np.array(self.config.batch_sizes, dtype=float)
@@ -148,8 +162,9 @@ class BatchStudy:
             critical = np.array([nqm.critical_batch_size(b, row, efficiency) for row in resampled])
             critical = critical[np.isfinite(critical)]
             interval = np.percentile(critical, [2.5, 97.5]) if critical.size else (np.nan, np.nan)
-            out[optimizer] = {"critical_batch_size": nqm.critical_batch_size(b, best, efficiency),
-                              "low": _nearest(interval[0], b), "high": _nearest(interval[1], b)}
+            found = nqm.critical_batch_size(b, best, efficiency)
+            out[optimizer] = {"critical_batch_size": found, "low": _nearest(interval[0], b),
+                              "high": _nearest(interval[1], b), "at_least": bool(found == b[-1])}
         return out
 
     def scaling(self) -> nqm.BatchScaling:

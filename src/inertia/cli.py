@@ -606,7 +606,8 @@ def results(
 
 @app.command(name="report")
 def report_command(
-    path: Annotated[Path, typer.Argument(help="A folder written by `inertia compare`, or a sweep store (.db).")],
+    path: Annotated[Path, typer.Argument(
+        help="A folder written by `inertia compare` or `inertia batch-study`, or a sweep store (.db).")],
     out: Annotated[Path | None, typer.Option(
         help="The HTML file (default: report.html in the folder, or <store>.html beside the store).")] = None,
 ) -> None:

@@ -1,4 +1,5 @@
-"""One self-contained HTML report of a comparison or a sweep: tables, conclusions backed by statistics,
+"""One self-contained HTML report of a comparison or a sweep (a batch study's: :mod:`inertia.study_report`): tables,
+conclusions backed by statistics,
 interactive charts (Plotly, inlined: the file makes no network request), decision regions across momenta and
 epochs, the ball in the valley with a momentum slider, and what produced it.
 
@@ -27,6 +28,10 @@ def write_report(path: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of ``path`` (a compare folder or a sweep store) to ``out`` (default: ``report.html``
     in the folder, or ``<store>.html`` beside the store) and return its path."""
     path = Path(path)
+    if path.is_dir() and (path / "batch_study.json").exists():
+        from inertia.study_report import write_study_report
+
+        return write_study_report(path, out)
     out = Path(out) if out else default_output(path)
     page = compare_report(path) if path.is_dir() else sweep_report(path)
     out.write_text(page)

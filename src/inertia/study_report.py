@@ -61,7 +61,8 @@ def study_page(summary: dict, model: nqm.BatchScaling | None = None) -> str:
                  "<p>Dotted: perfect scaling (steps ∝ 1/B) from the smallest batch size. Where a line leaves it, "
                  "larger batches give diminishing returns; where it is flat, they give none.</p>"),
         _section("The largest useful batch size",
-                 _list([f"{name}: critical batch size {_size(c['critical_batch_size'])} (95 % bootstrap interval "
+                 _list([f"{name}: critical batch size {_size(c['critical_batch_size'])}"
+                        f"{' or more (the largest tried)' if c.get('at_least') else ''} (95 % bootstrap interval "
                         f"{_size(c['low'])} to {_size(c['high'])}): up to it, steps × B stays within 2× of its "
                         "value at the smallest batch size." for name, c in critical.items()])
                  + _list([f"noisy quadratic model: SGD {_size(_critical(model, model.sgd_steps))}, momentum "
