@@ -270,3 +270,32 @@ def test_hold_effective_lr_from_the_command_line(tmp_path):
     assert (tmp_path / "effective_lr.csv").exists()
     html = (tmp_path / "report.html").read_text()
     assert "Is it momentum, or the larger step?" in html and "--hold effective-lr" in html
+
+
+@pytest.mark.parametrize("engine", ["population", "loop"])
+def test_nesterov_is_torch_sgds_nesterov_for_every_nonzero_momentum(engine):
+    from inertia.models import MLP
+    from inertia.train import fit
+
+    dataset = data.spiral(points=20, seed=0)
+    result = inertia.compare(momenta=[0, 0.5, 0.9], dataset=dataset, epochs=3, seeds=2, batch_size=10,
+                             nesterov=True, engine=engine)
+    for run in result.runs:
+        model = MLP(result.config.layers, seed=run.seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=run.momentum, nesterov=run.momentum > 0)
+        history = fit(model, dataset, optimizer, 3, 10, True, seed=run.seed)
+        np.testing.assert_allclose(run.history.loss, history.loss, rtol=1e-5)
+    assert "--nesterov" in __import__("inertia.report").report.command_line(result.summary()["config"])
+
+
+def test_on_metrics_streams_every_run_every_epoch():
+    seen = {}
+    dataset = data.spiral(points=20, seed=0)
+    result = inertia.compare(momenta=[0, 0.5], dataset=dataset, epochs=4, seeds=2, batch_size=10,
+                             hold="effective-lr", on_metrics=lambda epoch, rows: seen.setdefault(epoch, []).extend(rows))
+    assert sorted(seen) == [0, 1, 2, 3]
+    for kind, runs in (("momentum", result.runs), ("held", result.held_runs)):
+        for run in runs:
+            streamed = [loss for epoch in range(4) for k, m, s, loss, _ in seen[epoch]
+                        if (k, m, s) == (kind, run.momentum, run.seed)]
+            np.testing.assert_allclose(streamed, run.history.loss, rtol=1e-12)

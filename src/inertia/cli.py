@@ -137,6 +137,8 @@ def compare(
         help="Other optimizers to train beside the momenta, over the same seeds (paired), comma-separated: sgd, "
              "qhm, adam, adamw, rmsprop at torch.optim's defaults, or with settings as name:field=value, e.g. "
              "adam,rmsprop:lr=0.003:centered=true.")] = "",
+    nesterov: Annotated[bool, typer.Option(
+        "--nesterov", help="Nesterov's momentum for every nonzero momentum (plain SGD stays plain).")] = False,
     hold: Annotated[str, typer.Option(
         help="lr: every momentum at --lr. effective-lr: also train every momentum β at lr·(1−β), the effective "
              "step lr/(1−β) of plain SGD at --lr, and say whether each momentum's gain survives.")] = "lr",
@@ -161,6 +163,7 @@ def compare(
         batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
         data_seed=data_seed, form=form, engine=engine, device=device, progress=not json_output,
         divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()], hold=hold,
+        nesterov=nesterov,
     )
     files = comparison.save(out, plots=plots, report=report)
     if tensorboard:

@@ -56,6 +56,7 @@ class CompareConfig:
     form: str = "pytorch"
     baselines: tuple[str, ...] = ()
     hold: str = "lr"
+    nesterov: bool = False
 
     def __post_init__(self) -> None:
         if self.hold not in HOLDS:
@@ -361,6 +362,8 @@ def compare(
     divergence_factor: float = DIVERGENCE_FACTOR,
     baselines: Sequence[str] = (),
     hold: str = "lr",
+    nesterov: bool = False,
+    on_metrics=None,
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
 
@@ -377,7 +380,10 @@ def compare(
     torch.optim's defaults) or ``"rmsprop:lr=0.003"``. ``hold="effective-lr"`` also trains every nonzero
     momentum β at ``lr·(1 − β)``, the same effective step ``lr/(1 − β)`` as plain SGD at ``lr``, over the same
     seeds (:meth:`Comparison.effective_lr_table`, :meth:`Comparison.gains`): does a momentum's gain survive
-    once the larger step it takes is taken away?
+    once the larger step it takes is taken away? ``nesterov`` uses Nesterov's momentum for every nonzero momentum
+    (plain SGD stays plain). ``on_metrics(epoch, rows)`` streams results on the population engine: after each
+    epoch, one ``(kind, momentum, seed, loss, accuracy)`` per run trained (kind ``"momentum"``, or ``"held"`` for
+    the equal-effective-lr runs); raising from it abandons the comparison.
     """
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
@@ -390,7 +396,7 @@ def compare(
         momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
         activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
         shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy, form=form,
-        baselines=tuple(baselines), hold=hold,
+        baselines=tuple(baselines), hold=hold, nesterov=bool(nesterov),
     )
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
@@ -413,7 +419,8 @@ def compare(
             if not todo:
                 continue
             if engine == "population":
-                done += _train_population(config, dataset, todo, device, advance, kept, divergence_factor)
+                done += _train_population(config, dataset, todo, device, advance, kept, divergence_factor,
+                                          on_metrics, "momentum" if todo is pairs else "held")
             else:
                 done += [_train_one(config, dataset, momentum, seed, lr, advance, kept, divergence_factor)
                          for momentum, seed, lr in todo]
@@ -431,7 +438,8 @@ def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: i
                divergence_factor) -> Run:
     """The plain path: one model, :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
     model = MLP(config.layers, config.activation, seed=seed)
-    optimizer = Momentum(model.parameters(), lr=lr, momentum=momentum, form=config.form)
+    optimizer = Momentum(model.parameters(), lr=lr, momentum=momentum, form=config.form,
+                         nesterov=config.nesterov and momentum > 0)
 
     def on_epoch(epoch, history):
         advance(f"momentum {momentum:g}, seed {seed}")
@@ -445,21 +453,33 @@ def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: i
 
 
 def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance, snapshots,
-                      divergence_factor) -> list[Run]:
-    """Every (momentum, seed, lr) run as one member of a population trained at once."""
-    members = [Member(lr=lr, momentum=momentum, seed=seed) for momentum, seed, lr in pairs]
-    result = train_population(
-        dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
-        shuffle=config.shuffle, activation=config.activation, form=config.form, device=device,
-        on_epoch=lambda done: advance(f"{len(members)} models at once", done), snapshots=list(snapshots),
-        divergence_factor=divergence_factor,
-    )
-    for epoch in snapshots:
-        for i, (momentum, seed, _) in enumerate(pairs):
-            if seed == config.seeds[0]:
-                snapshots[epoch][momentum] = result.model(i, epoch)
-    return [Run(m, s, history, result.model(i), lr=lr)
-            for i, ((m, s, lr), history) in enumerate(zip(pairs, result.histories))]
+                      divergence_factor, on_metrics=None, kind="momentum") -> list[Run]:
+    """Every (momentum, seed, lr) run as one member of a population trained at once (two with ``nesterov``,
+    which plain SGD, momentum 0, does not take)."""
+    groups = [[i for i, p in enumerate(pairs) if (p[0] > 0) == nesterov] for nesterov in (False, True)] \
+        if config.nesterov else [list(range(len(pairs)))]
+    runs: list[Run | None] = [None] * len(pairs)
+    for nesterov, indices in zip((False, True) if config.nesterov else (False,), groups):
+        if not indices:
+            continue
+        part = [pairs[i] for i in indices]
+        members = [Member(lr=lr, momentum=momentum, seed=seed) for momentum, seed, lr in part]
+        label = f"{len(members)} models at once"
+        stream = None if on_metrics is None else (
+            lambda first, epoch, loss, accuracy, part=part: on_metrics(
+                epoch, [(kind, m, s, float(a), float(b)) for (m, s, _), a, b in
+                        zip(part[first:first + len(loss)], loss, accuracy)]))
+        result = train_population(
+            dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
+            shuffle=config.shuffle, activation=config.activation, form=config.form, nesterov=nesterov,
+            device=device, on_epoch=lambda done, label=label: advance(label, done),
+            snapshots=list(snapshots), divergence_factor=divergence_factor, on_metrics=stream)
+        for j, (i, (m, s, lr)) in enumerate(zip(indices, part)):
+            runs[i] = Run(m, s, result.histories[j], result.model(j), lr=lr)
+            if s == config.seeds[0]:
+                for epoch in snapshots:
+                    snapshots[epoch][m] = result.model(j, epoch)
+    return runs
 
 
 def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: str, device, advance,

@@ -115,6 +115,8 @@ def command_line(config: dict) -> str:
              "--shuffle" if config["shuffle"] else "--no-shuffle", f"--form {config['form']}"]
     if config.get("baselines"):
         parts.append(f"--baselines {','.join(config['baselines'])}")
+    if config.get("nesterov"):
+        parts.append("--nesterov")
     if config.get("hold", "lr") != "lr":
         parts.append(f"--hold {config['hold']}")
     return " ".join(parts)

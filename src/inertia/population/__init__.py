@@ -127,6 +127,7 @@ def train_population(
     snapshots: Sequence[int] = (),
     divergence_factor: float = outcome.DIVERGENCE_FACTOR,
     until: tuple[str, float] | None = None,
+    on_metrics: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
 ) -> PopulationResult:
     """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
     (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
@@ -136,7 +137,10 @@ def train_population(
     ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`). ``until = ("accuracy", 0.9)`` (or
     ``("loss", 0.2)``) stops each member after the first epoch at which its full-data metric reaches the value:
     its history ends with that epoch (the one :func:`inertia.outcome.epochs_to` finds), its weights are those of
-    that epoch, and members that never reach it train all ``epochs``; the work of the others is saved."""
+    that epoch, and members that never reach it train all ``epochs``; the work of the others is saved.
+    ``on_metrics(first, epoch, loss, accuracy)`` streams results as they come: after each epoch of the chunk of
+    members ``first, first + 1, ...``, their full-data loss and accuracy (NaN once diverged or stopped); raising
+    from it abandons the training."""
     layers = check_layers(layers)
     divergence_factor = outcome.check_factor(divergence_factor)
     if until is not None and (len(until) != 2 or until[0] not in ("accuracy", "loss")
@@ -180,7 +184,8 @@ def train_population(
             from inertia.population.torch_engine import TorchChunk
 
             trainer = TorchChunk(part, task, device=device, dtype=dtype, eval_chunk=eval_chunk)
-        h, w = trainer.run(epochs, on_epoch, kept, until)
+        report = None if on_metrics is None else (lambda e, loss, acc, first=start: on_metrics(first, e, loss, acc))
+        h, w = trainer.run(epochs, on_epoch, kept, until, report)
         histories += h
         weights += w
     return PopulationResult(members, histories, layers, activation, weights, kept)

@@ -47,11 +47,13 @@ class Chunk:
             table[:, index] = schedule(steps[:, None])
         return table
 
-    def run(self, epochs, on_epoch, snapshots=None, until=None):
+    def run(self, epochs, on_epoch, snapshots=None, until=None, on_metrics=None):
         """Train for ``epochs``; returns histories and final weights, and appends this chunk's weights to
         ``snapshots[epoch]`` after each epoch it names. With ``until = (metric, value)`` a member stops after the
         first epoch whose full-data ``metric`` reaches ``value`` (accuracy: at least; loss: at most): it is frozen
-        like a diverged one, its history ends with that epoch, and training ends when no member is left."""
+        like a diverged one, its history ends with that epoch, and training ends when no member is left.
+        ``on_metrics(epoch, loss, accuracy)`` gets every member's full-data metrics after each epoch (NaN for a
+        member that diverged or stopped)."""
         members, n = len(self.members), len(self.y)
         metrics = {name: np.full((members, epochs), np.nan) for name in METRICS}
         diverged_at = np.full(members, -1)
@@ -82,6 +84,8 @@ class Chunk:
                     self.freeze(done)
             if snapshots and epoch + 1 in snapshots:
                 snapshots[epoch + 1] += self.weights()
+            if on_metrics is not None:
+                on_metrics(epoch, metrics["loss"][:, epoch].copy(), metrics["accuracy"][:, epoch].copy())
             if on_epoch is not None:
                 on_epoch(members)
             if until is not None and not ((diverged_at < 0) & (stopped_at < 0)).any():
