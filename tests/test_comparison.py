@@ -291,8 +291,8 @@ def test_nesterov_is_torch_sgds_nesterov_for_every_nonzero_momentum(engine):
 def test_on_metrics_streams_every_run_every_epoch():
     seen = {}
     dataset = data.spiral(points=20, seed=0)
-    result = inertia.compare(momenta=[0, 0.5], dataset=dataset, epochs=4, seeds=2, batch_size=10,
-                             hold="effective-lr", on_metrics=lambda epoch, rows: seen.setdefault(epoch, []).extend(rows))
+    result = inertia.compare(momenta=[0, 0.5], dataset=dataset, epochs=4, seeds=2, batch_size=10, hold="effective-lr",
+                             on_metrics=lambda epoch, rows: seen.setdefault(epoch, []).extend(rows))
     assert sorted(seen) == [0, 1, 2, 3]
     for kind, runs in (("momentum", result.runs), ("held", result.held_runs)):
         for run in runs:
