@@ -1,0 +1,106 @@
+"""One change of the live lab: the comparison its settings describe, trained on the population engine and told
+as events — ``start`` (what will run, the equivalent command, the ball in the valley and the rate map for these
+momenta and learning rate), one ``epoch`` per epoch trained (each momentum's mean and 95 % CI over seeds so far),
+then ``done`` (the table, the decision regions, the effective-step verdicts) — or ``error`` / ``cancelled``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from inertia.lab.settings import LabSettings, SettingsError
+from inertia.stats import mean_ci
+
+
+class Cancelled(Exception):
+    """A newer change replaced this one (or its page went away)."""
+
+
+def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], cancelled: threading.Event):
+    """Train the comparison for ``settings`` on ``dataset``, calling ``emit(event, payload)`` as it goes; returns
+    the :class:`~inertia.comparison.Comparison`. Raises :class:`Cancelled` once ``cancelled`` is set."""
+    from inertia.comparison import compare, effective_lr_sentences
+    from inertia.models import MLP
+
+    arguments = settings.compare_arguments(dataset)
+    layers = arguments["layers"] or [dataset.features, 50, dataset.classes]
+    if layers[0] != dataset.features or layers[-1] != dataset.classes:
+        raise SettingsError(f"layers {layers} do not fit {dataset.name!r}: it has {dataset.features} features and "
+                            f"{dataset.classes} classes, so layers must start with {dataset.features} and end with "
+                            f"{dataset.classes}")
+    weights = sum(p.numel() for p in MLP(layers).parameters())
+    settings.check_work(len(dataset), weights)
+    started = time.perf_counter()
+    emit("start", {"command": settings.command(dataset.name), "layers": layers, "samples": len(dataset),
+                   "features": dataset.features, "classes": dataset.classes, "dataset": dataset.name,
+                   "momenta": list(settings.momenta), "epochs": settings.epochs, "seeds": settings.seeds,
+                   "hold": settings.hold, "ball": ball(settings.momenta), "rates": rate_map(settings)})
+
+    def on_metrics(epoch, rows):
+        if cancelled.is_set():
+            raise Cancelled
+        series = {}
+        for kind, momentum, _, loss, accuracy in rows:
+            key = f"{momentum:g}" + (" held" if kind == "held" else "")
+            series.setdefault(key, ([], []))
+            series[key][0].append(loss)
+            series[key][1].append(accuracy)
+        emit("epoch", {"epoch": epoch + 1, "series": {key: {"loss": _band(loss), "accuracy": _band(accuracy)}
+                                                      for key, (loss, accuracy) in series.items()}})
+
+    comparison = compare(**arguments, on_metrics=on_metrics)
+    if cancelled.is_set():
+        raise Cancelled
+    table = comparison.table().reset_index()
+    done = {"seconds": time.perf_counter() - started,
+            "table": [{k: _finite(v) for k, v in row.items()} for row in table.to_dict("records")],
+            "verdicts": effective_lr_sentences(comparison.gains()) if settings.hold == "effective-lr" else []}
+    if dataset.features == 2:
+        regions = comparison.regions(resolution=60)
+        last = regions["classes"][str(settings.epochs)]
+        done["regions"] = {"x": regions["x"], "y": regions["y"], "classes": last, "points": regions["points"],
+                           "seed": regions["seed"]}
+    emit("done", done)
+    return comparison
+
+
+def ball(momenta) -> dict:
+    """Seed 003's ball in the bumpy valley for each momentum: the valley, and where each ball ends."""
+    from inertia import valley
+
+    x, y = valley.bumpy_valley()
+    rolls = {f"{m:g}": valley.roll(m, epochs=50) for m in momenta}
+    return {"x": np.round(x, 4).tolist(), "y": np.round(y, 4).tolist(),
+            "balls": {k: {"index": r.final_index, "bottom": r.reached_bottom} for k, r in rolls.items()}}
+
+
+def rate_map(settings: LabSettings, size: int = 48) -> dict:
+    """Heavy-ball momentum's worst convergence rate per step on a quadratic with curvatures from 1/(100·lr) to
+    1/lr, over learning rates around ``lr`` and momenta in [0, 0.99]; the chosen (lr, β) points marked."""
+    from inertia import theory
+
+    lam_max = 1 / settings.lr
+    rates = np.geomspace(settings.lr / 30, settings.lr * 30, size)
+    betas = np.linspace(0, 0.99, size)
+    worst = theory.worst_rate(rates[None, :], betas[:, None], lam_max / 100, lam_max, samples=33)
+    points = [{"lr": settings.lr, "momentum": m, "held": False} for m in settings.momenta]
+    if settings.hold == "effective-lr":
+        points += [{"lr": settings.lr * (1 - m), "momentum": m, "held": True} for m in settings.momenta if m > 0]
+    return {"lr": rates.tolist(), "momentum": betas.tolist(), "rate": np.round(np.minimum(worst, 1.2), 4).tolist(),
+            "curvatures": [lam_max / 100, lam_max], "points": points}
+
+
+def _band(values) -> list:
+    estimate = mean_ci(values)
+    return [_finite(estimate.mean), _finite(estimate.low), _finite(estimate.high)]
+
+
+def _finite(value):
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

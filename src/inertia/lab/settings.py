@@ -1,0 +1,156 @@
+"""The live lab's settings: read from a URL's query (what the page sends and what its address bar keeps),
+checked with errors that name the control, turned back into a query, an ``inertia compare`` command and the
+arguments of :func:`inertia.compare`."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from urllib.parse import urlencode
+
+DATASETS = ("spiral", "moons", "circles", "blobs", "digits", "upload")
+FORMS = ("pytorch", "polyak", "ema")
+# A request may train at most this many (member · epoch · example · weight) units: about four times the lab's
+# defaults (5 momenta × 5 seeds × 100 epochs × 1,500 examples × 303 weights = 1.1e9), a second or two here.
+WORK_BUDGET = 4.5e9
+
+
+class SettingsError(ValueError):
+    """A setting the lab cannot use; the message names the control and what is allowed."""
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    dataset: str = "spiral"
+    upload: str = ""  # the id of an uploaded CSV when dataset == "upload"
+    layers: str = ""  # "" is [features, 50, classes]
+    activation: str = "relu"
+    lr: float = 0.1
+    momenta: tuple[float, ...] = (0.0, 0.1, 0.2, 0.4, 0.5)
+    form: str = "pytorch"
+    nesterov: bool = False
+    batch_size: int = 20
+    epochs: int = 100
+    seeds: int = 5
+    hold: str = "lr"
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> LabSettings:
+        """Settings from a query (missing keys take the defaults); :class:`SettingsError` for a bad value."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(query) - known - {"client"})
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
+        values = {}
+        for name in ("dataset", "upload", "layers", "activation", "form", "hold"):
+            if name in query:
+                values[name] = str(query[name]).strip()
+        for name in ("lr",):
+            if name in query:
+                values[name] = _number(name, query[name])
+        for name in ("batch_size", "epochs", "seeds"):
+            if name in query:
+                values[name] = _integer(name, query[name])
+        if "momenta" in query:
+            text = str(query["momenta"])
+            values["momenta"] = tuple(_number("momenta", v) for v in text.split(",") if v.strip())
+        if "nesterov" in query:
+            values["nesterov"] = str(query["nesterov"]).lower() in ("1", "true", "on", "yes")
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        if self.dataset not in DATASETS:
+            raise SettingsError(f"dataset must be one of {list(DATASETS)}, got {self.dataset!r}")
+        if self.dataset == "upload" and not self.upload:
+            raise SettingsError("dataset 'upload' needs a CSV file: choose one with the upload control")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise SettingsError(f"learning rate must be a finite number > 0, got {self.lr:g}")
+        if not self.momenta:
+            raise SettingsError("momenta must list at least one value, e.g. 0,0.5,0.9")
+        for m in self.momenta:
+            if not 0 <= m < 1:
+                raise SettingsError(f"every momentum must be in [0, 1), got {m:g}")
+        if len(set(self.momenta)) != len(self.momenta):
+            raise SettingsError(f"momenta must be distinct, got {list(self.momenta)}")
+        if len(self.momenta) > 8:
+            raise SettingsError(f"at most 8 momenta at once, got {len(self.momenta)}")
+        if self.form not in FORMS:
+            raise SettingsError(f"form must be one of {list(FORMS)}, got {self.form!r}")
+        if self.nesterov and self.form != "pytorch":
+            raise SettingsError("Nesterov momentum is offered with the pytorch form only")
+        if self.hold not in ("lr", "effective-lr"):
+            raise SettingsError(f"hold must be 'lr' (equal learning rate) or 'effective-lr', got {self.hold!r}")
+        for name, low, high in (("batch_size", 1, 100_000), ("epochs", 1, 2_000), ("seeds", 1, 20)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise SettingsError(f"{name.replace('_', ' ')} must be an integer from {low} to {high}, got {value}")
+        if self.layers:
+            widths = self.layer_widths()
+            if len(widths) < 2 or any(w < 1 for w in widths):
+                raise SettingsError(f"layers must be positive widths, input first and classes last, e.g. 2,50,3; "
+                                    f"got {self.layers!r}")
+
+    def layer_widths(self) -> list[int]:
+        try:
+            return [int(v) for v in self.layers.split(",") if v.strip()]
+        except ValueError:
+            raise SettingsError(f"layers must be comma-separated integers such as 2,50,3; "
+                                f"got {self.layers!r}") from None
+
+    def to_query(self) -> str:
+        values = asdict(self)
+        values["momenta"] = ",".join(f"{m:g}" for m in self.momenta)
+        values["nesterov"] = "1" if self.nesterov else "0"
+        values["lr"] = f"{self.lr:g}"
+        return urlencode(values)
+
+    def compare_arguments(self, dataset) -> dict:
+        """Keyword arguments of :func:`inertia.compare` for these settings on ``dataset`` (a Dataset)."""
+        return {"momenta": list(self.momenta), "dataset": dataset, "layers": self.layer_widths() or None,
+                "lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs, "seeds": self.seeds,
+                "activation": self.activation, "form": self.form, "nesterov": self.nesterov, "hold": self.hold,
+                "engine": "population", "device": "cpu"}
+
+    def command(self, dataset_name: str) -> str:
+        """The ``inertia compare`` command that runs the same comparison."""
+        parts = ["inertia", "compare", "--momenta", ",".join(f"{m:g}" for m in self.momenta), "--lr", f"{self.lr:g}",
+                 "--batch-size", str(self.batch_size), "--epochs", str(self.epochs), "--seeds", str(self.seeds),
+                 "--dataset", dataset_name, "--activation", self.activation, "--form", self.form]
+        if self.layers:
+            parts += ["--layers", ",".join(map(str, self.layer_widths()))]
+        if self.nesterov:
+            parts.append("--nesterov")
+        if self.hold != "lr":
+            parts += ["--hold", self.hold]
+        return shlex.join(parts)
+
+    def check_work(self, samples: int, weights: int) -> None:
+        """:class:`SettingsError` when the comparison is larger than one request may ask for."""
+        runs = len(self.momenta) * self.seeds
+        if self.hold == "effective-lr":
+            runs += sum(m > 0 for m in self.momenta) * self.seeds
+        work = runs * self.epochs * samples * weights
+        if work > WORK_BUDGET:
+            raise SettingsError(
+                f"this comparison is {work / WORK_BUDGET:.1f}x the work one change may start ({runs} runs × "
+                f"{self.epochs} epochs × {samples:,} examples × {weights:,} weights); use fewer seeds, momenta or "
+                "epochs or a smaller network, or run it with the command below")
+
+
+def _number(name: str, text) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name.replace('_', ' ')} must be a number, got {text!r}") from None
+    return value
+
+
+def _integer(name: str, text) -> int:
+    try:
+        return int(str(text))
+    except ValueError:
+        raise SettingsError(f"{name.replace('_', ' ')} must be an integer, got {text!r}") from None

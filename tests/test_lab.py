@@ -1,0 +1,216 @@
+"""The live lab: its settings, the event stream against compare(), cancellation, uploads, export, and the page in
+headless Chromium (controls, URL round-trip, bad input, no console errors, no request leaving the machine)."""
+
+import json
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+import inertia
+from inertia import data
+from inertia.lab.settings import LabSettings, SettingsError
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def lab():
+    """The lab's app served by uvicorn on a free local port, for the whole module."""
+    import uvicorn
+
+    from inertia.lab.server import create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def events(url: str, timeout: float = 60) -> list[tuple[str, dict]]:
+    out, event = [], None
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        for raw in response:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                out.append((event, json.loads(line[6:])))
+    return out
+
+
+def test_settings_read_check_and_write_back():
+    settings = LabSettings.from_query({"momenta": "0, 0.5,0.9", "lr": "0.05", "nesterov": "1", "epochs": "30"})
+    assert settings.momenta == (0.0, 0.5, 0.9) and settings.nesterov and settings.epochs == 30
+    from urllib.parse import parse_qsl
+
+    assert LabSettings.from_query(dict(parse_qsl(settings.to_query(), keep_blank_values=True))) == settings
+    assert settings.command("spiral") == ("inertia compare --momenta 0,0.5,0.9 --lr 0.05 --batch-size 20 --epochs 30 "
+                                          "--seeds 5 --dataset spiral --activation relu --form pytorch --nesterov")
+    for query, words in [({"lr": "-1"}, "learning rate"), ({"lr": "fast"}, "lr must be a number"),
+                         ({"momenta": "0,1.2"}, "momentum must be in [0, 1)"), ({"epochs": "0"}, "epochs"),
+                         ({"form": "adam"}, "form"), ({"nesterov": "1", "form": "ema"}, "Nesterov"),
+                         ({"layers": "2,x,3"}, "layers"), ({"dataset": "upload"}, "CSV"),
+                         ({"color": "red"}, "unknown")]:
+        with pytest.raises(SettingsError, match=words.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+            LabSettings.from_query(query)
+    with pytest.raises(SettingsError, match="work one change may start"):
+        LabSettings(seeds=20, epochs=2000).check_work(1500, 303)
+
+
+def test_the_stream_is_the_comparison_epoch_by_epoch(lab):
+    got = events(f"{lab}/api/run?momenta=0,0.5&epochs=6&seeds=3&client=stream")
+    kinds = [e for e, _ in got]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 6
+    start, done = got[0][1], got[-1][1]
+    assert start["command"].startswith("inertia compare --momenta 0,0.5 --lr 0.1")
+    assert len(start["rates"]["points"]) == 2 and set(start["ball"]["balls"]) == {"0", "0.5"}
+    reference = inertia.compare(momenta=[0, 0.5], epochs=6, seeds=3).table()
+    last = got[-2][1]["series"]
+    for momentum in (0.0, 0.5):
+        assert last[f"{momentum:g}"]["loss"][0] == pytest.approx(reference.loc[momentum, "final_loss"], rel=1e-6)
+        assert last[f"{momentum:g}"]["loss"][1] == pytest.approx(reference.loc[momentum, "final_loss_low"], rel=1e-6)
+    assert len(done["regions"]["classes"]) == 2 and len(done["regions"]["classes"]["0.5"]) == 60
+
+
+def test_equal_effective_lr_streams_both_and_says_whether_the_gain_survives(lab):
+    got = events(f"{lab}/api/run?momenta=0,0.5&epochs=5&seeds=3&hold=effective-lr&client=held")
+    keys = set().union(*(set(p["series"]) for e, p in got if e == "epoch"))
+    assert keys == {"0", "0.5", "0.5 held"}
+    assert "at equal effective lr (lr 0.05)" in got[-1][1]["verdicts"][0]
+
+
+def test_a_new_change_cancels_the_one_in_flight_and_other_tabs_are_untouched(lab):
+    results = {}
+
+    def listen(name, url):
+        results[name] = events(url)
+
+    slow = threading.Thread(target=listen, args=("slow", f"{lab}/api/run?epochs=1500&seeds=1&client=tab1"))
+    other = threading.Thread(target=listen, args=("other", f"{lab}/api/run?epochs=40&seeds=2&client=tab2"))
+    slow.start()
+    time.sleep(0.8)
+    other.start()
+    newer = events(f"{lab}/api/run?epochs=5&seeds=2&client=tab1")
+    slow.join(60)
+    other.join(60)
+    assert results["slow"][-1][0] == "cancelled"
+    assert newer[-1][0] == "done" and results["other"][-1][0] == "done"
+    assert sum(e == "epoch" for e, _ in results["other"]) == 40
+
+
+def test_bad_input_gets_a_message_and_the_server_keeps_serving(lab):
+    assert events(f"{lab}/api/run?lr=-0.1")[-1] == ("error", {"message": "learning rate must be a finite number > 0, "
+                                                                         "got -0.1"})
+    assert "do not fit 'spiral'" in events(f"{lab}/api/run?layers=3,10,3")[-1][1]["message"]
+    assert "work one change may start" in events(f"{lab}/api/run?seeds=20&epochs=2000")[-1][1]["message"]
+    assert events(f"{lab}/api/run?epochs=2&seeds=2")[-1][0] == "done"
+
+
+def upload(lab, body: bytes, name="points.csv"):
+    request = urllib.request.Request(f"{lab}/api/upload", data=body, method="POST", headers={"X-Filename": name})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_uploads_are_checked_then_trained_on(lab):
+    status, body = upload(lab, b"a,b,label\n1,2,0\n3,x,1\n")
+    assert status == 400 and "non-numeric" in body["error"] and "points.csv" in body["error"]
+    assert upload(lab, b"a,b\n1,2\n")[1]["error"].startswith("points.csv: no label column")
+    moons = data.moons(points=30, seed=0)
+    csv = "x1,x2,label\n" + "".join(f"{a},{b},{y}\n" for (a, b), y in zip(moons.x, moons.y))
+    status, body = upload(lab, csv.encode())
+    assert status == 200 and body["classes"] == 2 and body["samples"] == 60
+    got = events(f"{lab}/api/run?dataset=upload&upload={body['id']}&epochs=3&seeds=2")
+    assert got[-1][0] == "done" and got[0][1]["dataset"] == "points"
+    assert "upload it again" in events(f"{lab}/api/run?dataset=upload&upload=gone")[-1][1]["message"]
+
+
+def test_export_is_the_report_compare_writes(lab):
+    with urllib.request.urlopen(f"{lab}/api/export?momenta=0,0.5&epochs=4&seeds=2") as response:
+        html = response.read().decode()
+        assert "attachment" in response.headers["Content-Disposition"]
+    assert "inertia compare: momentum on spiral" in html and "--momenta 0,0.5" in html
+    try:
+        urllib.request.urlopen(f"{lab}/api/export?lr=0")
+    except urllib.error.HTTPError as error:
+        assert error.code == 400 and "learning rate" in json.loads(error.read())["error"]
+    else:
+        raise AssertionError("a bad export was accepted")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+def test_the_page_in_headless_chromium(lab, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        errors, outside = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        def guard(route):
+            if route.request.url.startswith(lab):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", guard)
+        page.goto(f"{lab}/?epochs=40&seeds=3")
+        done = "() => window.labTimings.length >= {}"
+        page.wait_for_function(done.format(1), timeout=30_000)
+        assert page.evaluate("document.getElementById('loss').data.length") == 10  # band + mean per momentum
+        before = page.evaluate("JSON.stringify(document.getElementById('region-4').data[0].z)")
+        first_loss = page.evaluate("document.getElementById('loss').data[9].y.slice(-1)[0]")
+        # drag the momentum: the largest momentum becomes 0.9, the URL follows, curves and regions change
+        page.fill("#beta", "0.9")
+        page.dispatch_event("#beta", "input")
+        page.wait_for_function(done.format(2), timeout=30_000)
+        assert "momenta=0%2C0.1%2C0.2%2C0.4%2C0.9" in page.url
+        names = page.evaluate("document.getElementById('loss').data.map(t => t.name).filter(Boolean)")
+        assert "β 0.9" in names and "β 0.5" not in names
+        assert page.evaluate("document.getElementById('loss').data[9].y.slice(-1)[0]") != first_loss
+        assert page.evaluate("JSON.stringify(document.getElementById('region-4').data[0].z)") != before
+        command = page.inner_text("#command")
+        assert "--momenta 0,0.1,0.2,0.4,0.9" in command
+        # the URL round-trip: the same address, a fresh page, the same lab
+        again = browser.new_page()
+        again.route("**/*", guard)
+        again.goto(page.url)
+        again.wait_for_function(done.format(1), timeout=30_000)
+        assert again.input_value("#momenta") == "0,0.1,0.2,0.4,0.9" and again.inner_text("#command") == command
+        # bad input: a message in the page, and the next good change still runs
+        page.fill("#lr", "-1")
+        page.dispatch_event("#lr", "input")
+        page.wait_for_selector("#message.shown", timeout=10_000)
+        assert "learning rate must be a finite number > 0" in page.inner_text("#message")
+        page.fill("#lr", "0.2")
+        page.dispatch_event("#lr", "input")
+        page.wait_for_function(done.format(3), timeout=30_000)
+        assert not page.is_visible("#message")
+        # export: the report compare writes
+        with page.expect_download() as download:
+            page.click("#export")
+        path = tmp_path / "report.html"
+        download.value.save_as(path)
+        assert "--lr 0.2" in path.read_text()
+        timings = page.evaluate("window.labTimings")
+        browser.close()
+    assert errors == [] and outside == []
+    assert all(t["firstRedraw"] < t["finished"] for t in timings)
