@@ -129,12 +129,13 @@ def upload(lab, body: bytes, name="points.csv"):
 
 def test_uploads_are_checked_then_trained_on(lab):
     status, body = upload(lab, b"a,b,label\n1,2,0\n3,x,1\n")
-    assert status == 400 and "non-numeric" in body["error"] and "points.csv" in body["error"]
+    assert status == 200 and "non-numeric" in body["error"] and "points.csv" in body["error"]
+    assert upload(lab, b"")[1]["error"] == "points.csv: the file is empty"
     assert upload(lab, b"a,b\n1,2\n")[1]["error"].startswith("points.csv: no label column")
     moons = data.moons(points=30, seed=0)
     csv = "x1,x2,label\n" + "".join(f"{a},{b},{y}\n" for (a, b), y in zip(moons.x, moons.y))
     status, body = upload(lab, csv.encode())
-    assert status == 200 and body["classes"] == 2 and body["samples"] == 60
+    assert status == 200 and "error" not in body and body["classes"] == 2 and body["samples"] == 60
     got = events(f"{lab}/api/run?dataset=upload&upload={body['id']}&epochs=3&seeds=2")
     assert got[-1][0] == "done" and got[0][1]["dataset"] == "points"
     assert "upload it again" in events(f"{lab}/api/run?dataset=upload&upload=gone")[-1][1]["message"]
@@ -204,12 +205,34 @@ def test_the_page_in_headless_chromium(lab, tmp_path):
         page.dispatch_event("#lr", "input")
         page.wait_for_function(done.format(3), timeout=30_000)
         assert not page.is_visible("#message")
+        # a long run cancelled by the next change: only the newer one finishes and is drawn
+        count = page.evaluate("window.labTimings.length")
+        page.fill("#epochs", "400")
+        page.dispatch_event("#epochs", "input")
+        page.wait_for_function("document.getElementById('status').textContent.includes('epoch')", timeout=10_000)
+        page.fill("#beta", "0.8")
+        page.dispatch_event("#beta", "input")
+        page.wait_for_function(done.format(count + 1), timeout=60_000)
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.labTimings.length") == count + 1
+        names = page.evaluate("document.getElementById('loss').data.map(t => t.name).filter(Boolean)")
+        assert "β 0.8" in names and "β 0.9" not in names
+        assert page.evaluate("document.getElementById('loss').data[9].x.slice(-1)[0]") == 400
+        # a malformed upload: a message, nothing else changes
+        bad = tmp_path / "bad.csv"
+        bad.write_text("a,b\n1,2\n")
+        page.set_input_files("#file", str(bad))
+        page.wait_for_selector("#message.shown", timeout=10_000)
+        assert "no label column" in page.inner_text("#message")
+        page.fill("#epochs", "30")
+        page.dispatch_event("#epochs", "input")
+        page.wait_for_function(done.format(count + 2), timeout=60_000)
         # export: the report compare writes
         with page.expect_download() as download:
             page.click("#export")
         path = tmp_path / "report.html"
         download.value.save_as(path)
-        assert "--lr 0.2" in path.read_text()
+        assert "--lr 0.2" in path.read_text() and "--epochs 30" in path.read_text()
         timings = page.evaluate("window.labTimings")
         browser.close()
     assert errors == [] and outside == []

@@ -129,17 +129,19 @@ def create_app() -> Starlette:
 
         body = await request.body()
         name = Path(request.headers.get("x-filename", "upload.csv")).name or "upload.csv"
+        # A file the lab cannot use is an answer, not a failed request: {"error": ...} with status 200, so the page
+        # shows it without the browser logging a failed load.
         if not body:
-            return JSONResponse({"error": "the file is empty"}, status_code=400)
+            return JSONResponse({"error": f"{name}: the file is empty"})
         if len(body) > UPLOAD_LIMIT:
-            return JSONResponse({"error": f"the file is larger than {UPLOAD_LIMIT // 2**20} MiB"}, status_code=400)
+            return JSONResponse({"error": f"{name}: the file is larger than {UPLOAD_LIMIT // 2**20} MiB"})
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / (Path(name).stem + ".csv")
             path.write_bytes(body)
             try:
                 dataset = data.load_table(path, label=request.query_params.get("label", "label"))
             except ValueError as exc:
-                return JSONResponse({"error": str(exc).replace(str(path), name)}, status_code=400)
+                return JSONResponse({"error": str(exc).replace(str(path), name)})
         key = uuid.uuid4().hex[:12]
         lab.uploads[key] = dataset
         return JSONResponse({"id": key, "name": dataset.name, "samples": len(dataset), "features": dataset.features,
