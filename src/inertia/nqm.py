@@ -273,11 +273,11 @@ def check_claims(result: BatchScaling, small: int = 3, flat: float = 0.9, resolu
 
     1. At small batch sizes (the ``small`` smallest) momentum takes the same number of steps as plain SGD
        (within ``within``, 20 %, or within ``resolution[i]`` steps where the steps are measured that coarsely;
-       on the NQM with the notebook's grid momentum is 5-13 % faster there, all of it from momenta within 10⁻⁴
-       of 1, whose memory reaches the slowest curvature's time scale; at the largest batch sizes it is 40x
-       faster), and its best
-       effective learning rate ``lr/(1 − β)`` matches plain SGD's best learning rate within ``lr_factor`` (2 by
-       default: on the NQM's grid that is five grid steps; a coarser grid needs at least its own ratio).
+       on the NQM with the notebook's grid momentum is 5-13 % faster there, nearly all of it from momenta within
+       10⁻⁴ of 1, whose memory reaches the slowest curvature's time scale; at the largest batch sizes it is 40x
+       faster), and its best effective learning rate ``lr/(1 − β)`` matches plain SGD's best learning rate
+       within ``lr_factor`` (2 by default: on the NQM's grid that is five grid steps; a coarser grid needs at
+       least its own ratio).
     2. Momentum's perfect-scaling region extends to larger batch sizes: its critical batch size
        (:func:`critical_batch_size`) is larger than plain SGD's.
     3. Both flatten at large batch sizes: doubling the largest batch size cuts steps by less than
