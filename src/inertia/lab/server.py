@@ -36,7 +36,7 @@ class Lab:
     """The app's state: uploaded data sets, each client's run in flight, recent comparisons (for export)."""
 
     def __init__(self):
-        self.uploads: dict[str, object] = {}
+        self.uploads: OrderedDict[str, object] = OrderedDict()  # the 16 most recent
         self.running: dict[str, threading.Event] = {}
         self.finished: OrderedDict[str, object] = OrderedDict()
         self.turn = threading.Lock()  # one training at a time: the compiled kernel is not shared between threads
@@ -60,6 +60,19 @@ class Lab:
                 previous.set()
             self.running[client] = cancelled
         return cancelled
+
+    def finish(self, client: str, cancelled: threading.Event) -> None:
+        with self.lock:
+            if self.running.get(client) is cancelled:
+                del self.running[client]
+
+    def add_upload(self, dataset) -> str:
+        key = uuid.uuid4().hex[:12]
+        with self.lock:
+            self.uploads[key] = dataset
+            while len(self.uploads) > 16:
+                self.uploads.popitem(last=False)
+        return key
 
     def keep(self, settings: LabSettings, comparison) -> None:
         with self.lock:
@@ -107,6 +120,7 @@ def create_app() -> Starlette:
             except Exception as exc:  # the server keeps serving; the page says what happened
                 emit("error", {"message": f"{type(exc).__name__}: {exc}"})
             finally:
+                lab.finish(client, cancelled)
                 emit("", {})
 
         threading.Thread(target=work, daemon=True, name=f"lab-{client[:8]}").start()
@@ -142,8 +156,7 @@ def create_app() -> Starlette:
                 dataset = data.load_table(path, label=request.query_params.get("label", "label"))
             except ValueError as exc:
                 return JSONResponse({"error": str(exc).replace(str(path), name)})
-        key = uuid.uuid4().hex[:12]
-        lab.uploads[key] = dataset
+        key = lab.add_upload(dataset)
         return JSONResponse({"id": key, "name": dataset.name, "samples": len(dataset), "features": dataset.features,
                              "classes": dataset.classes})
 
