@@ -132,3 +132,33 @@ def test_batch_study_command_json_files_and_report(tmp_path):
     assert CliRunner().invoke(app, ["report", str(tmp_path)]).exit_code == 0 and (tmp_path / "report.html").exists()
     bad = CliRunner().invoke(app, ["batch-study", "--target", "accuracy", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "--target" in bad.output
+    for option, value in (("--lrs", "0.1,-1"), ("--batch-sizes", "4,0"), ("--momenta", "0.9,1"), ("--max-steps", "0")):
+        bad = CliRunner().invoke(app, ["batch-study", option, value, "--out", str(tmp_path / "x")])
+        assert bad.exit_code == 2 and f"Error: {option} must" in bad.output, bad.output
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_the_study_report_in_headless_chromium(study, tmp_path):
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    playwright = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("needs Debian's chromium")
+    files = study.save(tmp_path)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        errors, requests = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(files["report"].as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2")
+        traces = page.evaluate("['study', 'model'].map(id => document.getElementById(id).data.length)")
+        text = page.inner_text("body")
+        browser.close()
+    assert errors == [] and requests == [files["report"].as_uri()]
+    assert all(n >= 4 for n in traces), traces  # per optimizer: line, perfect-scaling guide (and a band)
+    assert "critical batch size" in text and "noisy quadratic model" in text

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inertia.cli import _floats, _saved, app, out_console, reproduce_app
+from inertia.cli import _floats, _ints, _saved, app, out_console, reproduce_app
 from inertia.paths import check_output_dir
 
 
@@ -79,6 +79,11 @@ def _count(value: float) -> str:
     return f"{int(value):,}" if value == value and value != float("inf") else "not reached"
 
 
+STUDY_OPTIONS = {"learning_rates": "--lrs", "batch_sizes": "--batch-sizes", "target_value": "--target value",
+                 "max_steps": "--max-steps", "max_epochs": "--max-epochs", "momenta": "--momenta", "seeds": "--seeds",
+                 "target": "--target", "activation": "--activation", "layers": "--layers"}
+
+
 @app.command(name="batch-study")
 def batch_study_command(
     dataset: Annotated[str, typer.Option(
@@ -122,11 +127,17 @@ def batch_study_command(
         target_value = float(value)
     except ValueError:
         raise typer.BadParameter(f"--target must be accuracy=V or loss=V, e.g. loss=0.2; got {target!r}") from None
-    study = batch_study(
-        dataset=dataset, layers=[int(v) for v in layers.split(",")] if layers else None,
-        batch_sizes=[int(v) for v in batch_sizes.split(",") if v.strip()], learning_rates=_floats(lrs),
-        momenta=_floats(momenta), seeds=seeds, target=metric.strip(), target_value=target_value, max_steps=max_steps,
-        max_epochs=max_epochs, activation=activation, data_seed=data_seed, device=device, progress=not json_output)
+    try:
+        study = batch_study(
+            dataset=dataset, layers=_ints(layers) if layers else None, batch_sizes=_ints(batch_sizes),
+            learning_rates=_floats(lrs), momenta=_floats(momenta), seeds=seeds, target=metric.strip(),
+            target_value=target_value, max_steps=max_steps, max_epochs=max_epochs, activation=activation,
+            data_seed=data_seed, device=device, progress=not json_output)
+    except ValueError as exc:  # name the options as typed, not the library's fields
+        message = str(exc)
+        for field, option in STUDY_OPTIONS.items():
+            message = message.replace(f"{field} ", f"{option} ", 1) if message.startswith(field) else message
+        raise ValueError(message) from None
     files = study.save(out, report=report)
     if json_output:
         print(json.dumps(study.summary()))
