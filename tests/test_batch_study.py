@@ -162,3 +162,32 @@ def test_the_study_report_in_headless_chromium(study, tmp_path):
     assert errors == [] and requests == [files["report"].as_uri()]
     assert all(n >= 4 for n in traces), traces  # per optimizer: line, perfect-scaling guide (and a band)
     assert "critical batch size" in text and "noisy quadratic model" in text
+
+
+def test_held_out_metrics_in_the_population_are_fits_and_a_study_can_target_them():
+    """train_population(held_out=...) records the held-out split's loss and accuracy after every epoch, as
+    fit(held_out=...) does (kernel engines of both depths, batched torch); a study's test_ target uses them."""
+    dataset = data.mnist1d(samples=400)
+    members = [Member(lr=0.1, momentum=m, seed=s) for m in (0.0, 0.9) for s in (0, 1)]
+    for engine, layers in (("kernel", [40, 16, 10]), ("kernel", [40, 12, 12, 10]), ("torch", [40, 16, 10])):
+        result = train_population(dataset, layers, members, epochs=4, batch_size=16, engine=engine,
+                                  held_out=dataset.test)
+        for member, history in zip(members, result.histories):
+            model = MLP(layers, seed=member.seed)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=member.momentum)
+            reference = fit(model, dataset, optimizer, 4, 16, True, seed=member.seed, held_out=dataset.test)
+            np.testing.assert_allclose(history.test_loss, reference.test_loss, rtol=1e-5)
+            np.testing.assert_allclose(history.test_accuracy, reference.test_accuracy, atol=1e-9)
+    study = batch_study(dataset, layers=[40, 16, 10], batch_sizes=[16, 64], learning_rates=[0.1, 0.4], seeds=2,
+                        target="test_accuracy", target_value=0.3, max_steps=300, max_epochs=30)
+    assert study.summary()["target"] == "held-out accuracy >= 0.3"
+    for row in study.trials.itertuples():
+        model = MLP([40, 16, 10], seed=row.seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=row.lr, momentum=row.momentum)
+        history = fit(model, dataset, optimizer, row.epochs, row.batch_size, True, seed=row.seed,
+                      held_out=dataset.test)
+        expected = outcome.epochs_to(history, "test_accuracy", 0.3)
+        assert (row.steps == np.inf) if np.isnan(expected) else (row.steps == expected * row.steps_per_epoch)
+    with pytest.raises(ValueError, match="has none"):
+        batch_study(data.spiral(points=20, seed=0), target="test_loss", target_value=0.5, **{
+            k: v for k, v in SMALL.items() if k not in ("target", "target_value")})

@@ -3,10 +3,11 @@ protocol on inertia's population engine).
 
 For every batch size B the whole grid — learning rates × (0 and the momenta) × seeds — is one population, trained
 for at most ``min(max_epochs, ⌈max_steps / steps per epoch⌉)`` epochs (a run stops once it reaches the target:
-``train_population(until=...)``) with reshuffled minibatches (``⌈N/B⌉`` steps per
-epoch, the last one partial). A run's **steps to target** is the first epoch at whose end the full-data training
-metric reaches the target, times the steps per epoch: exact at epoch ends, so an upper bound within one epoch
-(within ⌈N/B⌉ steps). Runs that do not reach it within the budget, or diverge, count as not reaching it.
+``train_population(until=...)``) with reshuffled minibatches (``⌈N/B⌉`` steps per epoch, the last one
+partial). A run's **steps to target** is the first epoch at whose end the full-data training metric (for a
+``test_`` target: the held-out split's) reaches the target, times the steps per epoch: exact at epoch ends, so
+an upper bound within one epoch (within ⌈N/B⌉ steps). Runs that do not reach it within the budget, or diverge,
+count as not reaching it.
 
 Per optimizer and batch size the **best** grid point is the one with the fewest mean steps over seeds among
 those where every seed reached the target (plain SGD: momentum 0 over the learning rates; momentum: the
@@ -33,7 +34,7 @@ from inertia.data import Dataset
 from inertia.models import check_layers
 from inertia.population import ACTIVATIONS, Member, train_population
 
-TARGETS = ("accuracy", "loss")
+TARGETS = ("accuracy", "loss", "test_accuracy", "test_loss")
 OUTPUT_FILES = ("trials.csv", "best.csv", "batch_study.json", "batch_study.png", "report.html")
 
 
@@ -80,9 +81,9 @@ class StudyConfig:
         object.__setattr__(self, "seeds", seeds)
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {list(TARGETS)}, got {self.target!r}")
-        if self.target == "accuracy" and not 0 < self.target_value <= 1:
+        if self.target.endswith("accuracy") and not 0 < self.target_value <= 1:
             raise ValueError(f"target_value for accuracy must be in (0, 1], got {self.target_value}")
-        if self.target == "loss" and not (math.isfinite(self.target_value) and self.target_value > 0):
+        if self.target.endswith("loss") and not (math.isfinite(self.target_value) and self.target_value > 0):
             raise ValueError(f"target_value for loss must be a finite number > 0, got {self.target_value}")
         for name in ("max_steps", "max_epochs", "bootstrap"):
             value = getattr(self, name)
@@ -188,10 +189,17 @@ class BatchStudy:
         """JSON-ready: the configuration, the best grid points, critical batch sizes and the claims."""
         best = json.loads(self.best().to_json(orient="records"))
         return {"config": asdict(self.config), "dataset": self.dataset.name, "samples": len(self.dataset),
-                "target": f"full-data training {self.config.target} "
-                          f"{'>=' if self.config.target == 'accuracy' else '<='} {self.config.target_value:g}",
+                "target": self.target_text(),
                 "best": best, "critical_batch_sizes": self.critical_batch_sizes(),
                 "claims": [asdict(c) for c in self.claims()]}
+
+    def target_text(self, symbols: bool = False) -> str:
+        """The target in words: ``full-data training loss <= 0.1``, ``held-out accuracy >= 0.6``."""
+        name = self.config.target
+        split = "held-out" if name.startswith("test_") else "full-data training"
+        above = name.endswith("accuracy")
+        sign = ("≥" if above else "≤") if symbols else (">=" if above else "<=")
+        return f"{split} {name.removeprefix('test_')} {sign} {self.config.target_value:g}"
 
     def plot(self):
         from inertia import plots
@@ -204,7 +212,7 @@ class BatchStudy:
                              "low": rows.low.to_numpy(), "high": rows.high.to_numpy(), "lr": rows.lr.to_numpy()}
             if optimizer == "momentum":
                 series[label]["effective_lr"] = rows.effective_lr.to_numpy()
-        target = f"{self.config.target} {'≥' if self.config.target == 'accuracy' else '≤'} {self.config.target_value:g}"
+        target = self.target_text(symbols=True).replace("full-data training ", "")
         return plots.batch_scaling(series, f"{self.dataset.name}, layers {list(self.config.layers)}: steps to {target}",
                                    steps_label="steps to target (best grid point; 95 % bootstrap band)")
 
@@ -268,6 +276,12 @@ def batch_study(
         raise ValueError(f"layers {list(layers)} do not fit dataset {dataset.name!r} ({dataset.features} features, "
                          f"{dataset.classes} classes)")
     config = StudyConfig(**{**asdict(config), "layers": tuple(layers)})
+    held_out = None
+    if config.target.startswith("test_"):
+        held_out = dataset.test
+        if held_out is None:
+            raise ValueError(f"target {config.target} is on a held-out split, and {dataset.name!r} has none "
+                             "(mnist1d has one; for the training split use accuracy or loss)")
     too_large = [b for b in config.batch_sizes if b > len(dataset)]
     if too_large:
         raise ValueError(f"batch_sizes {too_large} exceed the data set's {len(dataset)} training examples")
@@ -288,7 +302,7 @@ def batch_study(
             result = train_population(
                 dataset, layers, [Member(lr=lr, momentum=m, seed=s) for lr, m, s in grid], epochs=epochs,
                 batch_size=b, activation=activation, device=device, on_epoch=step,
-                until=(config.target, config.target_value))
+                until=(config.target, config.target_value), held_out=held_out)
             advance(None, epochs * len(grid) - counted[0])  # the epochs saved once every run had stopped
             for (lr, m, s), history in zip(grid, result.histories):
                 reached = outcome.epochs_to(history, config.target, config.target_value)

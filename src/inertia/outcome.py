@@ -80,13 +80,16 @@ def summarize(history, targets: dict | None = None) -> dict:
 
 def epochs_to(history, name: str, value: float) -> float:
     """First epoch (1-based) at which the full-data ``name`` (``"accuracy"``: at or above ``value``;
-    ``"loss"``: at or below) is reached; NaN if never. ``history`` is a History or a dict of curves."""
+    ``"loss"``: at or below; ``"test_accuracy"``, ``"test_loss"``: the same on the held-out split) is reached;
+    NaN if never. ``history`` is a History or a dict of curves."""
+    if name not in ("loss", "accuracy", "test_loss", "test_accuracy"):
+        raise ValueError(f"unknown target {name!r} (allowed: accuracy, loss, test_accuracy, test_loss)")
     curve = history[name] if isinstance(history, dict) else getattr(history, name)
+    if curve is None:
+        raise ValueError(f"this run recorded no {name}: it was trained without a held-out split")
     curve = np.asarray(curve, dtype=float)
     if curve.size == 0:
         return math.nan
-    if name == "loss":
+    if name.endswith("loss"):
         return epochs_to_target(-np.nan_to_num(curve, nan=np.inf), -value)
-    if name == "accuracy":
-        return epochs_to_target(np.nan_to_num(curve, nan=-np.inf), value)
-    raise ValueError(f"unknown target {name!r} (allowed: accuracy, loss)")
+    return epochs_to_target(np.nan_to_num(curve, nan=-np.inf), value)

@@ -16,6 +16,7 @@ from inertia.data import Dataset
 from inertia.shuffle import order as shuffle_order
 
 METRICS = ("loss", "accuracy", "batch_loss_mean", "batch_loss_last")
+HELD_OUT = ("test_loss", "test_accuracy")  # recorded when training is given a held-out split
 
 
 @dataclass
@@ -28,6 +29,8 @@ class History:
     - ``diverged_at``: the epoch after which the divergence rule of :mod:`inertia.outcome` fired (training
       stopped there; that epoch and the ones after it are NaN), or ``None``.
     - ``initial_loss``: the full-data loss of the initial weights, which that rule and :attr:`status` use.
+    - ``test_loss``, ``test_accuracy``: on a held-out split after each epoch, when training was given one
+      (``None`` otherwise); never used for training or the divergence rule.
     """
 
     loss: np.ndarray
@@ -37,6 +40,8 @@ class History:
     diverged_at: int | None = None
     initial_loss: float = float("nan")
     seconds: float = field(default=0.0, compare=False)
+    test_loss: np.ndarray | None = None
+    test_accuracy: np.ndarray | None = None
 
     @property
     def epochs(self) -> int:
@@ -56,7 +61,8 @@ class History:
         return outcome.summarize(self, targets)
 
     def to_frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame({name: getattr(self, name) for name in METRICS})
+        names = METRICS + tuple(name for name in HELD_OUT if getattr(self, name) is not None)
+        frame = pd.DataFrame({name: getattr(self, name) for name in names})
         frame.index = pd.RangeIndex(1, self.epochs + 1, name="epoch")
         return frame
 
@@ -94,6 +100,7 @@ def fit(
     schedule: Callable[[int], float] | None = None,
     on_epoch: Callable[[int, History], None] | None = None,
     divergence_factor: float = outcome.DIVERGENCE_FACTOR,
+    held_out: Dataset | None = None,
 ) -> History:
     """Train ``model`` on ``dataset`` with ``optimizer`` for ``epochs`` passes of minibatch SGD.
 
@@ -104,6 +111,7 @@ def fit(
     every param group's learning rate before update ``t`` (0, 1, ...), e.g. an :mod:`inertia.rules` schedule.
     ``on_epoch(epoch, history_so_far)`` is called after each epoch, e.g. to drive a progress bar. Training
     stops at the first epoch where :func:`inertia.outcome.diverging` fires (with ``divergence_factor``).
+    With ``held_out`` (e.g. ``dataset.test``) its loss and accuracy are recorded after every epoch too.
     """
     _check_positive_int("epochs", epochs)
     _check_positive_int("batch_size", batch_size)
@@ -115,7 +123,10 @@ def fit(
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
     order_seed = seed if shuffle else None
     step = 0
-    metrics = {name: np.full(epochs, np.nan) for name in METRICS}
+    names = METRICS + (HELD_OUT if held_out is not None else ())
+    metrics = {name: np.full(epochs, np.nan) for name in names}
+    if held_out is not None:
+        x_out, y_out = held_out.tensors(first.device, first.dtype)
     diverged_at = None
     started = time.perf_counter()
     initial_loss, _ = evaluate(model, x, y, criterion)
@@ -143,10 +154,13 @@ def fit(
         metrics["batch_loss_last"][epoch] = loss.item()
         metrics["loss"][epoch], metrics["accuracy"][epoch] = evaluate(model, x, y, criterion)
         finite_weights = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+        if held_out is not None:
+            metrics["test_loss"][epoch], metrics["test_accuracy"][epoch] = evaluate(model, x_out, y_out, criterion)
         if outcome.diverging(metrics["loss"][epoch], metrics["batch_loss_mean"][epoch], initial_loss,
                              divergence_factor, finite_weights):
             diverged_at = epoch
-            metrics["loss"][epoch] = metrics["accuracy"][epoch] = np.nan
+            for name in ("loss", "accuracy", *(HELD_OUT if held_out is not None else ())):
+                metrics[name][epoch] = np.nan
         history = History(**metrics, diverged_at=diverged_at, initial_loss=initial_loss,
                           seconds=time.perf_counter() - started)
         if on_epoch is not None:

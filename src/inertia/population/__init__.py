@@ -128,6 +128,7 @@ def train_population(
     divergence_factor: float = outcome.DIVERGENCE_FACTOR,
     until: tuple[str, float] | None = None,
     on_metrics: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
+    held_out: Dataset | None = None,
 ) -> PopulationResult:
     """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
     (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
@@ -140,12 +141,13 @@ def train_population(
     that epoch, and members that never reach it train all ``epochs``; the work of the others is saved.
     ``on_metrics(first, epoch, loss, accuracy)`` streams results as they come: after each epoch of the chunk of
     members ``first, first + 1, ...``, their full-data loss and accuracy (NaN once diverged or stopped); raising
-    from it abandons the training."""
+    from it abandons the training. With ``held_out`` (e.g. ``dataset.test``) each history also holds that split's
+    loss and accuracy after every epoch (``test_loss``, ``test_accuracy``), which ``until`` may name."""
     layers = check_layers(layers)
     divergence_factor = outcome.check_factor(divergence_factor)
-    if until is not None and (len(until) != 2 or until[0] not in ("accuracy", "loss")
-                              or not np.isfinite(until[1])):
-        raise ValueError(f"until must be ('accuracy', value) or ('loss', value), got {until!r}")
+    targets = ("accuracy", "loss") + (("test_accuracy", "test_loss") if held_out is not None else ())
+    if until is not None and (len(until) != 2 or until[0] not in targets or not np.isfinite(until[1])):
+        raise ValueError(f"until must be (metric, value) with metric one of {targets}, got {until!r}")
     members = list(members)
     if not members:
         raise ValueError("a population needs at least one member")
@@ -169,7 +171,11 @@ def train_population(
     x, y = dataset.tensors(device, dtype)
     histories, weights = [], []
     kept = {e: [] for e in sorted(set(snapshots)) if 1 <= e <= epochs}
-    task = Task(layers, activation, x, y, batch_size, shuffle, form, nesterov, maximize, divergence_factor)
+    if held_out is not None and (held_out.features != dataset.features or held_out.classes != dataset.classes):
+        raise ValueError(f"held_out has {held_out.features} features and {held_out.classes} classes; the data set "
+                         f"{dataset.features} and {dataset.classes}")
+    task = Task(layers, activation, x, y, batch_size, shuffle, form, nesterov, maximize, divergence_factor,
+                None if held_out is None else held_out.tensors(device, dtype))
     for start in range(0, len(members), chunk):
         part = members[start : start + chunk]
         if engine == "kernel":

@@ -9,7 +9,7 @@ import numpy as np
 
 from inertia import init, outcome, rules
 from inertia.population.layout import Task
-from inertia.train import METRICS, History
+from inertia.train import HELD_OUT, METRICS, History
 
 
 class Chunk:
@@ -18,7 +18,8 @@ class Chunk:
     predictions), ``freeze``, ``finite_weights`` and ``weights``, and set ``initial_loss`` (each member's
     full-data loss before training) by the end of the first epoch; this class holds what every engine shares
     (``initial``: the members' initial weights, stacked per layer on the device, from :mod:`inertia.init`)
-    and keeps the per-epoch records."""
+    and keeps the per-epoch records. ``stacked()`` gives the current weights as the torch engine stacks them
+    (per layer (P, in, out) and (P, 1, out)), for the held-out split's metrics."""
 
     def __init__(self, members, task: Task):
         self.members, self.task = members, task
@@ -55,7 +56,8 @@ class Chunk:
         ``on_metrics(epoch, loss, accuracy)`` gets every member's full-data metrics after each epoch (NaN for a
         member that diverged or stopped)."""
         members, n = len(self.members), len(self.y)
-        metrics = {name: np.full((members, epochs), np.nan) for name in METRICS}
+        names = METRICS + (HELD_OUT if self.task.held_out is not None else ())
+        metrics = {name: np.full((members, epochs), np.nan) for name in names}
         diverged_at = np.full(members, -1)
         stopped_at = np.full(members, -1)
         trained = epochs
@@ -71,13 +73,20 @@ class Chunk:
             fine = running & ~newly
             metrics["loss"][fine, epoch] = full_loss[fine]
             metrics["accuracy"][fine, epoch] = correct[fine] / n
+            if self.task.held_out is not None and fine.any():
+                from inertia.population.torch_engine import full_data_metrics
+
+                loss, accuracy = full_data_metrics(self.stacked(), self.activation, *self.task.held_out)
+                metrics["test_loss"][fine, epoch] = loss[fine]
+                metrics["test_accuracy"][fine, epoch] = accuracy[fine]
             if newly.any():
                 diverged_at[newly] = epoch
                 self.freeze(newly)
             if until is not None:
                 name, value = until
                 with np.errstate(invalid="ignore"):
-                    there = metrics[name][:, epoch] >= value if name == "accuracy" else metrics[name][:, epoch] <= value
+                    current = metrics[name][:, epoch]
+                    there = current >= value if name.endswith("accuracy") else current <= value
                 done = fine & there
                 if done.any():
                     stopped_at[done] = epoch
@@ -93,7 +102,7 @@ class Chunk:
                 break
         ends = np.where(stopped_at >= 0, stopped_at + 1, trained)
         histories = [
-            History(**{name: metrics[name][i, : ends[i]] for name in METRICS},
+            History(**{name: metrics[name][i, : ends[i]] for name in names},
                     diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]),
                     initial_loss=float(self.initial_loss[i]))
             for i in range(members)

@@ -7,7 +7,15 @@ import numpy as np
 import torch
 
 from inertia.population.chunk import Chunk
-from inertia.population.layout import ACTIVATION_CODES, ONE_HIDDEN, flat_weights, forms, slot_rows, unflatten_weights
+from inertia.population.layout import (
+    ACTIVATION_CODES,
+    ONE_HIDDEN,
+    flat_weights,
+    forms,
+    slot_rows,
+    stacked_views,
+    unflatten_weights,
+)
 
 
 class KernelChunk(Chunk):
@@ -64,6 +72,9 @@ class KernelChunk(Chunk):
 
     def finite_weights(self) -> np.ndarray:
         return np.isfinite(self.params).all(axis=1)
+
+    def stacked(self) -> list[torch.Tensor]:
+        return stacked_views(torch.from_numpy(self.params), self.layers, self.rows)
 
     def weights(self):
         return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers, self.rows)

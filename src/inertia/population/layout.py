@@ -20,8 +20,8 @@ ACTIVATIONS = tuple(ACTIVATION_CODES)
 @dataclass(frozen=True)
 class Task:
     """What all chunks of one population share: the network, the data (as tensors on the device, in the
-    training dtype), the minibatch settings, the momentum settings members without their own rule take, and
-    the divergence rule's factor."""
+    training dtype), the minibatch settings, the momentum settings members without their own rule take, the
+    divergence rule's factor, and a held-out split to evaluate after every epoch, if any."""
 
     layers: list[int]
     activation: str
@@ -33,6 +33,7 @@ class Task:
     nesterov: bool = False
     maximize: bool = False
     divergence_factor: float = 10.0
+    held_out: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, y) of a held-out split, evaluated every epoch
 
 
 def slot_rows(slots: tuple[str, ...]) -> tuple[int, int, int]:

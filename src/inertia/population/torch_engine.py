@@ -107,6 +107,9 @@ class TorchChunk(Chunk):
         finite = torch.stack([p.isfinite().flatten(1).all(dim=1) for p in self.params]).all(dim=0)
         return finite.cpu().numpy()
 
+    def stacked(self) -> list[torch.Tensor]:
+        return self.params
+
     def weights(self):
         params = [p.cpu() for p in self.params]
         return [
@@ -118,16 +121,22 @@ class TorchChunk(Chunk):
 
 def initial_losses(params: list[torch.Tensor], activation: str, x: torch.Tensor, y: torch.Tensor,
                    budget: int | None = None) -> np.ndarray:
-    """Full-data mean cross-entropy of every member's weights ``params`` (per layer, stacked over members:
-    weights (P, in, out) and biases (P, 1, out), as :class:`TorchChunk` holds them), which the divergence rule
-    compares with; as many members at a time as ``budget`` bytes of activations allow (default: 4 MiB on a
-    CPU, where small batched products that stay in cache are fastest; 256 MiB on a GPU)."""
+    return full_data_metrics(params, activation, x, y, budget)[0]
+
+
+def full_data_metrics(params: list[torch.Tensor], activation: str, x: torch.Tensor, y: torch.Tensor,
+                      budget: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean cross-entropy and accuracy on ``(x, y)`` of every member's weights ``params`` (per layer, stacked over
+    members: weights (P, in, out) and biases (P, 1, out), as :class:`TorchChunk` holds them): what the divergence
+    rule compares with (:func:`initial_losses`, the loss alone), and a held-out split's metrics. As many members
+    at a time as ``budget`` bytes of activations allow (default: 4 MiB on a CPU, where small batched products
+    that stay in cache are fastest; 256 MiB on a GPU)."""
     if budget is None:
         budget = 4 << 20 if x.device.type == "cpu" else 256 << 20
     n, members = len(y), params[0].shape[0]
     widths = sum(w.shape[-1] for w in params[::2])
     step = max(1, budget // (x.element_size() * n * widths))
-    losses = []
+    losses, hits = [], []
     with torch.no_grad():
         for lo in range(0, members, step):
             part = [p[lo : lo + step] for p in params]
@@ -137,8 +146,10 @@ def initial_losses(params: list[torch.Tensor], activation: str, x: torch.Tensor,
                 if layer < len(part) // 2 - 1:
                     a = activate(activation, a)
             logp = torch.log_softmax(a, dim=-1)
-            losses.append(-logp.gather(-1, y.expand(len(a), -1)[..., None]).squeeze(-1).mean(dim=1))
-    return torch.cat(losses).double().cpu().numpy()
+            labels = y.expand(len(a), -1)
+            losses.append(-logp.gather(-1, labels[..., None]).squeeze(-1).mean(dim=1))
+            hits.append((a.argmax(dim=-1) == labels).double().mean(dim=1))
+    return torch.cat(losses).double().cpu().numpy(), torch.cat(hits).cpu().numpy()
 
 
 def activate(name: str, z: torch.Tensor) -> torch.Tensor:

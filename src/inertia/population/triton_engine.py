@@ -73,6 +73,9 @@ class TritonChunk(Chunk):
     def finite_weights(self) -> np.ndarray:
         return self.params.isfinite().all(dim=1).cpu().numpy()
 
+    def stacked(self) -> list[torch.Tensor]:
+        return stacked_views(self.params, self.layers, ONE_HIDDEN)
+
     def weights(self):
         return unflatten_weights(self.params.to("cpu", copy=True), self.layers, ONE_HIDDEN)
 
