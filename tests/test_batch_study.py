@@ -191,3 +191,21 @@ def test_held_out_metrics_in_the_population_are_fits_and_a_study_can_target_them
     with pytest.raises(ValueError, match="has none"):
         batch_study(data.spiral(points=20, seed=0), target="test_loss", target_value=0.5, **{
             k: v for k, v in SMALL.items() if k not in ("target", "target_value")})
+
+
+@pytest.mark.slow
+def test_held_out_metrics_on_the_triton_engine():
+    from inertia.population import triton_runs_on
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if not triton_runs_on(torch.device(device)):
+        pytest.skip("needs Triton (on a GPU, or its interpreter)")
+    dataset = data.mnist1d(samples=100)
+    members = [Member(lr=0.1, momentum=m, seed=1) for m in (0.0, 0.9)]
+    result = train_population(dataset, [40, 8, 10], members, epochs=2, batch_size=20, engine="triton",
+                              device=device, held_out=dataset.test)
+    for member, history in zip(members, result.histories):
+        model = MLP([40, 8, 10], seed=member.seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=member.momentum)
+        reference = fit(model, dataset, optimizer, 2, 20, True, seed=member.seed, held_out=dataset.test)
+        np.testing.assert_allclose(history.test_loss, reference.test_loss, rtol=1e-5)
