@@ -34,7 +34,7 @@ from inertia.data import Dataset
 from inertia.models import check_layers
 from inertia.population import ACTIVATIONS, Member, train_population
 
-TARGETS = ("accuracy", "loss", "test_accuracy", "test_loss")
+TARGETS = outcome.TARGETS
 OUTPUT_FILES = ("trials.csv", "best.csv", "batch_study.json", "batch_study.png", "report.html")
 
 

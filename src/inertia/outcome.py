@@ -29,6 +29,8 @@ from inertia.stats import epochs_to_target
 
 DIVERGENCE_FACTOR = 10.0
 STATUSES = ("ok", "no_progress", "diverged", "failed")
+# Metrics a target may name: the full-data ones, and a held-out split's where training recorded one.
+TARGETS = ("accuracy", "loss", "test_accuracy", "test_loss")
 SUMMARY_KEYS = ("status", "final_loss", "best_loss", "final_accuracy", "best_accuracy", "final_batch_loss",
                 "initial_loss", "diverged_at")
 
@@ -78,18 +80,23 @@ def summarize(history, targets: dict | None = None) -> dict:
     return summary
 
 
+def reached(name: str, values, value: float) -> np.ndarray:
+    """Where ``values`` of metric ``name`` meet the target ``value``: an accuracy at or above it, a loss at or
+    below it (NaN never does)."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return values >= value if name.endswith("accuracy") else values <= value
+
+
 def epochs_to(history, name: str, value: float) -> float:
     """First epoch (1-based) at which the full-data ``name`` (``"accuracy"``: at or above ``value``;
     ``"loss"``: at or below; ``"test_accuracy"``, ``"test_loss"``: the same on the held-out split) is reached;
     NaN if never. ``history`` is a History or a dict of curves."""
-    if name not in ("loss", "accuracy", "test_loss", "test_accuracy"):
-        raise ValueError(f"unknown target {name!r} (allowed: accuracy, loss, test_accuracy, test_loss)")
+    if name not in TARGETS:
+        raise ValueError(f"unknown target {name!r} (allowed: {', '.join(TARGETS)})")
     curve = history[name] if isinstance(history, dict) else getattr(history, name)
     if curve is None:
         raise ValueError(f"this run recorded no {name}: it was trained without a held-out split")
-    curve = np.asarray(curve, dtype=float)
-    if curve.size == 0:
+    if len(curve) == 0:
         return math.nan
-    if name.endswith("loss"):
-        return epochs_to_target(-np.nan_to_num(curve, nan=np.inf), -value)
-    return epochs_to_target(np.nan_to_num(curve, nan=-np.inf), value)
+    return epochs_to_target(reached(name, curve, value), True)

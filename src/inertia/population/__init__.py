@@ -145,7 +145,7 @@ def train_population(
     loss and accuracy after every epoch (``test_loss``, ``test_accuracy``), which ``until`` may name."""
     layers = check_layers(layers)
     divergence_factor = outcome.check_factor(divergence_factor)
-    targets = ("accuracy", "loss") + (("test_accuracy", "test_loss") if held_out is not None else ())
+    targets = tuple(t for t in outcome.TARGETS if held_out is not None or not t.startswith("test_"))
     if until is not None and (len(until) != 2 or until[0] not in targets or not np.isfinite(until[1])):
         raise ValueError(f"until must be (metric, value) with metric one of {targets}, got {until!r}")
     members = list(members)

@@ -83,11 +83,7 @@ class Chunk:
                 diverged_at[newly] = epoch
                 self.freeze(newly)
             if until is not None:
-                name, value = until
-                with np.errstate(invalid="ignore"):
-                    current = metrics[name][:, epoch]
-                    there = current >= value if name.endswith("accuracy") else current <= value
-                done = fine & there
+                done = fine & outcome.reached(until[0], metrics[until[0]][:, epoch], until[1])
                 if done.any():
                     stopped_at[done] = epoch
                     self.freeze(done)
