@@ -154,20 +154,13 @@ class Comparison:
         """Every baseline against every momentum on a run-summary ``metric``, paired by seed (the same initial
         weights and minibatches): mean of baseline − momentum, its 95 % CI, and in how many seeds the baseline
         was better."""
-        lower = "loss" in metric
         rows = []
         for baseline in self.config.baselines:
-            ours = {r.seed: r.history.summary()[metric] for r in self.baseline_runs if r.label == baseline}
+            ours = self._by_seed(metric, [r for r in self.baseline_runs if r.label == baseline])
             for momentum in self.config.momenta:
-                theirs = {r.seed: r.history.summary()[metric] for r in self.runs if r.momentum == momentum}
-                a = np.array([ours[s] for s in self.config.seeds])
-                b = np.array([theirs[s] for s in self.config.seeds])
-                difference = paired_difference(a, b)
-                finite = np.isfinite(a) & np.isfinite(b)
-                better = ((a < b) if lower else (a > b)) & finite
+                theirs = self._by_seed(metric, [r for r in self.runs if r.momentum == momentum])
                 rows.append({"optimizer": baseline, "momentum": momentum, "metric": metric,
-                             "difference": difference.mean, "low": difference.low, "high": difference.high,
-                             "pairs": int(finite.sum()), "better_in": int(better.sum())})
+                             **_paired(ours, theirs, "loss" in metric)})
         return pd.DataFrame(rows)
 
     def effective_lr_table(self) -> pd.DataFrame:
@@ -190,13 +183,7 @@ class Comparison:
         if self.config.hold != "effective-lr" or 0.0 not in self.config.momenta:
             return pd.DataFrame()
         lower = "loss" in metric
-        seeds = self.config.seeds
-
-        def values(runs, momentum):
-            by_seed = {r.seed: r.history.summary()[metric] for r in runs if r.momentum == momentum}
-            return np.array([by_seed[s] for s in seeds], dtype=float)
-
-        base = values(self.runs, 0.0)
+        base = self._by_seed(metric, [r for r in self.runs if r.momentum == 0.0])
         rows = []
         for momentum in self.config.momenta:
             if momentum == 0.0:
@@ -204,18 +191,18 @@ class Comparison:
             row = {"momentum": momentum, "metric": metric, "lr": self.config.lr,
                    "held_lr": self.config.lr * (1 - momentum)}
             for name, runs in (("equal_lr", self.runs), ("equal_effective_lr", self.held_runs)):
-                ours = values(runs, momentum)
-                difference = paired_difference(ours, base)
-                finite = np.isfinite(ours) & np.isfinite(base)
-                better = ((ours < base) if lower else (ours > base)) & finite
-                row.update({f"{name}_difference": difference.mean, f"{name}_low": difference.low,
-                            f"{name}_high": difference.high, f"{name}_better_in": int(better.sum()),
-                            f"{name}_pairs": int(finite.sum())})
+                ours = self._by_seed(metric, [r for r in runs if r.momentum == momentum])
+                row.update({f"{name}_{key}": value for key, value in _paired(ours, base, lower).items()})
             row["gain"] = _clear_gain(row["equal_lr_low"], row["equal_lr_high"], lower)
             row["survives"] = row["gain"] and _clear_gain(row["equal_effective_lr_low"],
                                                           row["equal_effective_lr_high"], lower)
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def _by_seed(self, metric: str, runs: list[Run]) -> np.ndarray:
+        """``metric`` of each run's summary, in the order of the configuration's seeds."""
+        values = {r.seed: r.history.summary()[metric] for r in runs}
+        return np.array([values[s] for s in self.config.seeds], dtype=float)
 
     def _row(self, runs: list[Run]) -> dict:
         """One table row over ``runs`` (their seeds): every number from each run's one summary."""
@@ -456,10 +443,9 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
                       divergence_factor, on_metrics=None, kind="momentum") -> list[Run]:
     """Every (momentum, seed, lr) run as one member of a population trained at once (two with ``nesterov``,
     which plain SGD, momentum 0, does not take)."""
-    groups = [[i for i, p in enumerate(pairs) if (p[0] > 0) == nesterov] for nesterov in (False, True)] \
-        if config.nesterov else [list(range(len(pairs)))]
     runs: list[Run | None] = [None] * len(pairs)
-    for nesterov, indices in zip((False, True) if config.nesterov else (False,), groups):
+    for nesterov in (False, True) if config.nesterov else (False,):
+        indices = [i for i, p in enumerate(pairs) if not config.nesterov or (p[0] > 0) == nesterov]
         if not indices:
             continue
         part = [pairs[i] for i in indices]
@@ -511,11 +497,11 @@ def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: 
 def effective_lr_sentences(gains: pd.DataFrame) -> list[str]:
     """One sentence per momentum from :meth:`Comparison.gains` on the final loss: its gain over plain SGD at equal
     lr, and at equal effective lr lr/(1 − β)."""
-    out = []
     def part(g, name):
         return (f"{g[name + '_difference']:+.4g} [{g[name + '_low']:+.4g}, {g[name + '_high']:+.4g}], lower in "
                 f"{g[name + '_better_in']} of {g[name + '_pairs']} seeds")
 
+    out = []
     for _, g in gains.iterrows():
         if not g["gain"]:
             verdict = "no clear gain at equal lr to begin with"
@@ -528,6 +514,16 @@ def effective_lr_sentences(gains: pd.DataFrame) -> list[str]:
         out.append(f"momentum {g['momentum']:g} − SGD, final loss: at equal lr {g['lr']:g}: {part(g, 'equal_lr')}; at "
                    f"equal effective lr (lr {g['held_lr']:.4g}): {part(g, 'equal_effective_lr')} — {verdict}.")
     return out
+
+
+def _paired(ours: np.ndarray, theirs: np.ndarray, lower_is_better: bool) -> dict:
+    """``ours − theirs`` paired by seed: mean ``difference`` with its 95 % CI (``low``, ``high``), the ``pairs``
+    where both are finite, and in how many of them ``ours`` is better (``better_in``)."""
+    difference = paired_difference(ours, theirs)
+    finite = np.isfinite(ours) & np.isfinite(theirs)
+    better = ((ours < theirs) if lower_is_better else (ours > theirs)) & finite
+    return {"difference": difference.mean, "low": difference.low, "high": difference.high,
+            "pairs": int(finite.sum()), "better_in": int(better.sum())}
 
 
 def _clear_gain(low: float, high: float, lower_is_better: bool) -> bool:
