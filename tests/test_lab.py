@@ -56,8 +56,6 @@ def test_settings_read_check_and_write_back():
     from urllib.parse import parse_qsl
 
     assert LabSettings.from_query(dict(parse_qsl(settings.to_query(), keep_blank_values=True))) == settings
-    assert settings.command("spiral") == ("inertia compare --momenta 0,0.5,0.9 --lr 0.05 --batch-size 20 --epochs 30 "
-                                          "--seeds 5 --dataset spiral --activation relu --form pytorch --nesterov")
     for query, words in [({"lr": "-1"}, "learning rate"), ({"lr": "fast"}, "lr must be a number"),
                          ({"momenta": "0,1.2"}, "momentum must be in [0, 1)"), ({"epochs": "0"}, "epochs"),
                          ({"form": "adam"}, "form"), ({"nesterov": "1", "form": "ema"}, "Nesterov"),
@@ -65,8 +63,8 @@ def test_settings_read_check_and_write_back():
                          ({"color": "red"}, "unknown")]:
         with pytest.raises(SettingsError, match=words.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
             LabSettings.from_query(query)
-    with pytest.raises(SettingsError, match="work one change may start"):
-        LabSettings(seeds=20, epochs=2000).check_work(1500, 303)
+    with pytest.raises(SettingsError, match=r"work one change may start.*command line: inertia compare --x"):
+        LabSettings(seeds=20, epochs=2000).check_work(1500, 303, "inertia compare --x")
 
 
 def test_the_stream_is_the_comparison_epoch_by_epoch(lab):
@@ -74,7 +72,8 @@ def test_the_stream_is_the_comparison_epoch_by_epoch(lab):
     kinds = [e for e, _ in got]
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 6
     start, done = got[0][1], got[-1][1]
-    assert start["command"].startswith("inertia compare --momenta 0,0.5 --lr 0.1")
+    assert start["command"] == ("inertia compare --momenta 0,0.5 --lr 0.1 --layers 2,50,3 --activation relu "
+                                "--batch-size 20 --epochs 6 --seeds 3 --dataset spiral --shuffle --form pytorch")
     assert len(start["rates"]["points"]) == 2 and set(start["ball"]["balls"]) == {"0", "0.5"}
     reference = inertia.compare(momenta=[0, 0.5], epochs=6, seeds=3).table()
     last = got[-2][1]["series"]
@@ -82,6 +81,10 @@ def test_the_stream_is_the_comparison_epoch_by_epoch(lab):
         assert last[f"{momentum:g}"]["loss"][0] == pytest.approx(reference.loc[momentum, "final_loss"], rel=1e-6)
         assert last[f"{momentum:g}"]["loss"][1] == pytest.approx(reference.loc[momentum, "final_loss_low"], rel=1e-6)
     assert len(done["regions"]["classes"]) == 2 and len(done["regions"]["classes"]["0.5"]) == 60
+    nesterov = events(f"{lab}/api/run?momenta=0,0.5&epochs=2&seeds=2&lr=0.05&nesterov=1")
+    assert nesterov[0][1]["command"].endswith("--lr 0.05 --layers 2,50,3 --activation relu --batch-size 20 "
+                                              "--epochs 2 --seeds 2 --dataset spiral --shuffle --form pytorch "
+                                              "--nesterov") and nesterov[-1][0] == "done"
 
 
 def test_equal_effective_lr_streams_both_and_says_whether_the_gain_survives(lab):
@@ -113,8 +116,9 @@ def test_a_new_change_cancels_the_one_in_flight_and_other_tabs_are_untouched(lab
 def test_bad_input_gets_a_message_and_the_server_keeps_serving(lab):
     assert events(f"{lab}/api/run?lr=-0.1")[-1] == ("error", {"message": "learning rate must be a finite number > 0, "
                                                                          "got -0.1"})
-    assert "do not fit 'spiral'" in events(f"{lab}/api/run?layers=3,10,3")[-1][1]["message"]
-    assert "work one change may start" in events(f"{lab}/api/run?seeds=20&epochs=2000")[-1][1]["message"]
+    assert "do not fit dataset 'spiral'" in events(f"{lab}/api/run?layers=3,10,3")[-1][1]["message"]
+    refused = events(f"{lab}/api/run?seeds=20&epochs=2000")[-1][1]["message"]
+    assert "work one change may start" in refused and "command line: inertia compare --momenta" in refused
     assert events(f"{lab}/api/run?epochs=2&seeds=2")[-1][0] == "done"
 
 

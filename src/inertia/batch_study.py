@@ -31,7 +31,7 @@ import pandas as pd
 from inertia import data as data_module
 from inertia import nqm, outcome
 from inertia.data import Dataset
-from inertia.models import check_layers
+from inertia.models import check_layers, layers_for
 from inertia.population import ACTIVATIONS, Member, train_population
 
 TARGETS = outcome.TARGETS
@@ -271,10 +271,7 @@ def batch_study(
                          max_epochs, data_seed)
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
-    layers = config.layers or (dataset.features, 50, dataset.classes)
-    if layers[0] != dataset.features or layers[-1] != dataset.classes:
-        raise ValueError(f"layers {list(layers)} do not fit dataset {dataset.name!r} ({dataset.features} features, "
-                         f"{dataset.classes} classes)")
+    layers = layers_for(dataset, config.layers)
     config = StudyConfig(**{**asdict(config), "layers": tuple(layers)})
     held_out = None
     if config.target.startswith("test_"):

@@ -18,7 +18,7 @@ import pandas as pd
 from inertia import data as data_module
 from inertia import rules
 from inertia.data import Dataset
-from inertia.models import MLP, check_layers, resolve_device
+from inertia.models import MLP, check_layers, layers_for, resolve_device
 from inertia.optim import Momentum
 from inertia.outcome import DIVERGENCE_FACTOR, check_factor
 from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
@@ -387,9 +387,7 @@ def compare(
     )
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
-    layers = config.layers or (dataset.features, 50, dataset.classes)
-    _check_fits(layers, dataset)
-    config = CompareConfig(**{**asdict(config), "layers": tuple(layers)})
+    config = CompareConfig(**{**asdict(config), "layers": tuple(layers_for(dataset, config.layers))})
     if engine not in ("auto", "population", "loop"):
         raise ValueError(f"unknown engine {engine!r}; choose auto, population or loop")
     if engine == "auto":
@@ -546,9 +544,3 @@ def _epochs_skipped(history: History) -> int:
     """Epochs not trained after a divergence (they still count towards the progress total)."""
     return 0 if history.diverged_at is None else history.epochs - history.diverged_at - 1
 
-
-def _check_fits(layers: Sequence[int], dataset: Dataset) -> None:
-    if layers[0] != dataset.features:
-        raise ValueError(f"layers[0] is {layers[0]} but dataset {dataset.name!r} has {dataset.features} features")
-    if layers[-1] != dataset.classes:
-        raise ValueError(f"layers[-1] is {layers[-1]} but dataset {dataset.name!r} has {dataset.classes} classes")

@@ -51,6 +51,17 @@ def check_layers(layers: Sequence[int]) -> list[int]:
     return layers
 
 
+def layers_for(dataset, layers: Sequence[int] | None = None) -> list[int]:
+    """``layers`` checked against ``dataset``: the input width must be its features and the output width its
+    classes; ``None`` means ``[features, 50, classes]``, the lab's network for that data."""
+    layers = [dataset.features, 50, dataset.classes] if layers is None else check_layers(layers)
+    for index, have, what in ((0, dataset.features, "features"), (-1, dataset.classes, "classes")):
+        if layers[index] != have:
+            raise ValueError(f"layers {layers} do not fit dataset {dataset.name!r}: layers[{index}] is {layers[index]} "
+                             f"but dataset {dataset.name!r} has {have} {what}")
+    return layers
+
+
 def initial_weights(layers: Sequence[int], generator: torch.Generator | int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """``(weight (out, in), bias (out,))`` per layer, from ``nn.Linear``'s default U(−1/√fan_in, 1/√fan_in).
     With a seed, the counter-based numbers of :mod:`inertia.init` (what every engine starts that seed from);

@@ -8,10 +8,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 import numpy as np
 
-from inertia.lab.settings import LabSettings, SettingsError
+from inertia.lab.settings import LabSettings
 from inertia.stats import mean_ci
 
 
@@ -22,19 +23,21 @@ class Cancelled(Exception):
 def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], cancelled: threading.Event):
     """Train the comparison for ``settings`` on ``dataset``, calling ``emit(event, payload)`` as it goes; returns
     the :class:`~inertia.comparison.Comparison`. Raises :class:`Cancelled` once ``cancelled`` is set."""
-    from inertia.comparison import compare, effective_lr_sentences
-    from inertia.models import MLP
+    from inertia.comparison import CompareConfig, compare, effective_lr_sentences
+    from inertia.models import MLP, layers_for
+    from inertia.report import command_line
 
     arguments = settings.compare_arguments(dataset)
-    layers = arguments["layers"] or [dataset.features, 50, dataset.classes]
-    if layers[0] != dataset.features or layers[-1] != dataset.classes:
-        raise SettingsError(f"layers {layers} do not fit {dataset.name!r}: it has {dataset.features} features and "
-                            f"{dataset.classes} classes, so layers must start with {dataset.features} and end with "
-                            f"{dataset.classes}")
+    layers = layers_for(dataset, arguments["layers"])
+    config = CompareConfig(momenta=settings.momenta, dataset=dataset.name, layers=tuple(layers),
+                           activation=settings.activation, lr=settings.lr, batch_size=settings.batch_size,
+                           epochs=settings.epochs, seeds=tuple(range(settings.seeds)), form=settings.form,
+                           hold=settings.hold, nesterov=settings.nesterov)
+    command = command_line(asdict(config))
     weights = sum(p.numel() for p in MLP(layers).parameters())
-    settings.check_work(len(dataset), weights)
+    settings.check_work(len(dataset), weights, command)
     started = time.perf_counter()
-    emit("start", {"command": settings.command(dataset.name), "layers": layers, "samples": len(dataset),
+    emit("start", {"command": command, "layers": layers, "samples": len(dataset),
                    "features": dataset.features, "classes": dataset.classes, "dataset": dataset.name,
                    "momenta": list(settings.momenta), "epochs": settings.epochs, "seeds": settings.seeds,
                    "hold": settings.hold, "ball": ball(settings.momenta), "rates": rate_map(settings)})

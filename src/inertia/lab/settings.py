@@ -1,11 +1,10 @@
 """The live lab's settings: read from a URL's query (what the page sends and what its address bar keeps),
-checked with errors that name the control, turned back into a query, an ``inertia compare`` command and the
-arguments of :func:`inertia.compare`."""
+checked with errors that name the control, turned back into a query and into the arguments of
+:func:`inertia.compare`."""
 
 from __future__ import annotations
 
 import math
-import shlex
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from urllib.parse import urlencode
@@ -116,21 +115,9 @@ class LabSettings:
                 "activation": self.activation, "form": self.form, "nesterov": self.nesterov, "hold": self.hold,
                 "engine": "population", "device": "cpu"}
 
-    def command(self, dataset_name: str) -> str:
-        """The ``inertia compare`` command that runs the same comparison."""
-        parts = ["inertia", "compare", "--momenta", ",".join(f"{m:g}" for m in self.momenta), "--lr", f"{self.lr:g}",
-                 "--batch-size", str(self.batch_size), "--epochs", str(self.epochs), "--seeds", str(self.seeds),
-                 "--dataset", dataset_name, "--activation", self.activation, "--form", self.form]
-        if self.layers:
-            parts += ["--layers", ",".join(map(str, self.layer_widths()))]
-        if self.nesterov:
-            parts.append("--nesterov")
-        if self.hold != "lr":
-            parts += ["--hold", self.hold]
-        return shlex.join(parts)
-
-    def check_work(self, samples: int, weights: int) -> None:
-        """:class:`SettingsError` when the comparison is larger than one request may ask for."""
+    def check_work(self, samples: int, weights: int, command: str) -> None:
+        """:class:`SettingsError` when the comparison is larger than one request may ask for; the message names
+        ``command``, which runs it from the command line."""
         runs = len(self.momenta) * self.seeds
         if self.hold == "effective-lr":
             runs += sum(m > 0 for m in self.momenta) * self.seeds
@@ -139,7 +126,7 @@ class LabSettings:
             raise SettingsError(
                 f"this comparison is {work / WORK_BUDGET:.1f}x the work one change may start ({runs} runs × "
                 f"{self.epochs} epochs × {samples:,} examples × {weights:,} weights); use fewer seeds, momenta or "
-                "epochs or a smaller network, or run it with the command below")
+                f"epochs or a smaller network, or run it from the command line: {command}")
 
 
 def _number(name: str, text) -> float:

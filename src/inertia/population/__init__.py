@@ -33,7 +33,7 @@ import torch
 
 from inertia import outcome, rules
 from inertia.data import Dataset
-from inertia.models import MLP, check_layers, resolve_device
+from inertia.models import MLP, check_layers, layers_for, resolve_device
 from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
 from inertia.population.torch_engine import initial_losses
@@ -154,9 +154,7 @@ def train_population(
     if activation not in ACTIVATIONS:
         raise ValueError(f"the population engine supports activations {ACTIVATIONS}, not {activation!r}; "
                          "use the loop engine for others")
-    if layers[0] != dataset.features or layers[-1] != dataset.classes:
-        raise ValueError(f"layers {layers} do not fit dataset {dataset.name!r} "
-                         f"({dataset.features} features, {dataset.classes} classes)")
+    layers_for(dataset, layers)
     for i, m in enumerate(members):
         try:
             m.rule(form, nesterov, maximize).check()
