@@ -42,7 +42,7 @@ def reproduce_nqm(
     [10⁻⁵, 10^0.5] (plain SGD); 100 in [10⁻⁸, 10] × 20 momenta 1 − β log-spaced in [10⁻⁵, 1] (momentum). Then
     the paper's claims, checked one by one.
     """
-    from inertia import nqm, plots
+    from inertia import nqm
     from inertia.progress import progress_bar
 
     check_output_dir(out, "--out")
@@ -54,12 +54,7 @@ def reproduce_nqm(
     summary = result.to_json() | {"claims": {c.name: {"holds": c.holds, "evidence": c.evidence} for c in claims}}
     out.mkdir(parents=True, exist_ok=True)
     (out / "nqm.json").write_text(json.dumps(summary, indent=2) + "\n")
-    figure = plots.batch_scaling(
-        {"SGD": {"batch_sizes": result.batch_sizes, "steps": result.sgd_steps, "lr": result.sgd_lr},
-         "momentum": {"batch_sizes": result.batch_sizes, "steps": result.momentum_steps, "lr": result.momentum_lr,
-                      "effective_lr": result.momentum_effective_lr}},
-        f"Noisy quadratic model: steps to expected loss {target:g}", lr_label="best learning rate")
-    figure.savefig(out / "nqm.png", dpi=120)
+    result.plot().savefig(out / "nqm.png", dpi=120)
     if json_output:
         print(json.dumps(summary))
         return

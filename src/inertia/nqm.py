@@ -25,6 +25,7 @@ each). Against all 10⁴ coordinates one by one the expected loss differs by < 1
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -185,6 +186,16 @@ class BatchScaling:
         """``lr / (1 − β)``: the step size momentum amounts to at small batch sizes."""
         return self.momentum_lr / (1 - self.momentum)
 
+    def plot(self):
+        """Steps to the target against batch size, and the best learning rates (:func:`inertia.plots.batch_scaling`)."""
+        from inertia import plots
+
+        return plots.batch_scaling(
+            {"SGD": {"batch_sizes": self.batch_sizes, "steps": self.sgd_steps, "lr": self.sgd_lr},
+             "momentum": {"batch_sizes": self.batch_sizes, "steps": self.momentum_steps, "lr": self.momentum_lr,
+                          "effective_lr": self.momentum_effective_lr}},
+            f"Noisy quadratic model: steps to expected loss {self.target:g}", lr_label="best learning rate")
+
     def to_json(self) -> dict:
         """JSON-ready: steps as integers, hyperparameters as floats, ``None`` where the target is out of reach."""
 
@@ -232,6 +243,13 @@ def batch_scaling(problem: Problem | None = None, target: float = TARGET, batch_
     grid = {"sgd_learning_rates": [float(v) for v in sgd_learning_rates],
             "learning_rates": [float(v) for v in learning_rates], "momenta": [float(v) for v in momenta]}
     return BatchScaling(batch_sizes, target, sgd[0], sgd[1], heavy[0], heavy[1], heavy[2], grid)
+
+
+@functools.lru_cache(maxsize=1)
+def reference() -> BatchScaling:
+    """:func:`batch_scaling` at its defaults (the paper's setting), computed once per process: what reports of
+    batch studies set beside the network's results."""
+    return batch_scaling()
 
 
 def _search(problem, target, batch_sizes, pairs, on_point):

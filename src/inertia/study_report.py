@@ -40,7 +40,7 @@ def command_line(config: dict) -> str:
 
 def study_page(summary: dict, model: nqm.BatchScaling | None = None) -> str:
     config, best = summary["config"], summary["best"]
-    model = model or nqm.batch_scaling()
+    model = model or nqm.reference()
     model_claims = nqm.check_claims(model)
     charts = {"study": _steps_chart(best, f"{summary['dataset']}: steps to {summary['target']}"),
               "model": _steps_chart(_model_rows(model), f"noisy quadratic model: steps to expected loss "
