@@ -187,7 +187,6 @@ def compare(
     _saved(out, [p.name for p in files.values()])
 
 
-
 def comparison_table(comparison) -> Table:
     """The comparison's table for the terminal: mean ± 95 % CI half-width over seeds."""
     config = comparison.config

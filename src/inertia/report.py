@@ -1,7 +1,7 @@
-"""One self-contained HTML report of a comparison or a sweep (a batch study's: :mod:`inertia.study_report`): tables,
-conclusions backed by statistics,
-interactive charts (Plotly, inlined: the file makes no network request), decision regions across momenta and
-epochs, the ball in the valley with a momentum slider, and what produced it.
+"""One self-contained HTML report of a comparison or a sweep (a batch study's: :mod:`inertia.study_report`):
+tables, conclusions backed by statistics, interactive charts (Plotly, inlined: the file makes no network
+request), decision regions across momenta and epochs, the ball in the valley with a momentum slider, and what
+produced it.
 
 ``write_report(path)`` takes a folder written by :func:`inertia.compare` (``summary.json``, ``curves.csv``,
 ``regions.json``) or a sweep store (``.db``).
