@@ -35,10 +35,13 @@ def rules_trajectory(rule, a, b, p0, steps=STEPS, schedule=None):
     return np.array(out)
 
 
-def torch_trajectory(make, a, b, p0, steps=STEPS, schedule=None):
+def torch_trajectory(make, a, b, p0, steps=STEPS, schedule=None, jitter=None):
+    """torch.optim's trajectory; with ``jitter`` (a seed) every update's result is nudged by one ulp, up or down
+    at random per coordinate."""
     p = torch.tensor(p0, requires_grad=True)
     optimizer = make([p])
     at, bt = torch.tensor(a), torch.tensor(b)
+    rng = None if jitter is None else np.random.default_rng(jitter)
     out = []
     for t in range(steps):
         optimizer.zero_grad()
@@ -47,8 +50,28 @@ def torch_trajectory(make, a, b, p0, steps=STEPS, schedule=None):
         if schedule:
             optimizer.param_groups[0]["lr"] = schedule(t)
         optimizer.step()
+        if rng is not None:
+            with torch.no_grad():
+                p.mul_(torch.from_numpy(1 + rng.choice([-1.0, 1.0], p.shape) * np.finfo(float).eps))
         out.append(p.detach().numpy().copy())
     return np.array(out)
+
+
+def relative_gap(ours, theirs) -> float:
+    return float(np.max(np.abs(ours - theirs) / (np.abs(theirs) + 1e-12)))
+
+
+def assert_matches_to_roundoff(ours, make, a, b, p0, schedule=None):
+    """``ours`` follows torch.optim's trajectory as closely as round-off allows on this problem. The allowance is
+    measured, not fixed: torch's own trajectory with every update nudged by one ulp (three random patterns)
+    shows how far round-off alone carries it. Most cases here stay within a few ulps; some amplify round-off to
+    ~1e-9 over 100 updates, by an amount that varies with the CPU's kernels, which no fixed tolerance follows.
+    A wrong coefficient moves the trajectory by far more (1e-3 and up)."""
+    expected = torch_trajectory(make, a, b, p0, schedule=schedule)
+    floor = max(relative_gap(torch_trajectory(make, a, b, p0, schedule=schedule, jitter=seed), expected)
+                for seed in range(3))
+    gap = relative_gap(ours, expected)
+    assert gap <= 4 * floor, f"relative gap {gap:.3g} against torch.optim; round-off alone reaches {floor:.3g}"
 
 
 # (description, rule, the torch.optim optimizer that must match it)
@@ -80,16 +103,14 @@ CASES = [
 @pytest.mark.parametrize(("description", "rule", "make"), CASES, ids=[c[0] for c in CASES])
 def test_rules_match_torch_optim(description, rule, make):
     a, b, p0 = quadratic(1)
-    expected = torch_trajectory(make, a, b, p0)
-    np.testing.assert_allclose(rules_trajectory(rule, a, b, p0), expected, rtol=1e-10, atol=1e-12)
+    assert_matches_to_roundoff(rules_trajectory(rule, a, b, p0), make, a, b, p0)
 
 
 @pytest.mark.parametrize(("description", "rule", "make"), CASES[:6], ids=[c[0] for c in CASES[:6]])
 def test_rules_match_torch_optim_under_a_schedule(description, rule, make):
     a, b, p0 = quadratic(2)
     schedule = rules.Cosine(rule.lr, total=80, floor=rule.lr / 10)
-    np.testing.assert_allclose(rules_trajectory(rule, a, b, p0, schedule=schedule),
-                               torch_trajectory(make, a, b, p0, schedule=schedule), rtol=1e-10, atol=1e-12)
+    assert_matches_to_roundoff(rules_trajectory(rule, a, b, p0, schedule=schedule), make, a, b, p0, schedule)
 
 
 # torch.optim's state, named by the rule's slots.
