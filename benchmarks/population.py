@@ -36,7 +36,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from inertia import data, rules
+from inertia import data
+from inertia.optim import rules
 from inertia.population import Member, train_population
 
 MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)

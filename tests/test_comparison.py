@@ -189,7 +189,7 @@ def test_baselines_train_like_their_torch_optimizers_over_the_same_seeds(engine)
                     "maximize=False, form='pytorch')"),
 ])
 def test_baseline_texts(text, expected):
-    from inertia import rules
+    from inertia.optim import rules
 
     assert repr(rules.parse(text)) == expected
 

@@ -1,5 +1,5 @@
-"""Every optimizer of inertia.rules against torch.optim, and QHM against its published update and its exact
-conversions to SGD. The rules run through one generic update (rules.apply)."""
+"""Every optimizer of inertia.optim.rules against torch.optim, and QHM against its published update and its exact
+conversions to SGD. The rules run through one generic update (update.apply)."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inertia import forms, rules
 from inertia.optim import QHM as QHMOptimizer
+from inertia.optim import forms, rules, schedules, update
 
 STEPS = 100
 
@@ -26,11 +26,11 @@ def gradient(a, b, p):
 
 
 def rules_trajectory(rule, a, b, p0, steps=STEPS, schedule=None):
-    p, state = p0.copy(), rules.initial_state(p0, rule.slots)
+    p, state = p0.copy(), update.initial_state(p0, rule.slots)
     out = []
     for t in range(steps):
         lr = schedule(t) if schedule else rule.lr
-        p, state = rules.apply(p, gradient(a, b, p), state, rule.update(lr, t), rule.slots, rule.m_after_den)
+        p, state = update.apply(p, gradient(a, b, p), state, rule.update(lr, t), rule.slots, rule.m_after_den)
         out.append(p.copy())
     return np.array(out)
 
@@ -109,7 +109,7 @@ def test_rules_match_torch_optim(description, rule, make):
 @pytest.mark.parametrize(("description", "rule", "make"), CASES[:6], ids=[c[0] for c in CASES[:6]])
 def test_rules_match_torch_optim_under_a_schedule(description, rule, make):
     a, b, p0 = quadratic(2)
-    schedule = rules.Cosine(rule.lr, total=80, floor=rule.lr / 10)
+    schedule = schedules.Cosine(rule.lr, total=80, floor=rule.lr / 10)
     assert_matches_to_roundoff(rules_trajectory(rule, a, b, p0, schedule=schedule), make, a, b, p0, schedule)
 
 
@@ -123,7 +123,7 @@ TORCH_SLOTS = {"m": ("exp_avg", "momentum_buffer"), "v": ("exp_avg_sq", "square_
        momentum=st.floats(0, 0.95), centered=st.booleans(), maximize=st.booleans(), seed=st.integers(0, 50))
 def test_random_configurations_match_torch_optim_step_by_step(kind, lr, beta1, beta2, eps, weight_decay, momentum,
                                                              centered, maximize, seed):
-    """Each of 40 updates from torch's own parameters and state: one rules.apply against one optimizer.step.
+    """Each of 40 updates from torch's own parameters and state: one update.apply against one optimizer.step.
     (Whole trajectories are compared above; step by step, round-off cannot compound, so any configuration
     must agree to round-off.)"""
     if kind == "rmsprop":
@@ -147,7 +147,7 @@ def test_random_configurations_match_torch_optim_step_by_step(kind, lr, beta1, b
         state = {slot: (torch_state[name].numpy().copy() if (name := next(
                  (n for n in TORCH_SLOTS[slot] if n in torch_state), None)) else np.zeros_like(p0))
                  for slot in rule.slots}
-        ours, ours_state = rules.apply(before, p.grad.numpy().copy(), state, rule.update(lr, t), rule.slots,
+        ours, ours_state = update.apply(before, p.grad.numpy().copy(), state, rule.update(lr, t), rule.slots,
                                        rule.m_after_den)
         opt.step()
         # Centered RMSprop divides by sqrt(v - a²), which cancels where the gradient barely varies: both sides
@@ -170,14 +170,14 @@ def test_rules_work_on_torch_tensors_and_arrays_of_members():
     members = [rules.Adam(0.01, 0.9, 0.99), rules.Adam(0.05, 0.5, 0.999, 1e-4, 0.1)]
     stacked = rules.stack(members)
     p = np.stack([p0, p0])
-    state = rules.initial_state(p, stacked.slots)
+    state = update.initial_state(p, stacked.slots)
     for t in range(30):
         grads = np.stack([gradient(a, b, row) for row in p])
-        p, state = rules.apply(p, grads, state, stacked.update(stacked.lr, t).broadcast((-1, 1)), stacked.slots)
+        p, state = update.apply(p, grads, state, stacked.update(stacked.lr, t).broadcast((-1, 1)), stacked.slots)
     for row, rule in zip(p, members):
         np.testing.assert_allclose(row, rules_trajectory(rule, a, b, p0, steps=30)[-1], rtol=1e-12)
     tensor = torch.tensor(p0)
-    new, _ = rules.apply(tensor, tensor, rules.initial_state(tensor, ("m", "v")), members[0].update(0.01, 0),
+    new, _ = update.apply(tensor, tensor, update.initial_state(tensor, ("m", "v")), members[0].update(0.01, 0),
                          ("m", "v"))
     assert isinstance(new, torch.Tensor)
 

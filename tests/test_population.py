@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from inertia import data, rules
+from inertia import data
 from inertia.models import MLP
-from inertia.optim import Momentum
+from inertia.optim import Momentum, checks, rules, schedules, update
 from inertia.population import Member, chunk_sizes, member_bytes, train_population, triton_runs_on
 from inertia.train import fit
 
@@ -24,12 +24,12 @@ CASES = [
     ("polyak form", {"form": "polyak"}, [Member(0.1, 0.9, seed=6), Member(0.2, 0.5, dampening=0.2, seed=7)]),
     ("ema form", {"form": "ema"}, [Member(0.5, 0.9, seed=8), Member(0.3, 0.0, seed=9)]),
     ("schedules of every kind", {}, [
-        Member(momentum=0.9, seed=10, schedule=rules.InverseTime(0.2, 1e-2)),
-        Member(momentum=0.5, seed=11, schedule=rules.Step(0.2, every=30, gamma=0.5)),
-        Member(momentum=0.8, seed=12, schedule=rules.Cosine(0.2, total=200, floor=0.01)),
+        Member(momentum=0.9, seed=10, schedule=schedules.InverseTime(0.2, 1e-2)),
+        Member(momentum=0.5, seed=11, schedule=schedules.Step(0.2, every=30, gamma=0.5)),
+        Member(momentum=0.8, seed=12, schedule=schedules.Cosine(0.2, total=200, floor=0.01)),
         Member(lr=0.1, momentum=0.8, seed=13)]),
     ("polyak under a changing lr", {"form": "polyak"},
-     [Member(momentum=0.9, seed=14, schedule=rules.Step(0.1, every=25, gamma=0.3))]),
+     [Member(momentum=0.9, seed=14, schedule=schedules.Step(0.1, every=25, gamma=0.3))]),
     ("maximize", {"maximize": True}, [Member(0.01, 0.5, seed=15)]),
     ("no shuffling", {"shuffle": False}, [Member(0.1, 0.9, seed=16), Member(0.1, 0.0, seed=17)]),
     ("tanh, two hidden layers", {"activation": "tanh", "layers": [2, 8, 8, 3]},
@@ -236,7 +236,7 @@ def test_cuda_matches_cpu():  # pragma: no cover - run on a GPU machine
 UPDATE_RULES = [
     rules.Momentum(0.1, 0.0, weight_decay=1e-2, maximize=True),
     *(rules.Momentum(0.1, 0.9, 0.0 if nesterov or form == "ema" else 0.3, 1e-2, nesterov, True, form)
-      for form in rules.FORMS for nesterov in (False, True)),
+      for form in checks.FORMS for nesterov in (False, True)),
     rules.QHM(0.1, 0.9, 0.7, 1e-2), rules.Adam(0.01, 0.8, 0.99, 1e-6, 1e-2, maximize=True), rules.AdamW(0.01),
     rules.RMSprop(0.01, 0.9, 1e-6, 1e-2), rules.RMSprop(0.01, 0.9, 1e-6, 0.0, 0.5),
     rules.RMSprop(0.01, 0.9, 1e-6, 0.0, 0.5, True), rules.RMSprop(0.01, 0.95, 1e-6, 1e-2, 0.0, True),
@@ -246,7 +246,7 @@ UPDATE_RULES = [
 @pytest.mark.parametrize("rule", UPDATE_RULES, ids=repr)
 def test_triton_update_equals_rules(rule):
     """The Triton engine's update alone (gpu_kernels._update, launched on one vector), on random state,
-    against inertia.rules.apply, step by step under a changing learning rate."""
+    against inertia.optim.update.apply, step by step under a changing learning rate."""
     pytest.importorskip("triton")
     if not triton_runs_on(torch.device(TRITON_DEVICE)):
         pytest.skip("needs Triton on CUDA or its interpreter")
@@ -257,14 +257,14 @@ def test_triton_update_equals_rules(rule):
     params, grads = rng.standard_normal(size), rng.standard_normal((12, size))
     ours = torch.tensor(params, device=TRITON_DEVICE)
     state = torch.zeros((max(len(slots), 1), size), dtype=torch.float64, device=TRITON_DEVICE)
-    rows = [slots.index(s) if s in slots else -1 for s in rules.SLOTS]
-    theirs, their_state = params.copy(), rules.initial_state(params, slots)
+    rows = [slots.index(s) if s in slots else -1 for s in update.SLOTS]
+    theirs, their_state = params.copy(), update.initial_state(params, slots)
     for t, g in enumerate(grads):
-        update = rule.update(0.1 / (1 + t), t)
-        row = torch.tensor([float(getattr(update, name)) for name in rules.UPDATE_FIELDS], dtype=torch.float64,
+        step = rule.update(0.1 / (1 + t), t)
+        row = torch.tensor([float(getattr(step, name)) for name in update.UPDATE_FIELDS], dtype=torch.float64,
                            device=TRITON_DEVICE)
         gpu_kernels.apply_update(ours, state, torch.tensor(g, device=TRITON_DEVICE), row, rows, rule.m_after_den)
-        theirs, their_state = rules.apply(theirs, g, their_state, update, slots, rule.m_after_den)
+        theirs, their_state = update.apply(theirs, g, their_state, step, slots, rule.m_after_den)
         np.testing.assert_allclose(ours.cpu().numpy(), theirs, rtol=1e-13, atol=1e-14)
         for slot in slots:
             np.testing.assert_allclose(state[slots.index(slot)].cpu().numpy(), their_state[slot], rtol=1e-13,
@@ -273,7 +273,7 @@ def test_triton_update_equals_rules(rule):
 
 @pytest.mark.parametrize("rule", UPDATE_RULES, ids=repr)
 def test_kernel_update_equals_rules(rule):
-    """The CPU kernel's update alone, on random state, against inertia.rules.apply, step by step under a
+    """The CPU kernel's update alone, on random state, against inertia.optim.update.apply, step by step under a
     changing learning rate."""
     from inertia import kernels
 
@@ -281,13 +281,13 @@ def test_kernel_update_equals_rules(rule):
     params, grads = rng.standard_normal(7), rng.standard_normal((30, 7))
     slots = rule.slots
     ours, state = params.copy(), np.zeros((len(slots), 7))
-    rows = [slots.index(s) if s in slots else -1 for s in rules.SLOTS]
-    theirs, their_state = params.copy(), rules.initial_state(params, slots)
+    rows = [slots.index(s) if s in slots else -1 for s in update.SLOTS]
+    theirs, their_state = params.copy(), update.initial_state(params, slots)
     for t, g in enumerate(grads):
-        update = rule.update(0.1 / (1 + t), t)
-        row = np.array([float(getattr(update, name)) for name in rules.UPDATE_FIELDS])
+        step = rule.update(0.1 / (1 + t), t)
+        row = np.array([float(getattr(step, name)) for name in update.UPDATE_FIELDS])
         kernels.apply_update(ours, state, g, row, *rows, rule.m_after_den)
-        theirs, their_state = rules.apply(theirs, g, their_state, update, slots, rule.m_after_den)
+        theirs, their_state = update.apply(theirs, g, their_state, step, slots, rule.m_after_den)
         np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-14)
         for slot in slots:
             np.testing.assert_allclose(state[slots.index(slot)], their_state[slot], rtol=1e-13, atol=1e-14)

@@ -1,4 +1,4 @@
-"""inertia.rules and inertia.optim against torch.optim.SGD, and the forms against each other."""
+"""inertia.optim.rules and the torch optimizers against torch.optim.SGD, and the forms against each other."""
 
 import re
 
@@ -8,8 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inertia import forms, rules
-from inertia.optim import Momentum
+from inertia.optim import Momentum, checks, forms, rules, schedules
 
 STEPS = 120
 
@@ -230,8 +229,8 @@ def run_on(grads, lr_at, **kwargs):
     return np.array(ps), np.array(bufs)
 
 
-SCHEDULES = [rules.Constant(0.1), rules.Step(0.1, every=7, gamma=0.5), rules.Cosine(0.1, total=60),
-             rules.InverseTime(0.1, decay=0.05)]
+SCHEDULES = [schedules.Constant(0.1), schedules.Step(0.1, every=7, gamma=0.5), schedules.Cosine(0.1, total=60),
+             schedules.InverseTime(0.1, decay=0.05)]
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: type(s).__name__)
@@ -254,7 +253,7 @@ def test_polyak_equals_pytorch_at_constant_lr(nesterov):
 
 
 def test_polyak_and_pytorch_differ_by_the_predicted_amount_when_lr_changes():
-    m, schedule, grads = 0.9, rules.Step(0.1, every=10, gamma=0.3), gradients(2)
+    m, schedule, grads = 0.9, schedules.Step(0.1, every=10, gamma=0.3), gradients(2)
     polyak, _ = run_on(grads, schedule, momentum=m, form="polyak")
     pytorch, _ = run_on(grads, schedule, momentum=m)
     # Step t moves polyak by -Σ_k m^(t-k)·lr_k·g_k and pytorch by -lr_t·Σ_k m^(t-k)·g_k.
@@ -279,7 +278,7 @@ def test_pytorch_dampening_differs_from_ema_on_the_first_step_by_m_to_the_t():
         forms.convert("pytorch", "ema", lr=0.1, momentum=m, dampening=m)
 
 
-@pytest.mark.parametrize(("source", "target"), [(s, t) for s in rules.FORMS for t in rules.FORMS])
+@pytest.mark.parametrize(("source", "target"), [(s, t) for s in checks.FORMS for t in checks.FORMS])
 def test_every_conversion_reproduces_the_source_updates(source, target):
     m, d, grads = 0.85, 0.0 if source != "polyak" else 0.2, gradients(4)
     if source == "ema":
@@ -292,15 +291,15 @@ def test_every_conversion_reproduces_the_source_updates(source, target):
 
 
 def test_schedules_by_formula():
-    assert rules.schedule("constant", 0.5)(100) == 0.5
-    assert rules.schedule("inverse_time", 1.0, decay=1e-3)(100) == pytest.approx(1 / 1.1)
-    assert rules.schedule("step", 1.0, every=10, gamma=0.5)(25) == 0.25
-    cosine = rules.schedule("cosine", 1.0, total=100, floor=0.1)
+    assert schedules.schedule("constant", 0.5)(100) == 0.5
+    assert schedules.schedule("inverse_time", 1.0, decay=1e-3)(100) == pytest.approx(1 / 1.1)
+    assert schedules.schedule("step", 1.0, every=10, gamma=0.5)(25) == 0.25
+    cosine = schedules.schedule("cosine", 1.0, total=100, floor=0.1)
     assert cosine(0) == 1.0 and cosine(50) == pytest.approx(0.55) and cosine(100) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="Invalid schedule: 'linear'"):
-        rules.schedule("linear", 1.0)
+        schedules.schedule("linear", 1.0)
     with pytest.raises(ValueError, match="schedule 'step'"):
-        rules.schedule("step", 1.0)
+        schedules.schedule("step", 1.0)
 
 
 def test_rules_work_on_torch_tensors_too():

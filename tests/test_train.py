@@ -5,8 +5,9 @@ from torch.func import functional_call
 from torch.nn.functional import cross_entropy
 from torch.utils.data import DataLoader, TensorDataset
 
-from inertia import data, rules, shuffle
+from inertia import data, shuffle
 from inertia.models import MLP
+from inertia.optim import schedules
 from inertia.train import fit
 
 
@@ -114,7 +115,7 @@ def test_argument_errors(tiny, kwargs, message):
 
 def test_schedule_sets_the_learning_rate_of_each_update(tiny):
     """Update t uses schedule(t): compare with plain SGD stepped by hand at those rates."""
-    schedule = rules.Step(0.5, every=2, gamma=0.1)
+    schedule = schedules.Step(0.5, every=2, gamma=0.1)
     model, reference = MLP([2, 8, 3], seed=4), MLP([2, 8, 3], seed=4)
     fit(model, tiny, torch.optim.SGD(model.parameters(), lr=99.0), epochs=1, batch_size=3, shuffle=False,
         schedule=schedule)

@@ -288,7 +288,7 @@ def scratch(
     """Train seed 004's NumPy network from scratch and print its log lines.
 
     Spiral 100 × 3 (turns 2.5), [2, 64, 3] ReLU, softmax cross-entropy, full batch, SGD lr 1 with decay 1e-3
-    and momentum 0.9, 10001 epochs; the update comes from inertia.rules.
+    and momentum 0.9, 10001 epochs; the update comes from inertia.optim.rules.
     """
     import numpy as np
 
@@ -369,11 +369,11 @@ def ball(
 ) -> None:
     """Seed 003's ball in the bumpy valley: plain descent stops at the bump, momentum rolls over it.
 
-    Also runs inertia.rules on the continuous valley, an ill-conditioned quadratic, Rosenbrock and Beale.
+    Also runs inertia.optim.rules on the continuous valley, an ill-conditioned quadratic, Rosenbrock and Beale.
     """
     from inertia import valley
+    from inertia.optim.checks import FORMS
     from inertia.progress import progress_bar
-    from inertia.rules import FORMS
 
     if form not in FORMS:
         raise ValueError(f"Invalid form: {form!r} (allowed: {', '.join(FORMS)})")

@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 
 from inertia import data as data_module
-from inertia import rules
 from inertia.data import Dataset
 from inertia.models import MLP, check_layers, layers_for, resolve_device
-from inertia.optim import Momentum
+from inertia.optim import rules
+from inertia.optim.checks import check_hyperparameters, check_momentum
+from inertia.optim.torch_optimizers import Momentum, for_rule
 from inertia.outcome import DIVERGENCE_FACTOR, check_factor
 from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
 from inertia.population import Member, train_population
 from inertia.progress import progress_bar
-from inertia.rules import check_hyperparameters, check_momentum
 from inertia.stats import mean_ci, paired_difference
 from inertia.train import History, fit
 
@@ -363,7 +363,7 @@ def compare(
     model after another with :func:`~inertia.train.fit`; ``"auto"`` uses the population engine whenever it
     supports the activation. Both give the same numbers to float32 round-off. ``divergence_factor`` is the
     divergence rule's (:mod:`inertia.outcome`). ``baselines`` adds other optimizers, each trained over the
-    same seeds (so paired with the momenta): texts :func:`inertia.rules.parse` reads, such as ``"adam"`` (at
+    same seeds (so paired with the momenta): texts :func:`inertia.optim.rules.parse` reads, such as ``"adam"`` (at
     torch.optim's defaults) or ``"rmsprop:lr=0.003"``. ``hold="effective-lr"`` also trains every nonzero
     momentum β at ``lr·(1 − β)``, the same effective step ``lr/(1 − β)`` as plain SGD at ``lr``, over the same
     seeds (:meth:`Comparison.effective_lr_table`, :meth:`Comparison.gains`): does a momentum's gain survive
@@ -469,8 +469,6 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
 def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: str, device, advance,
                     divergence_factor) -> list[Run]:
     """One baseline optimizer over every seed: one population, or one ``fit`` per seed with its torch optimizer."""
-    from inertia.optim import for_rule
-
     rule = rules.parse(text)
     if engine == "population":
         members = [Member(seed=seed, optimizer=rule) for seed in config.seeds]

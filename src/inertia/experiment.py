@@ -5,7 +5,7 @@ A spec has these tables (every key optional except where noted)::
     [data]        name = "spiral"  (spiral, moons, circles, blobs, digits, or a .csv/.npz path), seed = 0, and
                   the generator's own arguments (points, noise, turns, ...; label for a table)
     [model]       layers = [2, 50, 3] (default: features, 50, classes), activation = "relu"
-    [optimizer]   name = "momentum" (any form; or sgd, qhm, adam, adamw, rmsprop: inertia.rules, with
+    [optimizer]   name = "momentum" (any form; or sgd, qhm, adam, adamw, rmsprop: inertia.optim.rules, with
                   torch.optim's semantics and defaults), lr, momentum (QHM's β), dampening, weight_decay,
                   nesterov, form, effective_lr = false, and nu (qhm), beta1, beta2, eps (adam, adamw),
                   alpha, eps, centered (rmsprop)
@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from inertia.optim.checks import FORMS, check_momentum
 from inertia.outcome import check_factor
-from inertia.rules import FORMS, check_momentum
 
 OPTIMIZERS = ("momentum", "sgd", "qhm", "adam", "adamw", "rmsprop")
 # Keys of [optimizer] beyond momentum's, and the optimizers that read each (left out of the others' configs).

@@ -6,8 +6,8 @@ through GPU memory between them. Here one program trains ``BLOCK`` members throu
 and gradients stay in registers from the first minibatch to the full-data evaluation, the momentum buffers are
 read and written once per update, and the data (a few kilobytes) stays in cache. It computes what
 :mod:`inertia.kernels` computes, in the same layout and order: the data orders of :mod:`inertia.shuffle`
-(Fisher–Yates over the same hash), and per parameter the generic update of :func:`inertia.rules.apply`, with
-coefficients computed from the members' rule (any optimizer of :mod:`inertia.rules`) by torch on the device:
+(Fisher–Yates over the same hash), and per parameter the generic update of :func:`inertia.optim.update.apply`, with
+coefficients computed from the members' rule (any optimizer of :mod:`inertia.optim.rules`) by torch on the device:
 no optimizer's formula is written here (:func:`_update`, tested equal to the rule).
 
 Layout per member (one flat row of ``params``): ``w1`` (d, h), ``b1`` (h,), ``w2t`` (c, h), ``b2`` (c,).
@@ -127,7 +127,7 @@ def _div(a, b):
 
 @triton.jit
 def _coefficients(u_ptr, live):
-    """One step's coefficients for a block of members (the fields of :class:`inertia.rules.Update`, in order),
+    """One step's coefficients for a block of members (the fields of :class:`inertia.optim.update.Update`, in order),
     loaded once and shared by the updates of every weight and bias."""
     return (tl.load(u_ptr + 0, mask=live, other=0.0), tl.load(u_ptr + 1, mask=live, other=0.0),
             tl.load(u_ptr + 2, mask=live, other=0.0), tl.load(u_ptr + 3, mask=live, other=0.0),
@@ -142,7 +142,7 @@ def _coefficients(u_ptr, live):
 def _update(param, grad, state_ptr, off, mask, sign, decay, keep, m_keep, m_take, v_keep, v_take, a_keep, a_take,
             v_scale, eps, g_coef, m_coef, SIZE: tl.constexpr, IM: tl.constexpr, IV: tl.constexpr, IA: tl.constexpr,
             M_AFTER: tl.constexpr):
-    """:func:`inertia.rules.apply` on one block of a member's parameters: ``state_ptr + off`` addresses its
+    """:func:`inertia.optim.update.apply` on one block of a member's parameters: ``state_ptr + off`` addresses its
     slot-0 row (slot k is ``k·SIZE`` further); IM, IV, IA are the rows of slots m, v, a (-1 when absent).
     Returns the new parameter, zero where ``mask`` is off (padding stays zero)."""
     g = sign * grad + decay * param
@@ -284,8 +284,8 @@ def _apply_update(param_ptr, grad_ptr, state_ptr, coef_ptr, SIZE: tl.constexpr, 
 
 def apply_update(params, state, grads, coefficients, rows, m_after) -> None:
     """:func:`_update` alone, in place on one flat vector ``params`` and its ``state`` (slots, size), with one
-    step's ``coefficients`` (the fields of :class:`inertia.rules.Update`): the counterpart of
-    :func:`inertia.kernels.apply_update`, for testing the update against :func:`inertia.rules.apply`."""
+    step's ``coefficients`` (the fields of :class:`inertia.optim.update.Update`): the counterpart of
+    :func:`inertia.kernels.apply_update`, for testing the update against :func:`inertia.optim.update.apply`."""
     size = params.shape[0]
     _apply_update[(1,)](params, grads, state, coefficients, SIZE=size, N=triton.next_power_of_2(size),
                         IM=rows[0], IV=rows[1], IA=rows[2], M_AFTER=m_after)

@@ -2,7 +2,7 @@
 
 Configurations that differ only in what a population member may vary (every hyperparameter of its optimizer,
 and the seed) are trained together by :func:`inertia.population.train_population`, whatever the optimizer:
-momentum, sgd, qhm, adam, adamw and rmsprop are all rules of :mod:`inertia.rules`. A group is claimed in the store
+momentum, sgd, qhm, adam, adamw and rmsprop are all rules of :mod:`inertia.optim.rules`. A group is claimed in the store
 before it starts and recorded (with its claims released) in one transaction when it ends, so killing a sweep
 loses at most the groups in flight and resuming runs exactly what is missing.
 
@@ -198,18 +198,18 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
 
 
 def _schedule(config: dict):
-    from inertia import rules
+    from inertia.optim import schedules
 
     params = {k: v for k, v in config["schedule"].items() if k != "kind"}
     if config["schedule"]["kind"] == "constant":
         return None
-    return rules.schedule(config["schedule"]["kind"], config["optimizer"]["lr"], **params)
+    return schedules.schedule(config["schedule"]["kind"], config["optimizer"]["lr"], **params)
 
 
 def rule_of(config: dict):
-    """The :mod:`inertia.rules` optimizer a configuration names, with torch.optim's defaults for what it leaves
+    """The :mod:`inertia.optim.rules` optimizer a configuration names, with torch.optim's defaults for what it leaves
     out (``sgd`` is momentum in the pytorch form: ``torch.optim.SGD``)."""
-    from inertia import rules
+    from inertia.optim import rules
 
     o, name = config["optimizer"], config["optimizer"]["name"]
     if name in ("momentum", "sgd"):

@@ -78,11 +78,11 @@ def optimal(lam_min: float, lam_max: float) -> dict[str, float]:
 
 
 def measured_rate(eigenvalues, alpha: float, beta: float, steps: int = 2000, seed: int = 0, form: str = "pytorch"):
-    """Run :func:`inertia.rules.momentum_step` on ``f(x) = ½ xᵀAx`` (A with ``eigenvalues`` in a random basis)
+    """Run :func:`inertia.optim.rules.momentum_step` on ``f(x) = ½ xᵀAx`` (A with ``eigenvalues`` in a random basis)
     and return the observed per-step contraction of the state (x, buffer), averaged over the second half of
     ``steps``. The update is linear, so the state is rescaled to norm 1 after every step (the logarithms of
     the factors add up) and nothing underflows however fast it converges."""
-    from inertia.rules import momentum_step
+    from inertia.optim.rules import momentum_step
 
     rng = np.random.default_rng(seed)
     n = len(eigenvalues)

@@ -108,7 +108,7 @@ def fit(
     :func:`inertia.shuffle.order` gives ``(seed, epoch)``, so runs with one seed see the same minibatches in
     every engine (with ``seed=None`` a seed is drawn from torch's global generator). A ``loader`` (any
     re-iterable of ``(x, y)`` batches, e.g. a ``DataLoader``) replaces that batching. ``schedule(t)`` sets
-    every param group's learning rate before update ``t`` (0, 1, ...), e.g. an :mod:`inertia.rules` schedule.
+    every param group's learning rate before update ``t`` (0, 1, ...), e.g. an :mod:`inertia.optim.schedules` schedule.
     ``on_epoch(epoch, history_so_far)`` is called after each epoch, e.g. to drive a progress bar. Training
     stops at the first epoch where :func:`inertia.outcome.diverging` fires (with ``divergence_factor``).
     With ``held_out`` (e.g. ``dataset.test``) its loss and accuracy are recorded after every epoch too.

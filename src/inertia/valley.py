@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inertia.rules import check_momentum, momentum_step
+from inertia.optim.checks import check_momentum
+from inertia.optim.rules import momentum_step
 
 BUMP_INDEX, BUMP_HEIGHT = 25, 2e-3
 
@@ -137,7 +138,7 @@ class Trajectory:
 
 def trajectory(function: str, lr: float, momentum: float, steps: int = 200, form: str = "polyak",
                nesterov: bool = False, start=None) -> Trajectory:
-    """Gradient descent with :func:`inertia.rules.momentum_step` on one of :data:`FUNCTIONS`."""
+    """Gradient descent with :func:`inertia.optim.rules.momentum_step` on one of :data:`FUNCTIONS`."""
     if function not in FUNCTIONS:
         raise ValueError(f"unknown function {function!r}; choose one of {sorted(FUNCTIONS)}")
     value, gradient, default_start, _ = FUNCTIONS[function]

@@ -6,7 +6,7 @@ ways from the same initial weights and the same minibatch order:
 
 - ``no momentum``: ``torch.optim.SGD(lr)``;
 - ``velocity dictionary``: one buffer per ``named_parameters()`` entry, kept in a dict and updated by
-  :func:`inertia.rules.momentum_step` (the seed's ``v = m·v + g`` starts from zero, which equals torch's
+  :func:`inertia.optim.rules.momentum_step` (the seed's ``v = m·v + g`` starts from zero, which equals torch's
   first-step ``v = g``);
 - ``torch.optim.SGD(momentum)``.
 
@@ -24,7 +24,8 @@ from torch import nn
 
 from inertia.data import random_binary
 from inertia.models import resolve_device
-from inertia.rules import check_hyperparameters, momentum_step
+from inertia.optim.checks import check_hyperparameters
+from inertia.optim.rules import momentum_step
 
 WAYS = ("no momentum", "velocity dictionary", "torch.optim.SGD(momentum)")
 

@@ -1,11 +1,11 @@
 """Population training: many MLPs of one architecture on one data set, trained at once.
 
-Every member has its own optimizer hyperparameters (any rule of :mod:`inertia.rules`: momentum in every form,
+Every member has its own optimizer hyperparameters (any rule of :mod:`inertia.optim.rules`: momentum in every form,
 QHM, Adam, AdamW, RMSprop; one kind per population), learning rate or schedule, and seed (initial weights and
 data order). Each member follows exactly the path :func:`inertia.train.fit` would take for it with the
 matching torch optimizer: the same initial weights (:func:`inertia.models.initial_weights`), the same
 minibatches (:mod:`inertia.shuffle`), the same update (the rule's coefficients, applied by
-:func:`inertia.rules.apply` or its restatement in a compiled kernel) and the same per-epoch metrics.
+:func:`inertia.optim.update.apply` or its restatement in a compiled kernel) and the same per-epoch metrics.
 
 Members are trained in chunks sized from a memory budget. A member that diverges (the rule of
 :mod:`inertia.outcome`, the same one ``fit`` applies) is marked diverged at that epoch and frozen; the others
@@ -31,13 +31,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from inertia import outcome, rules
+from inertia import outcome
 from inertia.data import Dataset
 from inertia.models import MLP, check_layers, layers_for, resolve_device
+from inertia.optim import rules
+from inertia.optim.schedules import Constant
 from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
 from inertia.population.torch_engine import initial_losses
-from inertia.rules import Constant
 from inertia.train import History
 
 __all__ = [
@@ -59,10 +60,10 @@ __all__ = [
 @dataclass(frozen=True)
 class Member:
     """One model's hyperparameters and seed. By default its optimizer is momentum
-    (:class:`inertia.rules.Momentum` with ``lr``, ``momentum``, ``dampening``, ``weight_decay`` and the
-    population's form, Nesterov and maximize); ``optimizer`` may instead hold any rule of :mod:`inertia.rules`
+    (:class:`inertia.optim.rules.Momentum` with ``lr``, ``momentum``, ``dampening``, ``weight_decay`` and the
+    population's form, Nesterov and maximize); ``optimizer`` may instead hold any rule of :mod:`inertia.optim.rules`
     (``rules.Adam(lr=1e-3)``, ``rules.QHM(0.1, 0.9, 0.7)``, ...), whose own fields then apply. ``schedule`` (an
-    :mod:`inertia.rules` schedule) overrides the learning rate."""
+    :mod:`inertia.optim.schedules` schedule) overrides the learning rate."""
 
     lr: float = 0.1
     momentum: float = 0.0

@@ -7,7 +7,9 @@ from dataclasses import fields
 
 import numpy as np
 
-from inertia import init, outcome, rules
+from inertia import init, outcome
+from inertia.optim import rules
+from inertia.optim.schedules import Constant
 from inertia.population.layout import Task
 from inertia.train import HELD_OUT, METRICS, History
 
@@ -32,10 +34,10 @@ class Chunk:
         self.schedules = vectorized_schedules([m.rate() for m in members])
         # With constant learning rates (the usual case) a steady rule's coefficients are two rows for the
         # whole run: the first update's and every later one's.
-        self.steady = self.rule.steady and list(self.schedules) == [rules.Constant]
+        self.steady = self.rule.steady and list(self.schedules) == [Constant]
 
     def coefficients(self, steps: np.ndarray) -> np.ndarray:
-        """The update's coefficients (:class:`inertia.rules.Update`) for updates ``steps`` of every member, from
+        """The update's coefficients (:class:`inertia.optim.update.Update`) for updates ``steps`` of every member, from
         the members' rule and learning rates: shape (len(steps), P, len(UPDATE_FIELDS))."""
         update = self.rule.update(self.learning_rates(steps), steps[:, None])
         return update.table((len(steps), len(self.members)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from inertia import rules
+from inertia.optim.update import SLOTS
 
 # The activations every engine runs, with the codes the compiled kernels branch on (codes, not functions, so
 # that numba can cache its kernel on disk). Leaky ReLU's slope is torch's default, 0.01, in every engine.
@@ -37,9 +37,9 @@ class Task:
 
 
 def slot_rows(slots: tuple[str, ...]) -> tuple[int, int, int]:
-    """The state rows of slots m, v and a of :mod:`inertia.rules` (-1 for a slot the rule does not use), in
+    """The state rows of slots m, v and a of :mod:`inertia.optim.rules` (-1 for a slot the rule does not use), in
     the order the compiled kernels take them."""
-    return tuple(slots.index(slot) if slot in slots else -1 for slot in rules.SLOTS)
+    return tuple(slots.index(slot) if slot in slots else -1 for slot in SLOTS)
 
 
 # How the one-hidden-layer kernels (inertia.kernels, inertia.gpu_kernels) hold a network: w1 as (d, h), the

@@ -1,18 +1,18 @@
-"""The batched-tensor engine: any depth, any device, every optimizer through :func:`inertia.rules.apply`."""
+"""The batched-tensor engine: any depth, any device, every optimizer through :func:`inertia.optim.update.apply`."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from inertia import rules
+from inertia.optim.update import UPDATE_FIELDS, Update, apply, initial_state
 from inertia.population.chunk import Chunk
 from inertia.shuffle import orders as shuffle_orders
 
 
 class TorchChunk(Chunk):
     """The batched-tensor engine (any device): weights ``W[l]`` (P, in, out), biases (P, 1, out), and the
-    members' rule applied once to each stacked tensor by :func:`inertia.rules.apply`."""
+    members' rule applied once to each stacked tensor by :func:`inertia.optim.update.apply`."""
 
     def __init__(self, members, task, *, device, dtype, eval_chunk):
         super().__init__(members, task)
@@ -22,7 +22,7 @@ class TorchChunk(Chunk):
             self.params += [weight.transpose(1, 2).to(dtype).contiguous(), bias[:, None, :].to(dtype)]
         self.initial_loss = initial_losses(self.params, self.activation, self.x, self.y)
         self.slots = self.rule.slots
-        self.state = [rules.initial_state(p, self.slots) for p in self.params]
+        self.state = [initial_state(p, self.slots) for p in self.params]
         self.active = torch.ones(len(self.members), dtype=torch.bool, device=device)
         self.kept = {}
 
@@ -55,10 +55,10 @@ class TorchChunk(Chunk):
         return loss, grads
 
     def update(self, grads: list[torch.Tensor], coefficients: torch.Tensor) -> None:
-        """:func:`inertia.rules.apply` on every stacked tensor, with one step's coefficients (P, fields)."""
-        update = rules.Update(*coefficients.T.reshape(len(rules.UPDATE_FIELDS), -1, 1, 1))
+        """:func:`inertia.optim.update.apply` on every stacked tensor, with one step's coefficients (P, fields)."""
+        update = Update(*coefficients.T.reshape(len(UPDATE_FIELDS), -1, 1, 1))
         for i, (param, grad) in enumerate(zip(self.params, grads)):
-            self.params[i], self.state[i] = rules.apply(param, grad, self.state[i], update, self.slots,
+            self.params[i], self.state[i] = apply(param, grad, self.state[i], update, self.slots,
                                                         self.rule.m_after_den)
 
     def evaluate(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from inertia import rules
+from inertia.optim import rules
+from inertia.optim.schedules import Constant
 from inertia.population.chunk import Chunk
 from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, unflatten_weights
 from inertia.population.torch_engine import initial_losses
-from inertia.rules import Constant
 
 
 class TritonChunk(Chunk):

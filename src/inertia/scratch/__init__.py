@@ -1,5 +1,5 @@
 """Momentum from scratch in NumPy: seed 004's network (dense layers, activations, softmax cross-entropy,
-SGD with momentum and decay), vectorized, with the update math taken from :mod:`inertia.rules`."""
+SGD with momentum and decay), vectorized, with the update math taken from :mod:`inertia.optim.rules`."""
 
 from inertia.scratch.layers import Dense, ReLU, Sigmoid, Softmax, Tanh
 from inertia.scratch.losses import BinaryCrossEntropy, CategoricalCrossEntropy, SoftmaxCrossEntropy

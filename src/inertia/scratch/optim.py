@@ -1,16 +1,18 @@
 """``SGD`` for the NumPy engine: seed 004's ``Optimizer_SGD(learning_rate, decay, momentum)`` with the update
-from :func:`inertia.rules.momentum_step` and the buffers kept by the optimizer, not on the layers."""
+from :func:`inertia.optim.rules.momentum_step` and the buffers kept by the optimizer, not on the layers."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from inertia.rules import InverseTime, check_hyperparameters, momentum_step
+from inertia.optim.checks import check_hyperparameters
+from inertia.optim.rules import momentum_step
+from inertia.optim.schedules import InverseTime
 
 
 class SGD:
     """Learning rate ``lr / (1 + decay·t)`` at update ``t``; momentum in ``form`` (``polyak`` by default, the
-    seed's ``v = m·v − lr·g; p += v``; ``pytorch`` and ``ema`` as in :mod:`inertia.rules`)."""
+    seed's ``v = m·v − lr·g; p += v``; ``pytorch`` and ``ema`` as in :mod:`inertia.optim.rules`)."""
 
     def __init__(self, lr: float = 1.0, momentum: float = 0.0, decay: float = 0.0, *, dampening: float = 0.0,
                  nesterov: bool = False, weight_decay: float = 0.0, form: str = "polyak"):

@@ -1,21 +1,23 @@
-"""Torch optimizers over :mod:`inertia.rules`: ``Momentum`` (every form; equals ``torch.optim.SGD`` in the
+"""Torch optimizers over :mod:`inertia.optim.rules`: ``Momentum`` (every form; equals ``torch.optim.SGD`` in the
 ``pytorch`` form) and ``QHM`` (quasi-hyperbolic momentum). Adam, AdamW and RMSprop are ``torch.optim``'s own,
-which :mod:`inertia.rules` is tested against."""
+which :mod:`inertia.optim.rules` is tested against."""
 
 from __future__ import annotations
 
 import torch
 
-from inertia import rules
-from inertia.rules import check_hyperparameters
+from inertia.optim import rules
+from inertia.optim.checks import check_hyperparameters
+from inertia.optim.update import apply
 
 HYPERPARAMETERS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "form")
 
 
 class _RuleOptimizer(torch.optim.Optimizer):
-    """A torch optimizer whose update is a rule of :mod:`inertia.rules` applied by :func:`inertia.rules.apply`;
-    a subclass says which rule a param group's settings make (``_rule``). The rule's slot m is kept in
-    ``state[p]["momentum_buffer"]``, as ``torch.optim.SGD`` keeps its buffer (absent when the rule has none)."""
+    """A torch optimizer whose update is a rule of :mod:`inertia.optim.rules` applied by
+    :func:`inertia.optim.update.apply`; a subclass says which rule a param group's settings make (``_rule``).
+    The rule's slot m is kept in ``state[p]["momentum_buffer"]``, as ``torch.optim.SGD`` keeps its buffer
+    (absent when the rule has none)."""
 
     def _rule(self, group: dict):
         raise NotImplementedError
@@ -39,7 +41,7 @@ class _RuleOptimizer(torch.optim.Optimizer):
                 started = "momentum_buffer" in state
                 slots = {"m": state["momentum_buffer"] if started else torch.zeros_like(param)} if rule.slots else {}
                 update = rule.update(group["lr"], 1 if started else 0)
-                new_param, slots = rules.apply(param, param.grad, slots, update, rule.slots, rule.m_after_den)
+                new_param, slots = apply(param, param.grad, slots, update, rule.slots, rule.m_after_den)
                 param.copy_(new_param)
                 if rule.slots:
                     state["momentum_buffer"] = slots["m"]
@@ -47,7 +49,7 @@ class _RuleOptimizer(torch.optim.Optimizer):
 
 
 class Momentum(_RuleOptimizer):
-    """SGD with momentum in a chosen ``form`` (:class:`inertia.rules.Momentum`); with ``form="pytorch"`` (the
+    """SGD with momentum in a chosen ``form`` (:class:`inertia.optim.rules.Momentum`); with ``form="pytorch"`` (the
     default) it equals ``torch.optim.SGD`` with the same arguments.
 
     - ``"pytorch"``: ``b = m·b + (1−d)·g`` (``b = g`` on the first step), ``p −= lr·b`` (Nesterov: ``lr·(g + m·b)``)
@@ -74,7 +76,7 @@ class Momentum(_RuleOptimizer):
 
 class QHM(_RuleOptimizer):
     """Quasi-hyperbolic momentum (Ma & Yarats, 2019): ``m = β·m + (1 − β)·g`` from zero and
-    ``p −= lr·((1 − ν)·g + ν·m)``, with coupled weight decay (:class:`inertia.rules.QHM`). The defaults are the
+    ``p −= lr·((1 − ν)·g + ν·m)``, with coupled weight decay (:class:`inertia.optim.rules.QHM`). The defaults are the
     paper's recommendation, β = 0.999 and ν = 0.7. The buffer is ``state[p]["momentum_buffer"]``."""
 
     def __init__(self, params, lr: float = 1e-3, beta: float = 0.999, nu: float = 0.7, weight_decay: float = 0.0,
@@ -87,7 +89,7 @@ class QHM(_RuleOptimizer):
 
 
 def for_rule(rule, params) -> torch.optim.Optimizer:
-    """The torch optimizer that trains like ``rule`` (an :mod:`inertia.rules` optimizer): :class:`Momentum`,
+    """The torch optimizer that trains like ``rule`` (an :mod:`inertia.optim.rules` optimizer): :class:`Momentum`,
     :class:`QHM`, or ``torch.optim``'s Adam, AdamW and RMSprop, which the rules are tested against."""
     if isinstance(rule, rules.Momentum):
         return Momentum(params, lr=rule.lr, momentum=rule.momentum, dampening=rule.dampening,

@@ -15,7 +15,8 @@ Nesterov, weight decay and maximize carry over unchanged.
 
 from __future__ import annotations
 
-from inertia.rules import FORMS, check_hyperparameters
+from inertia.optim.checks import FORMS, check_hyperparameters
+from inertia.optim.rules import QHM
 
 
 class NoEquivalent(ValueError):
@@ -62,8 +63,6 @@ def qhm_to_sgd(lr: float, beta: float, nu: float) -> dict:
     (lr, β, ν), step for step: ν = 1 is momentum at lr·(1 − β) (QHM's buffer is the EMA, (1 − β) times
     SGD's), ν = β is Nesterov momentum at lr·(1 − β), and ν = 0 or β = 0 is plain SGD at lr. Other ν mix the
     gradient and the buffer in a proportion no SGD reproduces: :class:`NoEquivalent`."""
-    from inertia.rules import QHM
-
     QHM(lr, beta, nu).check()
     if nu == 0 or beta == 0:
         return {"lr": lr, "momentum": 0.0, "nesterov": False}
