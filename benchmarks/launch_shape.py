@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from inertia import data, gpu_kernels
+from inertia import data
 from inertia.models import initial_weights
-from inertia.population import flat_weights
+from inertia.population import flat_weights, gpu_kernels
 
 
 def main() -> None:

@@ -31,6 +31,14 @@ def run(code: str, **env) -> str:
     return out.stdout
 
 
+def test_no_two_compiled_modules_share_a_name():
+    """numba names a cached function by its file's stem (not its folder), and inertia caches every module's
+    kernels in one folder: two compiled modules of one name would overwrite each other's cache."""
+    compiled = [p for p in jit.PACKAGE.rglob("*.py") if "@njit(cache=True" in p.read_text()]
+    stems = [p.stem for p in compiled]
+    assert len(compiled) >= 4 and len(set(stems)) == len(stems), sorted(stems)
+
+
 def test_every_entry_point_is_shipped():
     names = {path.name.split("-")[0] + "-" for path in SHIPPED}
     assert names == set(jit.ENTRY_POINTS)
@@ -38,17 +46,17 @@ def test_every_entry_point_is_shipped():
 
 @pytest.mark.parametrize("index", SHIPPED, ids=lambda p: p.name)
 def test_shipped_kernels_were_built_from_the_current_source(index):
-    """A kernel edited without `python -m inertia.jit` would be compiled again on every cold start."""
+    """A kernel edited without `python tools/build_kernels.py` would be compiled again on every cold start."""
     with index.open("rb") as f:
         version = pickle.load(f)
         stamp, overloads = pickle.loads(f.read())
     module = index.name.split(".")[0]
-    source = Path(jit.PACKAGE, f"{module}.py")
+    source = next(jit.PACKAGE.rglob(f"{module}.py"))
     from numba.core.caching import _hash_source_file
 
     st = source.stat()
     assert stamp == _hash_source_file(str(source), st.st_mtime, st.st_size), \
-        f"{index.name} is stale: run `python -m inertia.jit` and commit inertia/_jit"
+        f"{index.name} is stale: run `python tools/build_kernels.py` and commit src/inertia/_jit"
     assert overloads, index.name
     assert version == numba.__version__ or pytest.skip(f"shipped for numba {version}, installed {numba.__version__}")
 

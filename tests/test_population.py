@@ -250,7 +250,7 @@ def test_triton_update_equals_rules(rule):
     pytest.importorskip("triton")
     if not triton_runs_on(torch.device(TRITON_DEVICE)):
         pytest.skip("needs Triton on CUDA or its interpreter")
-    from inertia import gpu_kernels
+    from inertia.population import gpu_kernels
 
     rng = np.random.default_rng(0)
     size, slots = 7, rule.slots
@@ -275,7 +275,7 @@ def test_triton_update_equals_rules(rule):
 def test_kernel_update_equals_rules(rule):
     """The CPU kernel's update alone, on random state, against inertia.optim.update.apply, step by step under a
     changing learning rate."""
-    from inertia import kernels
+    from inertia.population import kernels
 
     rng = np.random.default_rng(0)
     params, grads = rng.standard_normal(7), rng.standard_normal((30, 7))

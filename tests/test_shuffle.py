@@ -44,8 +44,7 @@ def test_triton_orders_equal_the_cpu_orders():
     pytest.importorskip("triton")
     import torch
 
-    from inertia import gpu_kernels
-    from inertia.population import triton_runs_on
+    from inertia.population import gpu_kernels, triton_runs_on
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if not triton_runs_on(device):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from inertia import vecmath
+from inertia.population import vecmath
 
 
 @njit(fastmath=vecmath.FAST)

@@ -34,7 +34,7 @@ _NAMES = {
     "train_population": "inertia.population",
 }
 _SUBMODULES = {"batch_study", "comparison", "data", "mnist1d", "models", "nqm", "optim", "plots", "progress",
-               "reproduce", "scratch", "shuffle", "population", "kernels", "stability", "stats", "theory", "train",
+               "reproduce", "scratch", "shuffle", "population", "stability", "stats", "theory", "train",
                "valley", "velocity"}
 __all__ = sorted(_NAMES)
 

@@ -18,6 +18,10 @@ import warnings
 MOVED: dict[str, tuple[str, ...]] = {
     "inertia.rules": ("inertia.optim.rules", "inertia.optim.update", "inertia.optim.schedules", "inertia.optim.checks"),
     "inertia.forms": ("inertia.optim.forms",),
+    "inertia.kernels": ("inertia.population.kernels",),
+    "inertia.deep_kernels": ("inertia.population.deep_kernels",),
+    "inertia.gpu_kernels": ("inertia.population.gpu_kernels",),
+    "inertia.vecmath": ("inertia.population.vecmath",),
 }
 
 

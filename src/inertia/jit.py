@@ -11,13 +11,15 @@ for a compiler.
   the temporary directory — so a read-only installation (owned by another user, a container image) still
   caches. The package's own folder is never written.
 - **Shipped kernels.** The package carries the kernels compiled for that target for the signatures its
-  commands use (float32 and float64; one hidden layer and deeper), built by ``python -m inertia.jit`` and
-  copied into the cache on first use (``INERTIA_SHIPPED_KERNELS=0`` leaves them out). numba checks each
-  against the source it was built from (a hash of the file) and its own version, and compiles anew where
-  either differs, or on another target or Python version (about half a minute, announced on stderr and to
-  :func:`on_compile`'s listeners).
+  commands use (float32 and float64; one hidden layer and deeper; :data:`ENTRY_POINTS`), built by
+  ``python tools/build_kernels.py`` in a source checkout and copied into the cache on first use
+  (``INERTIA_SHIPPED_KERNELS=0`` leaves them out). numba checks each against the source it was built from (a
+  hash of the file) and its own version, and compiles anew where either differs, or on another target or
+  Python version (about half a minute, announced on stderr and to :func:`on_compile`'s listeners).
 
-Import this module before anything compiles: every inertia module with numba code does.
+Import this module before anything compiles: every inertia module with numba code does. It sits at the
+foundation of the package (the data orders of :mod:`inertia.shuffle` are compiled too) and imports nothing of
+inertia.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -96,8 +97,9 @@ def _cache_path() -> Path:
 
 
 class PackageCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
-    """numba's cache for functions defined in inertia's own modules: in :func:`cache_root`, whatever the
-    installation's path (numba's own locators key the folder on it)."""
+    """numba's cache for functions defined in inertia's own modules, in any of its folders: in :func:`cache_root`,
+    whatever the installation's path (numba's own locators key the folder on it). numba names a cached function
+    by its file's stem, so no two of inertia's compiled modules share one."""
 
     def __init__(self, py_func, py_file):
         self._py_file = py_file
@@ -108,7 +110,7 @@ class PackageCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheL
 
     @classmethod
     def from_function(cls, py_func, py_file):
-        if Path(py_file).resolve().parent != PACKAGE:
+        if not Path(py_file).resolve().is_relative_to(PACKAGE):
             return None
         return super().from_function(py_func, py_file)
 
@@ -150,64 +152,17 @@ def on_compile(listener: Callable[[str], None]) -> Callable[[], None]:
     return lambda: _listeners.remove(listener) if listener in _listeners else None
 
 
-if __name__ != "__main__":  # run as a script, the module imports itself (below) and sets up there
-    _choose_target()
-    _install_locator()
-    event.register("numba:compile", _CompileListener())
+_choose_target()
+_install_locator()
+event.register("numba:compile", _CompileListener())
 
 
+# The compiled functions Python calls, as numba names their cache files (callees are linked into them); the
+# package ships these, and tools/build_kernels.py builds them.
 ENTRY_POINTS = ("kernels.train_epoch-", "deep_kernels.train_epoch-", "shuffle._fill_all-",
                 "nqm_kernel.expected_losses-")
-
-
-def build(out: Path = SHIPPED) -> list[str]:
-    """Compile the kernels for the signatures inertia's commands use, in a fresh process with an empty cache,
-    into ``out`` (for the package to ship); returns the files written."""
-    import subprocess
-
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.iterdir():
-        if stale.suffix in (".nbi", ".nbc"):
-            stale.unlink()
-    with tempfile.TemporaryDirectory() as scratch:
-        env = dict(os.environ, NUMBA_CACHE_DIR=scratch, INERTIA_SHIPPED_KERNELS="0")
-        subprocess.run([sys.executable, "-c", "from inertia.jit import _compile_all; _compile_all()"], env=env,
-                       check=True)
-        written = []
-        for path in sorted(cache_root_in(Path(scratch)).iterdir()):
-            if path.name.startswith(ENTRY_POINTS):  # what Python calls (callees are linked into them)
-                shutil.copyfile(path, out / path.name)
-                written.append(path.name)
-    return written
 
 
 def cache_root_in(folder: Path) -> Path:
     """:func:`cache_root` under ``NUMBA_CACHE_DIR=folder``."""
     return folder / "inertia" / f"numba-{numba.__version__}-{config.CPU_NAME or 'host'}"
-
-
-def _compile_all() -> None:
-    import numpy as np
-    import torch
-
-    from inertia import data, nqm, shuffle
-    from inertia.population import Member, train_population
-
-    dataset = data.spiral(classes=3, points=10, seed=0)
-    for layers in ([2, 4, 3], [2, 4, 4, 3]):
-        for dtype in (torch.float32, torch.float64):
-            train_population(dataset, layers, [Member(0.1, 0.9)], epochs=1, dtype=dtype, engine="kernel")
-    shuffle.orders(np.arange(2), 0, 5)
-    nqm.Dynamics(nqm.problem(4), 0.1, 0.5).losses([1], [1])
-
-
-def main() -> None:
-    names = build()
-    print(f"{len(names)} files in {SHIPPED} for numba {numba.__version__}, Python "
-          f"{sys.version_info.major}.{sys.version_info.minor}, target {config.CPU_NAME or 'host'}")
-
-
-if __name__ == "__main__":
-    from inertia import jit
-
-    jit.main()

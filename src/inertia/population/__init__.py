@@ -16,8 +16,11 @@ the choice of engine; :mod:`~inertia.population.memory` the memory model that si
 :mod:`~inertia.population.layout` what every engine shares (activation codes, the flat weight layout, the
 rows of an optimizer's state slots, the :class:`~inertia.population.layout.Task`);
 :mod:`~inertia.population.chunk` the chunk every engine extends (coefficients from the rule, records, the
-divergence rule); one module per engine: :mod:`~inertia.population.torch_engine`,
-:mod:`~inertia.population.kernel_engine`, :mod:`~inertia.population.triton_engine`.
+divergence rule); :mod:`~inertia.population.evaluate` full-data metrics of stacked members. One module per
+engine: :mod:`~inertia.population.torch_engine` (batched tensors), :mod:`~inertia.population.kernel_engine`
+over the compiled CPU kernels (:mod:`~inertia.population.kernels` for one hidden layer,
+:mod:`~inertia.population.deep_kernels` for more, :mod:`~inertia.population.vecmath` their scalar math) and
+:mod:`~inertia.population.triton_engine` over the GPU kernel (:mod:`~inertia.population.gpu_kernels`).
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ from inertia.data import Dataset
 from inertia.models import MLP, check_layers, layers_for, resolve_device
 from inertia.optim import rules
 from inertia.optim.schedules import Constant
+from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
-from inertia.population.torch_engine import initial_losses
 from inertia.train import History
 
 __all__ = [

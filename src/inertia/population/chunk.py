@@ -10,6 +10,7 @@ import numpy as np
 from inertia import init, outcome
 from inertia.optim import rules
 from inertia.optim.schedules import Constant
+from inertia.population.evaluate import full_data_metrics
 from inertia.population.layout import Task
 from inertia.train import HELD_OUT, METRICS, History
 
@@ -76,8 +77,6 @@ class Chunk:
             metrics["loss"][fine, epoch] = full_loss[fine]
             metrics["accuracy"][fine, epoch] = correct[fine] / n
             if self.task.held_out is not None and fine.any():
-                from inertia.population.torch_engine import full_data_metrics
-
                 loss, accuracy = full_data_metrics(self.stacked(), self.activation, *self.task.held_out)
                 metrics["test_loss"][fine, epoch] = loss[fine]
                 metrics["test_accuracy"][fine, epoch] = accuracy[fine]

@@ -1,5 +1,5 @@
-"""The compiled CPU engine: :mod:`inertia.kernels` for one-hidden-layer networks, :mod:`inertia.deep_kernels`
-for deeper ones; every optimizer."""
+"""The compiled CPU engine: :mod:`~inertia.population.kernels` for one-hidden-layer networks,
+:mod:`~inertia.population.deep_kernels` for deeper ones; every optimizer."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ class KernelChunk(Chunk):
         self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
         x = self.x.cpu().numpy().astype(self.np_dtype)
         if len(self.layers) == 3:
-            from inertia import kernels
+            from inertia.population import kernels
 
             self.rows, self.shape = ONE_HIDDEN, (self.layers[1],)
             self.kernel, self.x_np = kernels.train_epoch, x
         else:
-            from inertia import deep_kernels
+            from inertia.population import deep_kernels
 
             self.rows = forms(self.layers)
             table, padded = deep_kernels.shape_table(self.layers)

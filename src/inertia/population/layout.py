@@ -42,7 +42,7 @@ def slot_rows(slots: tuple[str, ...]) -> tuple[int, int, int]:
     return tuple(slots.index(slot) if slot in slots else -1 for slot in SLOTS)
 
 
-# How the one-hidden-layer kernels (inertia.kernels, inertia.gpu_kernels) hold a network: w1 as (d, h), the
+# How the one-hidden-layer kernels (population.kernels, population.gpu_kernels) hold a network: w1 as (d, h), the
 # output layer as (c, h), so that every inner loop runs over the hidden width.
 ONE_HIDDEN = (False, True)
 

@@ -1,4 +1,4 @@
-"""The compiled GPU engine (:mod:`inertia.gpu_kernels`) for one-hidden-layer networks, every optimizer."""
+"""The compiled GPU engine (:mod:`inertia.population.gpu_kernels`) for one-hidden-layer networks, every optimizer."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ import torch
 from inertia.optim import rules
 from inertia.optim.schedules import Constant
 from inertia.population.chunk import Chunk
+from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, unflatten_weights
-from inertia.population.torch_engine import initial_losses
 
 
 class TritonChunk(Chunk):
-    """The compiled GPU engine (:mod:`inertia.gpu_kernels`): the CPU kernel's flat layout
+    """The compiled GPU engine (:mod:`inertia.population.gpu_kernels`): the CPU kernel's flat layout
     (:mod:`inertia.population.layout`), on the device."""
 
     def __init__(self, members, task, *, device, dtype):
         super().__init__(members, task)
-        from inertia import gpu_kernels, shuffle
+        from inertia import shuffle
+        from inertia.population import gpu_kernels
 
         self.kernels = gpu_kernels
         self.device, self.dtype = device, dtype

@@ -1,11 +1,11 @@
 """Triton kernels for population training of one-hidden-layer MLPs on a GPU (the counterpart of
-:mod:`inertia.kernels`, the compiled CPU engine).
+:mod:`inertia.population.kernels`, the compiled CPU engine).
 
 The batched torch engine launches some fifty kernels per SGD step and streams every member's activations
 through GPU memory between them. Here one program trains ``BLOCK`` members through a whole epoch: their weights
 and gradients stay in registers from the first minibatch to the full-data evaluation, the momentum buffers are
 read and written once per update, and the data (a few kilobytes) stays in cache. It computes what
-:mod:`inertia.kernels` computes, in the same layout and order: the data orders of :mod:`inertia.shuffle`
+:mod:`inertia.population.kernels` computes, in the same layout and order: the data orders of :mod:`inertia.shuffle`
 (Fisher–Yates over the same hash), and per parameter the generic update of :func:`inertia.optim.update.apply`, with
 coefficients computed from the members' rule (any optimizer of :mod:`inertia.optim.rules`) by torch on the device:
 no optimizer's formula is written here (:func:`_update`, tested equal to the rule).
@@ -242,7 +242,7 @@ def _train_epoch(
             g1 += xs * back
         loss = loss * scale
         total += loss
-        # This step's coefficients, computed on the device from the members' rule (inertia.rules).
+        # This step's coefficients, computed on the device from the members' rule (inertia.optim.rules).
         coef_row = tl.where((first_row != 0) & (step == 0), 0, row_base + step * row_stride)
         u = _coefficients(coef_ptr + (tl.cast(coef_row, tl.int64) * members + member) * K, live3)
         w1 = _update(w1, g1, state_ptr + srow, w1_off, w1_mask, *u, SIZE, IM, IV, IA, M_AFTER)
@@ -285,7 +285,8 @@ def _apply_update(param_ptr, grad_ptr, state_ptr, coef_ptr, SIZE: tl.constexpr, 
 def apply_update(params, state, grads, coefficients, rows, m_after) -> None:
     """:func:`_update` alone, in place on one flat vector ``params`` and its ``state`` (slots, size), with one
     step's ``coefficients`` (the fields of :class:`inertia.optim.update.Update`): the counterpart of
-    :func:`inertia.kernels.apply_update`, for testing the update against :func:`inertia.optim.update.apply`."""
+    :func:`inertia.population.kernels.apply_update`, for testing the update against
+    :func:`inertia.optim.update.apply`."""
     size = params.shape[0]
     _apply_update[(1,)](params, grads, state, coefficients, SIZE=size, N=triton.next_power_of_2(size),
                         IM=rows[0], IV=rows[1], IA=rows[2], M_AFTER=m_after)

@@ -5,8 +5,8 @@ population through memory. Here one compiled function trains each member through
 weights, buffers and activations stay in the core's cache, members spread over the cores. It computes the
 same thing as :class:`inertia.population` (tested against it and against :func:`inertia.train.fit`):
 the same data orders (:mod:`inertia.shuffle`), and per parameter the generic update of
-:func:`inertia.rules.apply` with coefficients the host computes from the members' rule (any optimizer of
-:mod:`inertia.rules`), so no optimizer's formula is written here (:func:`apply_update`, tested equal to it).
+:func:`inertia.optim.update.apply` with coefficients the host computes from the members' rule (any optimizer of
+:mod:`inertia.optim.rules`), so no optimizer's formula is written here (:func:`apply_update`, tested equal to it).
 
 Layout per member: ``w1`` (d, h), ``b1`` (h,), ``w2t`` (c, h) (the output layer transposed, so every inner
 loop runs over the hidden width), ``b2`` (c,). Inside an epoch a member's vectors are copied into the same
@@ -15,7 +15,7 @@ the loops over it fill whole vector registers with no scalar remainder.
 
 Training runs over the hidden width, forward one sample at a time and backward two at a time (each
 gradient row read and written once per pair); the softmax of a minibatch and the full-data evaluation run
-over samples (a block at a time), where exp and log vectorize (:mod:`inertia.vecmath`).
+over samples (a block at a time), where exp and log vectorize (:mod:`inertia.population.vecmath`).
 Constants are typed like the data, so float32 stays float32, and arrays are indexed by loop counters over
 slices: a computed index such as ``x[lo + s]`` may be negative as far as the compiler knows, and turns a
 vector load into a gather.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from inertia import vecmath
+from inertia.population import vecmath
 from inertia.population.layout import ACTIVATION_CODES
 from inertia.shuffle import _fill
 
@@ -35,16 +35,16 @@ LANE = 16  # the hidden width is padded to a multiple of this (one 512-bit regis
 BLOCK = 128  # samples per block of the full-data evaluation
 
 
-# The update: inertia.rules.apply for one member's flat vectors, with one step's coefficients ``u`` (the fields
-# of inertia.rules.Update, in order) computed on the host by the members' rule. ``state`` holds the slots in
-# use, one row each; ``im``, ``iv`` and ``ia`` are the rows of slots m, v and a (-1 when absent). Which slots
-# exist and ``m_after_den`` are fixed for a population, so each case below is one branch-free loop.
+# The update: inertia.optim.update.apply for one member's flat vectors, with one step's coefficients ``u`` (the
+# fields of inertia.optim.update.Update, in order) computed on the host by the members' rule. ``state`` holds the
+# slots in use, one row each; ``im``, ``iv`` and ``ia`` are the rows of slots m, v and a (-1 when absent). Which
+# slots exist and ``m_after_den`` are fixed for a population, so each case below is one branch-free loop.
 SIGN, DECAY, KEEP, M_KEEP, M_TAKE, V_KEEP, V_TAKE, A_KEEP, A_TAKE, V_SCALE, EPS, G_COEF, M_COEF = range(13)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def apply_update(params, state, grads, u, im, iv, ia, m_after):
-    """:func:`inertia.rules.apply` in place on flat ``params`` and ``state`` rows."""
+    """:func:`inertia.optim.update.apply` in place on flat ``params`` and ``state`` rows."""
     sign, decay, keep = u[SIGN], u[DECAY], u[KEEP]
     m_keep, m_take, g_coef, m_coef = u[M_KEEP], u[M_TAKE], u[G_COEF], u[M_COEF]
     n = params.shape[0]

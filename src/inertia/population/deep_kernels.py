@@ -1,8 +1,8 @@
 """A compiled CPU kernel for population training of MLPs of any depth (the one-hidden-layer case has its own,
-:mod:`inertia.kernels`, tuned for the lab's small ``[d, h, c]``).
+:mod:`inertia.population.kernels`, tuned for the lab's small ``[d, h, c]``).
 
-It computes what :mod:`inertia.kernels` computes, with the same data orders, the same generic update
-(:func:`inertia.kernels.apply_update`, coefficients from the members' rule) and the same activations, one
+It computes what :mod:`inertia.population.kernels` computes, with the same data orders, the same generic update
+(:func:`inertia.population.kernels.apply_update`, coefficients from the members' rule) and the same activations, one
 member per core at a time through a whole epoch. A minibatch is trained layer by layer: forward one sample at a
 time, backward two at a time (each weight row read once for both); the full-data evaluation runs a block of
 samples at a time with every loop over samples. Tested against :func:`inertia.train.fit` like every engine.
@@ -15,8 +15,18 @@ import itertools
 import numpy as np
 from numba import njit, prange
 
-from inertia import vecmath
-from inertia.kernels import BLOCK, FAST, LANE, SIGMOID, _copy, _softmax_nll, apply_update, member_order, score_block
+from inertia.population import vecmath
+from inertia.population.kernels import (
+    BLOCK,
+    FAST,
+    LANE,
+    SIGMOID,
+    _copy,
+    _softmax_nll,
+    apply_update,
+    member_order,
+    score_block,
+)
 from inertia.population.layout import forms
 
 # A network's shape as the kernel reads it: one row per layer with these columns. ``ROWS`` says how a layer's
@@ -136,7 +146,7 @@ def _backward(w, g, gb, s, a, dz, i, v, weight, back, carry):
 
 @njit(cache=True, fastmath=FAST, inline="always")
 def _activate_rows(z, m, n, kind):
-    """Columns ``:n`` of rows ``:m`` of ``z`` activated in place (see :func:`inertia.kernels._activate`)."""
+    """Columns ``:n`` of rows ``:m`` of ``z`` activated in place (see :func:`inertia.population.kernels._activate`)."""
     zero, one, slope = z.dtype.type(0), z.dtype.type(1), z.dtype.type(0.01)
     for i in range(m):
         if kind == 0:
@@ -218,7 +228,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, padded
     ``params`` is (members, size) and ``state`` (members, slots, size) in the flat layout of ``shape``, and
     ``padded`` the shape of a member's weights inside the kernel (:func:`shape_table`); ``x`` is the data with
     its columns padded to the first layer's padded width; ``coefficients``, ``steady`` and ``first_step`` are
-    as :func:`inertia.kernels.train_epoch` takes them."""
+    as :func:`inertia.population.kernels.train_epoch` takes them."""
     n = x.shape[0]
     layers, height, breadth = padded
     d, c = shape[0, N_IN], shape[layers - 1, N_OUT]
