@@ -59,7 +59,7 @@ def main() -> None:
             trained = trials.epochs_to_target.fillna(trials.epochs)
             rows[-1]["model_epochs"] = int(trained.sum())
             rows[-1]["model_epochs_per_second"] = float(trained.sum() / rows[-1]["seconds"])
-    from inertia import nqm
+    from inertia.studies import nqm
 
     started = time.perf_counter()
     nqm.batch_scaling()

@@ -11,10 +11,10 @@ import torch
 from typer.testing import CliRunner
 
 from inertia import data, outcome
-from inertia.batch_study import BatchStudy, StudyConfig, batch_study
 from inertia.cli import app
 from inertia.models import MLP
 from inertia.population import Member, train_population
+from inertia.studies.batch_study import BatchStudy, StudyConfig, batch_study
 from inertia.train import fit
 
 SMALL = dict(batch_sizes=[4, 30], learning_rates=[0.1, 0.5], momenta=[0.9], seeds=2, target="accuracy",
@@ -124,7 +124,7 @@ def test_batch_study_command_json_files_and_report(tmp_path):
         assert (tmp_path / name).exists(), name
     html = (tmp_path / "report.html").read_text()
     assert "noisy quadratic model" in html and "inertia batch-study --dataset spiral" in html
-    from inertia.batch_study import BatchStudy
+    from inertia.studies.batch_study import BatchStudy
 
     again = BatchStudy.load(tmp_path)
     pd.testing.assert_frame_equal(again.best(), pd.DataFrame(summary["best"]), check_dtype=False)
@@ -146,7 +146,10 @@ def test_the_study_report_in_headless_chromium(study, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     if chromium is None:
         pytest.skip("needs Debian's chromium")
-    files = study.save(tmp_path)
+    from inertia.study_report import write_study_report
+
+    study.save(tmp_path)
+    files = {"report": write_study_report(tmp_path)}
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page()

@@ -5,10 +5,13 @@ import pytest
 import torch
 
 import inertia
-from inertia import comparison, data
+from inertia import data
 from inertia.optim import Momentum
+from inertia.report import effective_lr_sentences
 from inertia.shuffle import order as shuffle_order
 from inertia.stats import mean_ci
+from inertia.studies import comparison
+from inertia.studies.comparison import training
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +23,7 @@ def small():
 def test_runs_are_paired_by_seed(monkeypatch):
     """Within a seed every momentum starts from the same weights and sees the same minibatch order."""
     seen = []
-    real_fit = comparison.fit
+    real_fit = training.fit
 
     def spy(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs):
         weights = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
@@ -29,7 +32,7 @@ def test_runs_are_paired_by_seed(monkeypatch):
         assert isinstance(optimizer, Momentum) and optimizer.param_groups[0]["form"] == "pytorch"
         return real_fit(model, dataset, optimizer, epochs, batch_size, shuffle, seed, **kwargs)
 
-    monkeypatch.setattr(comparison, "fit", spy)
+    monkeypatch.setattr(training, "fit", spy)
     inertia.compare(momenta=[0, 0.4], dataset=data.spiral(points=10, seed=0), epochs=1, seeds=[3, 8], engine="loop")
     by_seed = {}
     for momentum, seed, weights, order in seen:
@@ -249,7 +252,7 @@ def test_effective_lr_sentences_say_what_the_intervals_say():
              "equal_effective_lr_pairs": 5}
             for gain, survives, eff in [(True, True, (-0.1, -0.2, -0.01)), (True, False, (0.0, -0.1, 0.1)),
                                         (True, False, (0.1, 0.05, 0.2)), (False, False, (0.0, -0.1, 0.1))]]
-    sentences = comparison.effective_lr_sentences(__import__("pandas").DataFrame(rows))
+    sentences = effective_lr_sentences(__import__("pandas").DataFrame(rows))
     assert "survives" in sentences[0] and "momentum's own" in sentences[0]
     assert "it was the larger step" in sentences[1]
     assert "does worse" in sentences[2]

@@ -8,8 +8,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from inertia import nqm
 from inertia.cli import app
+from inertia.studies import nqm
 
 
 @pytest.mark.parametrize("lr,momentum,batch", [(0.5, 0.0, 4), (0.3, 0.8, 2), (1.2, 0.5, 16)])

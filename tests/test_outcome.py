@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from inertia import data, outcome, store
-from inertia.comparison import compare
 from inertia.models import MLP
 from inertia.optim import Momentum
+from inertia.studies.comparison import compare
 from inertia.sweep import sweep
 from inertia.train import fit
 

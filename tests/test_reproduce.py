@@ -7,8 +7,8 @@ from notebook_lab import run_notebook
 from typer.testing import CliRunner
 
 import inertia
-from inertia import reproduce
 from inertia.cli import app
+from inertia.studies import reproduce
 
 
 def test_short_lab_equals_the_notebook_value_for_value():

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from inertia import data, stability, theory
+from inertia import data
 from inertia.cli import app
+from inertia.studies import stability, theory
 
 KAPPAS = [10.0, 100.0, 1000.0]
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from inertia import valley
 from inertia.cli import app
+from inertia.studies import valley
 
 
 def test_plain_descent_stops_at_the_bump_and_momentum_reaches_the_bottom():

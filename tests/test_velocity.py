@@ -5,8 +5,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from inertia import velocity
 from inertia.cli import app
+from inertia.studies import velocity
 
 
 def test_velocity_dictionary_agrees_with_torch_sgd_and_differs_from_no_momentum():

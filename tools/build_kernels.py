@@ -28,8 +28,9 @@ def compile_all() -> None:
     import numpy as np
     import torch
 
-    from inertia import data, nqm, shuffle
+    from inertia import data, shuffle
     from inertia.population import Member, train_population
+    from inertia.studies import nqm
 
     dataset = data.spiral(classes=3, points=10, seed=0)
     for layers in ([2, 4, 3], [2, 4, 4, 3]):

@@ -23,8 +23,8 @@ __version__ = "0.1.0"
 _moved.install()
 
 _NAMES = {
-    "Comparison": "inertia.comparison",
-    "compare": "inertia.comparison",
+    "Comparison": "inertia.studies.comparison",
+    "compare": "inertia.studies.comparison",
     "Dataset": "inertia.data",
     "MLP": "inertia.models",
     "Momentum": "inertia.optim",
@@ -33,9 +33,8 @@ _NAMES = {
     "Member": "inertia.population",
     "train_population": "inertia.population",
 }
-_SUBMODULES = {"batch_study", "comparison", "data", "mnist1d", "models", "nqm", "optim", "plots", "progress",
-               "reproduce", "scratch", "shuffle", "population", "stability", "stats", "theory", "train",
-               "valley", "velocity"}
+_SUBMODULES = {"data", "mnist1d", "models", "optim", "plots", "progress", "scratch", "shuffle", "population",
+               "stats", "studies", "train"}
 __all__ = sorted(_NAMES)
 
 

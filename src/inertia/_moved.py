@@ -2,8 +2,11 @@
 (``import inertia.rules``, ``from inertia.comparison import compare``, ``inertia.store.open``), each with one
 ``DeprecationWarning`` that names the new home; what they give are the new modules' own objects.
 
-:data:`MOVED` is the one table of old names: each maps to the modules that now hold what it held, searched in
-order. ``inertia/__init__.py`` installs the finder, so the old names work from the first ``import inertia``.
+:data:`MOVED` is the one table of old names: each maps to the modules that now hold what it held. An old name
+with one new home is that module itself (so monkeypatching, pickles and numba's cached code that name the old
+module all reach the real one); one whose contents were split is an :class:`OldPath` that searches the new
+modules in order. ``inertia/__init__.py`` installs the finder, so the old names work from the first
+``import inertia``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,15 @@ MOVED: dict[str, tuple[str, ...]] = {
     "inertia.deep_kernels": ("inertia.population.deep_kernels",),
     "inertia.gpu_kernels": ("inertia.population.gpu_kernels",),
     "inertia.vecmath": ("inertia.population.vecmath",),
+    "inertia.comparison": ("inertia.studies.comparison", "inertia.report"),
+    "inertia.reproduce": ("inertia.studies.reproduce",),
+    "inertia.batch_study": ("inertia.studies.batch_study",),
+    "inertia.nqm": ("inertia.studies.nqm",),
+    "inertia.nqm_kernel": ("inertia.studies.nqm_kernel",),
+    "inertia.valley": ("inertia.studies.valley",),
+    "inertia.theory": ("inertia.studies.theory",),
+    "inertia.velocity": ("inertia.studies.velocity",),
+    "inertia.stability": ("inertia.studies.stability",),
 }
 
 
@@ -54,7 +66,10 @@ def _public(module) -> list[str]:
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds the old names (and only them) and loads each as an :class:`OldPath`."""
+    """Finds the old names (and only them) and loads each as its new module, or as an :class:`OldPath`."""
+
+    def __init__(self):
+        self._specs = {}
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname in MOVED:
@@ -63,10 +78,16 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec):
         warn(spec.name)
-        return OldPath(spec.name, MOVED[spec.name])
+        targets = MOVED[spec.name]
+        if len(targets) == 1:  # the import system keeps the module's own name and file; its spec is put back below
+            module = importlib.import_module(targets[0])
+            self._specs[spec.name] = module.__spec__
+            return module
+        return OldPath(spec.name, targets)
 
     def exec_module(self, module):
-        pass
+        if not isinstance(module, OldPath):
+            module.__spec__ = self._specs.pop(module.__spec__.name)
 
 
 def warn(name: str) -> None:

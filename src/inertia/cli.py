@@ -150,7 +150,7 @@ def compare(
     are counted and left out of the means; runs that ended no better than they started are counted as "no
     progress" and kept in them.
     """
-    from inertia.comparison import compare as run_compare
+    from inertia.studies.comparison import compare as run_compare
 
     check_output_dir(out, "--out")
     if tensorboard:
@@ -165,7 +165,11 @@ def compare(
         divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()], hold=hold,
         nesterov=nesterov,
     )
-    files = comparison.save(out, plots=plots, report=report)
+    files = comparison.save(out, plots=plots)
+    if report:
+        from inertia.report import write_report
+
+        files["report"] = write_report(out)
     if tensorboard:
         from inertia.tensorboard import write_comparison
 
@@ -180,7 +184,7 @@ def compare(
         out_console.print(f"{row['optimizer']} − momentum {row['momentum']:g}: final loss {row['difference']:+.4g} "
                           f"[{row['low']:+.4g}, {row['high']:+.4g}], lower in {row['better_in']} of {row['pairs']} "
                           "seeds", markup=False, highlight=False)
-    from inertia.comparison import effective_lr_sentences
+    from inertia.report import effective_lr_sentences
 
     for sentence in effective_lr_sentences(comparison.gains()):
         out_console.print(sentence, markup=False, highlight=False)
@@ -240,9 +244,9 @@ def reproduce_lab(
     accuracy per epoch. Then, unless --no-check, the same momenta under inertia's protocol (several seeds,
     shuffled minibatches, full-data metrics), and whether each of the notebook's conclusions holds.
     """
-    from inertia import reproduce
-    from inertia.comparison import compare as run_compare
     from inertia.progress import progress_bar
+    from inertia.studies import reproduce
+    from inertia.studies.comparison import compare as run_compare
 
     if check and seeds < 1:
         raise ValueError(f"--seeds must be a positive count, got {seeds}")
@@ -329,7 +333,7 @@ def velocity(
     """
     from inertia import plots
     from inertia.progress import progress_bar
-    from inertia.velocity import WAYS, train_three_ways
+    from inertia.studies.velocity import WAYS, train_three_ways
 
     if full:
         dim, epochs = 1000, 2000
@@ -371,9 +375,9 @@ def ball(
 
     Also runs inertia.optim.rules on the continuous valley, an ill-conditioned quadratic, Rosenbrock and Beale.
     """
-    from inertia import valley
     from inertia.optim.checks import FORMS
     from inertia.progress import progress_bar
+    from inertia.studies import valley
 
     if form not in FORMS:
         raise ValueError(f"Invalid form: {form!r} (allowed: {', '.join(FORMS)})")
@@ -426,12 +430,13 @@ def theory(
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
     """Heavy-ball momentum on a quadratic: optimal α and β, rates against gradient descent, and the rate map."""
-    from inertia import theory as theory_module
+    from inertia.studies import theory as theory_module
 
     summary = theory_module.optimal(lambda_min, lambda_max)
     check_output_dir(out, "--out")
     if edge:
-        from inertia import data, stability
+        from inertia import data
+        from inertia.studies import stability
 
         summary["edge"] = stability.edges(data.spiral(seed=0), [2, 50, 3], progress=not json_output)
     out.mkdir(parents=True, exist_ok=True)

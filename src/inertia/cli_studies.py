@@ -42,8 +42,8 @@ def reproduce_nqm(
     [10⁻⁵, 10^0.5] (plain SGD); 100 in [10⁻⁸, 10] × 20 momenta 1 − β log-spaced in [10⁻⁵, 1] (momentum). Then
     the paper's claims, checked one by one.
     """
-    from inertia import nqm
     from inertia.progress import progress_bar
+    from inertia.studies import nqm
 
     check_output_dir(out, "--out")
     problem = nqm.problem(dimensions, resolution)
@@ -115,7 +115,7 @@ def batch_study_command(
     size with a bootstrap 95 % interval, the critical batch size of each optimizer (the end of near-perfect
     scaling), and whether the noisy quadratic model's predictions (`inertia reproduce nqm`) hold on this network.
     """
-    from inertia.batch_study import batch_study
+    from inertia.studies.batch_study import batch_study
 
     check_output_dir(out, "--out")
     metric, _, value = target.partition("=")
@@ -134,7 +134,11 @@ def batch_study_command(
         for field, option in STUDY_OPTIONS.items():
             message = message.replace(f"{field} ", f"{option} ", 1) if message.startswith(field) else message
         raise ValueError(message) from None
-    files = study.save(out, report=report)
+    files = study.save(out)
+    if report:
+        from inertia.study_report import write_study_report
+
+        files["report"] = write_study_report(out)
     if json_output:
         print(json.dumps(study.summary()))
         return

@@ -13,7 +13,7 @@ U(−b, b) with b = 1/√fan_in, on a grid of 2²⁴ equally spaced points (as f
 
 ``h`` is the 32-bit "lowbias32" hash of :mod:`inertia.shuffle`. The product is one float32 rounding of exact
 operands, so every device computes the same bits. (The seed lab's own protocol draws from torch's global
-generator instead, as its notebook does: :mod:`inertia.reproduce`.)
+generator instead, as its notebook does: :mod:`inertia.studies.reproduce`.)
 """
 
 from __future__ import annotations

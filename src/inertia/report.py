@@ -35,7 +35,19 @@ def write_report(path: str | Path, out: str | Path | None = None) -> Path:
     out = Path(out) if out else default_output(path)
     page = compare_report(path) if path.is_dir() else sweep_report(path)
     out.write_text(page)
+    if path.is_dir() and out.resolve() == (path / "report.html").resolve():
+        _list_in_summary(path, out)
     return out
+
+
+def _list_in_summary(folder: Path, report: Path) -> None:
+    """Add ``report.html`` to the files a compare folder's ``summary.json`` lists, so that the next
+    :meth:`~inertia.studies.comparison.Comparison.save` into the folder removes it unless it is written again."""
+    summary_file = folder / "summary.json"
+    summary = json.loads(summary_file.read_text())
+    if summary.get("files", {}).get("report") != str(report):
+        summary.setdefault("files", {})["report"] = str(report)
+        summary_file.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
 
 
 def default_output(path: str | Path) -> Path:
@@ -73,8 +85,6 @@ def compare_report(folder: Path) -> str:
                                       + baseline_conclusions(summary.get("paired", [])))),
     ]
     if "effective_lr" in summary:
-        from inertia.comparison import effective_lr_sentences
-
         held = summary["effective_lr"]
         sections.append(_section(
             "Is it momentum, or the larger step? (equal effective learning rate lr/(1 − β))",
@@ -166,6 +176,28 @@ def baseline_conclusions(paired: list[dict]) -> list[str]:
     return out
 
 
+def effective_lr_sentences(gains: pd.DataFrame) -> list[str]:
+    """One sentence per momentum from :meth:`~inertia.studies.comparison.Comparison.gains` on the final loss: its
+    gain over plain SGD at equal lr, and at equal effective lr lr/(1 − β)."""
+    def part(g, name):
+        return (f"{g[name + '_difference']:+.4g} [{g[name + '_low']:+.4g}, {g[name + '_high']:+.4g}], lower in "
+                f"{g[name + '_better_in']} of {g[name + '_pairs']} seeds")
+
+    out = []
+    for _, g in gains.iterrows():
+        if not g["gain"]:
+            verdict = "no clear gain at equal lr to begin with"
+        elif g["survives"]:
+            verdict = "the gain survives at equal effective step: it is momentum's own"
+        elif g["equal_effective_lr_low"] > 0:
+            verdict = "at equal effective step momentum does worse than plain SGD"
+        else:
+            verdict = "no clear gain remains at equal effective step (the interval includes 0): it was the larger step"
+        out.append(f"momentum {g['momentum']:g} − SGD, final loss: at equal lr {g['lr']:g}: {part(g, 'equal_lr')}; at "
+                   f"equal effective lr (lr {g['held_lr']:.4g}): {part(g, 'equal_effective_lr')} — {verdict}.")
+    return out
+
+
 def curve_chart(curves: pd.DataFrame, metric: str, label: str) -> dict:
     """Plotly figure: per momentum (and baseline optimizer, dashed), the mean over seeds and its 95 % band
     (one legend entry for both)."""
@@ -239,7 +271,7 @@ def regions_block(regions: dict) -> tuple[str, dict, str]:
 
 def ball_block() -> tuple[str, dict, str]:
     """Seed 003's valley and the ball's path for momentum 0 to 0.95 (precomputed), chosen with a slider."""
-    from inertia import valley
+    from inertia.studies import valley
 
     x, y = valley.bumpy_valley()
     betas = [round(0.05 * i, 2) for i in range(20)]
@@ -274,7 +306,7 @@ def ball_block() -> tuple[str, dict, str]:
 
 def _claims(curves: pd.DataFrame) -> str | None:
     """The notebook's conclusions under this comparison's protocol, when it ran the lab's momenta."""
-    from inertia.reproduce import LAB_MOMENTA, check_claims
+    from inertia.studies.reproduce import LAB_MOMENTA, check_claims
 
     if not set(LAB_MOMENTA) <= set(curves["momentum"].unique()) or curves["seed"].nunique() < 2:
         return None
@@ -396,9 +428,9 @@ def sweep_heatmap(results, specs) -> dict | None:
 def _theory_edge(specs, lrs, momenta):
     """The predicted largest stable lr per momentum, placed on the heatmap's lr axis."""
     try:
-        from inertia import stability
         from inertia.experiment import canonical
         from inertia.models import MLP
+        from inertia.studies import stability
         from inertia.sweep import dataset_of
 
         spec = specs[0]

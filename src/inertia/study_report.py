@@ -1,5 +1,5 @@
-"""The HTML report of a batch-size study (:mod:`inertia.batch_study`), side by side with the noisy quadratic
-model's predictions (:mod:`inertia.nqm`): steps to target against batch size, the best hyperparameters, the
+"""The HTML report of a batch-size study (:mod:`inertia.studies.batch_study`), side by side with the noisy quadratic
+model's predictions (:mod:`inertia.studies.nqm`): steps to target against batch size, the best hyperparameters, the
 critical batch sizes with their intervals, and the model's three claims checked on both. Self-contained (Plotly
 inlined), like the other reports."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inertia import nqm
 from inertia.report import PALETTE, _alpha, _list, _page, _section
+from inertia.studies import nqm
 
 
 def write_study_report(folder: str | Path, out: str | Path | None = None) -> Path:

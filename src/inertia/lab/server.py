@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from inertia.lab.session import Cancelled, train
 from inertia.lab.settings import LabSettings, SettingsError
+from inertia.report import write_report
 
 UPLOAD_LIMIT = 20 * 1024 * 1024  # bytes of CSV
 
@@ -178,8 +179,8 @@ def create_app() -> Starlette:
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         with tempfile.TemporaryDirectory() as folder:
-            comparison.save(folder, plots=False, report=True)
-            html = (Path(folder) / "report.html").read_text()
+            comparison.save(folder, plots=False)
+            html = write_report(folder).read_text()
         return HTMLResponse(html, headers={"Content-Disposition": 'attachment; filename="report.html"'})
 
     return Starlette(routes=[

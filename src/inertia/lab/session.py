@@ -22,10 +22,10 @@ class Cancelled(Exception):
 
 def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], cancelled: threading.Event):
     """Train the comparison for ``settings`` on ``dataset``, calling ``emit(event, payload)`` as it goes; returns
-    the :class:`~inertia.comparison.Comparison`. Raises :class:`Cancelled` once ``cancelled`` is set."""
-    from inertia.comparison import CompareConfig, compare, effective_lr_sentences
+    the :class:`~inertia.studies.comparison.Comparison`. Raises :class:`Cancelled` once ``cancelled`` is set."""
     from inertia.models import MLP, layers_for
-    from inertia.report import command_line
+    from inertia.report import command_line, effective_lr_sentences
+    from inertia.studies.comparison import CompareConfig, compare
 
     arguments = settings.compare_arguments(dataset)
     layers = layers_for(dataset, arguments["layers"])
@@ -72,7 +72,7 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
 
 def ball(momenta) -> dict:
     """Seed 003's ball in the bumpy valley for each momentum: the valley, and where each ball ends."""
-    from inertia import valley
+    from inertia.studies import valley
 
     x, y = valley.bumpy_valley()
     rolls = {f"{m:g}": valley.roll(m, epochs=50) for m in momenta}
@@ -85,7 +85,7 @@ def rate_map(settings: LabSettings, size: int = 48) -> dict:
     ``lr`` and momenta in [0, 0.99]: the worst direction's rate per step, and as ``log10_steps`` the log10 of the
     steps it needs per 10x less error (None where the rate is 1 or more: it does not converge); the chosen
     (lr, β) points marked."""
-    from inertia import theory
+    from inertia.studies import theory
 
     lam_max = 1 / settings.lr
     rates = np.geomspace(settings.lr / 30, settings.lr * 30, size)

@@ -13,7 +13,7 @@ Per optimizer and batch size the **best** grid point is the one with the fewest 
 those where every seed reached the target (plain SGD: momentum 0 over the learning rates; momentum: the
 learning rates × the momenta). Its interval is a bootstrap over seeds that redoes the choice in every resample,
 so it includes the luck of picking the best of many. The **critical batch size** (the end of near-perfect
-scaling, :func:`inertia.nqm.critical_batch_size`) is bootstrapped the same way. A best learning rate at an
+scaling, :func:`inertia.studies.nqm.critical_batch_size`) is bootstrapped the same way. A best learning rate at an
 edge of the grid is flagged: the grid should be widened there.
 """
 
@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from inertia import data as data_module
-from inertia import nqm, outcome
+from inertia import outcome
 from inertia.data import Dataset
 from inertia.models import check_layers, layers_for
 from inertia.population import ACTIVATIONS, Member, train_population
+from inertia.studies import nqm
 
 TARGETS = outcome.TARGETS
 OUTPUT_FILES = ("trials.csv", "best.csv", "batch_study.json", "batch_study.png", "report.html")
@@ -169,7 +170,7 @@ class BatchStudy:
         return out
 
     def scaling(self) -> nqm.BatchScaling:
-        """The best steps per batch size in the form :func:`inertia.nqm.check_claims` reads."""
+        """The best steps per batch size in the form :func:`inertia.studies.nqm.check_claims` reads."""
         best = self.best()
         sgd, heavy = best[best.optimizer == "sgd"], best[best.optimizer == "momentum"]
         return nqm.BatchScaling(np.array(self.config.batch_sizes, float), self.config.target_value,
@@ -177,7 +178,7 @@ class BatchStudy:
                                 heavy.lr.to_numpy(float), heavy.momentum.to_numpy(float))
 
     def claims(self) -> list[nqm.Claim]:
-        """The noisy quadratic model's three predictions (:func:`inertia.nqm.check_claims`), checked here: steps
+        """The noisy quadratic model's three predictions (:func:`inertia.studies.nqm.check_claims`), checked here: steps
         count as equal within one epoch (the resolution of the measurement) and learning rates as matching within
         one step of the grid."""
         rates = np.array(self.config.learning_rates)
@@ -216,9 +217,10 @@ class BatchStudy:
         return plots.batch_scaling(series, f"{self.dataset.name}, layers {list(self.config.layers)}: steps to {target}",
                                    steps_label="steps to target (best grid point; 95 % bootstrap band)")
 
-    def save(self, out: str | Path, report: bool = True) -> dict[str, Path]:
-        """Write ``trials.csv``, ``best.csv``, ``batch_study.json``, ``batch_study.png`` and, with ``report``,
-        ``report.html`` (beside the noisy quadratic model's predictions)."""
+    def save(self, out: str | Path) -> dict[str, Path]:
+        """Write ``trials.csv``, ``best.csv``, ``batch_study.json`` and ``batch_study.png``. The interactive page,
+        beside the noisy quadratic model's predictions, is a view of the saved folder:
+        :func:`inertia.study_report.write_study_report` (``inertia batch-study`` writes it by default)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         files = {"trials": out / "trials.csv", "best": out / "best.csv", "summary": out / "batch_study.json",
@@ -227,10 +229,6 @@ class BatchStudy:
         self.best().to_csv(files["best"], index=False)
         files["summary"].write_text(json.dumps(self.summary(), indent=2) + "\n")
         self.plot().savefig(files["figure"], dpi=120)
-        if report:
-            from inertia.study_report import write_study_report
-
-            files["report"] = write_study_report(out)
         return files
 
     def _grid(self, optimizer: str, batch_size: int) -> tuple[list[tuple[float, float]], np.ndarray]:

@@ -17,10 +17,10 @@ import torch
 from scipy import stats as _scipy
 from torch.utils.data import DataLoader, TensorDataset
 
-from inertia.comparison import LAB_MOMENTA, Comparison
 from inertia.data import Dataset, spiral
 from inertia.models import MLP
 from inertia.stats import mean_ci
+from inertia.studies.comparison import LAB_MOMENTA, Comparison
 from inertia.train import History, fit
 
 LAB_SEED = 1

@@ -131,7 +131,7 @@ class Dynamics:
 
     def losses(self, steps: np.ndarray, batch_sizes: np.ndarray) -> np.ndarray:
         """Expected loss after ``steps[j]`` steps at batch size ``batch_sizes[j]`` (arrays of one length)."""
-        from inertia.nqm_kernel import expected_losses
+        from inertia.studies.nqm_kernel import expected_losses
 
         steps = np.atleast_1d(np.asarray(steps, dtype=np.int64))
         if np.any(steps < 0) or np.any(steps >= 2**self.bits):

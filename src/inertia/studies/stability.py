@@ -1,6 +1,6 @@
 """Theory against measurement on a real network: the largest stable learning rate per momentum.
 
-On a quadratic, heavy-ball momentum converges iff ``lr·λ_max < 2(1 + β)`` (:mod:`inertia.theory`). For the
+On a quadratic, heavy-ball momentum converges iff ``lr·λ_max < 2(1 + β)`` (:mod:`inertia.studies.theory`). For the
 spiral network we estimate λ_max, the top eigenvalue of the full-data loss's Hessian at initialization, by
 power iteration on Hessian-vector products, and measure the edge directly: full-batch training (one update
 per epoch, as the theory assumes) of a population over a grid of learning rates for each momentum, the edge

@@ -1,9 +1,10 @@
-"""The compiled inner loop of :mod:`inertia.nqm`: expected losses of the noisy quadratic model at given step counts.
+"""The compiled inner loop of :mod:`inertia.studies.nqm`: expected losses of the noisy quadratic model at given
+step counts.
 
 Per curvature, the mean dynamics ``A = [[a00, a01], [a10, a11]]`` are raised to ``A^(2^m)`` by squaring, and
 the first row ``(p, q)`` of ``A^k`` is the product of those whose bit is set in k; then
 ``E[x²] = p² + (m00 − (p, q) M (p, q)ᵀ) / B`` with ``M = [[m00, m01], [m01, m11]]`` the stationary covariance
-at batch size 1. Kept apart from :mod:`inertia.nqm` so that the shipped compiled code depends on this file only.
+at batch size 1. Kept apart from :mod:`inertia.studies.nqm` so that the shipped compiled code depends on this file only.
 """
 
 from __future__ import annotations

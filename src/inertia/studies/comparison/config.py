@@ -1,0 +1,68 @@
+"""What determines a comparison's result: :class:`CompareConfig`, checked when it is made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from inertia.models import check_layers
+from inertia.optim import rules
+from inertia.optim.checks import check_hyperparameters, check_momentum
+
+LAB_MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
+HOLDS = ("lr", "effective-lr")
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """Everything that determines a comparison's result."""
+
+    momenta: tuple[float, ...] = LAB_MOMENTA
+    dataset: str = "spiral"
+    layers: tuple[int, ...] | None = None
+    activation: str = "relu"
+    lr: float = 0.1
+    batch_size: int = 20
+    epochs: int = 100
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    shuffle: bool = True
+    data_seed: int = 0
+    target_accuracy: float = 0.9
+    form: str = "pytorch"
+    baselines: tuple[str, ...] = ()
+    hold: str = "lr"
+    nesterov: bool = False
+
+    def __post_init__(self) -> None:
+        if self.hold not in HOLDS:
+            raise ValueError(f"hold must be one of {list(HOLDS)}, got {self.hold!r}")
+        momenta = tuple(float(m) for m in self.momenta)
+        if not momenta:
+            raise ValueError("momenta must list at least one value")
+        for m in momenta:
+            check_momentum(m)
+        if len(set(momenta)) != len(momenta):
+            raise ValueError(f"momenta must be distinct, got {list(momenta)}")
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"Invalid learning rate: {self.lr} (lr must be a finite number > 0)")
+        check_hyperparameters(self.lr, form=self.form)
+        seeds = tuple(int(s) for s in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got {list(self.seeds)}")
+        for name in ("batch_size", "epochs"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 < self.target_accuracy <= 1:
+            raise ValueError(f"target_accuracy must be in (0, 1], got {self.target_accuracy}")
+        object.__setattr__(self, "momenta", momenta)
+        object.__setattr__(self, "seeds", seeds)
+        baselines = tuple(str(b).strip() for b in self.baselines)
+        for text in baselines:
+            rules.parse(text)
+        if len(set(baselines)) != len(baselines):
+            raise ValueError(f"baselines must be distinct, got {list(baselines)}")
+        object.__setattr__(self, "baselines", baselines)
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(check_layers(self.layers)))

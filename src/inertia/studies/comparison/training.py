@@ -1,0 +1,189 @@
+"""Running a comparison: :func:`compare` trains one model per (momentum, seed) — every run as one member of a
+population at once, or one after another with :func:`~inertia.train.fit` — and returns its
+:class:`~inertia.studies.comparison.result.Comparison`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import numpy as np
+
+from inertia import data as data_module
+from inertia.data import Dataset
+from inertia.models import MLP, layers_for, resolve_device
+from inertia.optim import rules
+from inertia.optim.torch_optimizers import Momentum, for_rule
+from inertia.outcome import DIVERGENCE_FACTOR, check_factor
+from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
+from inertia.population import Member, train_population
+from inertia.progress import progress_bar
+from inertia.studies.comparison.config import LAB_MOMENTA, CompareConfig
+from inertia.studies.comparison.result import Comparison, Run
+from inertia.train import History, fit
+
+
+def compare(
+    momenta: Sequence[float] = LAB_MOMENTA,
+    dataset: str | Dataset = "spiral",
+    layers: Sequence[int] | None = None,
+    lr: float = 0.1,
+    batch_size: int = 20,
+    epochs: int = 100,
+    seeds: int | Sequence[int] = 5,
+    shuffle: bool = True,
+    activation: str = "relu",
+    data_seed: int = 0,
+    target_accuracy: float = 0.9,
+    form: str = "pytorch",
+    engine: str = "auto",
+    device: str = "auto",
+    progress: bool = False,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+    baselines: Sequence[str] = (),
+    hold: str = "lr",
+    nesterov: bool = False,
+    on_metrics=None,
+) -> Comparison:
+    """Train one model per (momentum, seed) with SGD and compare them.
+
+    Defaults are the seed lab's (spiral 3 × 500, ``[2, 50, 3]`` ReLU, lr 0.1, batch 20, 100 epochs,
+    momenta 0, 0.1, 0.2, 0.4, 0.5), with a sounder protocol: ``seeds`` independent seeds (an int n means
+    seeds 0..n-1), reshuffled minibatches and full-data metrics. ``layers=None`` means
+    ``[features, 50, classes]`` of the data set. ``form`` picks the momentum update
+    (:class:`inertia.optim.Momentum`; ``"pytorch"`` is exactly ``torch.optim.SGD``). ``engine``:
+    ``"population"`` trains every run at once (:mod:`inertia.population`, on ``device``), ``"loop"`` one
+    model after another with :func:`~inertia.train.fit`; ``"auto"`` uses the population engine whenever it
+    supports the activation. Both give the same numbers to float32 round-off. ``divergence_factor`` is the
+    divergence rule's (:mod:`inertia.outcome`). ``baselines`` adds other optimizers, each trained over the
+    same seeds (so paired with the momenta): texts :func:`inertia.optim.rules.parse` reads, such as ``"adam"`` (at
+    torch.optim's defaults) or ``"rmsprop:lr=0.003"``. ``hold="effective-lr"`` also trains every nonzero
+    momentum β at ``lr·(1 − β)``, the same effective step ``lr/(1 − β)`` as plain SGD at ``lr``, over the same
+    seeds (:meth:`Comparison.effective_lr_table`, :meth:`Comparison.gains`): does a momentum's gain survive
+    once the larger step it takes is taken away? ``nesterov`` uses Nesterov's momentum for every nonzero momentum
+    (plain SGD stays plain). ``on_metrics(epoch, rows)`` streams results on the population engine: after each
+    epoch, one ``(kind, momentum, seed, loss, accuracy)`` per run trained (kind ``"momentum"``, or ``"held"`` for
+    the equal-effective-lr runs); raising from it abandons the comparison.
+    """
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
+        seeds = range(seeds)
+    name = dataset if isinstance(dataset, str) else dataset.name
+    check_factor(divergence_factor)
+    resolve_device(device)
+    config = CompareConfig(
+        momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
+        activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
+        shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy, form=form,
+        baselines=tuple(baselines), hold=hold, nesterov=bool(nesterov),
+    )
+    if isinstance(dataset, str):
+        dataset = data_module.get(dataset, seed=data_seed)
+    config = CompareConfig(**{**asdict(config), "layers": tuple(layers_for(dataset, config.layers))})
+    if engine not in ("auto", "population", "loop"):
+        raise ValueError(f"unknown engine {engine!r}; choose auto, population or loop")
+    if engine == "auto":
+        engine = "population" if config.activation in POPULATION_ACTIVATIONS else "loop"
+
+    pairs = [(momentum, seed, config.lr) for seed in config.seeds for momentum in config.momenta]
+    held = [(momentum, seed, config.lr * (1 - momentum)) for seed in config.seeds for momentum in config.momenta
+            if momentum != 0] if config.hold == "effective-lr" else []
+    snapshots: dict[int, dict[float, MLP]] = {e: {} for e in snapshot_epochs(config.epochs)}
+    total = (len(pairs) + len(held) + len(config.baselines) * len(config.seeds)) * config.epochs
+    with progress_bar(total, progress) as advance:
+        runs, held_runs = [], []
+        for todo, kept, done in ((pairs, snapshots, runs), (held, {}, held_runs)):
+            if not todo:
+                continue
+            if engine == "population":
+                done += _train_population(config, dataset, todo, device, advance, kept, divergence_factor,
+                                          on_metrics, "momentum" if todo is pairs else "held")
+            else:
+                done += [_train_one(config, dataset, momentum, seed, lr, advance, kept, divergence_factor)
+                         for momentum, seed, lr in todo]
+        baseline_runs = [run for text in config.baselines
+                         for run in _train_baseline(config, dataset, text, engine, device, advance, divergence_factor)]
+    return Comparison(config, dataset, runs, snapshots, baseline_runs, held_runs)
+
+
+def snapshot_epochs(epochs: int) -> list[int]:
+    """Epochs after which the first seed's models are kept: 1, about a tenth, a quarter, a half, the last."""
+    return sorted({1, max(1, epochs // 10), max(1, epochs // 4), max(1, epochs // 2), epochs})
+
+
+def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, lr: float, advance, snapshots,
+               divergence_factor) -> Run:
+    """The plain path: one model, :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
+    model = MLP(config.layers, config.activation, seed=seed)
+    optimizer = Momentum(model.parameters(), lr=lr, momentum=momentum, form=config.form,
+                         nesterov=config.nesterov and momentum > 0)
+
+    def on_epoch(epoch, history):
+        advance(f"momentum {momentum:g}, seed {seed}")
+        if seed == config.seeds[0] and epoch + 1 in snapshots:
+            snapshots[epoch + 1][momentum] = copy.deepcopy(model)
+
+    history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
+                  on_epoch=on_epoch, divergence_factor=divergence_factor)
+    advance(None, _epochs_skipped(history))
+    return Run(momentum, seed, history, model, lr=lr)
+
+
+def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance, snapshots,
+                      divergence_factor, on_metrics=None, kind="momentum") -> list[Run]:
+    """Every (momentum, seed, lr) run as one member of a population trained at once (two with ``nesterov``,
+    which plain SGD, momentum 0, does not take)."""
+    runs: list[Run | None] = [None] * len(pairs)
+    for nesterov in (False, True) if config.nesterov else (False,):
+        indices = [i for i, p in enumerate(pairs) if not config.nesterov or (p[0] > 0) == nesterov]
+        if not indices:
+            continue
+        part = [pairs[i] for i in indices]
+        members = [Member(lr=lr, momentum=momentum, seed=seed) for momentum, seed, lr in part]
+        label = f"{len(members)} models at once"
+        stream = None if on_metrics is None else (
+            lambda first, epoch, loss, accuracy, part=part: on_metrics(
+                epoch, [(kind, m, s, float(a), float(b)) for (m, s, _), a, b in
+                        zip(part[first:first + len(loss)], loss, accuracy)]))
+        result = train_population(
+            dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
+            shuffle=config.shuffle, activation=config.activation, form=config.form, nesterov=nesterov,
+            device=device, on_epoch=lambda done, label=label: advance(label, done),
+            snapshots=list(snapshots), divergence_factor=divergence_factor, on_metrics=stream)
+        for j, (i, (m, s, lr)) in enumerate(zip(indices, part)):
+            runs[i] = Run(m, s, result.histories[j], result.model(j), lr=lr)
+            if s == config.seeds[0]:
+                for epoch in snapshots:
+                    snapshots[epoch][m] = result.model(j, epoch)
+    return runs
+
+
+def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: str, device, advance,
+                    divergence_factor) -> list[Run]:
+    """One baseline optimizer over every seed: one population, or one ``fit`` per seed with its torch optimizer."""
+    rule = rules.parse(text)
+    if engine == "population":
+        members = [Member(seed=seed, optimizer=rule) for seed in config.seeds]
+        result = train_population(
+            dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
+            shuffle=config.shuffle, activation=config.activation, device=device,
+            on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
+            divergence_factor=divergence_factor)
+        return [Run(np.nan, seed, history, result.model(i), text)
+                for i, (seed, history) in enumerate(zip(config.seeds, result.histories))]
+    runs = []
+    for seed in config.seeds:
+        model = MLP(config.layers, config.activation, seed=seed)
+        history = fit(model, dataset, for_rule(rule, model.parameters()), config.epochs, config.batch_size,
+                      config.shuffle, seed=seed, on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
+                      divergence_factor=divergence_factor)
+        advance(None, _epochs_skipped(history))
+        runs.append(Run(np.nan, seed, history, model, text))
+    return runs
+
+
+def _epochs_skipped(history: History) -> int:
+    """Epochs not trained after a divergence (they still count towards the progress total)."""
+    return 0 if history.diverged_at is None else history.epochs - history.diverged_at - 1
