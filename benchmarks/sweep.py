@@ -3,7 +3,7 @@
 Spec: spiral 3 × 500, [2, 50, 3] ReLU, batch 20, shuffled, lr 10 values (log-spaced 0.01–1) × momentum
 10 values (0–0.9) × 10 seeds = 1,000 configurations, ``--epochs`` epochs each (default 10).
 
-  sweep      ``inertia.sweep.sweep`` into a fresh SQLite store (local executor): spec expansion, claims,
+  sweep      ``inertia.sweeps.sweep`` into a fresh SQLite store (local executor): spec expansion, claims,
              population training, results written run by run; the store's share (claim + record
              transactions) is timed separately and reported per run
   loop       the same configurations as a plain loop of ``fit`` calls (MLP + inertia.optim.Momentum),
@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inertia import data, store
-from inertia.experiment import load_spec
+from inertia import data
 from inertia.models import MLP
 from inertia.optim import for_rule
-from inertia.sweep import rule_of, sweep
+from inertia.sweeps import store
+from inertia.sweeps.run import rule_of, sweep
+from inertia.sweeps.spec import load_spec
 from inertia.train import fit
 
 

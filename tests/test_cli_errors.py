@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from inertia.cli import app
-from inertia.sweep import sweep
+from inertia.sweeps.run import sweep
 
 TINY = {"data": {"name": "spiral", "points": 10, "seed": 1}, "model": {"layers": [2, 4, 3]},
         "train": {"epochs": 1, "batch_size": 10, "seeds": 2}, "grid": {"momentum": [0.0, 0.9]}}

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from inertia.experiment import SpecError, config_id, load_spec, parse_spec
+from inertia.sweeps.spec import SpecError, config_id, load_spec, parse_spec
 
 GOOD = {"data": {"name": "spiral", "points": 20}, "model": {"layers": [2, 8, 3]},
         "train": {"epochs": 2, "batch_size": 10, "seeds": 2}, "grid": {"lr": [0.1, 0.5], "momentum": [0.0, 0.9]}}
@@ -117,7 +117,7 @@ def test_ids_do_not_depend_on_key_order_or_process():
     reordered = dict(reversed(list(configs[0].items())))
     assert config_id(reordered) == config_id(configs[0])
     raw = json.dumps(json.dumps(GOOD))
-    code = ("import json, sys; from inertia.experiment import load_spec, config_id;"
+    code = ("import json, sys; from inertia.sweeps.spec import load_spec, config_id;"
             f"print(json.dumps([config_id(c) for c in load_spec(json.loads({raw})).expand()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "123", "PATH": ""})

@@ -56,7 +56,7 @@ def test_bad_settings_name_the_field(field, value):
 
 
 def test_by_name_in_get_and_in_sweep_specs():
-    from inertia.sweep import canonical, dataset_of
+    from inertia.sweeps.run import canonical, dataset_of
 
     assert data.get("mnist1d").x.shape == (4000, 40)
     assert "mnist1d" in data.NAMES

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from inertia import data, outcome, store
+from inertia import data, outcome
 from inertia.models import MLP
 from inertia.optim import Momentum
 from inertia.studies.comparison import compare
-from inertia.sweep import sweep
+from inertia.sweeps import store
+from inertia.sweeps.run import sweep
 from inertia.train import fit
 
 DATA = data.spiral(points=40, seed=0)

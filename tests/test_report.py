@@ -10,7 +10,7 @@ import pytest
 import inertia
 from inertia.report import conclusions, write_report
 from inertia.stats import paired_difference
-from inertia.sweep import sweep
+from inertia.sweeps.run import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

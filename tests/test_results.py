@@ -8,8 +8,8 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from inertia.cli import app
-from inertia.results import Results, parse_baseline
-from inertia.store import Record, Store
+from inertia.sweeps.results import Results, parse_baseline
+from inertia.sweeps.store import Record, Store
 
 LOSSES = {  # final loss per (momentum, seed)
     0.0: [0.50, 0.60, 0.55, 0.70],

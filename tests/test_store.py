@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from inertia import store as store_module
-from inertia.store import Record, Store
+from inertia.sweeps import store as store_module
+from inertia.sweeps.store import Record, Store
 
 
 def config(seed):
@@ -32,7 +32,7 @@ def test_claims_skip_finished_and_claimed_runs(tmp_path):
 
 def test_a_dead_process_claims_lapse_at_once(tmp_path):
     path = tmp_path / "s.db"
-    code = f"from inertia.store import Store; s = Store({str(path)!r}); print(s.claim(['id0', 'id1']))"
+    code = f"from inertia.sweeps.store import Store; s = Store({str(path)!r}); print(s.claim(['id0', 'id1']))"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # claims, then exits
     with Store(path) as db:
         assert db.claim(["id0", "id1"]) == ["id0", "id1"]
@@ -165,7 +165,7 @@ def test_reading_a_store_writes_nothing(tmp_path):
 
 
 def test_a_store_in_a_read_only_folder_can_be_read_not_written(read_only_folder):
-    from inertia.results import Results
+    from inertia.sweeps.results import Results
 
     rw, ro = read_only_folder
     with Store(rw / "s.db") as db:
@@ -185,7 +185,7 @@ def test_many_processes_creating_the_same_stores_at_once(tmp_path):
     """Eight processes open the same new stores in the same order, as concurrent sweeps do: the first
     connections to a new file race to switch it to write-ahead logging, and SQLite answers one of them
     "database is locked" at once (a deadlock it will not wait out). Opening must try again, not fail."""
-    code = ("import sys, time; from inertia.store import Record, Store\n"
+    code = ("import sys, time; from inertia.sweeps.store import Record, Store\n"
             "time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start together, imports done\n"
             "for i in range(40):\n"
             "    with Store(f'{sys.argv[1]}/s{i}.db') as db:\n"

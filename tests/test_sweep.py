@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 import torch
 
-from inertia import data, store
-from inertia.experiment import config_id, load_spec
+from inertia import data
 from inertia.models import MLP
 from inertia.optim import Momentum
-from inertia.sweep import plan, run_configs, sweep
+from inertia.sweeps import store
+from inertia.sweeps.run import plan, run_configs, sweep
+from inertia.sweeps.spec import config_id, load_spec
 from inertia.train import fit
 
 SMALL = {"data": {"name": "spiral", "points": 20, "seed": 1}, "model": {"layers": [2, 8, 3]},
@@ -277,7 +278,7 @@ def test_runs_longer_than_the_lease_are_never_started_twice(tmp_path):
     that. Two processes share the store: without renewal each would take the other's runs over as soon as
     their lease lapsed."""
     path = tmp_path / "s.db"
-    code = ("import json, sys; from inertia.sweep import sweep; "
+    code = ("import json, sys; from inertia.sweeps.run import sweep; "
             "print(sweep(json.loads(sys.argv[1]), sys.argv[2], lease=0.2, group_size=1).recorded)")
     processes = [subprocess.Popen([sys.executable, "-c", code, json.dumps(LEASE_SPEC), str(path)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -380,7 +381,7 @@ def test_a_ray_cluster_losing_a_node_mid_sweep_still_runs_everything_exactly_onc
         spec_path.write_text(json.dumps(spec))
         path = tmp_path / "s.db"
         driver = subprocess.Popen(
-            [sys.executable, "-c", "import json, sys; from inertia.sweep import sweep; "
+            [sys.executable, "-c", "import json, sys; from inertia.sweeps.run import sweep; "
              "print('recorded', sweep(json.load(open(sys.argv[1])), sys.argv[2], executor='ray', "
              "address=sys.argv[3], group_size=1).recorded)", str(spec_path), str(path), f"127.0.0.1:{port}"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -34,7 +34,7 @@ _NAMES = {
     "train_population": "inertia.population",
 }
 _SUBMODULES = {"data", "mnist1d", "models", "optim", "plots", "progress", "scratch", "shuffle", "population",
-               "stats", "studies", "train"}
+               "stats", "studies", "sweeps", "train"}
 __all__ = sorted(_NAMES)
 
 

@@ -34,6 +34,10 @@ MOVED: dict[str, tuple[str, ...]] = {
     "inertia.theory": ("inertia.studies.theory",),
     "inertia.velocity": ("inertia.studies.velocity",),
     "inertia.stability": ("inertia.studies.stability",),
+    "inertia.experiment": ("inertia.sweeps.spec",),
+    "inertia.sweep": ("inertia.sweeps.run",),
+    "inertia.store": ("inertia.sweeps.store",),
+    "inertia.results": ("inertia.sweeps.results",),
 }
 
 

@@ -466,7 +466,7 @@ def theory(
 @app.command(name="sweep")
 def sweep_command(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML): data, model, optimizer, train, grid, random, "
-                                              "targets. See `inertia.experiment`.")],
+                                              "targets. See `inertia.sweeps.spec`.")],
     store: Annotated[Path | None, typer.Option(
         help="SQLite store for the results (default: runs/<spec name>.db). Re-running resumes.")] = None,
     executor: Annotated[str, typer.Option(help="local (this process), process (a pool) or ray.")] = "local",
@@ -491,8 +491,8 @@ def sweep_command(
     none runs a configuration another has claimed. The device, the executor's packages and the store are
     checked before anything is claimed.
     """
-    from inertia import experiment
-    from inertia import sweep as sweep_module
+    from inertia.sweeps import run as sweep_module
+    from inertia.sweeps import spec as experiment
 
     try:
         parsed = experiment.load_spec(spec)
@@ -549,7 +549,7 @@ def results(
     time-to-target, paired comparisons against a baseline, and figures (lr × momentum heatmaps, plain and at
     equal effective lr, and parallel coordinates). Diverged runs are counted and left out of the means; runs
     that made no progress are counted and kept in them."""
-    from inertia.results import METRICS, Results, describe, parse_baseline
+    from inertia.sweeps.results import METRICS, Results, describe, parse_baseline
 
     if metric not in METRICS:
         raise ValueError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")

@@ -338,8 +338,8 @@ def _compare_table(records: list[dict], config: dict) -> str:
 
 
 def sweep_report(path: Path) -> str:
-    from inertia.results import Results, describe
-    from inertia.store import Store
+    from inertia.sweeps.results import Results, describe
+    from inertia.sweeps.store import Store
 
     results = Results.load(path)
     if results.runs.empty:
@@ -428,10 +428,10 @@ def sweep_heatmap(results, specs) -> dict | None:
 def _theory_edge(specs, lrs, momenta):
     """The predicted largest stable lr per momentum, placed on the heatmap's lr axis."""
     try:
-        from inertia.experiment import canonical
         from inertia.models import MLP
         from inertia.studies import stability
-        from inertia.sweep import dataset_of
+        from inertia.sweeps.run import dataset_of
+        from inertia.sweeps.spec import canonical
 
         spec = specs[0]
         dataset = dataset_of(canonical(spec["data"]))

@@ -12,7 +12,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from inertia.results import Results
+from inertia.sweeps.results import Results
 
 LABELS = {"final_loss": "final full-data loss", "best_loss": "best full-data loss",
           "final_accuracy": "final accuracy", "best_accuracy": "best accuracy",

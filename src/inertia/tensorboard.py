@@ -61,7 +61,7 @@ def write_comparison(comparison, folder: str | Path) -> list[Path]:
 
 def write_store(store_path: str | Path, folder: str | Path) -> list[Path]:
     """Every finished run of a sweep store, one folder per run id."""
-    from inertia.store import Store
+    from inertia.sweeps.store import Store
 
     folder = Path(folder)
     written = []

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from inertia.experiment import canonical, config_id, flatten
 from inertia.outcome import STATUSES
 from inertia.paths import check_output_file
+from inertia.sweeps.spec import canonical, config_id, flatten
 
 APPLICATION_ID = 0x494E5254  # "INRT"
 SCHEMA_VERSION = 1
@@ -199,7 +199,7 @@ class Store:
 
     def runs(self) -> pd.DataFrame:
         """One row per finished run: id, status, error, seconds, the configuration's columns
-        (:func:`inertia.experiment.flatten`) and the summary's (``final_loss``, ``final_accuracy``, ...)."""
+        (:func:`inertia.sweeps.spec.flatten`) and the summary's (``final_loss``, ``final_accuracy``, ...)."""
         rows = []
         for id_, config, status, error, summary, seconds in self.db.execute(
                 "SELECT id, config, status, error, summary, seconds FROM runs ORDER BY rowid"):
@@ -325,5 +325,5 @@ def _alive(pid: int) -> bool:
 
 
 def open(path: str | Path, readonly: bool = False) -> Store:
-    """Open (or create) a store: ``inertia.store.open("runs/sweep.db").runs()`` is a pandas DataFrame."""
+    """Open (or create) a store: ``inertia.sweeps.open("runs/sweep.db").runs()`` is a pandas DataFrame."""
     return Store(path, readonly=readonly)

@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from inertia.experiment import Spec, SpecError, canonical, config_id, load_spec
 from inertia.outcome import DIVERGENCE_FACTOR, SUMMARY_KEYS
-from inertia.store import Record, Store
+from inertia.sweeps.spec import Spec, SpecError, canonical, config_id, load_spec
+from inertia.sweeps.store import Record, Store
 
 EXECUTORS = ("local", "process", "ray")
 # What a population member may vary; the rest of [optimizer] (name, form, nesterov) a group shares.

@@ -16,7 +16,7 @@ import pandas as pd
 
 from inertia.outcome import STATUSES, epochs_to
 from inertia.stats import mean_ci, paired_difference
-from inertia.store import Store
+from inertia.sweeps.store import Store
 
 METRICS = ("final_loss", "best_loss", "final_accuracy", "best_accuracy")
 LOWER_IS_BETTER = {"final_loss": True, "best_loss": True, "final_accuracy": False, "best_accuracy": False}
