@@ -146,7 +146,7 @@ def test_the_study_report_in_headless_chromium(study, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     if chromium is None:
         pytest.skip("needs Debian's chromium")
-    from inertia.study_report import write_study_report
+    from inertia.views.study_report import write_study_report
 
     study.save(tmp_path)
     files = {"report": write_study_report(tmp_path)}

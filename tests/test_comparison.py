@@ -7,11 +7,11 @@ import torch
 import inertia
 from inertia import data
 from inertia.optim import Momentum
-from inertia.report import effective_lr_sentences
 from inertia.shuffle import order as shuffle_order
 from inertia.stats import mean_ci
 from inertia.studies import comparison
 from inertia.studies.comparison import training
+from inertia.views.conclusions import effective_lr_sentences
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +288,9 @@ def test_nesterov_is_torch_sgds_nesterov_for_every_nonzero_momentum(engine):
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=run.momentum, nesterov=run.momentum > 0)
         history = fit(model, dataset, optimizer, 3, 10, True, seed=run.seed)
         np.testing.assert_allclose(run.history.loss, history.loss, rtol=1e-5)
-    assert "--nesterov" in __import__("inertia.report").report.command_line(result.summary()["config"])
+    from inertia.views.report import command_line
+
+    assert "--nesterov" in command_line(result.summary()["config"])
 
 
 def test_on_metrics_streams_every_run_every_epoch():

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import inertia
-from inertia.report import conclusions, write_report
 from inertia.stats import paired_difference
 from inertia.sweeps.run import sweep
+from inertia.views.conclusions import conclusions
+from inertia.views.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -110,7 +111,7 @@ def test_the_report_in_headless_chromium(compared, tmp_path):
 
 def test_tensorboard_events_read_back(compared, tmp_path):
     accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-    from inertia.tensorboard import write_comparison, write_store
+    from inertia.views.tensorboard import write_comparison, write_store
 
     comparison, _ = compared
     write_comparison(comparison, tmp_path / "tb")

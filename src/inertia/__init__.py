@@ -34,7 +34,7 @@ _NAMES = {
     "train_population": "inertia.population",
 }
 _SUBMODULES = {"data", "mnist1d", "models", "optim", "plots", "progress", "scratch", "shuffle", "population",
-               "stats", "studies", "sweeps", "train"}
+               "stats", "studies", "sweeps", "train", "views"}
 __all__ = sorted(_NAMES)
 
 

@@ -25,7 +25,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "inertia.deep_kernels": ("inertia.population.deep_kernels",),
     "inertia.gpu_kernels": ("inertia.population.gpu_kernels",),
     "inertia.vecmath": ("inertia.population.vecmath",),
-    "inertia.comparison": ("inertia.studies.comparison", "inertia.report"),
+    "inertia.comparison": ("inertia.studies.comparison", "inertia.views.conclusions"),
     "inertia.reproduce": ("inertia.studies.reproduce",),
     "inertia.batch_study": ("inertia.studies.batch_study",),
     "inertia.nqm": ("inertia.studies.nqm",),
@@ -38,6 +38,11 @@ MOVED: dict[str, tuple[str, ...]] = {
     "inertia.sweep": ("inertia.sweeps.run",),
     "inertia.store": ("inertia.sweeps.store",),
     "inertia.results": ("inertia.sweeps.results",),
+    "inertia.report": ("inertia.views.report", "inertia.views.conclusions", "inertia.views.charts",
+                       "inertia.views.sweep_report", "inertia.views.page"),
+    "inertia.study_report": ("inertia.views.study_report",),
+    "inertia.sweep_plots": ("inertia.views.sweep_plots",),
+    "inertia.tensorboard": ("inertia.views.tensorboard",),
 }
 
 

@@ -154,7 +154,7 @@ def compare(
 
     check_output_dir(out, "--out")
     if tensorboard:
-        from inertia.tensorboard import check_available
+        from inertia.views.tensorboard import check_available
 
         check_output_dir(tensorboard, "--tensorboard")
         check_available()
@@ -167,11 +167,11 @@ def compare(
     )
     files = comparison.save(out, plots=plots)
     if report:
-        from inertia.report import write_report
+        from inertia.views.report import write_report
 
         files["report"] = write_report(out)
     if tensorboard:
-        from inertia.tensorboard import write_comparison
+        from inertia.views.tensorboard import write_comparison
 
         write_comparison(comparison, tensorboard)
         files["tensorboard"] = tensorboard
@@ -184,7 +184,7 @@ def compare(
         out_console.print(f"{row['optimizer']} − momentum {row['momentum']:g}: final loss {row['difference']:+.4g} "
                           f"[{row['low']:+.4g}, {row['high']:+.4g}], lower in {row['better_in']} of {row['pairs']} "
                           "seeds", markup=False, highlight=False)
-    from inertia.report import effective_lr_sentences
+    from inertia.views.conclusions import effective_lr_sentences
 
     for sentence in effective_lr_sentences(comparison.gains()):
         out_console.print(sentence, markup=False, highlight=False)
@@ -511,7 +511,7 @@ def sweep_command(
         return
     store = store or Path("runs") / f"{spec.stem}.db"
     if tensorboard:
-        from inertia.tensorboard import check_available
+        from inertia.views.tensorboard import check_available
 
         check_output_dir(tensorboard, "--tensorboard")
         check_available()
@@ -519,7 +519,7 @@ def sweep_command(
                                 group_size=group_size, device=device, progress=not json_output,
                                 retry_failed=retry_failed)
     if tensorboard:
-        from inertia.tensorboard import write_store
+        from inertia.views.tensorboard import write_store
 
         write_store(store, tensorboard)
     if json_output:
@@ -574,7 +574,7 @@ def results(
         summary.to_csv(csv, index=False)
     figures = []
     if figures_folder is not None:
-        from inertia import sweep_plots
+        from inertia.views import sweep_plots
 
         figures = sweep_plots.save_all(found, figures_folder)
     if json_output:
@@ -620,7 +620,7 @@ def report_command(
 ) -> None:
     """Write one self-contained HTML report: tables, conclusions with their statistics, interactive charts,
     decision regions across epochs, the ball in the valley with a momentum slider. It works offline."""
-    from inertia.report import default_output, write_report
+    from inertia.views.report import default_output, write_report
 
     check_output_file(out or default_output(path), "--out")
     written = write_report(path, out)

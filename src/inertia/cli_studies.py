@@ -136,7 +136,7 @@ def batch_study_command(
         raise ValueError(message) from None
     files = study.save(out)
     if report:
-        from inertia.study_report import write_study_report
+        from inertia.views.study_report import write_study_report
 
         files["report"] = write_study_report(out)
     if json_output:

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from inertia.lab.session import Cancelled, train
 from inertia.lab.settings import LabSettings, SettingsError
-from inertia.report import write_report
+from inertia.views.report import write_report
 
 UPLOAD_LIMIT = 20 * 1024 * 1024  # bytes of CSV
 

@@ -24,8 +24,9 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
     """Train the comparison for ``settings`` on ``dataset``, calling ``emit(event, payload)`` as it goes; returns
     the :class:`~inertia.studies.comparison.Comparison`. Raises :class:`Cancelled` once ``cancelled`` is set."""
     from inertia.models import MLP, layers_for
-    from inertia.report import command_line, effective_lr_sentences
     from inertia.studies.comparison import CompareConfig, compare
+    from inertia.views.conclusions import effective_lr_sentences
+    from inertia.views.report import command_line
 
     arguments = settings.compare_arguments(dataset)
     layers = layers_for(dataset, arguments["layers"])

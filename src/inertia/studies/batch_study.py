@@ -220,7 +220,7 @@ class BatchStudy:
     def save(self, out: str | Path) -> dict[str, Path]:
         """Write ``trials.csv``, ``best.csv``, ``batch_study.json`` and ``batch_study.png``. The interactive page,
         beside the noisy quadratic model's predictions, is a view of the saved folder:
-        :func:`inertia.study_report.write_study_report` (``inertia batch-study`` writes it by default)."""
+        :func:`inertia.views.study_report.write_study_report` (``inertia batch-study`` writes it by default)."""
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         files = {"trials": out / "trials.csv", "best": out / "best.csv", "summary": out / "batch_study.json",

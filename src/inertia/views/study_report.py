@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from inertia.report import PALETTE, _alpha, _list, _page, _section
 from inertia.studies import nqm
+from inertia.views.page import PALETTE, bullets, page, rgba, section
 
 
 def write_study_report(folder: str | Path, out: str | Path | None = None) -> Path:
@@ -47,7 +47,7 @@ def study_page(summary: dict, model: nqm.BatchScaling | None = None) -> str:
                                                         f"{model.target:g}")}
     critical = summary["critical_batch_sizes"]
     sections = [
-        _section("What was run", f"<pre class='command'>{html.escape(command_line(config))}</pre>"
+        section("What was run", f"<pre class='command'>{html.escape(command_line(config))}</pre>"
                  f"<p>{html.escape(summary['dataset'])} ({summary['samples']} training examples), layers "
                  f"{config['layers']}, {config['activation']}; per batch size {len(config['learning_rates'])} "
                  f"learning rates × (plain SGD and momentum {', '.join(f'{m:g}' for m in config['momenta'])}) × "
@@ -56,23 +56,23 @@ def study_page(summary: dict, model: nqm.BatchScaling | None = None) -> str:
                  "within one epoch); the best grid point per batch size is the one with the fewest mean steps "
                  "among those that reached the target in every seed, and its 95 % interval is a bootstrap over "
                  "seeds that redoes that choice.</p>"),
-        _section("Steps to target against batch size: this network beside the noisy quadratic model",
+        section("Steps to target against batch size: this network beside the noisy quadratic model",
                  "<div class='grid2'><div id='study' class='chart'></div><div id='model' class='chart'></div></div>"
                  "<p>Dotted: perfect scaling (steps ∝ 1/B) from the smallest batch size. Where a line leaves it, "
                  "larger batches give diminishing returns; where it is flat, they give none.</p>"),
-        _section("The largest useful batch size",
-                 _list([f"{name}: critical batch size {_size(c['critical_batch_size'])}"
+        section("The largest useful batch size",
+                 bullets([f"{name}: critical batch size {_size(c['critical_batch_size'])}"
                         f"{' or more (the largest tried)' if c.get('at_least') else ''} (95 % bootstrap interval "
                         f"{_size(c['low'])} to {_size(c['high'])}): up to it, steps × B stays within 2× of its "
                         "value at the smallest batch size." for name, c in critical.items()])
-                 + _list([f"noisy quadratic model: SGD {_size(_critical(model, model.sgd_steps))}, momentum "
+                 + bullets([f"noisy quadratic model: SGD {_size(_critical(model, model.sgd_steps))}, momentum "
                           f"{_size(_critical(model, model.momentum_steps))}"])),
-        _section("The noisy quadratic model's predictions, checked on both", _claims_table(summary["claims"],
+        section("The noisy quadratic model's predictions, checked on both", _claims_table(summary["claims"],
                                                                                           model_claims)),
-        _section("Best grid point per batch size", _best_table(best)),
+        section("Best grid point per batch size", _best_table(best)),
     ]
     style = "<style>.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; }</style>"
-    return _page(f"inertia batch-study: {summary['dataset']}", [style, *sections], charts, [])
+    return page(f"inertia batch-study: {summary['dataset']}", [style, *sections], charts, [])
 
 
 def _critical(model: nqm.BatchScaling, steps: np.ndarray) -> float:
@@ -100,7 +100,7 @@ def _steps_chart(rows: list[dict], title: str) -> dict:
         label = "SGD" if name == "sgd" else "momentum"
         if all(r.get("low") is not None for r in mine):
             traces.append({"x": x + x[::-1], "y": [r["high"] for r in mine] + [r["low"] for r in mine][::-1],
-                           "fill": "toself", "mode": "lines", "line": {"width": 0}, "fillcolor": _alpha(color, 0.18),
+                           "fill": "toself", "mode": "lines", "line": {"width": 0}, "fillcolor": rgba(color, 0.18),
                            "legendgroup": label, "showlegend": False, "hoverinfo": "skip"})
         traces.append({"x": x, "y": y, "mode": "lines+markers", "name": label, "legendgroup": label,
                        "line": {"color": color}, "customdata": [r["lr"] for r in mine],

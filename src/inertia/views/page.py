@@ -1,0 +1,50 @@
+"""The HTML shell every report page shares: one self-contained file with Plotly inlined (it works offline and
+sends no request), its style, its sections, and the colours of the charts."""
+
+from __future__ import annotations
+
+import html
+import json
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf"]
+CLASS_COLORS = ["#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
+                "#dbdb8d", "#9edae5"]
+
+
+def section(title: str, body: str) -> str:
+    return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
+
+
+def bullets(items) -> str:
+    return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+
+
+def rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ddd; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ddd; padding: .3em .6em; }
+th { background: #f5f5f5; } td.yes { color: #2a7a2a; font-weight: bold; } td.no { color: #b22; font-weight: bold; }
+pre.command { background: #f5f5f5; padding: .6em; overflow-x: auto; white-space: pre-wrap; }
+.chart { width: 100%; min-height: 340px; } .grid { display: grid; grid-template-columns: repeat(3, 1fr); }
+.small-chart { min-height: 320px; } input[type=range] { width: 320px; vertical-align: middle; }
+"""
+
+
+def page(title: str, sections: list[str], charts: dict, scripts: list[str]) -> str:
+    from plotly.offline import get_plotlyjs
+
+    data = json.dumps(charts, allow_nan=True).replace("NaN", "null").replace("Infinity", "null")
+    boot = ("const charts = " + data + ";"
+            "for (const [id, figure] of Object.entries(charts)) {"
+            " Plotly.newPlot(id, figure.data, figure.layout, {displaylogo: false, responsive: true}); }")
+    body = "\n".join(sections)
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head><body>"
+            f"<h1>{html.escape(title)}</h1>{body}"
+            f"<script>{boot}\n{''.join(scripts)}</script></body></html>")
