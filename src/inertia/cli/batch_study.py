@@ -1,6 +1,4 @@
-"""Commands about batch size: ``inertia reproduce nqm`` (the noisy quadratic model of Zhang et al. 2019) and
-``inertia batch-study`` (steps to a target against batch size on a real network). Registered on the app of
-:mod:`inertia.cli`, which imports this module."""
+"""``inertia batch-study``: does momentum help at my batch size? Steps to a target against batch size."""
 
 from __future__ import annotations
 
@@ -11,75 +9,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inertia.cli import _floats, _ints, _saved, app, out_console, reproduce_app
+from inertia.cli.common import claims_table, floats, ints, out_console, saved
 from inertia.paths import check_output_dir
-
-
-def _claims_table(claims, title: str) -> Table:
-    table = Table(title=title)
-    for header in ("claim", "verdict", "evidence"):
-        table.add_column(header)
-    for claim in claims:
-        table.add_row(claim.name, "[green]holds[/]" if claim.holds else "[red]does not hold[/]", claim.evidence)
-    return table
-
-
-@reproduce_app.command("nqm")
-def reproduce_nqm(
-    target: Annotated[float, typer.Option(help="Target expected loss (the initial loss is 4.89).")] = 0.01,
-    dimensions: Annotated[int, typer.Option(help="Curvatures 1/i for i = 1..N.")] = 10_000,
-    resolution: Annotated[float, typer.Option(
-        help="Curvatures within this relative width share a bin (0: every coordinate on its own, ~10x slower).")
-    ] = 0.005,
-    out: Annotated[Path, typer.Option(help="Folder for nqm.png and nqm.json.")] = Path("inertia-out/nqm"),
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
-) -> None:
-    """The noisy quadratic model of Zhang et al. 2019 ("Which Algorithmic Choices Matter at Which Batch
-    Sizes?"), solved exactly from its expected-loss recurrences (no sampling).
-
-    Loss ½ Σ hᵢxᵢ² with hᵢ = 1/i, gradient noise variance hᵢ/B, x₀ ~ N(0, I). For batch sizes 2¹ … 2²⁰: the
-    fewest steps to reach the target, over the grids of the paper's notebook: 100 learning rates log-spaced in
-    [10⁻⁵, 10^0.5] (plain SGD); 100 in [10⁻⁸, 10] × 20 momenta 1 − β log-spaced in [10⁻⁵, 1] (momentum). Then
-    the paper's claims, checked one by one.
-    """
-    from inertia.progress import progress_bar
-    from inertia.studies import nqm
-
-    check_output_dir(out, "--out")
-    problem = nqm.problem(dimensions, resolution)
-    points = len(nqm.SGD_LEARNING_RATES) + len(nqm.LEARNING_RATES) * len(nqm.MOMENTA)
-    with progress_bar(points, not json_output) as advance:
-        result = nqm.batch_scaling(problem, target, on_point=lambda: advance("noisy quadratic: grid points"))
-    claims = nqm.check_claims(result)
-    summary = result.to_json() | {"claims": {c.name: {"holds": c.holds, "evidence": c.evidence} for c in claims}}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "nqm.json").write_text(json.dumps(summary, indent=2) + "\n")
-    result.plot().savefig(out / "nqm.png", dpi=120)
-    if json_output:
-        print(json.dumps(summary))
-        return
-    table = Table(title=f"Noisy quadratic model ({dimensions:,} curvatures 1/i), steps to expected loss {target:g}")
-    for header in ("batch size", "SGD steps", "SGD lr", "momentum steps", "momentum lr", "β", "lr/(1−β)"):
-        table.add_column(header, justify="right")
-    for i, b in enumerate(result.batch_sizes):
-        table.add_row(f"{int(b):,}", _count(result.sgd_steps[i]), f"{result.sgd_lr[i]:.3g}",
-                      _count(result.momentum_steps[i]), f"{result.momentum_lr[i]:.3g}", f"{result.momentum[i]:.4g}",
-                      f"{result.momentum_effective_lr[i]:.3g}")
-    out_console.print(table)
-    out_console.print(_claims_table(claims, "The paper's claims about momentum, checked"))
-    _saved(out, ["nqm.png", "nqm.json"])
-
-
-def _count(value: float) -> str:
-    return f"{int(value):,}" if value == value and value != float("inf") else "not reached"
-
 
 STUDY_OPTIONS = {"learning_rates": "--lrs", "batch_sizes": "--batch-sizes", "target_value": "--target value",
                  "max_steps": "--max-steps", "max_epochs": "--max-epochs", "momenta": "--momenta", "seeds": "--seeds",
                  "target": "--target", "activation": "--activation", "layers": "--layers"}
 
 
-@app.command(name="batch-study")
 def batch_study_command(
     dataset: Annotated[str, typer.Option(
         help="spiral, moons, circles, blobs, digits, mnist1d, or a .csv/.npz file with a 'label' column.")] = "spiral",
@@ -125,8 +62,8 @@ def batch_study_command(
         raise typer.BadParameter(f"--target must be accuracy=V or loss=V, e.g. loss=0.2; got {target!r}") from None
     try:
         study = batch_study(
-            dataset=dataset, layers=_ints(layers) if layers else None, batch_sizes=_ints(batch_sizes),
-            learning_rates=_floats(lrs), momenta=_floats(momenta), seeds=seeds, target=metric.strip(),
+            dataset=dataset, layers=ints(layers) if layers else None, batch_sizes=ints(batch_sizes),
+            learning_rates=floats(lrs), momenta=floats(momenta), seeds=seeds, target=metric.strip(),
             target_value=target_value, max_steps=max_steps, max_epochs=max_epochs, activation=activation,
             data_seed=data_seed, device=device, progress=not json_output)
     except ValueError as exc:  # name the options as typed, not the library's fields
@@ -158,8 +95,8 @@ def batch_study_command(
         more = " or more (still near-perfect scaling at the largest batch size tried)" if c["at_least"] else ""
         out_console.print(f"{'SGD' if name == 'sgd' else 'momentum'}: critical batch size {c['critical_batch_size']:g}"
                           f"{more} (95 % interval {c['low']:g} to {c['high']:g})", markup=False, highlight=False)
-    out_console.print(_claims_table(study.claims(), "The noisy quadratic model's predictions, on this network"))
-    _saved(out, [p.name for p in files.values()])
+    out_console.print(claims_table(study.claims(), "The noisy quadratic model's predictions, on this network"))
+    saved(out, [p.name for p in files.values()])
 
 
 def _steps(row) -> str:
@@ -171,27 +108,3 @@ def _steps(row) -> str:
 
 def _lr(row) -> str:
     return "—" if row.lr != row.lr else f"{row.lr:.3g}" + (" (grid edge)" if row.lr_at_edge else "")
-
-
-@app.command(name="lab")
-def lab_command(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
-    host: Annotated[str, typer.Option(
-        help="Address to listen on. The default serves this machine only; 0.0.0.0 would serve the network.")
-    ] = "127.0.0.1",
-    browser: Annotated[bool, typer.Option("--browser/--no-browser", help="Open the lab in the default browser.")
-                       ] = True,
-) -> None:
-    """A live lab in the browser: change the momenta, the learning rate, the data or the network, and the whole
-    comparison (5 momenta × 5 seeds × 100 epochs by default) retrains and streams in as it goes — loss and
-    accuracy with 95 % CI bands, decision regions per momentum, the ball in the valley and the rate map for the
-    same learning rate and momenta. The address keeps the settings; "export" writes the report `inertia compare`
-    would. Runs locally; nothing is fetched from the network.
-    """
-    from inertia.lab.server import serve
-
-    if not 1 <= port <= 65535:
-        raise typer.BadParameter(f"--port must be from 1 to 65535, got {port}")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        out_console.print(f"Serving on {host}: anyone who can reach this machine can use the lab.", style="yellow")
-    serve(host, port, browser)
