@@ -35,18 +35,9 @@ from pathlib import Path
 
 import torch
 
-from inertia import data
 from inertia.population import Member, train_population
 
 ARCHITECTURES = {"lab": [2, 50, 3], "lab2": [2, 50, 50, 3], "digits": [64, 128, 10], "mnist1d": [40, 100, 100, 10]}
-
-
-def dataset_for(layers):
-    if layers[0] == 2:
-        return data.spiral(seed=0)
-    if layers[0] == 64:
-        return data.digits()
-    return data.blobs(classes=layers[-1], points=4000 // layers[-1], features=layers[0], std=6.0, seed=0)
 
 
 def flops_per_model_epoch(layers, n: int) -> float:
@@ -59,6 +50,8 @@ def members(size: int) -> list[Member]:
 
 
 def inertia_point(layers, size: int, epochs: int, device: str) -> dict:
+    from benchmarks.common import dataset_for
+
     dataset = dataset_for(layers)
     train_population(dataset, layers, members(2), epochs=1, device=device)  # the kernel compiled or loaded
     marks = []
@@ -74,6 +67,7 @@ def inertia_point(layers, size: int, epochs: int, device: str) -> dict:
 def jax_point(layers, size: int, epochs: int, device: str) -> dict:
     import os
 
+    from benchmarks.common import dataset_for
     from benchmarks.jax_baseline import run
 
     if device == "cpu":
@@ -101,35 +95,6 @@ def in_fresh_process(kind: str, layers, size: int, epochs: int, device: str) -> 
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cpu_peak(repeats: int = 3) -> float:
-    """GFLOP/s of the best of ``repeats`` 4096² fp32 matrix products on every thread."""
-    a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
-    torch.mm(a, b)
-    best = min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
-    return 2 * 4096**3 / best / 1e9
-
-
-def gpu_peak() -> float:
-    """The device's fp32 FMA peak in GFLOP/s: SMs × 128 fp32 lanes × 2 FLOPs × the highest SM clock."""
-    properties = torch.cuda.get_device_properties(0)
-    clock = subprocess.run(["nvidia-smi", "--query-gpu=clocks.max.sm", "--format=csv,noheader,nounits"],
-                           capture_output=True, text=True, check=True).stdout.split()[0]
-    return properties.multi_processor_count * 128 * 2 * float(clock) * 1e6 / 1e9
-
-
-def _timed(fn) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def cpu_model() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor()
-
-
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.* importable when run as a script
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -140,6 +105,7 @@ def main() -> None:
     parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
     parser.add_argument("--no-jax", action="store_true", help="leave the JAX baseline out")
     args = parser.parse_args()
+    from benchmarks.common import cpu_model, cpu_peak, dataset_for, gpu_peak
     from benchmarks.jax_baseline import available
 
     jax = not args.no_jax and available()

@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
-    from benchmarks.architectures import dataset_for
+    from benchmarks.common import dataset_for
 
     layers = [int(w) for w in args.layers.split(",")]
     dataset = dataset_for(layers)

@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.* importable when run as a script
-    from benchmarks.architectures import cpu_model
+    from benchmarks.common import cpu_model
 
     inertia = str(Path(sys.executable).with_name("inertia"))
     rows = []

@@ -1,4 +1,7 @@
-"""Matplotlib figures for comparisons. Each function returns a ``Figure`` (no pyplot state, no GUI needed)."""
+"""Matplotlib figures of frames and arrays: curves with their confidence bands, the seed notebook's loss and
+accuracy panels, decision regions, named curves and batch-size scaling. Each function returns a ``Figure`` (no
+pyplot state, no GUI needed). They know no study: results draw themselves through them
+(``Comparison.plot_loss()``, ``BatchStudy.plot()``), which is why this module sits at the foundation."""
 
 from __future__ import annotations
 

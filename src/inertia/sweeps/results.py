@@ -1,4 +1,4 @@
-"""Reading a sweep's store: configurations grouped over seeds, paired comparisons, time-to-target, figures.
+"""Reading a sweep's store: configurations grouped over seeds, paired comparisons, best settings, time-to-target.
 
 A *setting* is a configuration without its seed; its runs with different seeds are its replicates. Every
 statistic is a mean over seeds with a Student-t 95 % interval (:mod:`inertia.stats`); comparisons with a
