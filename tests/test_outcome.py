@@ -37,7 +37,8 @@ def test_a_finite_blow_up_is_divergence_where_it_used_to_pass_as_a_result():
     assert unguarded.loss[-1] > 1000 * unguarded.initial_loss
     guarded = train(1e6)
     assert guarded.status == "diverged" and guarded.diverged_at == 0
-    assert np.isnan(guarded.loss).all()
+    # the record keeps the loss that crossed the rule (the unguarded run's, to the bit), NaN only after it
+    assert guarded.loss[0] == unguarded.loss[0] > 10 * guarded.initial_loss and np.isnan(guarded.loss[1:]).all()
     np.testing.assert_allclose(guarded.initial_loss, unguarded.initial_loss)
 
 
@@ -65,6 +66,17 @@ def test_a_summary_counts_time_to_target_before_a_divergence():
     summary = outcome.summarize(history, {"accuracy": 0.9, "loss": 1e-9})
     assert summary["status"] == "diverged" and math.isnan(summary["final_accuracy"])
     assert summary["epochs_to_accuracy"] == 2 and math.isnan(summary["epochs_to_loss"])
+
+
+def test_the_epoch_a_run_diverged_at_never_reaches_a_target():
+    """Its metrics are kept as evidence, not as a result: a target met only there is not reached."""
+    history = train(0.5, epochs=3)
+    history.accuracy[:] = [0.5, 0.6, 0.95]
+    history.diverged_at = 2
+    assert math.isnan(outcome.epochs_to(history, "accuracy", 0.9))
+    curves = {"accuracy": [0.5, 0.6, 0.95]}
+    assert math.isnan(outcome.epochs_to(curves, "accuracy", 0.9, diverged_at=2))
+    assert outcome.epochs_to(curves, "accuracy", 0.9) == 3 == outcome.epochs_to(curves, "accuracy", 0.9, float("nan"))
 
 
 @pytest.mark.parametrize("factor", [1, 0.5, -3, float("nan"), float("inf"), "10", True])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from inertia import data
+from inertia import data, outcome
 from inertia.models import MLP
 from inertia.optim import Momentum, checks, rules, schedules, update
 from inertia.population import Member, chunk_sizes, member_bytes, train_population, triton_runs_on
@@ -160,7 +160,9 @@ def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged(engine, dept
     with_wild = population([*calm, Member(1e30, 0.99, seed=3)], settings, torch.float32, engine=engine)
     wild = with_wild.histories[2]
     assert wild.diverged and wild.diverged_at < epochs_for(engine) - 1
-    assert np.isnan(wild.loss[wild.diverged_at:]).all() and np.isfinite(wild.loss[: wild.diverged_at]).all()
+    at = wild.diverged_at
+    assert np.isnan(wild.loss[at + 1 :]).all() and np.isfinite(wild.loss[:at]).all()
+    assert outcome.diverging(wild.loss[at], wild.batch_loss_mean[at], wild.initial_loss)
     for i in range(2):
         assert not with_wild.histories[i].diverged
         for metric in ("loss", "accuracy", "batch_loss_mean", "batch_loss_last"):
@@ -190,6 +192,11 @@ def test_a_finite_blow_up_is_divergence_in_every_engine_as_in_fit(engine):
     result = population([calm, wild], {}, torch.float32, engine=engine)
     got = result.histories[1]
     assert (got.diverged_at, got.status) == (expected.diverged_at, "diverged")
+    # the record keeps the loss that crossed the rule, as fit's does (float32 engines against fit)
+    at = got.diverged_at
+    assert got.loss[at] > 10 * got.initial_loss and np.isnan(got.loss[at + 1 :]).all()
+    np.testing.assert_allclose(got.loss[at], expected.loss[at], rtol=1e-4)
+    np.testing.assert_allclose(got.accuracy[at], expected.accuracy[at], atol=1 / len(DATA))
     assert result.histories[0].status == "ok"
     summary = got.summary()
     assert np.isnan([summary[k] for k in ("final_loss", "best_loss", "final_accuracy", "best_accuracy")]).all()

@@ -5,7 +5,7 @@ from torch.func import functional_call
 from torch.nn.functional import cross_entropy
 from torch.utils.data import DataLoader, TensorDataset
 
-from inertia import data, shuffle
+from inertia import data, outcome, shuffle
 from inertia.models import MLP
 from inertia.optim import schedules
 from inertia.train import fit
@@ -88,8 +88,10 @@ def test_divergence_stops_training_and_is_recorded(tiny):
     model = MLP([2, 8, 3], seed=0)
     history = fit(model, tiny, torch.optim.SGD(model.parameters(), lr=1e30, momentum=0.9), epochs=20, batch_size=4)
     assert history.diverged and history.diverged_at < 19
-    assert np.isnan(history.loss[history.diverged_at:]).all()
-    assert np.isfinite(history.loss[: history.diverged_at]).all()
+    at = history.diverged_at
+    assert np.isnan(history.loss[at + 1 :]).all() and np.isfinite(history.loss[:at]).all()
+    # the epoch that diverged keeps the numbers that made the rule fire
+    assert outcome.diverging(history.loss[at], history.batch_loss_mean[at], history.initial_loss)
     frame = history.to_frame()
     assert list(frame.columns) == ["loss", "accuracy", "batch_loss_mean", "batch_loss_last"]
     assert frame.index[0] == 1 and len(frame) == 20

@@ -3,8 +3,9 @@
 A run **diverged** in the first epoch after which its full-data loss or its mean minibatch loss is not
 finite, any of its weights is not finite, or its full-data loss exceeds ``factor`` times its *initial* loss
 (the full-data loss of its initial weights; ``factor`` is :data:`DIVERGENCE_FACTOR` unless given). Training
-stops there: that epoch and the ones after it hold NaN. :func:`inertia.train.fit` and every population
-engine apply :func:`diverging` after every epoch, so they stop the same run at the same epoch.
+stops there: that epoch keeps the metrics that made the rule fire (the evidence), the epochs after it hold
+NaN. :func:`inertia.train.fit` and every population engine apply :func:`diverging` after every epoch, so they
+stop the same run at the same epoch and record the same evidence.
 
 A run that trained to the end but whose final full-data loss is no lower than its initial loss made **no
 progress**. Every other finished run is **ok**; a sweep also records runs that could not be trained at all
@@ -16,7 +17,8 @@ TensorBoard alike):
 - *ok* and *no progress* runs are results: their final and best loss and accuracy enter every mean.
 - *diverged* runs have no final or best loss or accuracy (NaN), so means and intervals are over the runs that
   did not diverge, and every table counts the diverged runs beside them.
-- Epochs to a target count every run that reached it, a run that diverged later included.
+- Epochs to a target count every run that reached it before it diverged, a run that diverged later included
+  (the epoch at which it diverged never counts).
 """
 
 from __future__ import annotations
@@ -88,15 +90,20 @@ def reached(name: str, values, value: float) -> np.ndarray:
         return values >= value if name.endswith("accuracy") else values <= value
 
 
-def epochs_to(history, name: str, value: float) -> float:
+def epochs_to(history, name: str, value: float, diverged_at: int | None = None) -> float:
     """First epoch (1-based) at which the full-data ``name`` (``"accuracy"``: at or above ``value``;
-    ``"loss"``: at or below; ``"test_accuracy"``, ``"test_loss"``: the same on the held-out split) is reached;
-    NaN if never. ``history`` is a History or a dict of curves."""
+    ``"loss"``: at or below; ``"test_accuracy"``, ``"test_loss"``: the same on the held-out split) is reached
+    before the run diverged; NaN if never. ``history`` is a History, or a dict of curves with the run's
+    ``diverged_at`` given beside it."""
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r} (allowed: {', '.join(TARGETS)})")
     curve = history[name] if isinstance(history, dict) else getattr(history, name)
     if curve is None:
         raise ValueError(f"this run recorded no {name}: it was trained without a held-out split")
+    if not isinstance(history, dict):
+        diverged_at = history.diverged_at
+    if diverged_at is not None and not (isinstance(diverged_at, float) and math.isnan(diverged_at)):
+        curve = curve[: int(diverged_at)]
     if len(curve) == 0:
         return math.nan
     return epochs_to_target(reached(name, curve, value), True)

@@ -27,7 +27,8 @@ class History:
     - ``batch_loss_mean``: mean of the epoch's minibatch losses, each taken before its update.
     - ``batch_loss_last``: the last minibatch's loss, as the seed notebook records it.
     - ``diverged_at``: the epoch after which the divergence rule of :mod:`inertia.outcome` fired (training
-      stopped there; that epoch and the ones after it are NaN), or ``None``.
+      stopped there; that epoch keeps the metrics that made the rule fire, the ones after it are NaN), or
+      ``None``.
     - ``initial_loss``: the full-data loss of the initial weights, which that rule and :attr:`status` use.
     - ``test_loss``, ``test_accuracy``: on a held-out split after each epoch, when training was given one
       (``None`` otherwise); never used for training or the divergence rule.
@@ -158,9 +159,7 @@ def fit(
             metrics["test_loss"][epoch], metrics["test_accuracy"][epoch] = evaluate(model, x_out, y_out, criterion)
         if outcome.diverging(metrics["loss"][epoch], metrics["batch_loss_mean"][epoch], initial_loss,
                              divergence_factor, finite_weights):
-            diverged_at = epoch
-            for name in ("loss", "accuracy", *(HELD_OUT if held_out is not None else ())):
-                metrics[name][epoch] = np.nan
+            diverged_at = epoch  # its metrics stay: they are the evidence
         history = History(**metrics, diverged_at=diverged_at, initial_loss=initial_loss,
                           seconds=time.perf_counter() - started)
         if on_epoch is not None:

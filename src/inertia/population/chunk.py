@@ -56,7 +56,7 @@ class Chunk:
         ``snapshots[epoch]`` after each epoch it names. With ``until = (metric, value)`` a member stops after the
         first epoch whose full-data ``metric`` reaches ``value`` (accuracy: at least; loss: at most): it is frozen
         like a diverged one, its history ends with that epoch, and training ends when no member is left.
-        ``on_metrics(epoch, loss, accuracy)`` gets every member's full-data metrics after each epoch (NaN for a
+        ``on_metrics(epoch, loss, accuracy)`` gets every member's full-data metrics after each epoch (NaN after a
         member that diverged or stopped)."""
         members, n = len(self.members), len(self.y)
         names = METRICS + (HELD_OUT if self.task.held_out is not None else ())
@@ -74,12 +74,14 @@ class Chunk:
             newly = running & outcome.diverging(full_loss, mean, self.initial_loss, self.task.divergence_factor,
                                                 self.finite_weights())
             fine = running & ~newly
-            metrics["loss"][fine, epoch] = full_loss[fine]
-            metrics["accuracy"][fine, epoch] = correct[fine] / n
-            if self.task.held_out is not None and fine.any():
-                loss, accuracy = full_data_metrics(self.stacked(), self.activation, *self.task.held_out)
-                metrics["test_loss"][fine, epoch] = loss[fine]
-                metrics["test_accuracy"][fine, epoch] = accuracy[fine]
+            # A member that diverges this epoch keeps the metrics that made the rule fire, as fit's history does.
+            metrics["loss"][running, epoch] = full_loss[running]
+            metrics["accuracy"][running, epoch] = correct[running] / n
+            if self.task.held_out is not None and running.any():
+                with np.errstate(invalid="ignore", over="ignore"):
+                    loss, accuracy = full_data_metrics(self.stacked(), self.activation, *self.task.held_out)
+                metrics["test_loss"][running, epoch] = loss[running]
+                metrics["test_accuracy"][running, epoch] = accuracy[running]
             if newly.any():
                 diverged_at[newly] = epoch
                 self.freeze(newly)

@@ -40,10 +40,11 @@ class Results:
                 targets.update(spec.get("targets", {}))
             if not runs.empty:
                 histories = db.histories()
+                diverged = runs["diverged_at"] if "diverged_at" in runs else [None] * len(runs)
                 for name, value in targets.items():
                     column = f"epochs_to_{name}"
-                    runs[column] = [epochs_to(histories[i], name, value) if histories[i] else np.nan
-                                    for i in runs["id"]]
+                    runs[column] = [epochs_to(histories[i], name, value, at) if histories[i] else np.nan
+                                    for i, at in zip(runs["id"], diverged)]
         return cls(runs, targets)
 
     @property
