@@ -1,5 +1,7 @@
 """The population engine against the one-model path: fit() with inertia.optim.Momentum, member by member."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -370,3 +372,37 @@ def test_every_optimizer_matches_torch_optim_member_by_member(kind, shuffle, dty
                                        atol=tolerance, err_msg=f"{kind}: member {i} {metric}")
         for a, b in zip(result.model(i).parameters(), model.parameters()):
             torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
+
+
+# (description, train_population keyword arguments, the message: the one fit and the command line give)
+BAD_ARGUMENTS = [
+    ("no epochs", {"epochs": 0}, "epochs must be a positive integer, got 0"),
+    ("negative epochs", {"epochs": -2}, "epochs must be a positive integer, got -2"),
+    ("fractional epochs", {"epochs": 2.5}, "epochs must be a positive integer, got 2.5"),
+    ("empty batches", {"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+    ("negative batches", {"batch_size": -3}, "batch_size must be a positive integer, got -3"),
+    ("half precision", {"dtype": torch.float16}, "dtype must be torch.float32 or torch.float64"),
+    ("bfloat16", {"dtype": torch.bfloat16}, "dtype must be torch.float32 or torch.float64"),
+    ("shuffle as text", {"shuffle": "no"}, "shuffle must be True or False, got 'no'"),
+    ("nesterov as a number", {"nesterov": 1}, "nesterov must be True or False, got 1"),
+    ("negative budget", {"memory_budget": -5}, "memory_budget must be a positive integer, got -5"),
+    ("seed beyond int64", {"members": [Member(seed=2**70)]}, "member 0: seed must be an integer from -2**63"),
+    ("seed as text", {"members": [Member(seed="1")]}, "member 0: seed must be an integer"),
+]
+
+
+@pytest.mark.parametrize(("description", "arguments", "message"), BAD_ARGUMENTS, ids=[b[0] for b in BAD_ARGUMENTS])
+def test_bad_arguments_are_refused_before_any_work_with_the_fields_named(description, arguments, message):
+    arguments = {"members": [Member()], "epochs": 1, **arguments}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        train_population(DATA, [2, 8, 3], arguments.pop("members"), **arguments)
+
+
+def test_fit_and_the_model_refuse_what_the_population_refuses():
+    with pytest.raises(ValueError, match=re.escape("seed must be an integer from -2**63")):
+        MLP([2, 8, 3], seed=2**70)
+    model = MLP([2, 8, 3], seed=0)
+    with pytest.raises(ValueError, match="shuffle must be True or False, got 'no'"):
+        fit(model, DATA, Momentum(model.parameters(), lr=0.1), 1, 5, shuffle="no")
+    with pytest.raises(ValueError, match=re.escape("seed must be an integer from -2**63")):
+        fit(model, DATA, Momentum(model.parameters(), lr=0.1), 1, 5, seed=-(2**64))

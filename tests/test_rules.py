@@ -126,6 +126,40 @@ def test_state_dict_round_trip_resumes_exactly():
     torch.testing.assert_close(train(resumed, again, steps=20), expected, rtol=0, atol=0)
 
 
+def test_a_torch_sgd_state_dict_loads_and_resumes_exactly():
+    """Mid-run, torch.optim.SGD's state dict (its buffers, its hyperparameters, no form) moves into Momentum,
+    which carries on exactly as SGD would have."""
+    straight, first, resumed = make_model(5), make_model(5), make_model(5)
+    expected = train(straight, torch.optim.SGD(straight.parameters(), lr=0.1, momentum=0.9, nesterov=True), steps=40)
+    sgd = torch.optim.SGD(first.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    train(first, sgd, steps=20)
+    resumed.load_state_dict(first.state_dict())
+    ours = Momentum(resumed.parameters(), lr=0.5)  # the loaded hyperparameters win, as in torch
+    ours.load_state_dict(sgd.state_dict())
+    assert ours.param_groups[0]["form"] == "pytorch" and ours.param_groups[0]["nesterov"]
+    torch.testing.assert_close(train(resumed, ours, steps=20), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_arguments_are_torch_sgds_in_its_order_with_its_keywords():
+    reference, ours = make_model(6), make_model(6)
+    expected = train(reference, torch.optim.SGD(reference.parameters(), 0.05, 0.9, 0.0, 1e-2, True, foreach=False))
+    got = train(ours, Momentum(ours.parameters(), 0.05, 0.9, 0.0, 1e-2, True, foreach=True, fused=None))
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="differentiable=True is not supported"):
+        Momentum(ours.parameters(), lr=0.1, differentiable=True)
+
+
+def test_a_tensor_learning_rate_is_taken_as_torch_takes_it():
+    reference, ours = make_model(7), make_model(7)
+    expected = train(reference, torch.optim.SGD(reference.parameters(), lr=torch.tensor(0.05), momentum=0.9))
+    got = train(ours, Momentum(ours.parameters(), lr=torch.tensor(0.05), momentum=0.9))
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
+        Momentum(ours.parameters(), lr=torch.tensor([0.1, 0.2]))
+    with pytest.raises(ValueError, match=r"Invalid learning rate: -0\.5"):
+        Momentum(ours.parameters(), lr=torch.tensor(-0.5))
+
+
 def test_first_buffer_does_not_alias_the_gradient():
     p = torch.zeros(3, requires_grad=True)
     optimizer = Momentum([p], lr=0.1, momentum=0.9)

@@ -95,7 +95,7 @@ class MLP(nn.Module):
         self._act = ACTIVATIONS[activation]
         self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(self.layers, self.layers[1:]))
         if seed is not None:
-            self.reset_parameters(seed)
+            self.reset_parameters(init.check_seed(seed))
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | int) -> None:

@@ -13,6 +13,7 @@ from torch import nn
 
 from inertia import outcome
 from inertia.data import Dataset
+from inertia.init import check_seed
 from inertia.shuffle import order as shuffle_order
 
 METRICS = ("loss", "accuracy", "batch_loss_mean", "batch_loss_last")
@@ -114,8 +115,11 @@ def fit(
     stops at the first epoch where :func:`inertia.outcome.diverging` fires (with ``divergence_factor``).
     With ``held_out`` (e.g. ``dataset.test``) its loss and accuracy are recorded after every epoch too.
     """
-    _check_positive_int("epochs", epochs)
-    _check_positive_int("batch_size", batch_size)
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_bool("shuffle", shuffle)
+    if seed is not None:
+        check_seed(seed)
     divergence_factor = outcome.check_factor(divergence_factor)
     criterion = criterion or nn.CrossEntropyLoss()
     first = next(model.parameters())
@@ -170,6 +174,17 @@ def fit(
                    seconds=time.perf_counter() - started)
 
 
-def _check_positive_int(name: str, value) -> None:
+def check_positive_int(name: str, value) -> int:
+    """``value`` as an int if it is a positive integer, else a ``ValueError`` naming ``name`` (the message the
+    command line gives for the option)."""
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_bool(name: str, value) -> bool:
+    """``value`` if it is a bool (NumPy's too), else a ``ValueError`` naming ``name``: a string such as ``"no"``
+    would otherwise read as true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

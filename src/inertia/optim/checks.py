@@ -21,6 +21,10 @@ def check_momentum(momentum) -> None:
 def check_hyperparameters(lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, form="pytorch"):
     """Raise ``ValueError`` with torch's wording for anything ``torch.optim.SGD`` would reject, and for
     what only inertia's forms can get wrong."""
+    if hasattr(lr, "numel"):  # a tensor learning rate, as torch.optim takes one
+        if lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        lr = lr.item()
     if not isinstance(lr, (int, float)) or not lr >= 0.0:
         raise ValueError(f"Invalid learning rate: {lr}")
     check_momentum(momentum)

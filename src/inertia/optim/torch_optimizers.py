@@ -10,7 +10,7 @@ from inertia.optim import rules
 from inertia.optim.checks import check_hyperparameters
 from inertia.optim.update import apply
 
-HYPERPARAMETERS = ("lr", "momentum", "dampening", "nesterov", "weight_decay", "form")
+HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "form")
 
 
 class _RuleOptimizer(torch.optim.Optimizer):
@@ -56,18 +56,34 @@ class Momentum(_RuleOptimizer):
     - ``"polyak"``: ``v = m·v − lr·(1−d)·g``, ``p += v`` — the textbook heavy ball (Polyak, Sutskever)
     - ``"ema"``: ``v = m·v + (1−m)·g``, ``p −= lr·v`` — momentum as a moving average of gradients
 
-    ``g`` includes coupled weight decay (``g + weight_decay·p``) and is negated when ``maximize``. Param groups,
-    ``state_dict``/``load_state_dict`` and torch's learning-rate schedulers work as with any optimizer: the
-    buffer is kept in ``state[p]["momentum_buffer"]`` and each step reads the group's current ``lr``.
+    ``g`` includes coupled weight decay (``g + weight_decay·p``) and is negated when ``maximize``. The arguments
+    are ``torch.optim.SGD``'s, in its order (``form`` added), so it drops in for it: param groups,
+    ``state_dict``/``load_state_dict`` (a ``torch.optim.SGD`` state dict loads as the ``pytorch`` form, its
+    buffers and all), a tensor ``lr`` and torch's learning-rate schedulers work as with SGD; the buffer is kept
+    in ``state[p]["momentum_buffer"]`` and each step reads the group's current ``lr``. ``foreach`` and ``fused``
+    choose among torch's implementations of the same update and are accepted for compatibility: this one
+    applies the update one tensor at a time whatever they say. ``differentiable=True`` (autograd through the
+    step) is refused: the step runs under ``torch.no_grad()``.
     """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0, *, maximize: bool = False,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None,
                  form: str = "pytorch"):
         check_hyperparameters(lr, momentum, dampening, nesterov, weight_decay, form)
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                        weight_decay=weight_decay, maximize=maximize, form=form)
+        if differentiable:
+            raise ValueError("differentiable=True is not supported: Momentum's step runs under torch.no_grad() "
+                             "(use torch.optim.SGD(differentiable=True) to differentiate through it)")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=False, fused=fused,
+                        form=form)
         super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:  # a torch.optim.SGD state dict has no form: its buffers are pytorch's
+            group.setdefault("form", "pytorch")
+            group.setdefault("maximize", False)
 
     def _rule(self, group: dict) -> rules.Momentum:
         return rules.Momentum(group["lr"], group["momentum"], group["dampening"], group["weight_decay"],

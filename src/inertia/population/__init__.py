@@ -36,13 +36,16 @@ import torch
 
 from inertia import outcome
 from inertia.data import Dataset
+from inertia.init import check_seed
 from inertia.models import MLP, check_layers, layers_for, resolve_device
 from inertia.optim import rules
 from inertia.optim.schedules import Constant
 from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
-from inertia.train import History
+from inertia.train import History, check_bool, check_positive_int
+
+DTYPES = (torch.float32, torch.float64)
 
 __all__ = [
     "ACTIVATIONS",
@@ -148,6 +151,13 @@ def train_population(
     from it abandons the training. With ``held_out`` (e.g. ``dataset.test``) each history also holds that split's
     loss and accuracy after every epoch (``test_loss``, ``test_accuracy``), which ``until`` may name."""
     layers = check_layers(layers)
+    epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
+    shuffle, nesterov, maximize = (check_bool(n, v) for n, v in
+                                   (("shuffle", shuffle), ("nesterov", nesterov), ("maximize", maximize)))
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be torch.float32 or torch.float64 (what every engine trains in), got {dtype!r}")
+    if memory_budget is not None:
+        memory_budget = check_positive_int("memory_budget", memory_budget)
     divergence_factor = outcome.check_factor(divergence_factor)
     targets = tuple(t for t in outcome.TARGETS if held_out is not None or not t.startswith("test_"))
     if until is not None and (len(until) != 2 or until[0] not in targets or not np.isfinite(until[1])):
@@ -161,6 +171,7 @@ def train_population(
     layers_for(dataset, layers)
     for i, m in enumerate(members):
         try:
+            check_seed(m.seed, "seed")
             m.rule(form, nesterov, maximize).check()
         except ValueError as exc:
             raise ValueError(f"member {i}: {exc}") from None
