@@ -151,6 +151,9 @@ def test_compare_replaces_its_own_files_and_leaves_others_alone(tmp_path):
     (tmp_path / "extra.png").write_text("also mine")
     assert CliRunner().invoke(app, [*args, "--no-plots", "--no-report"]).exit_code == 0
     left = {p.name for p in tmp_path.iterdir()}
-    assert left == {"table.csv", "curves.csv", "summary.json", "regions.json", "notes.txt", "extra.png"}
+    assert left == {"table.csv", "curves.csv", "summary.json", "regions.json", "notes.txt", "extra.png",
+                    ".inertia.json"}
+    manifest = json.loads((tmp_path / ".inertia.json").read_text())
+    assert manifest == {"kind": "compare", "files": ["curves.csv", "regions.json", "summary.json", "table.csv"]}
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert sorted(summary["files"]) == ["curves", "regions", "summary", "table"]

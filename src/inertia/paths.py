@@ -20,11 +20,15 @@ def existing_ancestor(path: str | Path) -> Path:
 
 def check_output_dir(path: str | Path, option: str = "--out") -> Path:
     """A folder that exists and is writable, or that can be created (every ancestor up to the first one that
-    exists is a folder, and that one is writable)."""
+    exists is a folder, and that one is writable). Results are written beside the folder and swapped in
+    (:mod:`inertia.folders`), so the folder that holds it must be writable too."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"{option}: {path} exists and is not a folder")
     _check_writable(existing_ancestor(path), path, option)
+    if path.exists() and not os.access(Path(os.path.abspath(path)).parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option}: cannot write beside {path} (permission denied): results are written "
+                              "next to the folder and swapped in whole")
     return path
 
 

@@ -60,22 +60,24 @@ def batch_study_command(
         target_value = float(value)
     except ValueError:
         raise typer.BadParameter(f"--target must be accuracy=V or loss=V, e.g. loss=0.2; got {target!r}") from None
-    try:
-        study = batch_study(
-            dataset=dataset, layers=ints(layers) if layers else None, batch_sizes=ints(batch_sizes),
-            learning_rates=floats(lrs), momenta=floats(momenta), seeds=seeds, target=metric.strip(),
-            target_value=target_value, max_steps=max_steps, max_epochs=max_epochs, activation=activation,
-            data_seed=data_seed, device=device, progress=not json_output)
-    except ValueError as exc:  # name the options as typed, not the library's fields
-        message = str(exc)
-        for field, option in STUDY_OPTIONS.items():
-            message = message.replace(f"{field} ", f"{option} ", 1) if message.startswith(field) else message
-        raise ValueError(message) from None
-    files = study.save(out)
-    if report:
-        from inertia.views.study_report import write_study_report
+    from inertia.folders import writing
+    from inertia.views.study_report import write_study_report
 
-        files["report"] = write_study_report(out)
+    with writing(out, kind="batch-study") as folder:  # --out is ours from here on: a second writer is refused
+        try:
+            study = batch_study(
+                dataset=dataset, layers=ints(layers) if layers else None, batch_sizes=ints(batch_sizes),
+                learning_rates=floats(lrs), momenta=floats(momenta), seeds=seeds, target=metric.strip(),
+                target_value=target_value, max_steps=max_steps, max_epochs=max_epochs, activation=activation,
+                data_seed=data_seed, device=device, progress=not json_output)
+        except ValueError as exc:  # name the options as typed, not the library's fields
+            message = str(exc)
+            for field, option in STUDY_OPTIONS.items():
+                message = message.replace(f"{field} ", f"{option} ", 1) if message.startswith(field) else message
+            raise ValueError(message) from None
+        files = study.save(folder.path)
+        if report:
+            files["report"] = write_study_report(folder.path)
     if json_output:
         print(json.dumps(study.summary()))
         return

@@ -17,11 +17,24 @@ USER_ERRORS = (ValueError, OSError, ImportError)
 # Click's exceptions as the installed typer raises them (typer >= 0.22 carries its own copy of click).
 _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 _NoArgsIsHelp = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
+_Abort = getattr(sys.modules[_UsageError.__module__], "Abort", typer.Abort)
+
+
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click (which would print a blank line and abort) with what it
+    left unchanged."""
 
 
 class Boundary(TyperGroup):
     """The app's one error boundary: every user error, from option parsing to the library's own checks, ends
-    here as one plain line on stderr (never read as markup) and exit status 2, with no traceback."""
+    here as one plain line on stderr (never read as markup) and exit status 2, with no traceback; Ctrl-C as one
+    line (what it left unchanged, where a command was writing) and exit status 130."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise _Interrupted(str(exc) or "Interrupted.") from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         show_library_notes()
@@ -34,7 +47,10 @@ class Boundary(TyperGroup):
         except _UsageError as exc:
             command = exc.ctx.command_path if exc.ctx else "inertia"
             code = error(f"{exc.format_message()} (see `{command} --help`)")
-        except typer.Abort:
+        except _Interrupted as exc:
+            sys.stderr.write(f"{exc}\n")
+            code = 130
+        except (_Abort, typer.Abort, KeyboardInterrupt):
             sys.stderr.write("Interrupted.\n")
             code = 130
         except USER_ERRORS as exc:

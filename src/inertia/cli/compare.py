@@ -72,18 +72,20 @@ def compare(
 
         check_output_dir(tensorboard, "--tensorboard")
         check_available()
-    comparison = run_compare(
-        momenta=floats(momenta), dataset=dataset, layers=ints(layers) if layers else None, lr=lr,
-        batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
-        data_seed=data_seed, form=form, engine=engine, device=device, progress=not json_output,
-        divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()], hold=hold,
-        nesterov=nesterov,
-    )
-    files = comparison.save(out, plots=plots)
-    if report:
-        from inertia.views.report import write_report
+    from inertia.folders import writing
+    from inertia.views.report import write_report
 
-        files["report"] = write_report(out)
+    with writing(out, kind="compare") as folder:  # --out is ours from here on: a second writer is refused
+        comparison = run_compare(
+            momenta=floats(momenta), dataset=dataset, layers=ints(layers) if layers else None, lr=lr,
+            batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
+            data_seed=data_seed, form=form, engine=engine, device=device, progress=not json_output,
+            divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()],
+            hold=hold, nesterov=nesterov,
+        )
+        files = comparison.save(folder.path, plots=plots)
+        if report:
+            files["report"] = write_report(folder.path)
     if tensorboard:
         from inertia.views.tensorboard import write_comparison
 

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from inertia.cli.common import out_console, saved
+from inertia.folders import writing
 from inertia.paths import check_output_dir
 
 
@@ -76,17 +77,17 @@ def velocity(
     if full:
         dim, epochs = 1000, 2000
     check_output_dir(out, "--out")
-    with progress_bar(len(WAYS) * max(epochs, 0), not json_output) as advance:
-        result = train_three_ways(dim=dim, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
-                                  seed=seed, device=device, on_epoch=lambda way, epoch: advance(way))
-    out.mkdir(parents=True, exist_ok=True)
-    figure = plots.named_curves(result.losses, "mean minibatch BCE loss (nats)",
-                                f"Seed 003's task ({dim}×{dim}), lr {lr:g}, momentum {momentum:g}")
-    figure.savefig(out / "velocity_losses.png", dpi=120)
-    summary = {"device": result.device, "dim": dim, "epochs": epochs, "agree": result.agree,
-               "max_loss_gap": result.max_loss_gap, "max_weight_gap": result.max_weight_gap,
-               "final_loss": {way: float(values[-1]) for way, values in result.losses.items()}}
-    (out / "velocity.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with writing(out, kind="velocity") as folder:
+        with progress_bar(len(WAYS) * max(epochs, 0), not json_output) as advance:
+            result = train_three_ways(dim=dim, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
+                                      seed=seed, device=device, on_epoch=lambda way, epoch: advance(way))
+        figure = plots.named_curves(result.losses, "mean minibatch BCE loss (nats)",
+                                    f"Seed 003's task ({dim}×{dim}), lr {lr:g}, momentum {momentum:g}")
+        figure.savefig(folder.path / "velocity_losses.png", dpi=120)
+        summary = {"device": result.device, "dim": dim, "epochs": epochs, "agree": result.agree,
+                   "max_loss_gap": result.max_loss_gap, "max_weight_gap": result.max_weight_gap,
+                   "final_loss": {way: float(values[-1]) for way, values in result.losses.items()}}
+        (folder.path / "velocity.json").write_text(json.dumps(summary, indent=2) + "\n")
     if json_output:
         print(json.dumps(summary))
         return
@@ -135,14 +136,13 @@ def ball(
             name, rate, steps=2000 if name in ("rosenbrock", "beale") else 200, form=form))
             for name, rate in rates.items()]
         figures.append(("phase.png", lambda: valley.phase_figure(lr, form=form)))
-        out.mkdir(parents=True, exist_ok=True)
-        with progress_bar(len(figures) + 1, not json_output) as advance:
+        with writing(out, kind="ball") as folder, progress_bar(len(figures) + 1, not json_output) as advance:
             for name, draw in figures:
                 advance(f"drawing {name}", 0)
-                draw().savefig(out / name, dpi=120)
+                draw().savefig(folder.path / name, dpi=120)
                 advance()
             advance("drawing ball.gif", 0)
-            valley.save_animation(out / "ball.gif", momentum, epochs)
+            valley.save_animation(folder.path / "ball.gif", momentum, epochs)
             advance()
         summary["files"] = sorted(str(out / name) for name in [*(n for n, _ in figures), "ball.gif"])
     if json_output:
@@ -170,13 +170,13 @@ def theory(
 
     summary = theory_module.optimal(lambda_min, lambda_max)
     check_output_dir(out, "--out")
-    if edge:
-        from inertia import data
-        from inertia.studies import stability
+    with writing(out, kind="theory") as folder:
+        if edge:
+            from inertia import data
+            from inertia.studies import stability
 
-        summary["edge"] = stability.edges(data.spiral(seed=0), [2, 50, 3], progress=not json_output)
-    out.mkdir(parents=True, exist_ok=True)
-    theory_module.rate_figure(lambda_min, lambda_max).savefig(out / "rate.png", dpi=120)
+            summary["edge"] = stability.edges(data.spiral(seed=0), [2, 50, 3], progress=not json_output)
+        theory_module.rate_figure(lambda_min, lambda_max).savefig(folder.path / "rate.png", dpi=120)
     if json_output:
         print(json.dumps(summary))
         return

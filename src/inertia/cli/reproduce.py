@@ -12,6 +12,7 @@ from rich.table import Table
 
 from inertia.cli.common import claims_table, out_console, saved
 from inertia.cli.compare import comparison_table
+from inertia.folders import writing
 from inertia.paths import check_output_dir
 
 
@@ -84,13 +85,14 @@ def reproduce_nqm(
     check_output_dir(out, "--out")
     problem = nqm.problem(dimensions, resolution)
     points = len(nqm.SGD_LEARNING_RATES) + len(nqm.LEARNING_RATES) * len(nqm.MOMENTA)
-    with progress_bar(points, not json_output) as advance:
-        result = nqm.batch_scaling(problem, target, on_point=lambda: advance("noisy quadratic: grid points"))
-    claims = nqm.check_claims(result)
-    summary = result.to_json() | {"claims": {c.name: {"holds": c.holds, "evidence": c.evidence} for c in claims}}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "nqm.json").write_text(json.dumps(summary, indent=2) + "\n")
-    result.plot().savefig(out / "nqm.png", dpi=120)
+    with writing(out, kind="reproduce nqm") as folder:
+        with progress_bar(points, not json_output) as advance:
+            result = nqm.batch_scaling(problem, target, on_point=lambda: advance("noisy quadratic: grid points"))
+        claims = nqm.check_claims(result)
+        summary = result.to_json() | {"claims": {c.name: {"holds": c.holds, "evidence": c.evidence}
+                                                 for c in claims}}
+        (folder.path / "nqm.json").write_text(json.dumps(summary, indent=2) + "\n")
+        result.plot().savefig(folder.path / "nqm.png", dpi=120)
     if json_output:
         print(json.dumps(summary))
         return

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from inertia.cli.common import out_console, plus_minus
+from inertia.folders import writing, writing_file
 from inertia.paths import check_output_dir, check_output_file
 
 
@@ -123,12 +124,14 @@ def results(
     summary, best = found.summary(), found.best()
     paired = found.paired(parse_baseline(baseline), metric) if baseline else None
     if csv:
-        summary.to_csv(csv, index=False)
+        with writing_file(csv) as temporary:
+            summary.to_csv(temporary, index=False)
     figures = []
     if figures_folder is not None:
         from inertia.views import sweep_plots
 
-        figures = sweep_plots.save_all(found, figures_folder)
+        with writing(figures_folder, kind="results") as folder:
+            figures = [folder.final / p.name for p in sweep_plots.save_all(found, folder.path)]
     if json_output:
         payload = {"axes": found.axes, "targets": found.targets, "summary": summary.to_dict("records"),
                    "best": best.to_dict("records"), "figures": [str(f) for f in figures]}

@@ -191,23 +191,27 @@ def train_population(
                 None if held_out is None else held_out.tensors(device, dtype))
     for start in range(0, len(members), chunk):
         part = members[start : start + chunk]
-        if engine == "kernel":
-            from inertia.population.kernel_engine import KernelChunk
-
-            trainer = KernelChunk(part, task, dtype=dtype)
-        elif engine == "triton":
-            from inertia.population.triton_engine import TritonChunk
-
-            trainer = TritonChunk(part, task, device=device, dtype=dtype)
-        else:
-            from inertia.population.torch_engine import TorchChunk
-
-            trainer = TorchChunk(part, task, device=device, dtype=dtype, eval_chunk=eval_chunk)
+        trainer = _chunk(engine, part, task, device, dtype, eval_chunk)
         report = None if on_metrics is None else (lambda e, loss, acc, first=start: on_metrics(first, e, loss, acc))
         h, w = trainer.run(epochs, on_epoch, kept, until, report)
         histories += h
         weights += w
     return PopulationResult(members, histories, layers, activation, weights, kept)
+
+
+def _chunk(engine: str, part, task: Task, device: torch.device, dtype: torch.dtype, eval_chunk: int):
+    """The trainer of one chunk of members on ``engine``."""
+    if engine == "kernel":
+        from inertia.population.kernel_engine import KernelChunk
+
+        return KernelChunk(part, task, dtype=dtype)
+    if engine == "triton":
+        from inertia.population.triton_engine import TritonChunk
+
+        return TritonChunk(part, task, device=device, dtype=dtype)
+    from inertia.population.torch_engine import TorchChunk
+
+    return TorchChunk(part, task, device=device, dtype=dtype, eval_chunk=eval_chunk)
 
 
 _settled = False

@@ -31,6 +31,7 @@ import pandas as pd
 from inertia import data as data_module
 from inertia import outcome
 from inertia.data import Dataset
+from inertia.folders import writing
 from inertia.models import check_layers, layers_for
 from inertia.population import ACTIVATIONS, Member, train_population
 from inertia.studies import nqm
@@ -218,18 +219,20 @@ class BatchStudy:
                                    steps_label="steps to target (best grid point; 95 % bootstrap band)")
 
     def save(self, out: str | Path) -> dict[str, Path]:
-        """Write ``trials.csv``, ``best.csv``, ``batch_study.json`` and ``batch_study.png``. The interactive page,
-        beside the noisy quadratic model's predictions, is a view of the saved folder:
-        :func:`inertia.views.study_report.write_study_report` (``inertia batch-study`` writes it by default)."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        files = {"trials": out / "trials.csv", "best": out / "best.csv", "summary": out / "batch_study.json",
-                 "figure": out / "batch_study.png"}
-        self.trials.to_csv(files["trials"], index=False)
-        self.best().to_csv(files["best"], index=False)
-        files["summary"].write_text(json.dumps(self.summary(), indent=2) + "\n")
-        self.plot().savefig(files["figure"], dpi=120)
-        return files
+        """Write ``trials.csv``, ``best.csv``, ``batch_study.json`` and ``batch_study.png`` into the folder ``out``
+        as one unit (:func:`inertia.folders.writing`: never half-written; an earlier study's files go, nothing
+        else is touched). The interactive page, beside the noisy quadratic model's predictions, is a view of the
+        saved folder: :func:`inertia.views.study_report.write_study_report` (``inertia batch-study`` writes it in
+        the same unit)."""
+        names = {"trials": "trials.csv", "best": "best.csv", "summary": "batch_study.json",
+                 "figure": "batch_study.png"}
+        with writing(out, kind="batch-study") as folder:
+            here = folder.path
+            self.trials.to_csv(here / names["trials"], index=False)
+            self.best().to_csv(here / names["best"], index=False)
+            (here / names["summary"]).write_text(json.dumps(self.summary(), indent=2) + "\n")
+            self.plot().savefig(here / names["figure"], dpi=120)
+        return {key: folder.final / name for key, name in names.items()}
 
     def _grid(self, optimizer: str, batch_size: int) -> tuple[list[tuple[float, float]], np.ndarray]:
         """Grid points (lr, momentum) of ``optimizer`` at ``batch_size`` and their steps, (points, seeds)."""

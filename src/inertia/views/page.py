@@ -1,10 +1,13 @@
 """The HTML shell every report page shares: one self-contained file with Plotly inlined (it works offline and
-sends no request), its style, its sections, and the colours of the charts."""
+sends no request), its style, its sections, the colours of the charts, and how a page is saved."""
 
 from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
+
+from inertia.folders import writing, writing_file
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -48,3 +51,17 @@ def page(title: str, sections: list[str], charts: dict, scripts: list[str]) -> s
             f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head><body>"
             f"<h1>{html.escape(title)}</h1>{body}"
             f"<script>{boot}\n{''.join(scripts)}</script></body></html>")
+
+
+def save_page(text: str, folder: Path | None, out: str | Path | None, kind: str) -> Path:
+    """Save a page: as ``report.html`` in the result ``folder`` of command ``kind``, joining its results as one
+    unit (:func:`inertia.folders.writing`), when no other ``out`` is asked for; else as the file ``out``,
+    written whole or not at all."""
+    if folder is not None and (out is None or Path(out).resolve() == (folder / "report.html").resolve()):
+        with writing(folder, kind=kind, add=True) as staged:
+            (staged.path / "report.html").write_text(text)
+        return staged.final / "report.html"
+    out = Path(out)
+    with writing_file(out) as temporary:
+        temporary.write_text(text)
+    return out

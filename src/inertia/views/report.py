@@ -20,32 +20,22 @@ import pandas as pd
 from inertia.stats import format_estimate
 from inertia.views.charts import ball_block, curve_chart, regions_block
 from inertia.views.conclusions import baseline_conclusions, conclusions, effective_lr_sentences
-from inertia.views.page import bullets, page, section
+from inertia.views.page import bullets, page, save_page, section
 from inertia.views.study_report import write_study_report
 from inertia.views.sweep_report import sweep_report
 
 
 def write_report(path: str | Path, out: str | Path | None = None) -> Path:
-    """Write the report of ``path`` (a compare folder or a sweep store) to ``out`` (default: ``report.html``
-    in the folder, or ``<store>.html`` beside the store) and return its path."""
+    """Write the report of ``path`` (a compare or batch-study folder, or a sweep store) to ``out`` (default:
+    ``report.html`` in the folder, or ``<store>.html`` beside the store) and return its path. A folder's report
+    joins the folder's results as one unit (:func:`inertia.folders.writing`); any other file is written whole
+    or not at all."""
     path = Path(path)
     if path.is_dir() and (path / "batch_study.json").exists():
         return write_study_report(path, out)
-    out = Path(out) if out else default_output(path)
-    out.write_text(compare_report(path) if path.is_dir() else sweep_report(path))
-    if path.is_dir() and out.resolve() == (path / "report.html").resolve():
-        _list_in_summary(path, out)
-    return out
-
-
-def _list_in_summary(folder: Path, report: Path) -> None:
-    """Add ``report.html`` to the files a compare folder's ``summary.json`` lists, so that the next
-    :meth:`~inertia.studies.comparison.Comparison.save` into the folder removes it unless it is written again."""
-    summary_file = folder / "summary.json"
-    summary = json.loads(summary_file.read_text())
-    if summary.get("files", {}).get("report") != str(report):
-        summary.setdefault("files", {})["report"] = str(report)
-        summary_file.write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    if path.is_dir():
+        return save_page(compare_report(path), path, out, kind="compare")
+    return save_page(sweep_report(path), None, out or default_output(path), kind="sweep")
 
 
 def default_output(path: str | Path) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from inertia.studies import nqm
-from inertia.views.page import PALETTE, bullets, page, rgba, section
+from inertia.views.page import PALETTE, bullets, page, rgba, save_page, section
 
 
 def write_study_report(folder: str | Path, out: str | Path | None = None) -> Path:
@@ -21,10 +21,7 @@ def write_study_report(folder: str | Path, out: str | Path | None = None) -> Pat
     summary_file = folder / "batch_study.json"
     if not summary_file.exists():
         raise FileNotFoundError(f"{folder} has no batch_study.json; run `inertia batch-study --out {folder}`")
-    summary = json.loads(summary_file.read_text())
-    out = Path(out) if out else folder / "report.html"
-    out.write_text(study_page(summary))
-    return out
+    return save_page(study_page(json.loads(summary_file.read_text())), folder, out, kind="batch-study")
 
 
 def command_line(config: dict) -> str:

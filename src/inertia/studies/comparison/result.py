@@ -11,12 +11,13 @@ import numpy as np
 import pandas as pd
 
 from inertia.data import Dataset
+from inertia.folders import writing
 from inertia.models import MLP
 from inertia.stats import mean_ci, paired_difference
 from inertia.studies.comparison.config import CompareConfig
 from inertia.train import History
 
-# Every file Comparison.save may write: the only names it ever replaces or removes.
+# Every file a comparison's folder may hold: what Comparison.save writes, and its report.
 OUTPUT_FILES = {"table.csv", "baselines.csv", "effective_lr.csv", "curves.csv", "summary.json", "regions.json",
                 "loss.png", "accuracy.png", "loss_accuracy.png", "decision_regions.png", "report.html"}
 # The table's columns and the run-summary key each comes from.
@@ -208,34 +209,31 @@ class Comparison:
 
     def save(self, out: str | Path, plots: bool = True) -> dict[str, Path]:
         """Write ``table.csv``, ``curves.csv``, ``summary.json``, ``regions.json`` (2-feature data) and with
-        ``plots`` the PNG figures. ``summary.json`` lists the files written; files that an earlier save listed there
-        and this one does not write (figures after ``plots=False``, an earlier ``report.html``) are removed, so what
-        ``out`` holds is one comparison's. Nothing else in ``out`` is touched. The interactive page is a view of the
-        saved folder: :func:`inertia.views.report.write_report` (``inertia compare`` writes it by default)."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        earlier = _files_written(out)
-        files = {"table": out / "table.csv", "curves": out / "curves.csv", "summary": out / "summary.json"}
-        self.table().to_csv(files["table"])
-        if self.config.baselines:
-            files["baselines"] = out / "baselines.csv"
-            self.baseline_table().to_csv(files["baselines"])
-        if self.config.hold == "effective-lr":
-            files["effective_lr"] = out / "effective_lr.csv"
-            self.effective_lr_table().to_csv(files["effective_lr"])
-        self.curves().to_csv(files["curves"], index=False)
-        if self.dataset.features == 2 and self.snapshots:
-            files["regions"] = out / "regions.json"
-            files["regions"].write_text(json.dumps(self.regions()))
-        if plots:
-            files.update(self._save_figures(out))
-        summary = self.summary() | {"files": {k: str(v) for k, v in files.items()}}
-        files["summary"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
-        kept = {p.name for p in files.values()}
-        for name in earlier - kept:
-            stale = out / name
-            if stale.is_file() and not stale.is_symlink():
-                stale.unlink()
+        ``plots`` the PNG figures into the folder ``out``, as one unit (:func:`inertia.folders.writing`): a reader
+        sees the earlier comparison or this one, never a mix, however the save ends. Files of an earlier
+        comparison there that this one does not write (figures after ``plots=False``, a report) go; nothing else
+        in ``out`` is touched. ``summary.json`` lists the files written. The interactive page is a view of the
+        saved folder: :func:`inertia.views.report.write_report` (``inertia compare`` writes it in the same
+        unit)."""
+        with writing(out, kind="compare") as folder:
+            here = folder.path
+            files = {"table": here / "table.csv", "curves": here / "curves.csv", "summary": here / "summary.json"}
+            self.table().to_csv(files["table"])
+            if self.config.baselines:
+                files["baselines"] = here / "baselines.csv"
+                self.baseline_table().to_csv(files["baselines"])
+            if self.config.hold == "effective-lr":
+                files["effective_lr"] = here / "effective_lr.csv"
+                self.effective_lr_table().to_csv(files["effective_lr"])
+            self.curves().to_csv(files["curves"], index=False)
+            if self.dataset.features == 2 and self.snapshots:
+                files["regions"] = here / "regions.json"
+                files["regions"].write_text(json.dumps(self.regions()))
+            if plots:
+                files.update(self._save_figures(here))
+            files = {key: folder.final / path.name for key, path in files.items()}
+            summary = self.summary() | {"files": {k: str(v) for k, v in files.items()}}
+            (here / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         return files
 
     def _save_figures(self, out: Path) -> dict[str, Path]:
@@ -272,12 +270,3 @@ def _clear_gain(low: float, high: float, lower_is_better: bool) -> bool:
     if not (np.isfinite(low) and np.isfinite(high)):
         return False
     return bool(high < 0) if lower_is_better else bool(low > 0)
-
-
-def _files_written(out: Path) -> set[str]:
-    """Names of the files an earlier :meth:`Comparison.save` into ``out`` listed in its ``summary.json``."""
-    try:
-        listed = json.loads((out / "summary.json").read_text())["files"].values()
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return set()
-    return {Path(p).name for p in listed if isinstance(p, str)} & OUTPUT_FILES
