@@ -11,7 +11,8 @@ import pytest
 import inertia
 from inertia._moved import MOVED, OldPath
 
-# Every public name each old module defined before the move (read from its source then).
+# Every public name each old module defined before the move (read from its source then), but one: the report's
+# sweep_heatmap, which averaged over axes it did not show, is sweep_heatmaps (one heatmap per setting of them).
 OLD_NAMES = {
     "rules": "Adam AdamW Constant Cosine FORMS InverseTime Momentum OPTIMIZERS QHM RMSprop SLOTS Step UPDATE_FIELDS "
              "Update apply check_hyperparameters check_momentum convert initial_state momentum_step parse schedule "
@@ -40,7 +41,7 @@ OLD_NAMES = {
     "store": "APPLICATION_ID Record SCHEMA SCHEMA_VERSION Store check_store_path open",
     "results": "LOWER_IS_BETTER METRICS NOT_SETTING Results describe parse_baseline",
     "report": "CLASS_COLORS PALETTE STYLE ball_block baseline_conclusions command_line compare_report conclusions "
-              "curve_chart default_output regions_block sweep_heatmap sweep_report write_report",
+              "curve_chart default_output regions_block sweep_heatmaps sweep_report write_report",
     "study_report": "command_line study_page write_study_report",
     "sweep_plots": "LABELS heatmap parallel_coordinates save_all",
     "tensorboard": "SCALARS check_available write_comparison write_run write_store",

@@ -59,7 +59,7 @@ def test_the_sweep_report_has_the_heatmap_and_the_theory_edge(tmp_path):
     sweep(spec, str(store))
     page = write_report(store).read_text()
     charts = json.loads(page.split("const charts = ")[1].split(";for (const")[0])
-    names = [trace.get("name", "") for trace in charts["heatmap"]["data"]]
+    names = [trace.get("name", "") for trace in charts["heatmap-0"]["data"]]
     assert "diverged or failed" in names
     assert any(n.startswith("theory edge 2(1+β)/λ_max") for n in names)
 

@@ -108,3 +108,73 @@ def test_sweep_command_dry_run_and_errors(tmp_path):
     spec.write_text("[grid]\nlr = [-1]\n")
     bad = runner.invoke(app, ["sweep", str(spec)])
     assert bad.exit_code == 2 and "grid.lr[0]: expected a number > 0, got -1" in bad.output
+
+
+def grid_store(tmp_path, data="spiral"):
+    """lr × momentum × batch size, two seeds; final loss lr + momentum at batch 20, 10 × that at batch 1500."""
+    path = tmp_path / "grid.db"
+    with Store(path) as db:
+        db.add_spec({"data": {"name": data}})
+        records = []
+        for lr in (0.1, 0.3):
+            for momentum in (0.0, 0.9):
+                for batch in (20, 1500):
+                    for seed in (0, 1):
+                        c = config(momentum, seed, lr)
+                        c["train"] = {"epochs": 3, "batch_size": batch}
+                        c["data"] = {"name": data}
+                        loss = (lr + momentum) * (1 if batch == 20 else 10) + 0.01 * seed
+                        records.append(Record(f"{lr}-{momentum}-{batch}-{seed}", c, "ok",
+                                              {"final_loss": loss, "best_loss": loss, "final_accuracy": 0.5,
+                                               "best_accuracy": 0.5, "diverged_at": None},
+                                              {"loss": [1.0, loss], "accuracy": [0.4, 0.5]}, 0.1))
+        db.record(records)
+    return path
+
+
+def test_figures_and_reports_never_average_over_an_axis_they_do_not_show(tmp_path):
+    """With batch size swept beside lr and momentum, every heatmap (the PNG's and the report's) has one panel
+    per batch size whose cells are that batch size's means, never the mean over both."""
+    from inertia.views.sweep_report import sweep_heatmaps
+
+    results = Results.load(grid_store(tmp_path))
+    panels = results.panels()
+    assert [selection for selection, _ in panels] == [{"batch_size": 20}, {"batch_size": 1500}]
+    heats = sweep_heatmaps(results, [{}])
+    assert [title for title, _ in heats] == ["batch_size=20", "batch_size=1500"]
+    for (_, heat), scale in zip(heats, (1, 10)):
+        cell = heat["data"][0]["customdata"][0][0]  # momentum 0, lr 0.1
+        assert cell[1:] == [0.1, 0.0] and cell[0] == pytest.approx(0.1 * scale + 0.005)
+
+
+def test_the_figures_follow_the_metric_and_counts_are_integers(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    titles = []
+    real = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (titles.append(fig.get_suptitle()),
+                                                                  real(fig, *a, **k))[1])
+    store = grid_store(tmp_path)
+    out = CliRunner().invoke(app, ["results", str(store), "--metric", "final_accuracy", "--out", str(tmp_path / "f")],
+                             env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert titles and all("final accuracy" in t and "loss" not in t.split("\n")[0] for t in titles if t)
+    assert "momentum=0, batch_size=20 " in out.stdout and "20.0" not in out.stdout and "n = 2)" in out.stdout
+    assert "n = 2.0" not in out.stdout
+
+
+def test_results_json_writes_null_for_nan_and_leaves_names_alone(tmp_path):
+    store = grid_store(tmp_path, data="NaNa.csv")
+    with Store(store) as db:
+        c = config(0.5, 0, 0.2)
+        db.record([Record("diverged", c, "diverged", {"final_loss": float("nan"), "diverged_at": 1},
+                          {"loss": [1.0, float("inf")], "accuracy": [0.4, 0.3]}, 0.1)])
+    out = CliRunner().invoke(app, ["results", str(store), "--json", "--no-plots"])
+    assert out.exit_code == 0, out.output
+
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    payload = json.loads(out.stdout, parse_constant=refuse)
+    assert "NaNa.csv" in out.stdout and "nulla" not in out.stdout
+    assert any(row["final_loss"] is None for row in payload["summary"])

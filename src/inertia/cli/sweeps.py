@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from inertia import jsontext
 from inertia.cli.common import out_console, plus_minus
 from inertia.folders import writing, writing_file
 from inertia.paths import check_output_dir, check_output_file
@@ -131,13 +132,13 @@ def results(
         from inertia.views import sweep_plots
 
         with writing(figures_folder, kind="results") as folder:
-            figures = [folder.final / p.name for p in sweep_plots.save_all(found, folder.path)]
+            figures = [folder.final / p.name for p in sweep_plots.save_all(found, folder.path, metric)]
     if json_output:
         payload = {"axes": found.axes, "targets": found.targets, "summary": summary.to_dict("records"),
                    "best": best.to_dict("records"), "figures": [str(f) for f in figures]}
         if paired is not None:
             payload["paired"] = paired.to_dict("records")
-        print(json.dumps(payload, default=str).replace("NaN", "null"))
+        print(jsontext.dumps(payload))
         return
     axes = found.axes
     table = Table(title=f"{escape(str(store))}: {len(found.runs)} runs, {len(summary)} settings (mean ± 95 % CI "
@@ -145,20 +146,20 @@ def results(
     for column in ("setting", "n", "ok/no progress/diverged/failed runs", "final loss", "final accuracy",
                    *(f"epochs to {t}" for t in found.targets)):
         table.add_column(column, justify="left" if column == "setting" else "right")
-    for _, row in summary.iterrows():
+    for row in summary.to_dict("records"):
         table.add_row(Text(describe(row, axes) or "all"), str(row["runs"]),
                       f"{row['ok']}/{row['no_progress']}/{row['diverged']}/{row['failed']}",
                       plus_minus(row, "final_loss", ".4g"), plus_minus(row, "final_accuracy", ".3f"),
                       *(plus_minus(row, f"epochs_to_{t}", ".1f") + f" ({row[f'epochs_to_{t}_n']}/{row['runs']})"
                         for t in found.targets))
     out_console.print(table)
-    for _, row in best.iterrows():
+    for row in best.to_dict("records"):
         out_console.print(f"best {row['metric']}: {row['setting']} ({row['mean']:.4g}, n = {row['n']})",
                           markup=False, highlight=False)
     if paired is not None:
         if paired.empty:
             out_console.print(f"no setting shares seeds with the baseline {baseline}", markup=False)
-        for _, row in paired.iterrows():
+        for row in paired.to_dict("records"):
             out_console.print(f"{describe(row, axes)}: {metric} − baseline = {row['difference']:+.4g} "
                               f"[{row['low']:+.4g}, {row['high']:+.4g}], better in {row['better_in']} of "
                               f"{row['pairs']} seeds", markup=False, highlight=False)

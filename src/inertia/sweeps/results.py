@@ -122,9 +122,19 @@ class Results:
             index = covered[metric].idxmin() if lower else covered[metric].idxmax()
             row = summary.loc[index]
             rows.append({"metric": metric, "mean": row[metric], "low": row[f"{metric}_low"],
-                         "high": row[f"{metric}_high"], "n": row[f"{metric}_n"],
+                         "high": row[f"{metric}_high"], "n": int(row[f"{metric}_n"]),
                          "setting": describe(row, self.axes)})
         return pd.DataFrame(rows)
+
+    def panels(self, *shown: str) -> list[tuple[dict, pd.DataFrame]]:
+        """The runs split by every varying axis not ``shown`` (lr and momentum are always taken as shown), one
+        ``(selection, runs)`` per combination: what a figure over the shown axes draws as one panel each, so that
+        no figure averages over an axis it does not show. One ``({}, runs)`` when nothing else varies."""
+        others = [a for a in self.axes if a not in {*shown, "lr", "momentum"}]
+        if not others:
+            return [({}, self.runs)]
+        return [(dict(zip(others, key if isinstance(key, tuple) else (key,))), group)
+                for key, group in self.runs.groupby(others, sort=True, dropna=False)]
 
     def _settings(self, axes):
         if not axes:
@@ -133,8 +143,15 @@ class Results:
 
 
 def describe(row, axes) -> str:
-    """``"lr=0.1, momentum=0.9"``: a setting's axis values, leaving out those it does not have."""
-    return ", ".join(f"{a}={row[a]}" for a in axes if not (isinstance(row[a], float) and np.isnan(row[a])))
+    """``"lr=0.1, momentum=0.9, batch_size=20"``: a setting's axis values (whole numbers as integers, however
+    pandas stored them), leaving out those it does not have."""
+    return ", ".join(f"{a}={_value(row[a])}" for a in axes if not (isinstance(row[a], float) and np.isnan(row[a])))
+
+
+def _value(value) -> str:
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return str(value.item() if isinstance(value, np.generic) else value)
 
 
 def _equal(column: pd.Series, value) -> pd.Series:

@@ -4,9 +4,9 @@ sends no request), its style, its sections, the colours of the charts, and how a
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
+from inertia import jsontext
 from inertia.folders import writing, writing_file
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -42,7 +42,7 @@ pre.command { background: #f5f5f5; padding: .6em; overflow-x: auto; white-space:
 def page(title: str, sections: list[str], charts: dict, scripts: list[str]) -> str:
     from plotly.offline import get_plotlyjs
 
-    data = json.dumps(charts, allow_nan=True).replace("NaN", "null").replace("Infinity", "null")
+    data = jsontext.dumps(charts)
     boot = ("const charts = " + data + ";"
             "for (const [id, figure] of Object.entries(charts)) {"
             " Plotly.newPlot(id, figure.data, figure.layout, {displaylogo: false, responsive: true}); }")

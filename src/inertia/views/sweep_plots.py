@@ -12,7 +12,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from inertia.sweeps.results import Results
+from inertia.sweeps.results import Results, describe
 
 LABELS = {"final_loss": "final full-data loss", "best_loss": "best full-data loss",
           "final_accuracy": "final accuracy", "best_accuracy": "best accuracy",
@@ -21,33 +21,37 @@ LABELS = {"final_loss": "final full-data loss", "best_loss": "best full-data los
 
 
 def heatmap(results: Results, path: str | Path, *, x: str = "lr", metric: str = "final_loss") -> Path | None:
-    """Mean ``metric`` over seeds on an ``x`` × momentum grid, one panel per combination of the other axes;
-    cells where any run diverged or failed are marked ×, and cells where a run made no progress (ended no
-    better than it started, :mod:`inertia.outcome`) ○. ``x="effective_lr"`` uses lr / (1 − momentum).
+    """Mean ``metric`` over seeds on an ``x`` × momentum grid, one panel per combination of every other axis that
+    varies (:meth:`~inertia.sweeps.results.Results.panels`: a cell never averages over an axis the figure does
+    not show); cells where any run diverged or failed are marked ×, and cells where a run made no progress (ended
+    no better than it started, :mod:`inertia.outcome`) ○. ``x="effective_lr"`` uses lr / (1 − momentum).
     Returns None when the runs do not vary both ``x`` and momentum."""
-    runs = results.runs.copy()
+    runs = results.runs
     if runs.empty or "momentum" not in runs or "lr" not in runs:
         return None
-    runs = runs[runs["momentum"].notna()]
-    if x == "effective_lr":
-        runs["effective_lr"] = runs["lr"] / (1 - runs["momentum"])
-        runs["effective_lr"] = runs["effective_lr"].round(12)
-    if runs[x].nunique() < 2 or runs["momentum"].nunique() < 2:
+    panels = []
+    for selection, panel in results.panels():
+        panel = panel[panel["momentum"].notna()].copy()
+        if x == "effective_lr":
+            panel["effective_lr"] = (panel["lr"] / (1 - panel["momentum"])).round(12)
+        if panel[x].nunique() >= 2 and panel["momentum"].nunique() >= 2:
+            panels.append((selection, panel))
+    if not panels:
         return None
-    others = [a for a in results.axes if a not in ("lr", "momentum", "effective_lr")]
-    panels = list(runs.groupby(others, sort=True)) if others else [((), runs)]
-    panels = panels[:6]
-    values = runs.groupby([*others, x, "momentum"])[metric].mean() if others else \
-        runs.groupby([x, "momentum"])[metric].mean()
+    values = pd.concat([panel.groupby([x, "momentum"])[metric].mean() for _, panel in panels])
     finite = values[np.isfinite(values)]
     positive = finite[finite > 0]
     norm = LogNorm(positive.min(), positive.max()) if metric.endswith("loss") and len(positive) and \
         positive.max() > 10 * positive.min() else Normalize(finite.min() if len(finite) else 0,
                                                             finite.max() if len(finite) else 1)
-    fig = Figure(figsize=(4.6 * len(panels) + 1.2, 4.2), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)
+    columns = min(len(panels), 4)
+    rows = -(-len(panels) // columns)
+    fig = Figure(figsize=(4.6 * columns + 1.2, 4.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
     image = None
-    for ax, (key, panel) in zip(axes[0], panels):
+    for ax, (selection, panel) in zip(axes.flat, panels):
         xs, ms = np.sort(panel[x].unique()), np.sort(panel["momentum"].unique())
         grid = np.full((len(ms), len(xs)), np.nan)
         bad = np.zeros_like(grid, dtype=bool)
@@ -71,9 +75,8 @@ def heatmap(results: Results, path: str | Path, *, x: str = "lr", metric: str = 
         ax.set_yticks(range(len(ms)), [f"{v:.3g}" for v in ms])
         ax.set_xlabel(LABELS.get(x, x))
         ax.set_ylabel(LABELS["momentum"])
-        key = key if isinstance(key, tuple) else (key,)
-        ax.set_title(", ".join(f"{a}={v}" for a, v in zip(others, key)) or "all runs", fontsize=9)
-    fig.colorbar(image, ax=axes[0].tolist(), label=f"{LABELS.get(metric, metric)} (mean over seeds)")
+        ax.set_title(describe(selection, list(selection)) or "all runs", fontsize=9)
+    fig.colorbar(image, ax=axes.ravel().tolist(), label=f"{LABELS.get(metric, metric)} (mean over seeds)")
     fig.suptitle(f"{LABELS.get(metric, metric)}\n× a run diverged or failed · ○ a run made no progress · "
                  "blank: not run", fontsize=10)
     path = Path(path)
@@ -136,11 +139,11 @@ def parallel_coordinates(results: Results, path: str | Path, *, metric: str = "f
     return path
 
 
-def save_all(results: Results, out: str | Path) -> list[Path]:
-    """Every figure that the runs support, into ``out``."""
+def save_all(results: Results, out: str | Path, metric: str = "final_loss") -> list[Path]:
+    """Every figure of ``metric`` that the runs support, into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    made = [heatmap(results, out / "heatmap_lr_momentum.png"),
-            heatmap(results, out / "heatmap_effective_lr_momentum.png", x="effective_lr"),
-            parallel_coordinates(results, out / "parallel_coordinates.png")]
+    made = [heatmap(results, out / "heatmap_lr_momentum.png", metric=metric),
+            heatmap(results, out / "heatmap_effective_lr_momentum.png", x="effective_lr", metric=metric),
+            parallel_coordinates(results, out / "parallel_coordinates.png", metric=metric)]
     return [p for p in made if p is not None]

@@ -1,5 +1,5 @@
 """The report page of a sweep store: what was run, each setting over seeds, conclusions, and the learning rate ×
-momentum heatmap with the quadratic theory's stability edge."""
+momentum heatmaps (one per setting of the other axes) with the quadratic theory's stability edge."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def sweep_report(path: Path) -> str:
         f"<tr><td>{html.escape(describe(r, axes) or 'all')}</td><td>{r['runs']}</td>"
         f"<td>{r['ok']} / {r['no_progress']} / {r['diverged']} / {r['failed']}</td>"
         f"<td>{format_estimate(r, 'final_loss', '.4g')}</td>"
-        f"<td>{format_estimate(r, 'final_accuracy', '.3f')}</td></tr>" for _, r in summary.iterrows())
+        f"<td>{format_estimate(r, 'final_accuracy', '.3f')}</td></tr>" for r in summary.to_dict("records"))
     sections = [
         section("What was run", "".join(f"<pre class='command'>{html.escape(json.dumps(s, indent=1))}</pre>"
                                          for s in specs)),
@@ -39,37 +39,59 @@ def sweep_report(path: Path) -> str:
                  f"<table><tr>{head}</tr>{rows}</table>"),
     ]
     best = results.best()
-    sentences = [f"best {r['metric']}: {r['setting']} ({r['mean']:.4g}, n = {r['n']})" for _, r in best.iterrows()]
+    sentences = [f"best {r['metric']}: {r['setting']} ({r['mean']:.4g}, n = {r['n']})" for r in best.to_dict("records")]
     if "momentum" in axes:
         paired = results.paired({"momentum": 0.0}) if (results.runs["momentum"] == 0).any() else pd.DataFrame()
-        for _, r in paired.iterrows():
+        for r in paired.to_dict("records"):
             sentences.append(f"{describe(r, axes)}: final loss − momentum 0 = {r['difference']:+.3g}, 95 % CI "
                              f"[{r['low']:+.3g}, {r['high']:+.3g}], lower in {r['better_in']} of {r['pairs']} seeds")
     sections.append(section("Conclusions", bullets(sentences)))
     charts = {}
-    heat = sweep_heatmap(results, specs)
-    if heat is not None:
-        edge = heat.pop("edge")
-        charts["heatmap"] = heat
+    heats = sweep_heatmaps(results, specs)
+    if heats:
+        edge = heats[0][1].pop("edge")
+        divs = []
+        for i, (selection, heat) in enumerate(heats):
+            heat.pop("edge", None)
+            charts[f"heatmap-{i}"] = heat
+            divs.append(f"<h3>{html.escape(selection)}</h3>" * bool(selection) + f"<div id='heatmap-{i}' class='chart'>"
+                        "</div>")
+        panels = ("" if len(heats) == 1 else f"<p>One heatmap per setting of the other axes ({len(heats)}): a cell "
+                  "never averages over an axis the figure does not show.</p>")
         sections.append(section("Final loss by learning rate and momentum",
-                                 "<p>Mean over seeds (diverged runs left out); × marks a setting where a run "
-                                 "diverged or failed, ○ one where a run made no progress. The "
-                                 "dashed line is the quadratic theory's edge lr = 2(1 + β)/λ_max, with λ_max "
-                                 f"the Hessian's top eigenvalue at initialization: {html.escape(edge)}.</p>"
-                                 "<div id='heatmap' class='chart'></div>"))
+                                "<p>Mean over seeds (diverged runs left out); × marks a setting where a run "
+                                "diverged or failed, ○ one where a run made no progress. The "
+                                "dashed line is the quadratic theory's edge lr = 2(1 + β)/λ_max, with λ_max "
+                                f"the Hessian's top eigenvalue at initialization: {html.escape(edge)}.</p>"
+                                + panels + "".join(divs)))
     ball_body, ball_chart, ball_script = ball_block()
     charts.update(ball_chart)
     sections.append(section("Why momentum helps: the ball in the bumpy valley", ball_body))
     return page(f"inertia sweep: {path.name}", sections, charts, [ball_script])
 
 
-def sweep_heatmap(results, specs) -> dict | None:
-    runs = results.runs
-    if "lr" not in runs or "momentum" not in runs:
-        return None
-    runs = runs[runs["momentum"].notna() & (runs["optimizer"] == "momentum")]
-    if runs["lr"].nunique() < 2 or runs["momentum"].nunique() < 2:
-        return None
+def sweep_heatmaps(results, specs) -> list[tuple[str, dict]]:
+    """Final loss over learning rate × momentum, one Plotly heatmap per setting of every other axis that varies
+    (:meth:`~inertia.sweeps.results.Results.panels`), each with the selection it shows; empty when the runs do
+    not vary both lr and momentum. The theory's edge is drawn where the panels share their data and model."""
+    from inertia.sweeps.results import describe
+
+    if "lr" not in results.runs or "momentum" not in results.runs:
+        return []
+    out, top = [], None
+    for selection, runs in results.panels():
+        runs = runs[runs["momentum"].notna() & (runs["optimizer"] == "momentum")]
+        if runs["lr"].nunique() < 2 or runs["momentum"].nunique() < 2:
+            continue
+        if {"data", "layers", "activation"} & set(selection):
+            top = "not drawn: the panels differ in their data or model"
+        elif top is None:
+            top = _top_eigenvalue(specs)
+        out.append((describe(selection, list(selection)), _heatmap(runs, top)))
+    return out
+
+
+def _heatmap(runs, top) -> dict:
     table = runs.groupby(["momentum", "lr"])["final_loss"].mean().unstack("lr")
     bad = runs.assign(bad=runs["status"].isin(["diverged", "failed"])).groupby(["momentum", "lr"])["bad"].any()
     stalled = runs.assign(stalled=runs["status"] == "no_progress").groupby(["momentum", "lr"])["stalled"].any()
@@ -91,7 +113,7 @@ def sweep_heatmap(results, specs) -> dict | None:
             data.append({"type": "scatter", "mode": "text", "text": [symbol] * len(marks),
                          "x": [a for a, _ in marks], "y": [b for _, b in marks],
                          "textfont": {"color": color, "size": 18}, "name": name, "hoverinfo": "skip"})
-    edge, description = _theory_edge(specs, lrs, momenta)
+    edge, description = _theory_edge(top, lrs, momenta) if not isinstance(top, str) else (None, top)
     if edge is not None:
         data.append(edge)
     layout = {"height": 420, "margin": {"t": 30},
@@ -103,8 +125,8 @@ def sweep_heatmap(results, specs) -> dict | None:
     return {"data": data, "layout": layout, "edge": description}
 
 
-def _theory_edge(specs, lrs, momenta):
-    """The predicted largest stable lr per momentum, placed on the heatmap's lr axis."""
+def _top_eigenvalue(specs) -> float | str:
+    """The Hessian's top eigenvalue at initialization for the first spec's data and model, or why not."""
     try:
         from inertia.models import MLP
         from inertia.studies import stability
@@ -115,9 +137,13 @@ def _theory_edge(specs, lrs, momenta):
         dataset = dataset_of(canonical(spec["data"]))
         layers = spec.get("model", {}).get("layers") or [dataset.features, 50, dataset.classes]
         model = MLP(layers, spec.get("model", {}).get("activation", "relu"), seed=0)
-        top = stability.hessian_lambda_max(model, dataset, iterations=30)
+        return stability.hessian_lambda_max(model, dataset, iterations=30)
     except (ValueError, RuntimeError, KeyError, TypeError, OSError):  # an extra: the report stands without it
-        return None, "the stability edge could not be estimated for this data and model"
+        return "the stability edge could not be estimated for this data and model"
+
+
+def _theory_edge(top: float, lrs, momenta):
+    """The predicted largest stable lr per momentum, placed on the heatmap's lr axis."""
     logs = np.log(np.asarray(lrs, dtype=float))
     step = (logs[-1] - logs[0]) / (len(lrs) - 1)
     xs, edges = [], []
