@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +201,106 @@ def test_many_processes_creating_the_same_stores_at_once(tmp_path):
     for i in range(40):
         with Store(tmp_path / f"s{i}.db", readonly=True) as db:
             assert db.count() == 8
+
+
+SPEC = """
+[data]
+name = "spiral"
+points = 20
+[model]
+layers = [2, 4, 3]
+[train]
+epochs = 2
+batch_size = 10
+seeds = 3
+[grid]
+lr = [0.05, 0.1, 0.2, 0.4]
+momentum = [0.0, 0.9]
+"""
+
+
+def damaged(path: Path, how: str) -> Path:
+    """A copy of the store at ``path``: cut in half, or with the first byte of a page three quarters in (its
+    b-tree page type) changed, or with one byte changed inside a record's text."""
+    data = bytearray(path.read_bytes())
+    copy = path.with_name(f"{how}.db")
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    elif how == "flipped":
+        data[len(data) // 4096 * 3 // 4 * 4096] ^= 0xFF
+    else:
+        at = data.index(b'"final_loss": ') + len(b'"final_loss": ')
+        data[at] = ord("x")  # the number becomes invalid JSON
+    copy.write_bytes(bytes(data))
+    return copy
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped"])
+def test_a_damaged_store_is_one_line_everywhere_and_never_written(tmp_path, how):
+    from typer.testing import CliRunner
+
+    from inertia.cli import app
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    good = tmp_path / "good.db"
+    assert CliRunner().invoke(app, ["sweep", str(spec), "--store", str(good)]).exit_code == 0
+    bad = damaged(good, how)
+    before = bad.read_bytes()
+    for args in (["results", str(bad), "--no-plots"], ["report", str(bad)], ["sweep", str(spec), "--store", str(bad)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1, result.output
+        assert f"{bad} is damaged" in result.stderr and "nothing was written" in result.stderr, result.stderr
+        assert bad.read_bytes() == before and not bad.with_suffix(".db-wal").exists()
+
+
+def test_a_record_that_does_not_read_is_one_line(tmp_path):
+    """One byte changed inside a record's text leaves SQLite's structure sound: reading the store says which
+    store is damaged, in one line."""
+    from typer.testing import CliRunner
+
+    from inertia.cli import app
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    good = tmp_path / "good.db"
+    assert CliRunner().invoke(app, ["sweep", str(spec), "--store", str(good)]).exit_code == 0
+    bad = damaged(good, "record")
+    for args in (["results", str(bad), "--no-plots"], ["report", str(bad)]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2 and "Traceback" not in result.output, (args, result.output)
+        assert f"{bad} is damaged: a record does not read" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_full_disk_is_one_line_and_what_was_recorded_resumes_exactly_once(tmp_path, monkeypatch):
+    """SQLite's own limit on the file's size stands in for a full disk: the sweep stops with one line naming the
+    store; with room again it records every configuration, each once."""
+    from typer.testing import CliRunner
+
+    from inertia.cli import app
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC)
+    path = tmp_path / "s.db"
+    connect = store_module._connect
+
+    def small(path, readonly):
+        db = connect(path, readonly)
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {max(pages, 8) + 2}")
+        return db
+
+    monkeypatch.setattr(store_module, "_connect", small)
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--store", str(path), "--group-size", "4"])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "no space left to record runs" in result.stderr and "recorded before is safe" in result.stderr
+    assert str(path) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.setattr(store_module, "_connect", connect)
+    with Store(path, readonly=True) as db:
+        recorded = db.count()
+    assert recorded < 24
+    assert CliRunner().invoke(app, ["sweep", str(spec), "--store", str(path)]).exit_code == 0
+    with Store(path, readonly=True) as db:
+        runs = db.runs()
+    assert len(runs) == 24 and runs["id"].is_unique

@@ -22,6 +22,8 @@ thread, so a live worker never loses a claim, however long a run takes, and a de
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import json
 import os
 import socket
@@ -55,6 +57,28 @@ CREATE TABLE IF NOT EXISTS specs (hash TEXT PRIMARY KEY, spec TEXT NOT NULL, add
 """
 
 
+def _translated(method):
+    """``method`` with SQLite's faults as one-line errors that name the store: a full disk (what was recorded
+    before is safe), a damaged file, or anything else SQLite says."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+            text = str(exc)
+            if "full" in text:
+                raise OSError(errno.ENOSPC, f"{self.path}: no space left to record runs (SQLite: {text}); every run "
+                                            "recorded before is safe: free some space and run the sweep again to "
+                                            "resume") from None
+            if isinstance(exc, sqlite3.OperationalError) and "decode" not in text:
+                raise OSError(f"{self.path}: {text}") from None
+            raise ValueError(f"{self.path} is damaged: a record does not read ({text[:200]}); nothing was written "
+                             "to it") from None
+
+    return wrapper
+
+
 @dataclass
 class Record:
     """A finished run, ready to store."""
@@ -80,24 +104,45 @@ class Store:
         self.worker = uuid.uuid4().hex[:12]
         self.host, self.pid = socket.gethostname(), os.getpid()
         check_store_path(self.path, write=not readonly)
-        self.db = _connect(self.path, readonly)
+        try:
+            self.db = _connect(self.path, readonly)
+        except sqlite3.DatabaseError as exc:
+            raise _unreadable(self.path, exc) from None
         try:
             application_id = self.db.execute("PRAGMA application_id").fetchone()[0]
             tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             self.db.close()
-            raise ValueError(f"{self.path} is not an inertia store (SQLite said: {exc})") from None
+            raise _unreadable(self.path, exc) from None
         ours = application_id == APPLICATION_ID or (application_id == 0 and {"runs", "claims"} <= tables)
         if not ours and (tables or application_id or readonly):
             self.db.close()
             raise ValueError(f"{self.path} is not an inertia store (it is {_describe(application_id, tables)}); "
                              "nothing was changed")
+        if tables:
+            self._check_integrity()
         if not readonly:
-            _write_ahead(self.db)
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            # The tables and the mark in one transaction, so that no other process sees a half-made store.
-            self.db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id={APPLICATION_ID}; "
-                                  f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            try:
+                _write_ahead(self.db)
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                # The tables and the mark in one transaction, so that no other process sees a half-made store.
+                self.db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA application_id={APPLICATION_ID}; "
+                                      f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;")
+            except sqlite3.DatabaseError as exc:
+                self.db.close()
+                raise OSError(f"{self.path}: cannot open the store for writing (SQLite: {exc})") from None
+
+    def _check_integrity(self) -> None:
+        """SQLite's quick check of the whole file, before anything is written to it: a damaged store (truncated,
+        a byte changed) is refused as it is, never rewritten."""
+        try:
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            verdict = str(exc)
+        if verdict != "ok":
+            self.db.close()
+            raise ValueError(f"{self.path} is damaged (SQLite's check says: {verdict}); nothing was written to it. "
+                             "Copy what it still holds with `sqlite3 STORE .recover`, or start a new store")
 
     def close(self) -> None:
         if not self.readonly:
@@ -115,10 +160,12 @@ class Store:
 
     # --- writing -------------------------------------------------------------------------------------------
 
+    @_translated
     def add_spec(self, spec: dict) -> None:
         text = canonical(spec)
         self.db.execute("INSERT OR IGNORE INTO specs VALUES (?, ?, ?)", (config_id(spec), text, time.time()))
 
+    @_translated
     def claim(self, ids: Sequence[str], limit: int | None = None, retry_failed: bool = False) -> list[str]:
         """Claim up to ``limit`` of ``ids`` that are neither finished nor claimed by a live process, in order.
         With ``retry_failed``, runs recorded as ``failed`` count as not finished."""
@@ -145,7 +192,8 @@ class Store:
             db = sqlite3.connect(self.path, timeout=120, isolation_level=None)
             try:
                 while not stop.wait(every):
-                    self._renew(db)
+                    with contextlib.suppress(sqlite3.DatabaseError):  # a full disk: the next record says so
+                        self._renew(db)
             finally:
                 db.close()
 
@@ -157,6 +205,7 @@ class Store:
             stop.set()
             thread.join()
 
+    @_translated
     def record(self, records: Iterable[Record]) -> int:
         """Write finished runs and release their claims, all in one transaction. Returns how many were new
         (a run recorded as ``failed`` is replaced by a new result; any other is kept)."""
@@ -176,6 +225,7 @@ class Store:
             self.db.executemany("DELETE FROM claims WHERE id = ? AND worker = ?", [(r[0], self.worker) for r in rows])
         return new
 
+    @_translated
     def release(self) -> None:
         """Give up every claim this instance still holds (its runs will be picked up again)."""
         with self._transaction():
@@ -183,20 +233,25 @@ class Store:
 
     # --- reading -------------------------------------------------------------------------------------------
 
+    @_translated
     def finished_ids(self, retry_failed: bool = False) -> set[str]:
         """Ids of recorded runs (with ``retry_failed``, not counting the failed ones)."""
         where = " WHERE status != 'failed'" if retry_failed else ""
         return {row[0] for row in self.db.execute("SELECT id FROM runs" + where)}
 
+    @_translated
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
+    @_translated
     def specs(self) -> list[dict]:
         return [json.loads(row[0]) for row in self.db.execute("SELECT spec FROM specs ORDER BY added")]
 
+    @_translated
     def attempts(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT id, worker, started FROM attempts ORDER BY started", self.db)
 
+    @_translated
     def runs(self) -> pd.DataFrame:
         """One row per finished run: id, status, error, seconds, the configuration's columns
         (:func:`inertia.sweeps.spec.flatten`) and the summary's (``final_loss``, ``final_accuracy``, ...)."""
@@ -207,6 +262,7 @@ class Store:
                          **flatten(json.loads(config)), **json.loads(summary)})
         return pd.DataFrame(rows)
 
+    @_translated
     def history(self, run_id: str) -> pd.DataFrame:
         """Per-epoch metrics of one run (index: epoch from 1)."""
         row = self.db.execute("SELECT history FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -216,9 +272,11 @@ class Store:
         frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
         return frame
 
+    @_translated
     def histories(self) -> dict[str, dict]:
         return {i: json.loads(h) for i, h in self.db.execute("SELECT id, history FROM runs")}
 
+    @_translated
     def config(self, run_id: str) -> dict:
         row = self.db.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -253,7 +311,18 @@ class _Transaction:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind, value, traceback):
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
+        if not kind:
+            self.db.execute("COMMIT")
+        elif self.db.in_transaction:  # SQLite ends the transaction itself on some errors (a full disk)
+            self.db.execute("ROLLBACK")
+
+
+def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> ValueError:
+    """A file SQLite cannot read as a database: a damaged store (its pages malformed), or no database at all."""
+    if "malformed" in str(exc):
+        return ValueError(f"{path} is damaged (SQLite: {exc}); nothing was written to it. Copy what it still holds "
+                          "with `sqlite3 STORE .recover`, or start a new store")
+    return ValueError(f"{path} is not an inertia store (SQLite said: {exc}); nothing was changed")
 
 
 def check_store_path(path: Path, write: bool = True) -> None:
