@@ -22,6 +22,8 @@ import threading
 import time
 import urllib.request
 
+TOKEN = [""]  # the page's token, which every API request carries
+
 
 def serve():
     import uvicorn
@@ -31,17 +33,20 @@ def serve():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.02)
+    TOKEN[0] = app.token
     return f"http://127.0.0.1:{port}", server
 
 
 def wire(base: str, momentum: float) -> tuple[float, float]:
     started = time.perf_counter()
     first = None
-    with urllib.request.urlopen(f"{base}/api/run?momenta=0,0.1,0.2,0.4,{momentum}&client=bench") as response:
+    url = f"{base}/api/run?momenta=0,0.1,0.2,0.4,{momentum}&client=bench&token={TOKEN[0]}"
+    with urllib.request.urlopen(url) as response:
         for raw in response:
             line = raw.decode()
             if line.startswith("event: epoch") and first is None:

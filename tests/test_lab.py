@@ -18,6 +18,14 @@ from inertia.lab.settings import LabSettings, SettingsError
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+TOKEN = [""]  # the token of the page the module's lab serves
+
+
+def signed(url: str) -> str:
+    """``url`` with the page's token, as the page sends it."""
+    return f"{url}{'&' if '?' in url else '?'}token={TOKEN[0]}"
+
+
 @pytest.fixture(scope="module")
 def lab():
     """The lab's app served by uvicorn on a free local port, for the whole module."""
@@ -28,7 +36,9 @@ def lab():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app()
+    TOKEN[0] = app.token
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -40,7 +50,7 @@ def lab():
 
 def events(url: str, timeout: float = 60) -> list[tuple[str, dict]]:
     out, event = [], None
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+    with urllib.request.urlopen(signed(url), timeout=timeout) as response:
         for raw in response:
             line = raw.decode().rstrip("\n")
             if line.startswith("event: "):
@@ -123,7 +133,8 @@ def test_bad_input_gets_a_message_and_the_server_keeps_serving(lab):
 
 
 def upload(lab, body: bytes, name="points.csv"):
-    request = urllib.request.Request(f"{lab}/api/upload", data=body, method="POST", headers={"X-Filename": name})
+    request = urllib.request.Request(f"{lab}/api/upload", data=body, method="POST",
+                                     headers={"X-Filename": name, "X-Inertia-Token": TOKEN[0]})
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
@@ -146,12 +157,12 @@ def test_uploads_are_checked_then_trained_on(lab):
 
 
 def test_export_is_the_report_compare_writes(lab):
-    with urllib.request.urlopen(f"{lab}/api/export?momenta=0,0.5&epochs=4&seeds=2") as response:
+    with urllib.request.urlopen(signed(f"{lab}/api/export?momenta=0,0.5&epochs=4&seeds=2")) as response:
         html = response.read().decode()
         assert "attachment" in response.headers["Content-Disposition"]
     assert "inertia compare: momentum on spiral" in html and "--momenta 0,0.5" in html
     try:
-        urllib.request.urlopen(f"{lab}/api/export?lr=0")
+        urllib.request.urlopen(signed(f"{lab}/api/export?lr=0"))
     except urllib.error.HTTPError as error:
         assert error.code == 400 and "learning rate" in json.loads(error.read())["error"]
     else:

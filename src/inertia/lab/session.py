@@ -5,6 +5,7 @@ then ``done`` (the table, the decision regions, the effective-step verdicts) —
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,8 @@ import numpy as np
 from inertia.lab.settings import LabSettings
 from inertia.stats import mean_ci
 
+POINTS_SHOWN = 3_000  # data points drawn over the decision regions (a large upload is thinned evenly)
+
 
 class Cancelled(Exception):
     """A newer change replaced this one (or its page went away)."""
@@ -23,7 +26,7 @@ class Cancelled(Exception):
 def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], cancelled: threading.Event):
     """Train the comparison for ``settings`` on ``dataset``, calling ``emit(event, payload)`` as it goes; returns
     the :class:`~inertia.studies.comparison.Comparison`. Raises :class:`Cancelled` once ``cancelled`` is set."""
-    from inertia.models import MLP, layers_for
+    from inertia.models import layers_for
     from inertia.studies.comparison import CompareConfig, compare
     from inertia.views.conclusions import effective_lr_sentences
     from inertia.views.report import command_line
@@ -35,7 +38,7 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
                            epochs=settings.epochs, seeds=tuple(range(settings.seeds)), form=settings.form,
                            hold=settings.hold, nesterov=settings.nesterov)
     command = command_line(asdict(config))
-    weights = sum(p.numel() for p in MLP(layers).parameters())
+    weights = sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(layers))  # nothing built yet
     settings.check_work(len(dataset), weights, command)
     started = time.perf_counter()
     emit("start", {"command": command, "layers": layers, "samples": len(dataset),
@@ -65,8 +68,10 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
     if dataset.features == 2:
         regions = comparison.regions(resolution=60)
         last = regions["classes"][str(settings.epochs)]
-        done["regions"] = {"x": regions["x"], "y": regions["y"], "classes": last, "points": regions["points"],
-                           "seed": regions["seed"]}
+        shown = slice(None, None, -(-len(dataset) // POINTS_SHOWN))  # every k-th point, at most POINTS_SHOWN
+        done["regions"] = {"x": regions["x"], "y": regions["y"], "classes": last, "seed": regions["seed"],
+                           "class_count": dataset.classes,
+                           "points": {key: values[shown] for key, values in regions["points"].items()}}
     emit("done", done)
     return comparison
 

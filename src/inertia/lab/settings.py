@@ -15,6 +15,11 @@ FORMS = ("pytorch", "polyak", "ema")
 # fit (the spiral's 5 momenta × 5 seeds × 100 epochs × 1,500 examples × 303 weights = 1.1e9; digits' 1.7e10),
 # and the largest request takes some 5-10 s on a 2-core CPU.
 WORK_BUDGET = 2.5e10
+# And a network of at most this many weights (digits' default has 3,760; MNIST's shape [784, 50, 10] 39,760),
+# layers at most this wide: a request's memory (its models, their snapshots, the decision regions) stays within
+# a few hundred MB whatever it asks, checked before anything is built.
+MAX_WEIGHTS = 100_000
+MAX_WIDTH = 4_096
 
 
 class SettingsError(ValueError):
@@ -93,6 +98,9 @@ class LabSettings:
             if len(widths) < 2 or any(w < 1 for w in widths):
                 raise SettingsError(f"layers must be positive widths, input first and classes last, e.g. 2,50,3; "
                                     f"got {self.layers!r}")
+            if max(widths) > MAX_WIDTH or len(widths) > 8:
+                raise SettingsError(f"the lab trains layers of at most {MAX_WIDTH:,} units and at most 6 hidden "
+                                    f"layers; got {self.layers!r}")
 
     def layer_widths(self) -> list[int]:
         try:
@@ -116,8 +124,12 @@ class LabSettings:
                 "engine": "population", "device": "cpu"}
 
     def check_work(self, samples: int, weights: int, command: str) -> None:
-        """:class:`SettingsError` when the comparison is larger than one request may ask for; the message names
-        ``command``, which runs it from the command line."""
+        """:class:`SettingsError` when the comparison is larger than one request may ask for (its network, or
+        its work); the message names ``command``, which runs it from the command line."""
+        if weights > MAX_WEIGHTS:
+            raise SettingsError(f"this network has {weights:,} weights; the lab trains networks of at most "
+                                f"{MAX_WEIGHTS:,} (fewer or narrower layers), or run it from the command line: "
+                                f"{command}")
         runs = len(self.momenta) * self.seeds
         if self.hold == "effective-lr":
             runs += sum(m > 0 for m in self.momenta) * self.seeds

@@ -185,7 +185,8 @@ class Comparison:
 
     def regions(self, resolution: int = 80) -> dict:
         """The first seed's predicted class over a grid of the plane, per snapshot epoch and momentum, with
-        the data: what a report needs to show decision regions moving (2-feature data only)."""
+        the data: what a report needs to show decision regions moving (2-feature data only). The grid goes
+        through each model a block at a time, so its activations stay within 64 MB however wide the network."""
         if self.dataset.features != 2:
             raise ValueError(f"decision regions need 2 input features; {self.dataset.name!r} has "
                              f"{self.dataset.features}")
@@ -196,13 +197,14 @@ class Comparison:
         xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
         gx, gy = np.meshgrid(xs, ys)
         grid = torch.from_numpy(np.c_[gx.ravel(), gy.ravel()].astype(np.float32))
+        block = max(1, (64 << 20) // (4 * max(self.config.layers)))
         classes = {}
         for epoch, models in sorted(self.snapshots.items()):
             classes[str(epoch)] = {}
             for momentum, model in models.items():
                 with torch.no_grad():
-                    predicted = model.float()(grid).argmax(dim=1).numpy().reshape(gx.shape)
-                classes[str(epoch)][f"{momentum:g}"] = predicted.tolist()
+                    predicted = torch.cat([model.float()(part).argmax(dim=1) for part in grid.split(block)])
+                classes[str(epoch)][f"{momentum:g}"] = predicted.numpy().reshape(gx.shape).tolist()
         return {"x": xs.round(4).tolist(), "y": ys.round(4).tolist(), "seed": self.config.seeds[0],
                 "classes": classes, "points": {"x1": x[:, 0].round(4).tolist(), "x2": x[:, 1].round(4).tolist(),
                                                "label": self.dataset.y.tolist()}}
