@@ -89,9 +89,11 @@ def test_hessian_power_iteration_on_a_known_quadratic():
 
 @pytest.mark.slow
 def test_stability_edge_prediction_and_measurement_side_by_side():
-    task = data.spiral(points=100, seed=0)
-    report = stability.edges(task, [2, 16, 3], betas=(0.0, 0.9), lrs=np.geomspace(0.1, 30, 12), epochs=20)
+    """On the lab's network the rate past which the loss first rises above its start is the quadratic theory's
+    edge 2(1 + β)/λ_max within 40 % at every momentum, while runs still train (a catapult) well past it."""
+    report = stability.edges(data.spiral(seed=0), [2, 50, 3], betas=(0.0, 0.5, 0.9))
     assert report["lambda_max"] > 0
     for row in report["rows"]:
         assert row["predicted_lr"] == pytest.approx(2 * (1 + row["momentum"]) / report["lambda_max"])
-        assert row["measured_lr"] is not None
+        assert 0.7 < row["measured_lr"] / row["predicted_lr"] < 1.4, row
+        assert row["surviving_lr"] > 2 * row["measured_lr"], row

@@ -62,11 +62,16 @@ def curves(frame: pd.DataFrame, metric: str, momenta: Sequence[float], baselines
         summary = band(rows, metric)
         ax.plot(summary["epoch"], summary["mean"], color=color, lw=1.8, ls=style, label=label)
         ax.fill_between(summary["epoch"], summary["low"], summary["high"], color=color, alpha=0.2, lw=0)
-    if metric != "accuracy":
+    values = frame.loc[momentum_rows | frame["optimizer"].isin(baselines) if "optimizer" in frame else
+                       momentum_rows, metric].to_numpy(float)
+    if metric != "accuracy" and (np.isfinite(values) & (values > 0)).any():
         ax.set_yscale("log")
         plain = FuncFormatter(lambda value, _: f"{value:g}")
         ax.yaxis.set_major_formatter(plain)
         ax.yaxis.set_minor_formatter(plain)
+    if not np.isfinite(values).any():
+        ax.text(0.5, 0.5, "no finite value to draw: every run diverged at once\n(see the table)",
+                transform=ax.transAxes, ha="center", va="center", color="gray")
     ax.set_xlabel("epoch")
     ax.set_ylabel(LABELS.get(metric, metric))
     interval = "mean and 95 % CI band" if seeds > 1 else "one seed"
@@ -197,9 +202,17 @@ def batch_scaling(series: Mapping[str, Mapping[str, np.ndarray]], title: str, st
         lr_ax.plot(b, s["lr"], "o-", color=color, lw=1.5, ms=4, label=f"{label}: lr")
         if "effective_lr" in s:
             lr_ax.plot(b, s["effective_lr"], "s:", color=color, lw=1.5, ms=4, label=f"{label}: lr / (1 − β)")
+    sizes = np.concatenate([np.asarray(s["batch_sizes"], float) for s in series.values()])
     for ax in (steps_ax, lr_ax):
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
+        if len(sizes):  # the batch sizes tried, whether or not anything was drawn at them
+            ax.set_xlim(sizes.min() / 1.4, sizes.max() * 1.4)
+        drawn = np.concatenate([np.asarray(line.get_ydata(), float) for line in ax.get_lines()] or [np.array([])])
+        if (np.isfinite(drawn) & (drawn > 0)).any():
+            ax.set_yscale("log")
+        else:
+            ax.text(0.5, 0.5, "nothing reached the target", transform=ax.transAxes, ha="center", va="center",
+                    color="gray")
         ax.set_xlabel("batch size B (examples per step)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -90,13 +91,18 @@ def batch_study_command(
     for b in study.config.batch_sizes:
         sgd = best[(best.optimizer == "sgd") & (best.batch_size == b)].iloc[0]
         heavy = best[(best.optimizer == "momentum") & (best.batch_size == b)].iloc[0]
-        table.add_row(f"{b:,}", _steps(sgd), _lr(sgd), _steps(heavy), _lr(heavy), f"{heavy.momentum:g}",
-                      f"{heavy.effective_lr:.3g}")
+        table.add_row(f"{b:,}", _steps(sgd), _lr(sgd), _steps(heavy), _lr(heavy), _number(heavy.momentum, "g"),
+                      _number(heavy.effective_lr, ".3g"))
     out_console.print(table)
     for name, c in study.critical_batch_sizes().items():
+        label = "SGD" if name == "sgd" else "momentum"
+        if math.isnan(c["critical_batch_size"]):  # no batch size reached the target
+            out_console.print(f"{label}: no critical batch size: the target was not reached at the smallest batch "
+                              "size", markup=False, highlight=False)
+            continue
         more = " or more (still near-perfect scaling at the largest batch size tried)" if c["at_least"] else ""
-        out_console.print(f"{'SGD' if name == 'sgd' else 'momentum'}: critical batch size {c['critical_batch_size']:g}"
-                          f"{more} (95 % interval {c['low']:g} to {c['high']:g})", markup=False, highlight=False)
+        out_console.print(f"{label}: critical batch size {c['critical_batch_size']:g}{more} (95 % interval "
+                          f"{c['low']:g} to {c['high']:g})", markup=False, highlight=False)
     out_console.print(claims_table(study.claims(), "The noisy quadratic model's predictions, on this network"))
     saved(out, [p.name for p in files.values()])
 
@@ -106,6 +112,10 @@ def _steps(row) -> str:
         return "not reached"
     interval = "" if row.low != row.low else f" ({row.low:,.0f}–{row.high:,.0f})"
     return f"{row.steps:,.0f}{interval}"
+
+
+def _number(value: float, spec: str) -> str:
+    return "—" if value != value else format(value, spec)
 
 
 def _lr(row) -> str:

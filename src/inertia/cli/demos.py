@@ -190,10 +190,16 @@ def theory(
     if edge:
         rows = Table(title=f"Largest stable lr on the spiral network (λ_max ≈ {summary['edge']['lambda_max']:.3g} "
                            f"at initialization, full batch, {summary['edge']['epochs']} epochs)")
-        for header in ("momentum", "predicted 2(1+β)/λ_max", "measured"):
+        calm = summary["edge"]["calm_epochs"]
+        for header in ("momentum", "predicted 2(1+β)/λ_max", f"measured: loss below its start for {calm} epochs",
+                       "trains at all (ends below its start)"):
             rows.add_column(header, justify="right")
         for row in summary["edge"]["rows"]:
-            measured = "none stable" if row["measured_lr"] is None else f"{row['measured_lr']:.3g}"
-            rows.add_row(f"{row['momentum']:g}", f"{row['predicted_lr']:.3g}", measured)
+            edges = ("none" if row[key] is None else f"{row[key]:.3g}" for key in ("measured_lr", "surviving_lr"))
+            rows.add_row(f"{row['momentum']:g}", f"{row['predicted_lr']:.3g}", *edges)
         out_console.print(rows)
+        out_console.print("Past the predicted edge the loss first rises (the dynamics at initialization are unstable, "
+                          "as on a quadratic); the network then lowers its own curvature and settles, so it still "
+                          "trains far beyond it (a catapult), which the quadratic theory does not describe.",
+                          markup=False, highlight=False)
     saved(out, ["rate.png"])

@@ -302,6 +302,19 @@ def check_claims(result: BatchScaling, small: int = 3, flat: float = 0.9, resolu
        ``1 − flat`` (10 %) for each.
     """
     b, s, m = result.batch_sizes, result.sgd_steps, result.momentum_steps
+    missing = [name for name, steps in (("SGD", s), ("momentum", m)) if not np.isfinite(steps).any()]
+    if missing:  # e.g. a batch study whose target no run reached
+        return [Claim(name, False, f"not testable: no grid point reached the target for {' or '.join(missing)} at "
+                                   "any batch size") for name in CLAIMS]
+    with np.errstate(divide="ignore", invalid="ignore"):  # batch sizes where a target was not reached: NaN
+        return _claims(result, b, s, m, small, within, resolution, lr_factor, flat)
+
+
+CLAIMS = ("equal steps at small batch, at matching effective learning rate",
+          "momentum's perfect scaling extends to larger batch sizes", "both flatten at large batch sizes")
+
+
+def _claims(result, b, s, m, small, within, resolution, lr_factor, flat) -> list[Claim]:
     ratio = m[:small] / s[:small]
     lr_ratio = result.momentum_effective_lr[:small] / result.sgd_lr[:small]
     close = np.abs(ratio - 1) <= within
@@ -310,17 +323,17 @@ def check_claims(result: BatchScaling, small: int = 3, flat: float = 0.9, resolu
     matching = (lr_ratio >= 1 / lr_factor) & (lr_ratio <= lr_factor)
     same = bool(np.all(close) and np.all(matching))
     claims = [Claim(
-        "equal steps at small batch, at matching effective learning rate", same,
+        CLAIMS[0], same,
         f"momentum/SGD steps at B = {', '.join(f'{v:.0f}' for v in b[:small])}: "
         f"{', '.join(f'{v:.3f}' for v in ratio)}; best lr/(1−β) over SGD's best lr: "
         f"{', '.join(f'{v:.2f}' for v in lr_ratio)}")]
     critical_sgd, critical_momentum = critical_batch_size(b, s), critical_batch_size(b, m)
     claims.append(Claim(
-        "momentum's perfect scaling extends to larger batch sizes", bool(critical_momentum > critical_sgd),
+        CLAIMS[1], bool(critical_momentum > critical_sgd),
         f"critical batch size (steps·B within 2x of the smallest batch's): SGD {critical_sgd:.0f}, "
         f"momentum {critical_momentum:.0f}"))
     last_sgd, last_momentum = s[-1] / s[-2], m[-1] / m[-2]
     claims.append(Claim(
-        "both flatten at large batch sizes", bool(last_sgd > flat and last_momentum > flat),
+        CLAIMS[2], bool(last_sgd > flat and last_momentum > flat),
         f"steps(B = {b[-1]:.0f}) / steps(B = {b[-2]:.0f}): SGD {last_sgd:.3f}, momentum {last_momentum:.3f}"))
     return claims
