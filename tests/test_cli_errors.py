@@ -5,6 +5,8 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -157,3 +159,32 @@ def test_compare_replaces_its_own_files_and_leaves_others_alone(tmp_path):
     assert manifest == {"kind": "compare", "files": ["curves.csv", "regions.json", "summary.json", "table.csv"]}
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert sorted(summary["files"]) == ["curves", "regions", "summary", "table"]
+
+
+LIGHT = """
+import sys
+from inertia.cli import app
+code = app({args!r}, standalone_mode=False)
+print(code, sorted(m for m in ("torch", "numba", "matplotlib") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("args", [["compare", "--lr", "-1"], ["compare", "--layers", "3,10,3"],
+                                  ["batch-study", "--lrs", "0.1,-1"], ["velocity", "--momentum", "2"],
+                                  ["compare", "--dataset", "nope"]], ids=" ".join)
+def test_a_bad_argument_is_refused_before_torch_loads(args):
+    """What a newcomer mistypes is refused in well under a second: before torch, numba or matplotlib load."""
+    out = subprocess.run([sys.executable, "-c", LIGHT.format(args=args)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split("\n")[0] == "2 []", (out.stdout, out.stderr)
+    assert out.stderr.startswith("Error: ") and out.stderr.count("\n") == 1
+
+
+def test_a_piped_command_says_what_it_does_in_plain_lines_and_nothing_under_json(tmp_path):
+    args = [sys.executable, "-m", "inertia", "compare", "--epochs", "3", "--seeds", "2", "--momenta", "0,0.5",
+            "--no-plots", "--no-report", "--out", str(tmp_path)]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    lines = out.stderr.splitlines()
+    assert lines[0] == "inertia compare: 2 momenta × 2 seeds × 3 epochs on spiral", out.stderr
+    assert any(line.endswith(" s") and "of 12 epochs (" in line for line in lines[1:]), out.stderr
+    quiet = subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and "epochs (" not in quiet.stderr and "inertia compare:" not in quiet.stderr

@@ -27,14 +27,6 @@ import torch
 
 MASK = 0xFFFFFFFF
 GOLDEN = 0x9E3779B9
-SEED_RANGE = (-(2**63), 2**63 - 1)  # seeds are int64 (folded to 32 bits where they are used)
-
-
-def check_seed(seed, name: str = "seed") -> int:
-    """``seed`` as an int if it is an integer int64 can hold, else a ``ValueError`` naming ``name``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
-        raise ValueError(f"{name} must be an integer from -2**63 to 2**63 - 1, got {seed!r}")
-    return int(seed)
 
 
 def _mul(x: torch.Tensor, constant: int) -> torch.Tensor:

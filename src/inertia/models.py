@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from inertia import init
+from inertia.arguments import check_layers, check_seed, layers_for  # noqa: F401 - layers_for kept importable here
 
 ACTIVATIONS = {
     "relu": torch.relu,
@@ -39,27 +40,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
         if device.index is not None and device.index >= count:
             raise ValueError(f"device {str(device)!r} is not available: torch sees {count} CUDA GPU(s)")
     return device
-
-
-def check_layers(layers: Sequence[int]) -> list[int]:
-    """``layers`` as a list of positive ints (input width first, classes last), or a clear error."""
-    layers = list(layers)
-    if len(layers) < 2:
-        raise ValueError(f"layers must list at least an input and an output width, got {layers}")
-    if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in layers):
-        raise ValueError(f"layers must be positive integers, got {layers}")
-    return layers
-
-
-def layers_for(dataset, layers: Sequence[int] | None = None) -> list[int]:
-    """``layers`` checked against ``dataset``: the input width must be its features and the output width its
-    classes; ``None`` means ``[features, 50, classes]``, the lab's network for that data."""
-    layers = [dataset.features, 50, dataset.classes] if layers is None else check_layers(layers)
-    for index, have, what in ((0, dataset.features, "features"), (-1, dataset.classes, "classes")):
-        if layers[index] != have:
-            raise ValueError(f"layers {layers} do not fit dataset {dataset.name!r}: layers[{index}] is {layers[index]} "
-                             f"but dataset {dataset.name!r} has {have} {what}")
-    return layers
 
 
 def initial_weights(layers: Sequence[int], generator: torch.Generator | int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -95,7 +75,7 @@ class MLP(nn.Module):
         self._act = ACTIVATIONS[activation]
         self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(self.layers, self.layers[1:]))
         if seed is not None:
-            self.reset_parameters(init.check_seed(seed))
+            self.reset_parameters(check_seed(seed))
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | int) -> None:

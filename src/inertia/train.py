@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from inertia import outcome
+from inertia.arguments import check_bool, check_positive_int, check_seed
 from inertia.data import Dataset
-from inertia.init import check_seed
 from inertia.shuffle import order as shuffle_order
 
 METRICS = ("loss", "accuracy", "batch_loss_mean", "batch_loss_last")
@@ -174,17 +174,4 @@ def fit(
                    seconds=time.perf_counter() - started)
 
 
-def check_positive_int(name: str, value) -> int:
-    """``value`` as an int if it is a positive integer, else a ``ValueError`` naming ``name`` (the message the
-    command line gives for the option)."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
-
-def check_bool(name: str, value) -> bool:
-    """``value`` if it is a bool (NumPy's too), else a ``ValueError`` naming ``name``: a string such as ``"no"``
-    would otherwise read as true."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)

@@ -53,7 +53,7 @@ def batch_study_command(
     size with a bootstrap 95 % interval, the critical batch size of each optimizer (the end of near-perfect
     scaling), and whether the noisy quadratic model's predictions (`inertia reproduce nqm`) hold on this network.
     """
-    from inertia.studies.batch_study import batch_study
+    from inertia.studies.batch_study import StudyConfig
 
     check_output_dir(out, "--out")
     metric, _, value = target.partition("=")
@@ -62,20 +62,27 @@ def batch_study_command(
     except ValueError:
         raise typer.BadParameter(f"--target must be accuracy=V or loss=V, e.g. loss=0.2; got {target!r}") from None
     from inertia.folders import writing
-    from inertia.views.study_report import write_study_report
+    from inertia.progress import status
 
+    arguments = dict(dataset=dataset, layers=ints(layers) if layers else None, batch_sizes=ints(batch_sizes),
+                     learning_rates=floats(lrs), momenta=floats(momenta), seeds=seeds, target=metric.strip(),
+                     target_value=target_value, max_steps=max_steps, max_epochs=max_epochs, activation=activation,
+                     data_seed=data_seed)
+    try:  # every argument checked before torch loads
+        config = StudyConfig.of(**arguments)
+    except ValueError as exc:  # name the options as typed, not the library's fields
+        message = str(exc)
+        for field, option in STUDY_OPTIONS.items():
+            message = message.replace(f"{field} ", f"{option} ", 1) if message.startswith(field) else message
+        raise ValueError(message) from None
+    grid = len(config.learning_rates) * (1 + len(config.momenta)) * len(config.seeds)
+    status(f"inertia batch-study: {len(config.batch_sizes)} batch sizes, {grid} runs each, to {config.target} "
+           f"{config.target_value:g}", not json_output)
     with writing(out, kind="batch-study") as folder:  # --out is ours from here on: a second writer is refused
-        try:
-            study = batch_study(
-                dataset=dataset, layers=ints(layers) if layers else None, batch_sizes=ints(batch_sizes),
-                learning_rates=floats(lrs), momenta=floats(momenta), seeds=seeds, target=metric.strip(),
-                target_value=target_value, max_steps=max_steps, max_epochs=max_epochs, activation=activation,
-                data_seed=data_seed, device=device, progress=not json_output)
-        except ValueError as exc:  # name the options as typed, not the library's fields
-            message = str(exc)
-            for field, option in STUDY_OPTIONS.items():
-                message = message.replace(f"{field} ", f"{option} ", 1) if message.startswith(field) else message
-            raise ValueError(message) from None
+        from inertia.studies.batch_study import batch_study
+        from inertia.views.study_report import write_study_report
+
+        study = batch_study(**arguments, device=device, progress=not json_output)
         files = study.save(folder.path)
         if report:
             files["report"] = write_study_report(folder.path)

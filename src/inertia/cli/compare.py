@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -64,25 +65,43 @@ def compare(
     are counted and left out of the means; runs that ended no better than they started are counted as "no
     progress" and kept in them.
     """
-    from inertia.studies.comparison import compare as run_compare
+    from inertia import data
+    from inertia.arguments import layers_for
+    from inertia.folders import writing
+    from inertia.outcome import check_factor
+    from inertia.progress import status
+    from inertia.studies.comparison.config import CompareConfig
 
+    arguments = dict(momenta=floats(momenta), dataset=dataset, layers=ints(layers) if layers else None, lr=lr,
+                     batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
+                     data_seed=data_seed, form=form, baselines=[b for b in baselines.split(",") if b.strip()],
+                     hold=hold, nesterov=nesterov)
+    config = CompareConfig.of(**arguments)  # every argument checked before torch loads (a second or two)
+    loaded = data.get(config.dataset, seed=config.data_seed)
+    layers_for(loaded, config.layers)
+    arguments["dataset"] = dataclasses.replace(loaded, name=config.dataset)  # read once; named as typed
+    check_factor(divergence_factor)
+    if engine not in ("auto", "population", "loop"):
+        raise ValueError(f"unknown engine {engine!r}; choose auto, population or loop")
+    if device not in ("auto", "cpu"):  # a GPU's presence is torch's to say
+        from inertia.models import resolve_device
+
+        resolve_device(device)
     check_output_dir(out, "--out")
     if tensorboard:
         from inertia.views.tensorboard import check_available
 
         check_output_dir(tensorboard, "--tensorboard")
         check_available()
-    from inertia.folders import writing
-    from inertia.views.report import write_report
-
+    status(f"inertia compare: {len(config.momenta)} momenta × {len(config.seeds)} seeds × {config.epochs} epochs on "
+           f"{config.dataset}{' (and every momentum at lr·(1 − β))' if hold == 'effective-lr' else ''}",
+           not json_output)
     with writing(out, kind="compare") as folder:  # --out is ours from here on: a second writer is refused
-        comparison = run_compare(
-            momenta=floats(momenta), dataset=dataset, layers=ints(layers) if layers else None, lr=lr,
-            batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
-            data_seed=data_seed, form=form, engine=engine, device=device, progress=not json_output,
-            divergence_factor=divergence_factor, baselines=[b for b in baselines.split(",") if b.strip()],
-            hold=hold, nesterov=nesterov,
-        )
+        from inertia.studies.comparison.training import compare as run_compare
+        from inertia.views.report import write_report
+
+        comparison = run_compare(**arguments, engine=engine, device=device, progress=not json_output,
+                                 divergence_factor=divergence_factor)
         files = comparison.save(folder.path, plots=plots)
         if report:
             files["report"] = write_report(folder.path)

@@ -70,17 +70,24 @@ def velocity(
     All three start from the same weights and see the same minibatches; the two momentum ways must agree.
     The default run (1000 × 1000, 80 epochs per way) takes about 20 seconds on 2 CPU cores.
     """
-    from inertia import plots
-    from inertia.progress import progress_bar
-    from inertia.studies.velocity import WAYS, train_three_ways
+    from inertia.progress import progress_bar, status
+    from inertia.studies.velocity import WAYS, check_arguments, train_three_ways
 
     if full:
         dim, epochs = 1000, 2000
+    check_arguments(dim, epochs, lr, momentum, batch_size)
+    if device not in ("auto", "cpu"):  # a GPU's presence is torch's to say
+        from inertia.models import resolve_device
+
+        resolve_device(device)
     check_output_dir(out, "--out")
+    status(f"inertia velocity: seed 003's task ({dim} × {dim}) three ways, {epochs} epochs each", not json_output)
     with writing(out, kind="velocity") as folder:
         with progress_bar(len(WAYS) * max(epochs, 0), not json_output) as advance:
             result = train_three_ways(dim=dim, epochs=epochs, lr=lr, momentum=momentum, batch_size=batch_size,
                                       seed=seed, device=device, on_epoch=lambda way, epoch: advance(way))
+        from inertia import plots
+
         figure = plots.named_curves(result.losses, "mean minibatch BCE loss (nats)",
                                     f"Seed 003's task ({dim}×{dim}), lr {lr:g}, momentum {momentum:g}")
         figure.savefig(folder.path / "velocity_losses.png", dpi=120)

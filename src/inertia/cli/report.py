@@ -23,5 +23,11 @@ def report_command(
     from inertia.views.report import default_output, write_report
 
     check_output_file(out or default_output(path), "--out")
+    if path.is_file():  # a store: its page takes a few seconds (the Hessian for the theory's edge)
+        from inertia.progress import status
+        from inertia.sweeps.store import Store
+
+        Store(path, readonly=True).close()  # a file that is not a store is refused first
+        status(f"inertia report: {path}")
     written = write_report(path, out)
     out_console.print(Text.assemble("Report: ", (str(written), "bold")))

@@ -32,7 +32,7 @@ def reproduce_lab(
     """
     from inertia.progress import progress_bar
     from inertia.studies import reproduce
-    from inertia.studies.comparison import compare as run_compare
+    from inertia.studies.comparison.training import compare as run_compare
 
     if check and seeds < 1:
         raise ValueError(f"--seeds must be a positive count, got {seeds}")

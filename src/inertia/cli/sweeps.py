@@ -119,11 +119,16 @@ def results(
                 raise
             sys.stderr.write(f"Note: figures not saved: {figures_folder} cannot be written (give --out)\n")
             figures_folder = None
+    from inertia.progress import status
+
     found = Results.load(store)
     if found.runs.empty:
         raise ValueError(f"{store} holds no finished runs yet")
-    summary, best = found.summary(), found.best()
     paired = found.paired(parse_baseline(baseline), metric) if baseline else None
+    if figures_folder is not None:
+        status(f"inertia results: {len(found.runs)} runs; drawing the figures into {figures_folder}",
+               not json_output)
+    summary, best = found.summary(), found.best()
     if csv:
         with writing_file(csv) as temporary:
             summary.to_csv(temporary, index=False)

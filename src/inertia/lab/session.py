@@ -26,8 +26,9 @@ class Cancelled(Exception):
 def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], cancelled: threading.Event):
     """Train the comparison for ``settings`` on ``dataset``, calling ``emit(event, payload)`` as it goes; returns
     the :class:`~inertia.studies.comparison.Comparison`. Raises :class:`Cancelled` once ``cancelled`` is set."""
-    from inertia.models import layers_for
-    from inertia.studies.comparison import CompareConfig, compare
+    from inertia.arguments import layers_for
+    from inertia.studies.comparison.config import CompareConfig
+    from inertia.studies.comparison.training import compare
     from inertia.views.conclusions import effective_lr_sentences
     from inertia.views.report import command_line
 

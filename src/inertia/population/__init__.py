@@ -35,15 +35,15 @@ import numpy as np
 import torch
 
 from inertia import outcome
+from inertia.arguments import check_bool, check_layers, check_positive_int, check_seed, layers_for
 from inertia.data import Dataset
-from inertia.init import check_seed
-from inertia.models import MLP, check_layers, layers_for, resolve_device
+from inertia.models import MLP, resolve_device
 from inertia.optim import rules
 from inertia.optim.schedules import Constant
 from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
-from inertia.train import History, check_bool, check_positive_int
+from inertia.train import History
 
 DTYPES = (torch.float32, torch.float64)
 

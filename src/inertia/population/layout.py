@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 import torch
 
+from inertia.arguments import POPULATION_ACTIVATIONS
 from inertia.optim.update import SLOTS
 
 # The activations every engine runs, with the codes the compiled kernels branch on (codes, not functions, so
 # that numba can cache its kernel on disk). Leaky ReLU's slope is torch's default, 0.01, in every engine.
-ACTIVATION_CODES = {"relu": 0, "tanh": 1, "sigmoid": 2, "leaky_relu": 3, "identity": 4}
-ACTIVATIONS = tuple(ACTIVATION_CODES)
+ACTIVATION_CODES = {name: code for code, name in enumerate(POPULATION_ACTIVATIONS)}
+ACTIVATIONS = POPULATION_ACTIVATIONS
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,9 @@ import pandas as pd
 
 from inertia import data as data_module
 from inertia import outcome
+from inertia.arguments import POPULATION_ACTIVATIONS, check_layers, layers_for
 from inertia.data import Dataset
 from inertia.folders import writing
-from inertia.models import check_layers, layers_for
-from inertia.population import ACTIVATIONS, Member, train_population
 from inertia.studies import nqm
 
 TARGETS = outcome.TARGETS
@@ -91,11 +90,24 @@ class StudyConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS} (the population engine's), "
+        if self.activation not in POPULATION_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {POPULATION_ACTIVATIONS} (the population engine's), "
                              f"got {self.activation!r}")
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(check_layers(self.layers)))
+
+    @classmethod
+    def of(cls, dataset: str, layers, activation, batch_sizes, learning_rates, momenta, seeds, target, target_value,
+           max_steps, max_epochs, data_seed) -> StudyConfig:
+        """A configuration from :func:`batch_study`'s arguments as a caller gives them (``seeds`` a count n for
+        seeds 0..n-1, or a list), checked; light to import, so a command checks them before loading torch."""
+        if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+            if seeds < 1:
+                raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
+            seeds = range(seeds)
+        return cls(dataset, None if layers is None else tuple(layers), activation, tuple(batch_sizes),
+                   tuple(learning_rates), tuple(momenta), tuple(seeds), target, target_value, max_steps, max_epochs,
+                   data_seed)
 
     def epochs(self, batch_size: int, samples: int) -> int:
         """The epochs a batch size gets: the step budget, within ``max_epochs``."""
@@ -262,14 +274,10 @@ def batch_study(
     """Run the study (see the module docstring). ``layers=None`` means ``[features, 50, classes]``; ``seeds`` an
     int n means seeds 0..n-1. Every batch size trains one population of ``learning rates × (1 + momenta) ×
     seeds`` members on ``device``."""
-    if isinstance(seeds, (int, np.integer)):
-        if seeds < 1:
-            raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
-        seeds = range(seeds)
-    name = dataset if isinstance(dataset, str) else dataset.name
-    config = StudyConfig(name, None if layers is None else tuple(layers), activation, tuple(batch_sizes),
-                         tuple(learning_rates), tuple(momenta), tuple(seeds), target, target_value, max_steps,
-                         max_epochs, data_seed)
+    from inertia.population import Member, train_population
+
+    config = StudyConfig.of(dataset if isinstance(dataset, str) else dataset.name, layers, activation, batch_sizes,
+                            learning_rates, momenta, seeds, target, target_value, max_steps, max_epochs, data_seed)
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
     layers = layers_for(dataset, config.layers)

@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from inertia.data import Dataset, spiral
 from inertia.models import MLP
 from inertia.stats import mean_ci
-from inertia.studies.comparison import LAB_MOMENTA, Comparison
+from inertia.studies.comparison.config import LAB_MOMENTA
+from inertia.studies.comparison.result import Comparison
 from inertia.train import History, fit
 
 LAB_SEED = 1

@@ -19,11 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 from inertia.data import random_binary
-from inertia.models import resolve_device
 from inertia.optim.checks import check_hyperparameters
 from inertia.optim.rules import momentum_step
 
@@ -45,22 +42,33 @@ class VelocityResult:
         return self.max_weight_gap < 1e-4 and self.max_loss_gap < 1e-4
 
 
-def binary_model(dim: int) -> nn.Sequential:
-    """Seed 003's ``Model(dim)``: Linear(dim, dim/2), sigmoid, Linear(dim/2, 1), sigmoid."""
+def binary_model(dim: int):
+    """Seed 003's ``Model(dim)``: Linear(dim, dim/2), sigmoid, Linear(dim/2, 1), sigmoid (an ``nn.Sequential``)."""
+    from torch import nn
+
     return nn.Sequential(nn.Linear(dim, dim // 2), nn.Sigmoid(), nn.Linear(dim // 2, 1), nn.Sigmoid())
 
 
 
 
-def train_three_ways(dim: int = 1000, epochs: int = 2000, lr: float = 1e-5, momentum: float = 0.9,
-                     batch_size: int = 64, seed: int = 0, device: str = "auto", on_epoch=None) -> VelocityResult:
-    """Train seed 003's task the three ways; ``on_epoch(way, epoch)`` is called after every epoch."""
+def check_arguments(dim: int, epochs: int, lr: float, momentum: float, batch_size: int) -> None:
+    """A ``ValueError`` naming the first argument :func:`train_three_ways` cannot take (before torch loads)."""
     check_hyperparameters(lr, momentum)
     if not momentum > 0:
         raise ValueError(f"momentum must be > 0 to compare momentum implementations, got {momentum}")
     for name, value, least in (("dim", dim, 2), ("epochs", epochs, 1), ("batch_size", batch_size, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+
+
+def train_three_ways(dim: int = 1000, epochs: int = 2000, lr: float = 1e-5, momentum: float = 0.9,
+                     batch_size: int = 64, seed: int = 0, device: str = "auto", on_epoch=None) -> VelocityResult:
+    """Train seed 003's task the three ways; ``on_epoch(way, epoch)`` is called after every epoch."""
+    check_arguments(dim, epochs, lr, momentum, batch_size)
+    import torch  # here, after the checks: a bad argument is refused before torch loads
+
+    from inertia.models import resolve_device
+
     device = resolve_device(device)
     task = random_binary(dim, seed=seed)
     x, y = task.tensors(device)
@@ -84,7 +92,9 @@ def train_three_ways(dim: int = 1000, epochs: int = 2000, lr: float = 1e-5, mome
 
 
 def _train(model, way, x, y, epochs, lr, momentum, batch_size, seed, on_epoch) -> np.ndarray:
-    criterion = nn.BCELoss()
+    import torch
+
+    criterion = torch.nn.BCELoss()
     if way == "velocity dictionary":
         optimizer, velocities = None, {}
     else:

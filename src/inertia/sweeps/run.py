@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from inertia.outcome import DIVERGENCE_FACTOR, SUMMARY_KEYS
+from inertia.progress import progress_bar
 from inertia.sweeps.spec import Spec, SpecError, canonical, config_id, load_spec
 from inertia.sweeps.store import Record, Store
 
@@ -74,20 +75,19 @@ def sweep(spec: Spec | dict | str, store: str, *, executor: str = "local", worke
         db.add_spec(spec.to_dict())
         already = len(by_id.keys() & db.finished_ids(retry_failed))
         runner = _executor(executor, workers, address, device, retry_failed)
-        bar = _progress(progress, len(by_id), already)
         try:
-            with db.heartbeat():
+            with db.heartbeat(), progress_bar(len(by_id), progress, done=already, unit="runs") as advance:
                 while True:
                     finished = db.finished_ids(retry_failed)
                     pending = [i for i in by_id if i not in finished]
                     if not pending:
                         break
-                    added = runner(db, plan([by_id[i] for i in pending], group_size), statuses, bar, on_record)
+                    added = runner(db, plan([by_id[i] for i in pending], group_size), statuses, advance,
+                                   on_record)
                     if not added:  # what is left is claimed by other live processes
                         break
         finally:
             db.release()
-            bar.close()
     return SweepReport(len(by_id), already, sum(statuses.values()), statuses, time.perf_counter() - started)
 
 
@@ -245,11 +245,11 @@ def _divergence_factor(config: dict) -> float:
 # --- executors -----------------------------------------------------------------------------------------------
 
 
-def _store_group(db: Store, records, statuses, bar, on_record) -> int:
+def _store_group(db: Store, records, statuses, advance, on_record) -> int:
     added = db.record(records)
     for r in records:
         statuses[r.status] = statuses.get(r.status, 0) + 1
-    bar.advance(len(records))
+    advance("sweep", len(records))
     if on_record is not None:
         on_record(added)
     return len(records)
@@ -263,17 +263,17 @@ def _executor(name: str, workers: int | None, address: str | None, device: str, 
     return functools.partial(_run_ray, workers=workers, address=address, device=device, retry=retry_failed)
 
 
-def _run_local(db: Store, groups, statuses, bar, on_record, *, device, retry) -> int:
+def _run_local(db: Store, groups, statuses, advance, on_record, *, device, retry) -> int:
     done = 0
     for group in groups:
         claimed = set(db.claim([config_id(c) for c in group], retry_failed=retry))
         if claimed:
             records = run_configs([c for c in group if config_id(c) in claimed], device)
-            done += _store_group(db, records, statuses, bar, on_record)
+            done += _store_group(db, records, statuses, advance, on_record)
     return done
 
 
-def _run_pool(db: Store, groups, statuses, bar, on_record, *, workers, device, retry) -> int:
+def _run_pool(db: Store, groups, statuses, advance, on_record, *, workers, device, retry) -> int:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -291,11 +291,11 @@ def _run_pool(db: Store, groups, statuses, bar, on_record, *, workers, device, r
                 break
             finished, running = wait(running, timeout=30, return_when=FIRST_COMPLETED)
             for future in finished:
-                done += _store_group(db, future.result(), statuses, bar, on_record)
+                done += _store_group(db, future.result(), statuses, advance, on_record)
     return done
 
 
-def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, device, retry) -> int:
+def _run_ray(db: Store, groups, statuses, advance, on_record, *, workers, address, device, retry) -> int:
     import ray  # present: check_environment saw to it
     if not ray.is_initialized():
         # Without an address, a new local instance: never whatever cluster this machine last ran.
@@ -328,7 +328,7 @@ def _run_ray(db: Store, groups, statuses, bar, on_record, *, workers, address, d
                 # its claims are still held, so no other process starts it meanwhile.
                 running[task.remote(chosen, device)] = chosen
                 continue
-            done += _store_group(db, records, statuses, bar, on_record)
+            done += _store_group(db, records, statuses, advance, on_record)
     return done
 
 
@@ -358,32 +358,3 @@ def _single_threaded() -> None:
 
     torch.set_num_threads(1)
     numba.set_num_threads(1)
-
-
-class _NoBar:
-    def advance(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-class _Bar:
-    def __init__(self, total, done):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                                 TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-        self.task = self.progress.add_task("sweep", total=total, completed=done)
-        self.progress.start()
-
-    def advance(self, n):
-        self.progress.update(self.task, advance=n)
-
-    def close(self):
-        self.progress.stop()
-
-
-def _progress(enabled: bool, total: int, done: int):
-    return _Bar(total, done) if enabled else _NoBar()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inertia.models import check_layers
+from inertia.arguments import check_layers
 from inertia.optim import rules
 from inertia.optim.checks import check_hyperparameters, check_momentum
 
@@ -33,6 +33,20 @@ class CompareConfig:
     baselines: tuple[str, ...] = ()
     hold: str = "lr"
     nesterov: bool = False
+
+    @classmethod
+    def of(cls, **arguments) -> CompareConfig:
+        """A configuration from :func:`~inertia.studies.comparison.training.compare`'s arguments as a caller gives
+        them (``seeds`` a count n for seeds 0..n-1, or a list; sequences as lists), checked."""
+        seeds = arguments.pop("seeds", 5)
+        if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+            if seeds < 1:
+                raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
+            seeds = range(seeds)
+        for name in ("momenta", "layers", "baselines"):
+            if arguments.get(name) is not None:
+                arguments[name] = tuple(arguments[name])
+        return cls(seeds=tuple(seeds), **{**arguments, "nesterov": bool(arguments.get("nesterov", False))})
 
     def __post_init__(self) -> None:
         if self.hold not in HOLDS:

@@ -11,8 +11,9 @@ from dataclasses import asdict
 import numpy as np
 
 from inertia import data as data_module
+from inertia.arguments import layers_for
 from inertia.data import Dataset
-from inertia.models import MLP, layers_for, resolve_device
+from inertia.models import MLP, resolve_device
 from inertia.optim import rules
 from inertia.optim.torch_optimizers import Momentum, for_rule
 from inertia.outcome import DIVERGENCE_FACTOR, check_factor
@@ -66,19 +67,13 @@ def compare(
     epoch, one ``(kind, momentum, seed, loss, accuracy)`` per run trained (kind ``"momentum"``, or ``"held"`` for
     the equal-effective-lr runs); raising from it abandons the comparison.
     """
-    if isinstance(seeds, (int, np.integer)):
-        if seeds < 1:
-            raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
-        seeds = range(seeds)
-    name = dataset if isinstance(dataset, str) else dataset.name
     check_factor(divergence_factor)
+    config = CompareConfig.of(
+        momenta=momenta, dataset=dataset if isinstance(dataset, str) else dataset.name, layers=layers,
+        activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle,
+        data_seed=data_seed, target_accuracy=target_accuracy, form=form, baselines=baselines, hold=hold,
+        nesterov=nesterov)
     resolve_device(device)
-    config = CompareConfig(
-        momenta=tuple(momenta), dataset=name, layers=None if layers is None else tuple(layers),
-        activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=tuple(seeds),
-        shuffle=shuffle, data_seed=data_seed, target_accuracy=target_accuracy, form=form,
-        baselines=tuple(baselines), hold=hold, nesterov=bool(nesterov),
-    )
     if isinstance(dataset, str):
         dataset = data_module.get(dataset, seed=data_seed)
     config = CompareConfig(**{**asdict(config), "layers": tuple(layers_for(dataset, config.layers))})
