@@ -125,3 +125,12 @@ def test_an_installation_on_a_read_only_file_system_still_trains_correctly(read_
                    20, seed=1)
     torch.testing.assert_close(torch.tensor(out["loss"]), torch.tensor(expected.loss), rtol=1e-5, atol=1e-5,
                                check_dtype=False)
+
+
+def test_python_m_inertia_jit_describes_and_changes_nothing(tmp_path):
+    before = {p.name: p.stat().st_mtime_ns for p in jit.SHIPPED.iterdir()}
+    helped = subprocess.run([sys.executable, "-m", "inertia.jit", "--help"], capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "usage: python -m inertia.jit" in helped.stdout
+    told = run("import runpy; runpy.run_module('inertia.jit', run_name='__main__')", NUMBA_CACHE_DIR=str(tmp_path))
+    assert f"cache: {jit.cache_root_in(tmp_path)}" in told and "tools/build_kernels.py" in told
+    assert {p.name: p.stat().st_mtime_ns for p in jit.SHIPPED.iterdir()} == before

@@ -166,3 +166,21 @@ ENTRY_POINTS = ("kernels.train_epoch-", "deep_kernels.train_epoch-", "shuffle._f
 def cache_root_in(folder: Path) -> Path:
     """:func:`cache_root` under ``NUMBA_CACHE_DIR=folder``."""
     return folder / "inertia" / f"numba-{numba.__version__}-{config.CPU_NAME or 'host'}"
+
+
+def describe() -> str:
+    """Where this machine's compiled kernels are cached, for which target, and which shipped ones are there."""
+    shipped = sorted(p.name for p in SHIPPED.glob("*.nbi")) if SHIPPED.is_dir() else []
+    return "\n".join([
+        f"cache: {cache_root()}", f"target: {config.CPU_NAME or 'this CPU (no AVX-512: compiled here)'}",
+        f"numba: {numba.__version__}", f"shipped kernels ({SHIPPED}): {', '.join(shipped) or 'none'}",
+        "To rebuild the shipped kernels after changing a compiled module, run `python tools/build_kernels.py` in a "
+        "source checkout."])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    argparse.ArgumentParser(prog="python -m inertia.jit", description=__doc__.split("\n\n")[0] + " Prints where "
+                            "the kernels are cached and what was shipped; changes nothing.").parse_args()
+    print(describe())
