@@ -144,3 +144,5 @@ def test_the_example_notebook_runs(tmp_path):
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert errors == []
     assert (tmp_path / "lab-out" / "report.html").exists()
+    figures = [c for c in notebook.cells if c.cell_type == "code" and ".plot_" in c.source]
+    assert len(figures) == 2 and all(any("image/png" in o.get("data", {}) for o in c.outputs) for c in figures)

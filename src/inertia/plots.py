@@ -5,6 +5,7 @@ pyplot state, no GUI needed). They know no study: results draw themselves throug
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 
@@ -12,12 +13,23 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib import colormaps
+from matplotlib import figure as _figure
 from matplotlib.colors import ListedColormap
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from inertia.data import Dataset
 from inertia.stats import mean_ci
+
+
+class Figure(_figure.Figure):
+    """A matplotlib ``Figure`` that shows itself where it is the value of a notebook cell (Jupyter asks for
+    ``_repr_png_``), with no pyplot state and no inline backend to set up. Every figure inertia draws is one."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
 
 LABELS = {
     "loss": "full-data cross-entropy loss (nats)",

@@ -102,7 +102,8 @@ def measured_rate(eigenvalues, alpha: float, beta: float, steps: int = 2000, see
 def rate_figure(lam_min: float, lam_max: float, resolution: int = 160):
     """The slowest direction's rate over (α, β), with the convergence edge and the optimum marked."""
     from matplotlib import colormaps, colors
-    from matplotlib.figure import Figure
+
+    from inertia.plots import Figure
 
     best = optimal(lam_min, lam_max)
     alphas = np.linspace(1e-4, 2.2 * 2 / lam_max, resolution)  # up to past the β = 1 edge

@@ -160,7 +160,7 @@ def trajectory(function: str, lr: float, momentum: float, steps: int = 200, form
 def ball_figure(momentum: float = 0.6, epochs: int = 50):
     """Seed 003 in three panels: where plain descent and momentum stop, what the ball sees, how fast the
     past is forgotten."""
-    from matplotlib.figure import Figure
+    from inertia.plots import Figure
 
     x, y = bumpy_valley()
     figure = Figure(figsize=(13, 4), layout="constrained")
@@ -206,7 +206,8 @@ def ball_figure(momentum: float = 0.6, epochs: int = 50):
 def trajectories_figure(function: str, lr: float, momenta=(0.0, 0.5, 0.9), steps: int = 200, form: str = "polyak"):
     """Paths of :func:`trajectory` for several momenta: over the contours (2-D) or against the step (1-D)."""
     from matplotlib import colormaps
-    from matplotlib.figure import Figure
+
+    from inertia.plots import Figure
 
     value, _, _, minimum = FUNCTIONS[function]
     runs = {beta: trajectory(function, lr, beta, steps, form) for beta in momenta}
@@ -241,7 +242,8 @@ def trajectories_figure(function: str, lr: float, momenta=(0.0, 0.5, 0.9), steps
 def phase_figure(lr: float = 0.1, momenta=(0.0, 0.6, 0.9), steps: int = 200, form: str = "polyak"):
     """Velocity against position on the continuous bumpy valley: spirals show momentum's oscillation."""
     from matplotlib import colormaps
-    from matplotlib.figure import Figure
+
+    from inertia.plots import Figure
 
     figure = Figure(figsize=(7, 5), layout="constrained")
     ax = figure.add_subplot()
@@ -261,7 +263,8 @@ def phase_figure(lr: float = 0.1, momenta=(0.0, 0.6, 0.9), steps: int = 200, for
 def save_animation(path, momentum: float = 0.6, epochs: int = 50, fps: int = 10) -> None:
     """A GIF of seed 003's ball, plain descent and momentum side by side."""
     from matplotlib.animation import FuncAnimation, PillowWriter
-    from matplotlib.figure import Figure
+
+    from inertia.plots import Figure
 
     x, y = bumpy_valley()
     runs = {0.0: roll(0.0, epochs), momentum: roll(momentum, epochs)}

@@ -10,8 +10,8 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm, Normalize
-from matplotlib.figure import Figure
 
+from inertia.plots import Figure
 from inertia.sweeps.results import Results, describe
 
 LABELS = {"final_loss": "final full-data loss", "best_loss": "best full-data loss",
