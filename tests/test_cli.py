@@ -8,10 +8,24 @@ from inertia.cli import app
 runner = CliRunner()
 
 
-def test_every_command_has_help():
-    for args in ([], ["compare"], ["reproduce"], ["reproduce", "lab"]):
-        result = runner.invoke(app, [*args, "--help"])
-        assert result.exit_code == 0 and "Usage" in result.output, args
+COMMANDS = [[], ["compare"], ["reproduce"], ["reproduce", "lab"], ["reproduce", "nqm"], ["scratch"], ["velocity"],
+            ["ball"], ["theory"], ["sweep"], ["results"], ["report"], ["batch-study"], ["lab"]]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "inertia")
+def test_every_help_shows_every_word_on_an_80_column_terminal(args):
+    """Nothing cut with an ellipsis, no type shown for a flag, no placeholder swallowed as markup."""
+    result = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and "Usage" in result.output, args
+    assert "…" not in result.output and "<bool>" not in result.output
+    assert "/.db" not in result.output and "(default: -figures" not in result.output
+
+
+def test_help_names_its_placeholders_and_explains_the_seeds():
+    assert "runs/SPEC.db, SPEC being the spec file's name" in " ".join(
+        runner.invoke(app, ["sweep", "--help"], env={"COLUMNS": "200"}).output.split())
+    assert "STORE-figures" in runner.invoke(app, ["results", "--help"], env={"COLUMNS": "200"}).output
+    assert "the seed lab is the classic" in " ".join(runner.invoke(app, ["--help"]).output.split())
 
 
 def test_compare_end_to_end_json(tmp_path):

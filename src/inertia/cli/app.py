@@ -11,7 +11,9 @@ from inertia.cli.common import Boundary
 
 app = typer.Typer(
     cls=Boundary,
-    help="inertia: a laboratory for momentum in gradient descent. Start with `inertia compare`.",
+    help="inertia: a laboratory for momentum in gradient descent. Start with `inertia compare`.\n\nThe seeds are "
+         "the notebooks inertia grew from; the seed lab is the classic \"neural networks with momentum\" one: a "
+         "[2, 50, 3] network on a spiral, SGD at momenta 0 to 0.5.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",

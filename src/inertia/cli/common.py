@@ -18,6 +18,16 @@ USER_ERRORS = (ValueError, OSError, ImportError)
 _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 _NoArgsIsHelp = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
 _Abort = getattr(sys.modules[_UsageError.__module__], "Abort", typer.Abort)
+_type_of = typer.core.TyperOption.display_type_rich
+
+
+def _type_of_a_value(option, ctx):
+    """The type column of --help for options that take a value; a flag (--json, --plots/--no-plots, --help) takes
+    none, where typer would print <bool>."""
+    return None if option.is_flag else _type_of(option, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _type_of_a_value
 
 
 class _Interrupted(Exception):

@@ -51,19 +51,19 @@ def compare(
     baselines: Annotated[str, typer.Option(
         help="Other optimizers to train beside the momenta, over the same seeds (paired), comma-separated: sgd, "
              "qhm, adam, adamw, rmsprop at torch.optim's defaults, or with settings as name:field=value, e.g. "
-             "adam,rmsprop:lr=0.003:centered=true.")] = "",
+             "adam,rmsprop:lr=0.003 (several settings: adam:lr=0.01:beta1=0.8).")] = "",
     nesterov: Annotated[bool, typer.Option(
         "--nesterov", help="Nesterov's momentum for every nonzero momentum (plain SGD stays plain).")] = False,
     hold: Annotated[str, typer.Option(
         help="lr: every momentum at --lr. effective-lr: also train every momentum β at lr·(1−β), the effective "
              "step lr/(1−β) of plain SGD at --lr, and say whether each momentum's gain survives.")] = "lr",
 ) -> None:
-    """Train the seed lab's network at several momenta over several seeds and compare them.
+    """Train a network at several momenta over several seeds and compare them (by default, the seed lab's).
 
-    Defaults are the seed lab's: spiral 3 × 500, [2, 50, 3] ReLU, SGD lr 0.1, batch 20, 100 epochs, momenta
-    0, 0.1, 0.2, 0.4, 0.5; metrics are on the full data set, as mean ± 95 % CI over seeds. Diverged runs
-    are counted and left out of the means; runs that ended no better than they started are counted as "no
-    progress" and kept in them.
+    The seed lab is the classic "neural networks with momentum" notebook inertia grew from. Defaults are its:
+    spiral 3 × 500, [2, 50, 3] ReLU, SGD lr 0.1, batch 20, 100 epochs, momenta 0, 0.1, 0.2, 0.4, 0.5; metrics
+    are on the full data set, as mean ± 95 % CI over seeds. Diverged runs are counted and left out of the
+    means; runs that ended no better than they started are counted as "no progress" and kept in them.
     """
     from inertia import data
     from inertia.arguments import layers_for

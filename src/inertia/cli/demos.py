@@ -29,7 +29,7 @@ def scratch(
     dtype: Annotated[str, typer.Option(help="float32 or float64.")] = "float32",
     log_every: Annotated[int, typer.Option(help="Print a log line every N epochs.")] = 100,
 ) -> None:
-    """Train seed 004's NumPy network from scratch and print its log lines.
+    """Train a NumPy network from scratch, as seed 004 (an nnfs-style tutorial) does, and print its log lines.
 
     Spiral 100 × 3 (turns 2.5), [2, 64, 3] ReLU, softmax cross-entropy, full batch, SGD lr 1 with decay 1e-3
     and momentum 0.9, 10001 epochs; the update comes from inertia.optim.rules.
@@ -65,7 +65,10 @@ def velocity(
         "inertia-out/velocity"),
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
 ) -> None:
-    """Seed 003's experiment: no momentum, a hand-written velocity dictionary, and torch.optim.SGD(momentum).
+    """Momentum three ways, as seed 003 (a momentum tutorial): none, a velocity by hand, torch.optim.SGD.
+
+    No momentum, a hand-written velocity dictionary, and torch.optim.SGD(momentum) on seed 003's random binary
+    task.
 
     All three start from the same weights and see the same minibatches; the two momentum ways must agree.
     The default run (1000 × 1000, 80 epochs per way) takes about 20 seconds on 2 CPU cores.
@@ -116,7 +119,7 @@ def ball(
     json_output: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")] = False,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save figures and the animation.")] = True,
 ) -> None:
-    """Seed 003's ball in the bumpy valley: plain descent stops at the bump, momentum rolls over it.
+    """The ball in the bumpy valley (seed 003's picture): plain descent stops at the bump, momentum rolls over.
 
     Also runs inertia.optim.rules on the continuous valley, an ill-conditioned quadratic, Rosenbrock and Beale.
     """

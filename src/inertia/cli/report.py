@@ -16,7 +16,8 @@ def report_command(
     path: Annotated[Path, typer.Argument(
         help="A folder written by `inertia compare` or `inertia batch-study`, or a sweep store (.db).")],
     out: Annotated[Path | None, typer.Option(
-        help="The HTML file (default: report.html in the folder, or <store>.html beside the store).")] = None,
+        help="The HTML file (default: report.html in the folder, or STORE.html beside the store STORE.db).")
+] = None,
 ) -> None:
     """Write one self-contained HTML report: tables, conclusions with their statistics, interactive charts,
     decision regions across epochs, the ball in the valley with a momentum slider. It works offline."""

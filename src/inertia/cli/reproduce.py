@@ -24,7 +24,7 @@ def reproduce_lab(
     check: Annotated[bool, typer.Option(
         "--check/--no-check", help="Also run the sounder protocol and test the notebook's conclusions.")] = True,
 ) -> None:
-    """Re-run the seed lab "Neural Networks with Momentum" exactly as its notebook does.
+    """Re-run the seed lab, the "Neural Networks with Momentum" notebook, exactly as it runs.
 
     Same seeds (numpy and torch seeded with 1 once), same order, no shuffling, last-minibatch loss and full-data
     accuracy per epoch. Then, unless --no-check, the same momenta under inertia's protocol (several seeds,
@@ -74,7 +74,7 @@ def reproduce_nqm(
     """The noisy quadratic model of Zhang et al. 2019 ("Which Algorithmic Choices Matter at Which Batch
     Sizes?"), solved exactly from its expected-loss recurrences (no sampling).
 
-    Loss ½ Σ hᵢxᵢ² with hᵢ = 1/i, gradient noise variance hᵢ/B, x₀ ~ N(0, I). For batch sizes 2¹ … 2²⁰: the
+    Loss ½ Σ hᵢxᵢ² with hᵢ = 1/i, gradient noise variance hᵢ/B, x₀ ~ N(0, I). For batch sizes 2¹ to 2²⁰: the
     fewest steps to reach the target, over the grids of the paper's notebook: 100 learning rates log-spaced in
     [10⁻⁵, 10^0.5] (plain SGD); 100 in [10⁻⁸, 10] × 20 momenta 1 − β log-spaced in [10⁻⁵, 1] (momentum). Then
     the paper's claims, checked one by one.

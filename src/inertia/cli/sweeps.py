@@ -23,7 +23,8 @@ def sweep_command(
     spec: Annotated[Path, typer.Argument(help="Sweep spec (TOML): data, model, optimizer, train, grid, random, "
                                               "targets. See `inertia.sweeps.spec`.")],
     store: Annotated[Path | None, typer.Option(
-        help="SQLite store for the results (default: runs/<spec name>.db). Re-running resumes.")] = None,
+        help="SQLite store for the results (default: runs/SPEC.db, SPEC being the spec file's name). "
+             "Re-running resumes.")] = None,
     executor: Annotated[str, typer.Option(help="local (this process), process (a pool) or ray.")] = "local",
     workers: Annotated[int | None, typer.Option(help="Worker processes or Ray CPUs (default: all cores).")] = None,
     address: Annotated[str | None, typer.Option(
@@ -41,8 +42,9 @@ def sweep_command(
 ) -> None:
     """Run every configuration of a sweep spec into a store; finished runs are skipped, so re-running resumes.
 
-    Configurations that one population can train (same data, model, form and training settings) are trained
-    together; adam, adamw, rmsprop and sgd baselines run one by one. Several processes may share one store:
+    Configurations that one population can train (same data, model, optimizer and its form, and training
+    settings; any hyperparameters and seeds) are trained together, whatever the optimizer: momentum, sgd, qhm,
+    adam, adamw, rmsprop. Several processes may share one store:
     none runs a configuration another has claimed. The device, the executor's packages and the store are
     checked before anything is claimed.
     """
@@ -94,7 +96,8 @@ def results(
     ] = "final_loss",
     csv: Annotated[Path | None, typer.Option(help="Write the per-setting summary as CSV here.")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Folder for the figures (default: <store>-figures beside the store, when that can be written).")
+        help="Folder for the figures (default: STORE-figures beside the store STORE, when that can be "
+             "written).")
     ] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Save heatmaps and parallel coordinates.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the tables as JSON on stdout.")] = False,
