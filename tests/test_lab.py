@@ -10,9 +10,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from browser import toolbars_cover_nothing
 
 import inertia
-from inertia import data
+from inertia import data, plots
 from inertia.lab.settings import LabSettings, SettingsError
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -192,6 +193,19 @@ def test_the_page_in_headless_chromium(lab, tmp_path):
         done = "() => window.labTimings.length >= {}"
         page.wait_for_function(done.format(1), timeout=30_000)
         assert page.evaluate("document.getElementById('loss').data.length") == 10  # band + mean per momentum
+        # one class→colour map: each class's points in its colour, its region in that colour lightened, as in
+        # every PNG and report
+        points, regions = plots.class_colors(3)
+        drawn = page.evaluate("""(() => { const [map, dots] = document.getElementById('region-0').data;
+            return {scale: map.colorscale.map(s => s[1]), dots: dots.marker.color, labels: dots.customdata}; })()""")
+        assert drawn["scale"] == list(regions)
+        assert set(zip(drawn["labels"], drawn["dots"])) == {(k, points[k]) for k in range(3)}
+        # the toolbars cover no title, legend or plot, wide or narrow
+        assert toolbars_cover_nothing(page) == []
+        page.set_viewport_size({"width": 900, "height": 1000})
+        page.wait_for_timeout(300)
+        assert toolbars_cover_nothing(page) == []
+        page.set_viewport_size({"width": 1400, "height": 1000})
         before = page.evaluate("JSON.stringify(document.getElementById('region-4').data[0].z)")
         first_loss = page.evaluate("document.getElementById('loss').data[9].y.slice(-1)[0]")
         # drag the momentum: the largest momentum becomes 0.9, the URL follows, curves and regions change

@@ -13,6 +13,7 @@ from inertia._moved import MOVED, OldPath
 
 # Every public name each old module defined before the move (read from its source then), but one: the report's
 # sweep_heatmap, which averaged over axes it did not show, is sweep_heatmaps (one heatmap per setting of them).
+# (The report's CLASS_COLORS is the one class-colour map of inertia.plots now.)
 OLD_NAMES = {
     "rules": "Adam AdamW Constant Cosine FORMS InverseTime Momentum OPTIMIZERS QHM RMSprop SLOTS Step UPDATE_FIELDS "
              "Update apply check_hyperparameters check_momentum convert initial_state momentum_step parse schedule "

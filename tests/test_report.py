@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from browser import toolbars_cover_nothing
+from matplotlib.colors import to_hex
 
 import inertia
+from inertia import plots
 from inertia.stats import paired_difference
 from inertia.sweeps.run import sweep
 from inertia.views.conclusions import conclusions
@@ -64,6 +67,26 @@ def test_the_sweep_report_has_the_heatmap_and_the_theory_edge(tmp_path):
     assert any(n.startswith("theory edge 2(1+β)/λ_max") for n in names)
 
 
+def test_figures_and_reports_share_one_class_colour_map(compared):
+    """Class k is one colour in the PNG, the report and the lab: its points in ``points[k]``, its region in
+    ``regions[k]`` (that colour lightened), whichever view draws them."""
+    comparison, folder = compared
+    points, regions = plots.class_colors(3)
+    assert points[0] != points[1] != points[2] and all(
+        all(int(r[i:i + 2], 16) > int(p[i:i + 2], 16) or p[i:i + 2] == "ff" for i in (1, 3, 5))
+        for p, r in zip(points, regions))  # each region shade is its class colour, lighter
+    figure = comparison.plot_decision_regions()
+    ax = figure.axes[0]
+    mesh = ax.collections[0]
+    assert [to_hex(c) for c in mesh.cmap.colors] == regions
+    assert [to_hex(dots.get_facecolor()[0]) for dots in ax.collections[1:]] == points
+    page = write_report(folder).read_text()
+    charts = json.loads(page.split("const charts = ")[1].split(";for (const")[0])
+    drawn = charts["regions-0"]["data"]
+    assert [color for _, color in drawn[0]["colorscale"]] == regions
+    assert [trace["marker"]["color"] for trace in drawn[1:]] == points
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
 def test_the_report_in_headless_chromium(compared, tmp_path):
@@ -86,6 +109,12 @@ def test_the_report_in_headless_chromium(compared, tmp_path):
             traces: d.data.length, marks: d.querySelectorAll('.main-svg path, .main-svg image, canvas').length}))""")
         assert {c["id"] for c in charts} >= {"loss", "accuracy", "ball", "regions-0"}
         assert all(c["traces"] > 0 and c["marks"] > 0 for c in charts), charts
+        # the toolbars cover no title, legend or plot, here and in a narrow window
+        assert toolbars_cover_nothing(page) == []
+        page.set_viewport_size({"width": 700, "height": 900})
+        page.wait_for_timeout(300)
+        assert toolbars_cover_nothing(page) == []
+        page.set_viewport_size({"width": 1200, "height": 900})
         # the slider moves the ball
         stuck = page.evaluate("document.getElementById('ball').data[1].x.slice(-1)[0]")
         page.fill("#ball-beta", "0")

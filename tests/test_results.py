@@ -178,3 +178,38 @@ def test_results_json_writes_null_for_nan_and_leaves_names_alone(tmp_path):
     payload = json.loads(out.stdout, parse_constant=refuse)
     assert "NaNa.csv" in out.stdout and "nulla" not in out.stdout
     assert any(row["final_loss"] is None for row in payload["summary"])
+
+
+def test_parallel_coordinates_label_every_axis_and_put_diverged_runs_above_it(tmp_path, monkeypatch):
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from inertia.views.sweep_plots import NO_VALUE, _coordinate, parallel_coordinates
+
+    # a learning rate spanning decades: a log axis, every value labelled where it lies
+    placed, ticks = _coordinate("lr", pd.Series([0.01, 0.1, 1.0, 0.1]))
+    assert placed.tolist() == pytest.approx([0, 0.5, 1, 0.5])
+    assert ticks == [(0.0, "0.01"), (0.5, "0.1"), (1.0, "1")]
+    # a loss with diverged runs (NaN, inf): those go above the axis, labelled, and no tick reads "nan"
+    placed, ticks = _coordinate("final_loss", pd.Series([0.5, np.nan, np.inf, 2.0]))
+    assert placed.tolist() == pytest.approx([0, NO_VALUE, NO_VALUE, 1])
+    assert ticks[-1] == (NO_VALUE, "diverged") and all("nan" not in label for _, label in ticks)
+    # many values: five evenly spaced labels; categories: every one, in order
+    assert len(_coordinate("momentum", pd.Series(np.linspace(0, 0.99, 20)))[1]) == 5
+    assert _coordinate("form", pd.Series(["pytorch", "classic"]))[1] == [(0.0, "classic"), (1.0, "pytorch")]
+
+    # the figure of a store where one lr diverged in every seed
+    path = tmp_path / "d.db"
+    with Store(path) as db:
+        db.add_spec({})
+        db.record([Record(f"{lr}-{seed}", config(0.9, seed, lr), "ok" if lr < 1 else "diverged",
+                          {"final_loss": 0.3 + lr if lr < 1 else float("nan"), "best_loss": 0.3,
+                           "final_accuracy": 0.5, "best_accuracy": 0.5, "diverged_at": None if lr < 1 else 2},
+                          {"loss": [1.0], "accuracy": [0.5]}, 0.1)
+                   for lr in (0.01, 0.1, 10.0) for seed in (0, 1)])
+    texts = []
+    real = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (
+        texts.extend(t.get_text() for t in fig.axes[0].texts), real(fig, *a, **k))[1])
+    assert parallel_coordinates(Results.load(path), tmp_path / "p.png") is not None
+    assert "diverged" in texts and "nan" not in texts and {"0.01", "0.1", "10"} <= set(texts)

@@ -97,3 +97,15 @@ def test_stability_edge_prediction_and_measurement_side_by_side():
         assert row["predicted_lr"] == pytest.approx(2 * (1 + row["momentum"]) / report["lambda_max"])
         assert 0.7 < row["measured_lr"] / row["predicted_lr"] < 1.4, row
         assert row["surviving_lr"] > 2 * row["measured_lr"], row
+
+
+def test_the_rate_figure_legend_covers_no_contour_and_its_math_is_typeset():
+    figure = theory.rate_figure(0.1, 10.0, resolution=40)
+    figure.canvas.draw()
+    axes = figure.axes[0].get_window_extent()
+    (legend,) = figure.legends
+    assert not legend.get_window_extent().overlaps(axes)  # drawn outside the axes, below them
+    labels = [t.get_text() for t in legend.get_texts()]
+    # an underscore only inside $…$, where matplotlib sets it as a subscript
+    assert all("_" not in part for label in labels for part in label.split("$")[::2]), labels
+    assert any(r"\lambda_{\max}" in label for label in labels)

@@ -39,7 +39,7 @@ MOVED: dict[str, tuple[str, ...]] = {
     "inertia.store": ("inertia.sweeps.store",),
     "inertia.results": ("inertia.sweeps.results",),
     "inertia.report": ("inertia.views.report", "inertia.views.conclusions", "inertia.views.charts",
-                       "inertia.views.sweep_report", "inertia.views.page"),
+                       "inertia.views.sweep_report", "inertia.views.page", "inertia.plots"),
     "inertia.study_report": ("inertia.views.study_report",),
     "inertia.sweep_plots": ("inertia.views.sweep_plots",),
     "inertia.tensorboard": ("inertia.views.tensorboard",),

@@ -37,10 +37,22 @@ LABELS = {
     "batch_loss_mean": "mean minibatch loss (nats)",
     "batch_loss_last": "last-minibatch loss (nats)",
 }
-# Decision-region colours for three classes (the seed notebook's hues, lightened so points stay visible);
-# tab10 beyond that.
-LIGHT = ["#FFC4C4", "#C4F5C4", "#B8DEFF"]
-BOLD = ["#FF0000", "#00AA00", "#0077CC"]
+# One colour per class in every figure, report page and the lab: the seed notebook's red, green and blue for the
+# first three (its spiral), then tab10's hues; a class's region is its colour lightened, so a point on its own
+# class's region reads as the same colour and one on another's stands out.
+CLASS_COLORS = ("#ff0000", "#00aa00", "#0077cc", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                "#17becf")
+
+
+def class_colors(classes: int) -> tuple[list[str], list[str]]:
+    """``(points, regions)``: the colour of each class's points and of its region, as hex strings."""
+    points = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(classes)]
+    return points, [_lighten(c, 0.75) for c in points]
+
+
+def _lighten(color: str, amount: float) -> str:
+    channels = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
 
 
 def momentum_colors(momenta: Sequence[float]) -> dict[float, tuple]:
@@ -138,7 +150,7 @@ def decision_regions(models: Mapping[float, torch.nn.Module], dataset: Dataset, 
     lo, hi = x.min(axis=0) - 0.1, x.max(axis=0) + 0.1
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     grid = torch.from_numpy(np.c_[gx.ravel(), gy.ravel()].astype(np.float32))
-    light, bold = _class_colors(dataset.classes)
+    bold, light = class_colors(dataset.classes)
 
     cols = min(len(models), 3)
     rows = math.ceil(len(models) / cols)
@@ -164,14 +176,6 @@ def decision_regions(models: Mapping[float, torch.nn.Module], dataset: Dataset, 
     figure.suptitle(f"Decision regions after training{which}: shaded by predicted class")
     return figure
 
-
-def _class_colors(classes: int) -> tuple[list, list]:
-    if classes <= 3:
-        return LIGHT[:classes], BOLD[:classes]
-    tab = colormaps["tab10" if classes <= 10 else "tab20"]
-    bold = [tab(k % tab.N) for k in range(classes)]
-    light = [(*c[:3], 0.35) for c in bold]
-    return light, bold
 
 
 def named_curves(curves: Mapping[str, np.ndarray], ylabel: str, title: str, log: bool = False) -> Figure:

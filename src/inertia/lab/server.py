@@ -34,6 +34,7 @@ from starlette.routing import Route
 from inertia.lab.guard import LOOPBACK, Guard
 from inertia.lab.session import Cancelled, train
 from inertia.lab.settings import LabSettings, SettingsError
+from inertia.views.page import TIDY
 from inertia.views.report import write_report
 
 UPLOAD_LIMIT = 20 * 1024 * 1024  # bytes of CSV
@@ -112,7 +113,8 @@ def create_app(host: str = "127.0.0.1", token: str | None = None) -> Guard:
     lab = Lab()
     guard_hosts = None if host in ("0.0.0.0", "::") else (*LOOPBACK, host) if host in LOOPBACK else (host,)
     guard = Guard(None, guard_hosts, token)
-    page = resources.files("inertia.lab").joinpath("page.html").read_text().replace("{{token}}", guard.token)
+    page = (resources.files("inertia.lab").joinpath("page.html").read_text()
+            .replace("{{token}}", guard.token).replace("/*{{tidy}}*/", TIDY))
 
     async def index(request: Request):
         return HTMLResponse(page)

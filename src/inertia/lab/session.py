@@ -14,6 +14,7 @@ from dataclasses import asdict
 import numpy as np
 
 from inertia.lab.settings import LabSettings
+from inertia.plots import class_colors
 from inertia.stats import mean_ci
 
 POINTS_SHOWN = 3_000  # data points drawn over the decision regions (a large upload is thinned evenly)
@@ -70,8 +71,9 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
         regions = comparison.regions(resolution=60)
         last = regions["classes"][str(settings.epochs)]
         shown = slice(None, None, -(-len(dataset) // POINTS_SHOWN))  # every k-th point, at most POINTS_SHOWN
+        points, shades = class_colors(dataset.classes)
         done["regions"] = {"x": regions["x"], "y": regions["y"], "classes": last, "seed": regions["seed"],
-                           "class_count": dataset.classes,
+                           "class_count": dataset.classes, "colors": {"points": points, "regions": shades},
                            "points": {key: values[shown] for key, values in regions["points"].items()}}
     emit("done", done)
     return comparison

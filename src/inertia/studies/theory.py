@@ -109,7 +109,7 @@ def rate_figure(lam_min: float, lam_max: float, resolution: int = 160):
     alphas = np.linspace(1e-4, 2.2 * 2 / lam_max, resolution)  # up to past the β = 1 edge
     betas = np.linspace(0, 0.999, resolution)
     grid = worst_rate(alphas[None, :], betas[:, None], lam_min, lam_max)
-    figure = Figure(figsize=(7.2, 5.2), layout="constrained")
+    figure = Figure(figsize=(7.2, 6.0), layout="constrained")
     ax = figure.add_subplot()
     cmap = colormaps["viridis"].with_extremes(over="lightgray")
     mesh = ax.pcolormesh(alphas, betas, grid, cmap=cmap, shading="auto",
@@ -120,7 +120,7 @@ def rate_figure(lam_min: float, lam_max: float, resolution: int = 160):
     lines = ax.contour(alphas, betas, grid, levels=levels, colors="white", linewidths=0.8, alpha=0.8)
     ax.clabel(lines, fontsize=7, fmt="%.3g")
     ax.plot(stable_alpha(betas, lam_max), betas, "--", color="tab:cyan", lw=1.5,
-            label="edge αλ_max = 2 + 2β")
+            label=r"edge $\alpha\lambda_{\max} = 2 + 2\beta$ (past it: diverges)")
     ax.plot([best["alpha_opt"]], [best["beta_opt"]], "*", color="tab:green", ms=14,
             label=f"optimum α*={best['alpha_opt']:.3g}, β*={best['beta_opt']:.3g}: rate {best['rate_opt']:.3f}")
     ax.plot([best["alpha_gd"]], [0], "o", color="tab:blue", ms=8,
@@ -130,5 +130,6 @@ def rate_figure(lam_min: float, lam_max: float, resolution: int = 160):
     ax.set_xlabel("learning rate α")
     ax.set_ylabel("momentum β")
     ax.set_title(f"Heavy-ball rate on a quadratic, λ ∈ [{lam_min:g}, {lam_max:g}] (κ = {best['kappa']:g})")
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    # below the axes, where it covers no contour
+    figure.legend(loc="outside lower center", ncols=1, fontsize=8, frameon=False)
     return figure

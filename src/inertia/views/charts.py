@@ -9,8 +9,9 @@ import json
 import numpy as np
 import pandas as pd
 
+from inertia.plots import class_colors
 from inertia.stats import mean_ci
-from inertia.views.page import CLASS_COLORS, PALETTE, rgba
+from inertia.views.page import PALETTE, rgba
 
 
 def curve_chart(curves: pd.DataFrame, metric: str, label: str) -> dict:
@@ -49,9 +50,9 @@ def regions_block(regions: dict) -> tuple[str, dict, str]:
     momenta = list(regions["classes"][epochs[0]])
     labels = np.asarray(regions["points"]["label"])
     classes = int(labels.max()) + 1
-    colors = CLASS_COLORS[:classes]
-    scale = [[k / max(1, classes - 1), c] for k, c in enumerate(colors)] if classes > 1 else [[0, colors[0]],
-                                                                                            [1, colors[0]]]
+    points, shades = class_colors(classes)
+    scale = [[k / max(1, classes - 1), c] for k, c in enumerate(shades)] if classes > 1 else [[0, shades[0]],
+                                                                                            [1, shades[0]]]
     charts = {}
     divs = []
     last = epochs[-1]
@@ -65,10 +66,11 @@ def regions_block(regions: dict) -> tuple[str, dict, str]:
             data.append({"type": "scattergl", "mode": "markers", "name": f"class {k}",
                          "x": np.asarray(regions["points"]["x1"])[mask].tolist(),
                          "y": np.asarray(regions["points"]["x2"])[mask].tolist(),
-                         "marker": {"size": 3, "color": PALETTE[k % len(PALETTE)]}, "showlegend": i == 0})
+                         "marker": {"size": 3, "color": points[k]}, "showlegend": i == 0})
         charts[chart_id] = {"data": data, "layout": {
             "title": {"text": f"momentum {momentum}"}, "height": 330, "margin": {"t": 40, "l": 40, "r": 10, "b": 40},
-            "xaxis": {"title": {"text": "x₁"}}, "yaxis": {"title": {"text": "x₂"}, "scaleanchor": "x"}}}
+            "xaxis": {"title": {"text": "x₁"}}, "yaxis": {"title": {"text": "x₂"}, "scaleanchor": "x"}},
+            "config": {"displayModeBar": False}}
         divs.append(f"<div id='{chart_id}' class='small-chart'></div>")
     body = (f"<p>Predicted class over the plane after each epoch shown; drag to move through training.</p>"
             f"<label>epoch <input type='range' id='regions-epoch' min='0' max='{len(epochs) - 1}' "

@@ -11,8 +11,6 @@ from inertia.folders import writing, writing_file
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
-CLASS_COLORS = ["#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
-                "#dbdb8d", "#9edae5"]
 
 
 def section(title: str, body: str) -> str:
@@ -38,14 +36,27 @@ pre.command { background: #f5f5f5; padding: .6em; overflow-x: auto; white-space:
 .small-chart { min-height: 320px; } input[type=range] { width: 320px; vertical-align: middle; }
 """
 
+# Every chart's title starts at the left and its toolbar keeps four buttons at the right, so the two never meet;
+# small multiples (``config: {displayModeBar: false}``) have no toolbar at all.  The lab page shares this script.
+TIDY = """
+function tidy(layout) {
+  const title = Object.assign({x: 0.01, xanchor: "left", xref: "container"}, layout.title || {});
+  return Object.assign({}, layout, layout.title ? {title} : {});
+}
+function toolbar(config) {
+  return Object.assign({displaylogo: false, responsive: true,
+    modeBarButtonsToRemove: ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"]}, config || {});
+}
+"""
+
 
 def page(title: str, sections: list[str], charts: dict, scripts: list[str]) -> str:
     from plotly.offline import get_plotlyjs
 
     data = jsontext.dumps(charts)
-    boot = ("const charts = " + data + ";"
+    boot = (TIDY + "const charts = " + data + ";"
             "for (const [id, figure] of Object.entries(charts)) {"
-            " Plotly.newPlot(id, figure.data, figure.layout, {displaylogo: false, responsive: true}); }")
+            " Plotly.newPlot(id, figure.data, tidy(figure.layout), toolbar(figure.config)); }")
     body = "\n".join(sections)
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head><body>"

@@ -94,20 +94,7 @@ def parallel_coordinates(results: Results, path: str | Path, *, metric: str = "f
     columns = [*axes, metric]
     scaled, ticks = {}, {}
     for column in columns:
-        values = summary[column]
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().all() and values.map(lambda v: not isinstance(v, bool)).all():
-            logarithmic = (column in ("lr", "weight_decay") or column.endswith("loss")) and (numeric > 0).all() \
-                and numeric.max() > 10 * numeric.min()
-            data = np.log10(numeric) if logarithmic else numeric
-            low, high = np.nanmin(data), np.nanmax(data)
-            scaled[column] = (data - low) / (high - low) if high > low else data * 0 + 0.5
-            ticks[column] = [(0, f"{numeric.min():.3g}"), (1, f"{numeric.max():.3g}")]
-        else:
-            levels = sorted(values.map(str).unique())
-            position = {v: (i / (len(levels) - 1) if len(levels) > 1 else 0.5) for i, v in enumerate(levels)}
-            scaled[column] = values.map(str).map(position)
-            ticks[column] = [(position[v], v) for v in levels]
+        scaled[column], ticks[column] = _coordinate(column, summary[column])
     color_values = summary[metric].astype(float)
     finite = color_values[np.isfinite(color_values)]
     if len(finite) and metric.endswith("loss") and finite.min() > 0 and finite.max() > 10 * finite.min():
@@ -126,17 +113,50 @@ def parallel_coordinates(results: Results, path: str | Path, *, metric: str = "f
     for i, column in enumerate(columns):
         ax.axvline(i, color="black", linewidth=0.8)
         for y, label in ticks[column]:
-            if y == y:  # not NaN
-                ax.text(i + 0.03, y, label, fontsize=7, va="center")
+            ax.text(i + 0.03, y, label, fontsize=7, va="center")
     ax.set_xticks(xs, [LABELS.get(c, c) for c in columns], fontsize=8)
     ax.set_yticks([])
-    ax.set_ylim(-0.05, 1.05)
+    ax.set_ylim(-0.05, NO_VALUE + 0.05 if any(y == NO_VALUE for t in ticks.values() for y, _ in t) else 1.05)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax,
                  label=f"{LABELS.get(metric, metric)} (mean over seeds)")
     ax.set_title("one line per setting; log scales for lr and loss; dotted red: no finite run", fontsize=10)
     path = Path(path)
     fig.savefig(path, dpi=120)
     return path
+
+
+NO_VALUE = 1.12  # where a line with no finite value on an axis (a diverged run's loss) crosses it
+
+
+def _coordinate(column: str, values: pd.Series) -> tuple[pd.Series, list[tuple[float, str]]]:
+    """``values`` placed on [0, 1] and the axis's tick labels. Numbers are scaled (on a log scale for learning
+    rates, weight decays and losses that span a decade), with every value labelled when there are at most eight
+    and five evenly spaced labels otherwise; a missing or infinite number goes above the axis, labelled "none"
+    ("diverged" for a loss). Anything else is a category, spread evenly in sorted order."""
+    numeric = pd.to_numeric(values, errors="coerce").astype(float)
+    parses = values.isna() | numeric.notna()
+    finite = np.isfinite(numeric)
+    if not (parses.all() and finite.any() and values.map(lambda v: not isinstance(v, bool)).all()):
+        levels = sorted(values.map(str).unique())
+        position = {v: (i / (len(levels) - 1) if len(levels) > 1 else 0.5) for i, v in enumerate(levels)}
+        return values.map(str).map(position), [(position[v], v) for v in levels]
+    kept = numeric[finite]
+    logarithmic = ((column in ("lr", "weight_decay") or column.endswith("loss")) and (kept > 0).all()
+                   and kept.max() > 10 * kept.min())
+    forward, back = (np.log10, lambda v: 10.0 ** v) if logarithmic else (lambda v: v, lambda v: v)
+    low, high = forward(kept.min()), forward(kept.max())
+    span = high - low
+
+    def place(v):
+        return (forward(v) - low) / span if span > 0 else 0.5
+
+    shown = np.unique(kept.to_numpy())
+    if len(shown) > 8:
+        shown = back(np.linspace(low, high, 5))
+    ticks = [(float(place(v)), f"{v:.3g}") for v in shown]
+    if not finite.all():
+        ticks.append((NO_VALUE, "diverged" if column.endswith("loss") else "none"))
+    return numeric.where(finite).map(place).fillna(NO_VALUE), ticks
 
 
 def save_all(results: Results, out: str | Path, metric: str = "final_loss") -> list[Path]:
