@@ -255,6 +255,15 @@ def test_a_damaged_store_is_one_line_everywhere_and_never_written(tmp_path, how)
         assert bad.read_bytes() == before and not bad.with_suffix(".db-wal").exists()
 
 
+def the_error(stderr):
+    """The one line that says what went wrong: the last line on stderr, after any status and progress lines the
+    command printed before it found the fault."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1 and lines[-1] == errors[0], stderr
+    return errors[0]
+
+
 def test_a_record_that_does_not_read_is_one_line(tmp_path):
     """One byte changed inside a record's text leaves SQLite's structure sound: reading the store says which
     store is damaged, in one line."""
@@ -270,7 +279,7 @@ def test_a_record_that_does_not_read_is_one_line(tmp_path):
     for args in (["results", str(bad), "--no-plots"], ["report", str(bad)]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2 and "Traceback" not in result.output, (args, result.output)
-        assert f"{bad} is damaged: a record does not read" in result.stderr and result.stderr.count("\n") == 1
+        assert f"{bad} is damaged: a record does not read" in the_error(result.stderr)
 
 
 def test_a_full_disk_is_one_line_and_what_was_recorded_resumes_exactly_once(tmp_path, monkeypatch):
@@ -294,8 +303,8 @@ def test_a_full_disk_is_one_line_and_what_was_recorded_resumes_exactly_once(tmp_
     monkeypatch.setattr(store_module, "_connect", small)
     result = CliRunner().invoke(app, ["sweep", str(spec), "--store", str(path), "--group-size", "4"])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    assert "no space left to record runs" in result.stderr and "recorded before is safe" in result.stderr
-    assert str(path) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    error = the_error(result.stderr)
+    assert "no space left to record runs" in error and "recorded before is safe" in error and str(path) in error
     monkeypatch.setattr(store_module, "_connect", connect)
     with Store(path, readonly=True) as db:
         recorded = db.count()
