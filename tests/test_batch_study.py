@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tolerances import F32_EVALUATION, F32_TRAJECTORY
 from typer.testing import CliRunner
 
 from inertia import data, outcome
@@ -61,7 +62,7 @@ def test_the_population_stops_each_member_at_its_target(dataset):
             assert outcome.epochs_to(b, "accuracy", 0.6) == at or (np.isnan(at) and np.isnan(
                 outcome.epochs_to(b, "accuracy", 0.6)))
             assert b.epochs == (30 if np.isnan(at) else int(at))
-            np.testing.assert_allclose(b.loss, a.loss[: b.epochs], rtol=1e-6)
+            np.testing.assert_allclose(b.loss, a.loss[: b.epochs], rtol=F32_EVALUATION)
         assert any(h.epochs < 30 for h in early.histories)
     with pytest.raises(ValueError, match="until"):
         train_population(dataset, [2, 20, 3], members, epochs=2, until=("error", 0.1))
@@ -179,7 +180,7 @@ def test_held_out_metrics_in_the_population_are_fits_and_a_study_can_target_them
             model = MLP(layers, seed=member.seed)
             optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=member.momentum)
             reference = fit(model, dataset, optimizer, 4, 16, True, seed=member.seed, held_out=dataset.test)
-            np.testing.assert_allclose(history.test_loss, reference.test_loss, rtol=1e-5)
+            np.testing.assert_allclose(history.test_loss, reference.test_loss, rtol=F32_TRAJECTORY)
             np.testing.assert_allclose(history.test_accuracy, reference.test_accuracy, atol=1e-9)
     study = batch_study(dataset, layers=[40, 16, 10], batch_sizes=[16, 64], learning_rates=[0.1, 0.4], seeds=2,
                         target="test_accuracy", target_value=0.3, max_steps=300, max_epochs=30)
@@ -211,4 +212,4 @@ def test_held_out_metrics_on_the_triton_engine():
         model = MLP([40, 8, 10], seed=member.seed)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=member.momentum)
         reference = fit(model, dataset, optimizer, 2, 20, True, seed=member.seed, held_out=dataset.test)
-        np.testing.assert_allclose(history.test_loss, reference.test_loss, rtol=1e-5)
+        np.testing.assert_allclose(history.test_loss, reference.test_loss, rtol=F32_TRAJECTORY)

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tolerances import F32_EVALUATION, F32_TRAJECTORY
 
 import inertia
 from inertia import data
@@ -133,7 +134,7 @@ def test_ema_form_at_scaled_lr_reproduces_the_pytorch_form():
     dataset = data.spiral(points=20, seed=0)
     pytorch = inertia.compare(momenta=[0.5], dataset=dataset, lr=0.05, epochs=3, seeds=1, form="pytorch")
     ema = inertia.compare(momenta=[0.5], dataset=dataset, lr=0.1, epochs=3, seeds=1, form="ema")
-    np.testing.assert_allclose(ema.runs[0].history.loss, pytorch.runs[0].history.loss, rtol=1e-5)
+    np.testing.assert_allclose(ema.runs[0].history.loss, pytorch.runs[0].history.loss, rtol=F32_TRAJECTORY)
     assert ema.config.form == "ema"
 
 
@@ -144,7 +145,7 @@ def test_population_engine_gives_the_loop_engines_numbers():
     population = inertia.compare(engine="population", **kwargs)
     for a, b in zip(loop.runs, population.runs):
         assert (a.momentum, a.seed) == (b.momentum, b.seed)
-        np.testing.assert_allclose(b.history.loss, a.history.loss, rtol=1e-5)
+        np.testing.assert_allclose(b.history.loss, a.history.loss, rtol=F32_TRAJECTORY)
         for p, q in zip(a.model.parameters(), b.model.parameters()):
             torch.testing.assert_close(q, p.detach(), rtol=1e-4, atol=1e-5)
 
@@ -173,9 +174,9 @@ def test_baselines_train_like_their_torch_optimizers_over_the_same_seeds(engine)
     for run in result.baseline_runs:
         model = MLP([2, 8, 3], seed=run.seed)
         expected = fit(model, dataset, references[run.label](model.parameters()), 4, 15, seed=run.seed)
-        np.testing.assert_allclose(run.history.loss, expected.loss, rtol=1e-5)
+        np.testing.assert_allclose(run.history.loss, expected.loss, rtol=F32_TRAJECTORY)
         momentum_run = result.run(0.0, run.seed)
-        assert run.history.initial_loss == pytest.approx(momentum_run.history.initial_loss, rel=1e-6)
+        assert run.history.initial_loss == pytest.approx(momentum_run.history.initial_loss, rel=F32_EVALUATION)
     paired = result.paired()
     assert len(paired) == 2 * 2 and set(paired["pairs"]) == {2}
     summary = result.summary()
@@ -212,7 +213,7 @@ def test_equal_effective_lr_runs_are_fit_at_lr_times_one_minus_beta(engine):
         model = MLP(result.config.layers, seed=run.seed)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.2 * (1 - run.momentum), momentum=run.momentum)
         history = fit(model, dataset, optimizer, 3, 10, True, seed=run.seed)
-        np.testing.assert_allclose(run.history.loss, history.loss, rtol=1e-5)
+        np.testing.assert_allclose(run.history.loss, history.loss, rtol=F32_TRAJECTORY)
     table = result.effective_lr_table()
     assert table.loc[0.9, "lr"] == pytest.approx(0.02) and table.loc[0.0, "lr"] == pytest.approx(0.2)
     assert table.loc[0.0, "final_loss"] == result.table().loc[0.0, "final_loss"]  # the same SGD runs
@@ -287,7 +288,7 @@ def test_nesterov_is_torch_sgds_nesterov_for_every_nonzero_momentum(engine):
         model = MLP(result.config.layers, seed=run.seed)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=run.momentum, nesterov=run.momentum > 0)
         history = fit(model, dataset, optimizer, 3, 10, True, seed=run.seed)
-        np.testing.assert_allclose(run.history.loss, history.loss, rtol=1e-5)
+        np.testing.assert_allclose(run.history.loss, history.loss, rtol=F32_TRAJECTORY)
     from inertia.views.report import command_line
 
     assert "--nesterov" in command_line(result.summary()["config"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numba
 import pytest
+from tolerances import F32_TRAJECTORY
 
 from inertia import jit
 
@@ -123,8 +124,8 @@ def test_an_installation_on_a_read_only_file_system_still_trains_correctly(read_
     model = MLP([2, 8, 3], seed=1)
     expected = fit(model, data.spiral(points=20, seed=0), Momentum(model.parameters(), lr=0.1, momentum=0.9), 2,
                    20, seed=1)
-    torch.testing.assert_close(torch.tensor(out["loss"]), torch.tensor(expected.loss), rtol=1e-5, atol=1e-5,
-                               check_dtype=False)
+    torch.testing.assert_close(torch.tensor(out["loss"]), torch.tensor(expected.loss), rtol=F32_TRAJECTORY,
+                               atol=F32_TRAJECTORY, check_dtype=False)
 
 
 def test_python_m_inertia_jit_describes_and_changes_nothing(tmp_path):

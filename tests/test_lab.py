@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 from browser import toolbars_cover_nothing
+from tolerances import F32_EVALUATION
 
 import inertia
 from inertia import data, plots
@@ -89,8 +90,9 @@ def test_the_stream_is_the_comparison_epoch_by_epoch(lab):
     reference = inertia.compare(momenta=[0, 0.5], epochs=6, seeds=3).table()
     last = got[-2][1]["series"]
     for momentum in (0.0, 0.5):
-        assert last[f"{momentum:g}"]["loss"][0] == pytest.approx(reference.loc[momentum, "final_loss"], rel=1e-6)
-        assert last[f"{momentum:g}"]["loss"][1] == pytest.approx(reference.loc[momentum, "final_loss_low"], rel=1e-6)
+        series = last[f"{momentum:g}"]["loss"]
+        assert series[0] == pytest.approx(reference.loc[momentum, "final_loss"], rel=F32_EVALUATION)
+        assert series[1] == pytest.approx(reference.loc[momentum, "final_loss_low"], rel=F32_EVALUATION)
     assert len(done["regions"]["classes"]) == 2 and len(done["regions"]["classes"]["0.5"]) == 60
     nesterov = events(f"{lab}/api/run?momenta=0,0.5&epochs=2&seeds=2&lr=0.05&nesterov=1")
     assert nesterov[0][1]["command"].endswith("--lr 0.05 --layers 2,50,3 --activation relu --batch-size 20 "

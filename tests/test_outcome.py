@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from tolerances import F32_EVALUATION
 
 from inertia import data, outcome
 from inertia.models import MLP
@@ -47,7 +48,7 @@ def test_initial_loss_is_the_full_data_loss_of_the_initial_weights():
     x, y = DATA.tensors()
     with torch.no_grad():
         expected = float(torch.nn.functional.cross_entropy(model(x), y))
-    assert train(0.1, epochs=1).initial_loss == pytest.approx(expected, rel=1e-6)
+    assert train(0.1, epochs=1).initial_loss == pytest.approx(expected, rel=F32_EVALUATION)
 
 
 def test_no_progress_is_a_finished_run_that_ends_no_better_than_it_started():
@@ -109,5 +110,5 @@ def test_compare_and_a_sweep_summarize_the_same_runs_the_same_way(tmp_path):
             expected = run.history.summary()
             assert row["status"] == expected["status"]
             for key in ("final_loss", "best_loss", "final_accuracy", "best_accuracy", "initial_loss"):
-                np.testing.assert_allclose(row[key], expected[key], rtol=1e-6, err_msg=key)
+                np.testing.assert_allclose(row[key], expected[key], rtol=F32_EVALUATION, err_msg=key)
     assert (runs["status"] != "ok").any(), "lr 30 at momentum 0.9 should not end as a plain result"

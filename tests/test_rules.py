@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tolerances import EXACT, F64_OPERATION
 
 from inertia.optim import Momentum, checks, forms, rules, schedules
 
@@ -63,7 +64,7 @@ def numpy_trajectory(kwargs, a, b, p0, steps=STEPS, schedule=None, **extra):
 def test_numpy_rules_match_torch_sgd(description, kwargs):
     a, b, p0 = quadratic(0)
     expected = torch_trajectory(kwargs, a, b, p0)
-    np.testing.assert_allclose(numpy_trajectory(kwargs, a, b, p0), expected, rtol=1e-12, atol=1e-12,
+    np.testing.assert_allclose(numpy_trajectory(kwargs, a, b, p0), expected, rtol=F64_OPERATION, atol=F64_OPERATION,
                                err_msg=description)
 
 
@@ -90,7 +91,7 @@ def test_momentum_optimizer_matches_torch_sgd_on_a_network(description, kwargs):
     reference, ours = make_model(1), make_model(1)
     expected = train(reference, torch.optim.SGD(reference.parameters(), **kwargs))
     got = train(ours, Momentum(ours.parameters(), **kwargs))
-    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12, msg=description)
+    torch.testing.assert_close(got, expected, rtol=F64_OPERATION, atol=F64_OPERATION, msg=description)
 
 
 def test_param_groups_each_use_their_own_hyperparameters():
@@ -101,7 +102,7 @@ def test_param_groups_each_use_their_own_hyperparameters():
     reference, ours = make_model(2), make_model(2)
     expected = train(reference, torch.optim.SGD(groups(reference), lr=0.1, momentum=0.5))
     got = train(ours, Momentum(groups(ours), lr=0.1, momentum=0.5))
-    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got, expected, rtol=F64_OPERATION, atol=F64_OPERATION)
 
 
 def test_torch_lr_scheduler_drives_momentum_like_sgd():
@@ -110,7 +111,7 @@ def test_torch_lr_scheduler_drives_momentum_like_sgd():
     mine = Momentum(ours.parameters(), lr=0.1, momentum=0.9)
     expected = train(reference, sgd, scheduler=torch.optim.lr_scheduler.StepLR(sgd, 30, gamma=0.5))
     got = train(ours, mine, scheduler=torch.optim.lr_scheduler.StepLR(mine, 30, gamma=0.5))
-    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got, expected, rtol=F64_OPERATION, atol=F64_OPERATION)
 
 
 def test_state_dict_round_trip_resumes_exactly():
@@ -123,7 +124,7 @@ def test_state_dict_round_trip_resumes_exactly():
     again.load_state_dict(optimizer.state_dict())
     assert again.param_groups[0]["form"] == "polyak"
     # The data cycle has period 4, so 20 + 20 steps see the same batches as 40.
-    torch.testing.assert_close(train(resumed, again, steps=20), expected, rtol=0, atol=0)
+    torch.testing.assert_close(train(resumed, again, steps=20), expected, rtol=EXACT, atol=EXACT)
 
 
 def test_a_torch_sgd_state_dict_loads_and_resumes_exactly():
@@ -137,14 +138,14 @@ def test_a_torch_sgd_state_dict_loads_and_resumes_exactly():
     ours = Momentum(resumed.parameters(), lr=0.5)  # the loaded hyperparameters win, as in torch
     ours.load_state_dict(sgd.state_dict())
     assert ours.param_groups[0]["form"] == "pytorch" and ours.param_groups[0]["nesterov"]
-    torch.testing.assert_close(train(resumed, ours, steps=20), expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(train(resumed, ours, steps=20), expected, rtol=F64_OPERATION, atol=F64_OPERATION)
 
 
 def test_the_arguments_are_torch_sgds_in_its_order_with_its_keywords():
     reference, ours = make_model(6), make_model(6)
     expected = train(reference, torch.optim.SGD(reference.parameters(), 0.05, 0.9, 0.0, 1e-2, True, foreach=False))
     got = train(ours, Momentum(ours.parameters(), 0.05, 0.9, 0.0, 1e-2, True, foreach=True, fused=None))
-    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got, expected, rtol=F64_OPERATION, atol=F64_OPERATION)
     with pytest.raises(ValueError, match="differentiable=True is not supported"):
         Momentum(ours.parameters(), lr=0.1, differentiable=True)
 
@@ -153,7 +154,7 @@ def test_a_tensor_learning_rate_is_taken_as_torch_takes_it():
     reference, ours = make_model(7), make_model(7)
     expected = train(reference, torch.optim.SGD(reference.parameters(), lr=torch.tensor(0.05), momentum=0.9))
     got = train(ours, Momentum(ours.parameters(), lr=torch.tensor(0.05), momentum=0.9))
-    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got, expected, rtol=F64_OPERATION, atol=F64_OPERATION)
     with pytest.raises(ValueError, match="Tensor lr must be 1-element"):
         Momentum(ours.parameters(), lr=torch.tensor([0.1, 0.2]))
     with pytest.raises(ValueError, match=r"Invalid learning rate: -0\.5"):

@@ -5,6 +5,7 @@ import pytest
 import torch
 from notebook_lab import spiral_data
 from seed004_network import Activation_Softmax, Layer_Dense, train
+from tolerances import FINITE_DIFFERENCE
 
 from inertia import data
 from inertia.scratch import (
@@ -123,7 +124,7 @@ def test_network_gradient_matches_finite_differences():
         down = net.loss.forward(net.forward(x), y)
         net.params[i] = saved
         numeric[i] = (up - down) / (2 * h)
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(analytic, numeric, rtol=FINITE_DIFFERENCE, atol=1e-9)
 
 
 def test_float64_training_matches_seed_004_code_to_round_off():

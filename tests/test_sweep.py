@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tolerances import F32_EVALUATION, F32_TRAJECTORY
 
 from inertia import data
 from inertia.models import MLP
@@ -50,8 +51,8 @@ def test_a_sweep_records_every_configuration_once_with_fits_numbers(tmp_path):
         else:
             optimizer = torch.optim.Adam(model.parameters(), lr=row["lr"], weight_decay=0.0)
         history = fit(model, dataset, optimizer, 4, 10, shuffle=True, seed=int(row["seed"]))
-        np.testing.assert_allclose(row["final_loss"], history.loss[-1], rtol=1e-5)
-        np.testing.assert_allclose(store.open(path).history(row["id"])["loss"], history.loss, rtol=1e-5)
+        np.testing.assert_allclose(row["final_loss"], history.loss[-1], rtol=F32_TRAJECTORY)
+        np.testing.assert_allclose(store.open(path).history(row["id"])["loss"], history.loss, rtol=F32_TRAJECTORY)
 
 
 def test_diverging_and_invalid_runs_are_recorded_while_the_rest_finish(tmp_path):
@@ -203,7 +204,7 @@ def test_the_process_executor_gives_the_local_results(tmp_path):
     report = sweep(SMALL, str(pooled), executor="process", workers=2, group_size=2)
     assert report.recorded == 8
     a, b = store.open(local).runs().set_index("id"), store.open(pooled).runs().set_index("id")
-    np.testing.assert_allclose(b.loc[a.index, "final_loss"], a["final_loss"], rtol=1e-6)
+    np.testing.assert_allclose(b.loc[a.index, "final_loss"], a["final_loss"], rtol=F32_EVALUATION)
 
 
 @pytest.mark.slow
@@ -217,7 +218,7 @@ def test_the_ray_executor_on_a_local_ray_instance(tmp_path):
         ray.shutdown()
     assert report.recorded == 8
     a, b = store.open(local).runs().set_index("id"), store.open(remote).runs().set_index("id")
-    np.testing.assert_allclose(b.loc[a.index, "final_loss"], a["final_loss"], rtol=1e-6)
+    np.testing.assert_allclose(b.loc[a.index, "final_loss"], a["final_loss"], rtol=F32_EVALUATION)
 
 
 def test_unknown_executor_and_bad_data():

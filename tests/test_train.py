@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from tolerances import F32_EVALUATION, F32_TRAJECTORY
 from torch.func import functional_call
 from torch.nn.functional import cross_entropy
 from torch.utils.data import DataLoader, TensorDataset
@@ -38,9 +39,9 @@ def test_one_full_batch_epoch_matches_hand_computation(tiny):
     reference = MLP([2, 8, 3], seed=0)
     losses, full_loss, accuracy = by_hand(reference, tiny, [torch.arange(12)], lr=0.5)
     history = fit(model, tiny, torch.optim.SGD(model.parameters(), lr=0.5), epochs=1, batch_size=12, shuffle=False)
-    assert history.batch_loss_last[0] == pytest.approx(losses[0], rel=1e-6)
-    assert history.batch_loss_mean[0] == pytest.approx(losses[0], rel=1e-6)
-    assert history.loss[0] == pytest.approx(full_loss, rel=1e-5)
+    assert history.batch_loss_last[0] == pytest.approx(losses[0], rel=F32_EVALUATION)
+    assert history.batch_loss_mean[0] == pytest.approx(losses[0], rel=F32_EVALUATION)
+    assert history.loss[0] == pytest.approx(full_loss, rel=F32_TRAJECTORY)
     assert history.accuracy[0] == accuracy
 
 
@@ -49,9 +50,9 @@ def test_minibatch_metrics_with_a_short_last_batch(tiny):
     batches = [torch.arange(0, 5), torch.arange(5, 10), torch.arange(10, 12)]
     losses, full_loss, accuracy = by_hand(reference, tiny, batches, lr=0.3)
     history = fit(model, tiny, torch.optim.SGD(model.parameters(), lr=0.3), epochs=1, batch_size=5, shuffle=False)
-    assert history.batch_loss_mean[0] == pytest.approx(np.mean(losses), rel=1e-5)
-    assert history.batch_loss_last[0] == pytest.approx(losses[-1], rel=1e-5)
-    assert history.loss[0] == pytest.approx(full_loss, rel=1e-5)
+    assert history.batch_loss_mean[0] == pytest.approx(np.mean(losses), rel=F32_TRAJECTORY)
+    assert history.batch_loss_last[0] == pytest.approx(losses[-1], rel=F32_TRAJECTORY)
+    assert history.loss[0] == pytest.approx(full_loss, rel=F32_TRAJECTORY)
     assert history.accuracy[0] == accuracy
 
 
@@ -60,8 +61,8 @@ def test_shuffled_order_comes_from_the_seed(tiny):
     model, reference = MLP([2, 8, 3], seed=2), MLP([2, 8, 3], seed=2)
     losses, full_loss, _ = by_hand(reference, tiny, order.split(4), lr=0.2)
     history = fit(model, tiny, torch.optim.SGD(model.parameters(), lr=0.2), epochs=1, batch_size=4, seed=5)
-    assert history.batch_loss_mean[0] == pytest.approx(np.mean(losses), rel=1e-5)
-    assert history.loss[0] == pytest.approx(full_loss, rel=1e-5)
+    assert history.batch_loss_mean[0] == pytest.approx(np.mean(losses), rel=F32_TRAJECTORY)
+    assert history.loss[0] == pytest.approx(full_loss, rel=F32_TRAJECTORY)
 
 
 def test_same_seed_same_history_other_seed_other_history(tiny):
