@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inertia.stats import epochs_to_target, mean_ci, paired_difference
+from inertia.stats import by_epoch, epochs_to_target, mean_ci, mean_ci_rows, paired_difference
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -39,3 +39,27 @@ def test_paired_difference_uses_pairs():
 def test_epochs_to_target():
     assert epochs_to_target([0.5, 0.89, 0.9, 0.95], 0.9) == 3
     assert np.isnan(epochs_to_target([0.5, 0.6], 0.9))
+
+
+def test_mean_ci_rows_is_mean_ci_of_each_row():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(40, 6))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[3] = np.nan                      # no finite value
+    values[4, 1:] = np.inf                  # one
+    values[5, :2] = [1.0, 1.0]              # two equal values, the rest finite too
+    mean, low, high, n = mean_ci_rows(values)
+    for i, row in enumerate(values):
+        expected = mean_ci(row)
+        assert n[i] == expected.n
+        np.testing.assert_allclose([mean[i], low[i], high[i]], [expected.mean, expected.low, expected.high],
+                                   rtol=1e-12, equal_nan=True)
+
+
+def test_by_epoch_pads_epochs_with_fewer_runs():
+    import pandas as pd
+
+    frame = pd.DataFrame({"epoch": [2, 1, 1, 2, 3], "loss": [0.5, 1.0, 0.9, 0.4, 0.3]})
+    epochs, table = by_epoch(frame, "loss")
+    assert epochs.tolist() == [1, 2, 3]
+    np.testing.assert_array_equal(table, [[1.0, 0.9], [0.5, 0.4], [0.3, np.nan]])

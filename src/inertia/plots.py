@@ -18,7 +18,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.ticker import FuncFormatter
 
 from inertia.data import Dataset
-from inertia.stats import mean_ci
+from inertia.stats import by_epoch, mean_ci_rows
 
 
 class Figure(_figure.Figure):
@@ -64,11 +64,9 @@ def momentum_colors(momenta: Sequence[float]) -> dict[float, tuple]:
 
 def band(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per epoch: mean of ``metric`` over seeds and its 95 % t-interval (``low``, ``high``)."""
-    rows = []
-    for epoch, group in frame.groupby("epoch"):
-        estimate = mean_ci(group[metric].to_numpy())
-        rows.append((epoch, estimate.mean, estimate.low, estimate.high))
-    return pd.DataFrame(rows, columns=["epoch", "mean", "low", "high"])
+    epochs, table = by_epoch(frame, metric)
+    mean, low, high, _ = mean_ci_rows(table)
+    return pd.DataFrame({"epoch": epochs, "mean": mean, "low": low, "high": high})
 
 
 def curves(frame: pd.DataFrame, metric: str, momenta: Sequence[float], baselines: Sequence[str] = ()) -> Figure:
@@ -161,8 +159,8 @@ def decision_regions(models: Mapping[float, torch.nn.Module], dataset: Dataset, 
         with torch.no_grad():
             region = model(grid.to(device)).argmax(dim=1).cpu().numpy().reshape(gx.shape)
             accuracy = (model(torch.from_numpy(x).to(device)).argmax(dim=1).cpu().numpy() == y).mean()
-        ax.pcolormesh(gx, gy, region, cmap=ListedColormap(light), vmin=-0.5, vmax=dataset.classes - 0.5,
-                      shading="auto")
+        ax.imshow(region, cmap=ListedColormap(light), vmin=-0.5, vmax=dataset.classes - 0.5, origin="lower",
+                  extent=(lo[0], hi[0], lo[1], hi[1]), interpolation="nearest", aspect="auto")
         for k in range(dataset.classes):
             ax.scatter(*x[y == k].T, s=5, color=bold[k], label=f"class {k}", edgecolors="none")
         ax.set_title(f"momentum {momentum:g}: accuracy {accuracy:.1%}")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from inertia.plots import class_colors
-from inertia.stats import mean_ci
+from inertia.stats import by_epoch, mean_ci_rows
 from inertia.views.page import PALETTE, rgba
 
 
@@ -24,13 +24,11 @@ def curve_chart(curves: pd.DataFrame, metric: str, label: str) -> dict:
     groups += [(name, g, "dash") for name, g in curves[curves["optimizer"] != "momentum"].groupby("optimizer")]
     for i, (name, group, dash) in enumerate(groups):
         color = PALETTE[i % len(PALETTE)]
-        epochs, means, lows, highs = [], [], [], []
-        for epoch, at in group.groupby("epoch"):
-            estimate = mean_ci(at[metric])
-            epochs.append(int(epoch))
-            means.append(estimate.mean)
-            lows.append(estimate.low if np.isfinite(estimate.low) else estimate.mean)
-            highs.append(estimate.high if np.isfinite(estimate.high) else estimate.mean)
+        epoch_array, table = by_epoch(group, metric)
+        mean, low, high, _ = mean_ci_rows(table)
+        epochs, means = epoch_array.tolist(), mean.tolist()
+        lows = np.where(np.isfinite(low), low, mean).tolist()
+        highs = np.where(np.isfinite(high), high, mean).tolist()
         traces.append({"x": epochs + epochs[::-1], "y": highs + lows[::-1], "fill": "toself", "mode": "lines",
                        "line": {"width": 0}, "fillcolor": rgba(color, 0.18), "legendgroup": name,
                        "showlegend": False, "hoverinfo": "skip", "name": name + " 95 % CI"})
