@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -87,7 +88,15 @@ def error(message: str) -> int:
     return 2
 
 
-out_console = Console()
+def _results_console() -> Console:
+    """Rich's console for results: as wide as the terminal; into a file or a pipe (no width to fit) wide enough
+    that no table cell is cut short, unless COLUMNS says otherwise."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=160)
+
+
+out_console = _results_console()
 
 
 def floats(text: str) -> list[float]:

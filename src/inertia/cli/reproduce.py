@@ -86,8 +86,8 @@ def reproduce_nqm(
     problem = nqm.problem(dimensions, resolution)
     points = len(nqm.SGD_LEARNING_RATES) + len(nqm.LEARNING_RATES) * len(nqm.MOMENTA)
     with writing(out, kind="reproduce nqm") as folder:
-        with progress_bar(points, not json_output) as advance:
-            result = nqm.batch_scaling(problem, target, on_point=lambda: advance("noisy quadratic: grid points"))
+        with progress_bar(points, not json_output, unit="grid points") as advance:
+            result = nqm.batch_scaling(problem, target, on_point=lambda: advance("noisy quadratic"))
         claims = nqm.check_claims(result)
         summary = result.to_json() | {"claims": {c.name: {"holds": c.holds, "evidence": c.evidence}
                                                  for c in claims}}
