@@ -57,6 +57,11 @@ def compare(
     hold: Annotated[str, typer.Option(
         help="lr: every momentum at --lr. effective-lr: also train every momentum β at lr·(1−β), the effective "
              "step lr/(1−β) of plain SGD at --lr, and say whether each momentum's gain survives.")] = "lr",
+    model: Annotated[str | None, typer.Option(
+        help="Your own network instead of the MLP, as module:function: function(seed) in module (imported from "
+             "the current folder or the Python path) returns a torch nn.Module mapping (N, features) rows to "
+             "(N, classes) logits. Trains one model at a time (the loop engine); --layers and --activation do "
+             "not apply.")] = None,
 ) -> None:
     """Train a network at several momenta over several seeds and compare them (by default, the seed lab's).
 
@@ -76,9 +81,16 @@ def compare(
                      batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
                      data_seed=data_seed, form=form, baselines=[b for b in baselines.split(",") if b.strip()],
                      hold=hold, nesterov=nesterov)
-    config = CompareConfig.of(**arguments)  # every argument checked before torch loads (a second or two)
+    config = CompareConfig.of(**arguments, model=model)  # every argument checked before torch loads
     loaded = data.get(config.dataset, seed=config.data_seed)
-    layers_for(loaded, config.layers)
+    if model is None:
+        layers_for(loaded, config.layers)
+    elif engine == "population":
+        raise ValueError("--engine population trains inertia's MLPs (--layers); --model trains on the loop engine")
+    else:
+        from inertia import factory
+
+        factory.check(factory.load(model), loaded, config.seeds[0])  # imports, shapes, one set of weights per seed
     arguments["dataset"] = dataclasses.replace(loaded, name=config.dataset)  # read once; named as typed
     check_factor(divergence_factor)
     if engine not in ("auto", "population", "loop"):
@@ -98,12 +110,13 @@ def compare(
            not json_output)
     with writing(out, kind="compare") as folder:  # --out is ours from here on: a second writer is refused
         from inertia.studies.comparison.training import compare as run_compare
-        from inertia.views.report import write_report
 
         comparison = run_compare(**arguments, engine=engine, device=device, progress=not json_output,
-                                 divergence_factor=divergence_factor)
+                                 divergence_factor=divergence_factor, model=model)
         files = comparison.save(folder.path, plots=plots)
         if report:
+            from inertia.views.report import write_report
+
             files["report"] = write_report(folder.path)
     if tensorboard:
         from inertia.views.tensorboard import write_comparison
@@ -132,7 +145,8 @@ def comparison_table(comparison) -> Table:
     frame = comparison.table()
     target = f"{config.target_accuracy:.0%}"
     form = "" if config.form == "pytorch" else f", {config.form} form"
-    table = Table(title=f"{escape(comparison.dataset.name)}, layers {list(config.layers)}, lr {config.lr:g}{form}, "
+    network = f"model {config.model}" if config.model else f"layers {list(config.layers)}"
+    table = Table(title=f"{escape(comparison.dataset.name)}, {escape(network)}, lr {config.lr:g}{form}, "
                         f"batch {config.batch_size}, {config.epochs} epochs\n"
                         f"mean ± 95 % CI over {len(config.seeds)} seeds, full-data metrics "
                         "(diverged runs left out)")

@@ -60,7 +60,7 @@ def compare_report(folder: Path) -> str:
     sections = [
         section("What was run", f"<pre class='command'>{html.escape(command_line(config))}</pre>"
                  f"<p>{len(config['seeds'])} seeds × {len(momenta)} momenta on <b>{html.escape(summary['dataset'])}"
-                 f"</b>, layers {config['layers']}, lr {config['lr']:g}, batch {config['batch_size']}, "
+                 f"</b>, {network(config)}, lr {config['lr']:g}, batch {config['batch_size']}, "
                  f"{config['epochs']} epochs, {'shuffled' if config['shuffle'] else 'unshuffled'} minibatches, "
                  f"form {config['form']}. Within a seed every momentum starts from the same weights and sees "
                  f"the same minibatches, so differences are paired.</p>"),
@@ -101,11 +101,20 @@ def compare_report(folder: Path) -> str:
     return page("inertia compare: momentum on " + summary["dataset"], sections, charts, scripts)
 
 
+def network(config: dict) -> str:
+    """The network a comparison trained, in words (HTML)."""
+    if config.get("model"):
+        return f"model <code>{html.escape(config['model'])}</code> (your own)"
+    return f"layers {config['layers']}"
+
+
 def command_line(config: dict) -> str:
     """The ``inertia compare`` command that reproduces ``config``."""
     parts = ["inertia compare", f"--momenta {','.join(f'{m:g}' for m in config['momenta'])}",
-             f"--lr {config['lr']:g}", f"--layers {','.join(map(str, config['layers']))}",
-             f"--activation {config['activation']}", f"--batch-size {config['batch_size']}",
+             f"--lr {config['lr']:g}",
+             *([f"--model {config['model']}"] if config.get("model") else
+               [f"--layers {','.join(map(str, config['layers']))}", f"--activation {config['activation']}"]),
+             f"--batch-size {config['batch_size']}",
              f"--epochs {config['epochs']}", f"--seeds {len(config['seeds'])}", f"--dataset {config['dataset']}",
              "--shuffle" if config["shuffle"] else "--no-shuffle", f"--form {config['form']}"]
     if config.get("baselines"):

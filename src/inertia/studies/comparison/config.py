@@ -33,6 +33,7 @@ class CompareConfig:
     baselines: tuple[str, ...] = ()
     hold: str = "lr"
     nesterov: bool = False
+    model: str | None = None  # a model of one's own, as module:function (``layers`` then None)
 
     @classmethod
     def of(cls, **arguments) -> CompareConfig:
@@ -79,4 +80,10 @@ class CompareConfig:
             raise ValueError(f"baselines must be distinct, got {list(baselines)}")
         object.__setattr__(self, "baselines", baselines)
         if self.layers is not None:
+            if self.model is not None:
+                raise ValueError("layers and model are exclusive: layers shape inertia's MLP; a model of your own "
+                                 "sets its own")
             object.__setattr__(self, "layers", tuple(check_layers(self.layers)))
+        if self.model is not None and self.activation != "relu":
+            raise ValueError(f"activation ({self.activation!r}) shapes inertia's MLP; a model of your own sets its "
+                             "own")

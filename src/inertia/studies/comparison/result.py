@@ -197,7 +197,7 @@ class Comparison:
         xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
         gx, gy = np.meshgrid(xs, ys)
         grid = torch.from_numpy(np.c_[gx.ravel(), gy.ravel()].astype(np.float32))
-        block = max(1, (64 << 20) // (4 * max(self.config.layers)))
+        block = max(1, (64 << 20) // (4 * max(self.config.layers or (4096,))))  # a model of one's own: 4096 rows
         classes = {}
         for epoch, models in sorted(self.snapshots.items()):
             classes[str(epoch)] = {}

@@ -5,12 +5,13 @@ population at once, or one after another with :func:`~inertia.train.fit` — and
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 import numpy as np
 
 from inertia import data as data_module
+from inertia import factory as factories
 from inertia.arguments import layers_for
 from inertia.data import Dataset
 from inertia.models import MLP, resolve_device
@@ -46,6 +47,7 @@ def compare(
     hold: str = "lr",
     nesterov: bool = False,
     on_metrics=None,
+    model: Callable | str | None = None,
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
 
@@ -66,19 +68,42 @@ def compare(
     (plain SGD stays plain). ``on_metrics(epoch, rows)`` streams results on the population engine: after each
     epoch, one ``(kind, momentum, seed, loss, accuracy)`` per run trained (kind ``"momentum"``, or ``"held"`` for
     the equal-effective-lr runs); raising from it abandons the comparison.
+
+    ``model`` trains a network of your own instead of the MLP: ``model(seed)`` returns any ``torch.nn.Module``
+    mapping the data's ``(N, features)`` rows to ``(N, classes)`` logits (or ``model`` is a ``"module:function"``
+    text naming such a function). It is called with torch's global generator seeded by the seed, once per run, so
+    the momenta of one seed start from the same weights (:mod:`inertia.factory` checks that, and the shapes,
+    first). Everything else is the same — paired seeds, baselines, statistics, figures, the report — trained on
+    the loop engine, one model at a time with :func:`~inertia.train.fit` (``layers`` and ``activation`` do not
+    apply; the population engine trains inertia's MLPs only).
     """
     check_factor(divergence_factor)
+    factory = factories.load(model, "model") if isinstance(model, str) else model
     config = CompareConfig.of(
         momenta=momenta, dataset=dataset if isinstance(dataset, str) else dataset.name, layers=layers,
         activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle,
         data_seed=data_seed, target_accuracy=target_accuracy, form=form, baselines=baselines, hold=hold,
-        nesterov=nesterov)
+        nesterov=nesterov,
+        model=None if model is None else model if isinstance(model, str) else factories.name(factory))
     resolve_device(device)
-    if isinstance(dataset, str):
-        dataset = data_module.get(dataset, seed=data_seed)
-    config = CompareConfig(**{**asdict(config), "layers": tuple(layers_for(dataset, config.layers))})
     if engine not in ("auto", "population", "loop"):
         raise ValueError(f"unknown engine {engine!r}; choose auto, population or loop")
+    if factory is not None and engine == "population":
+        raise ValueError("engine 'population' trains inertia's MLPs (layers=...); a model of your own trains on "
+                         "engine 'loop' (or 'auto')")
+    if isinstance(dataset, str):
+        dataset = data_module.get(dataset, seed=data_seed)
+    if factory is None:
+        config = CompareConfig(**{**asdict(config), "layers": tuple(layers_for(dataset, config.layers))})
+
+        def make(seed):
+            return MLP(config.layers, config.activation, seed=seed)
+    else:
+        factories.check(factory, dataset, config.seeds[0])
+        engine = "loop"
+
+        def make(seed):
+            return factories.build(factory, seed)
     if engine == "auto":
         engine = "population" if config.activation in POPULATION_ACTIVATIONS else "loop"
 
@@ -96,10 +121,10 @@ def compare(
                 done += _train_population(config, dataset, todo, device, advance, kept, divergence_factor,
                                           on_metrics, "momentum" if todo is pairs else "held")
             else:
-                done += [_train_one(config, dataset, momentum, seed, lr, advance, kept, divergence_factor)
+                done += [_train_one(config, dataset, make, momentum, seed, lr, advance, kept, divergence_factor)
                          for momentum, seed, lr in todo]
-        baseline_runs = [run for text in config.baselines
-                         for run in _train_baseline(config, dataset, text, engine, device, advance, divergence_factor)]
+        baseline_runs = [run for text in config.baselines for run in
+                         _train_baseline(config, dataset, make, text, engine, device, advance, divergence_factor)]
     return Comparison(config, dataset, runs, snapshots, baseline_runs, held_runs)
 
 
@@ -108,10 +133,10 @@ def snapshot_epochs(epochs: int) -> list[int]:
     return sorted({1, max(1, epochs // 10), max(1, epochs // 4), max(1, epochs // 2), epochs})
 
 
-def _train_one(config: CompareConfig, dataset: Dataset, momentum: float, seed: int, lr: float, advance, snapshots,
-               divergence_factor) -> Run:
-    """The plain path: one model, :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
-    model = MLP(config.layers, config.activation, seed=seed)
+def _train_one(config: CompareConfig, dataset: Dataset, make, momentum: float, seed: int, lr: float, advance,
+               snapshots, divergence_factor) -> Run:
+    """The plain path: one model (``make(seed)``), :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
+    model = make(seed)
     optimizer = Momentum(model.parameters(), lr=lr, momentum=momentum, form=config.form,
                          nesterov=config.nesterov and momentum > 0)
 
@@ -155,7 +180,7 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
     return runs
 
 
-def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: str, device, advance,
+def _train_baseline(config: CompareConfig, dataset: Dataset, make, text: str, engine: str, device, advance,
                     divergence_factor) -> list[Run]:
     """One baseline optimizer over every seed: one population, or one ``fit`` per seed with its torch optimizer."""
     rule = rules.parse(text)
@@ -170,7 +195,7 @@ def _train_baseline(config: CompareConfig, dataset: Dataset, text: str, engine: 
                 for i, (seed, history) in enumerate(zip(config.seeds, result.histories))]
     runs = []
     for seed in config.seeds:
-        model = MLP(config.layers, config.activation, seed=seed)
+        model = make(seed)
         history = fit(model, dataset, for_rule(rule, model.parameters()), config.epochs, config.batch_size,
                       config.shuffle, seed=seed, on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
                       divergence_factor=divergence_factor)
