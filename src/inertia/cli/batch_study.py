@@ -84,6 +84,8 @@ def batch_study_command(
         from inertia.views.study_report import write_study_report
 
         study = batch_study(**arguments, device=device, progress=not json_output)
+        status(f"inertia batch-study: drawing the figures{' and the report' if report else ''} into {out}",
+               not json_output)
         files = study.save(folder.path)
         if report:
             files["report"] = write_study_report(folder.path)

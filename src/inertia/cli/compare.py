@@ -113,6 +113,9 @@ def compare(
 
         comparison = run_compare(**arguments, engine=engine, device=device, progress=not json_output,
                                  divergence_factor=divergence_factor, model=model)
+        if plots or report:
+            what = " and the ".join(name for name, wanted in (("figures", plots), ("report", report)) if wanted)
+            status(f"inertia compare: drawing the {what} into {out}", not json_output)
         files = comparison.save(folder.path, plots=plots)
         if report:
             from inertia.views.report import write_report
