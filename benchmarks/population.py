@@ -191,7 +191,10 @@ def main() -> None:
     parser.add_argument("--optimizer-epochs", type=int, default=20, help="epochs of the optimizers section")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
-    results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.* importable as a script
+    from benchmarks.common import cpu_model
+
+    results = {"machine": {"cpu": cpu_model(), "python": platform.python_version(), "torch": torch.__version__,
                            "cpus": torch.get_num_threads(), "device": args.device,
                            "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None}}
 
