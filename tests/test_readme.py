@@ -1,0 +1,300 @@
+"""The README as a newcomer runs it: every command and Python snippet in it, read from the README itself, run in a
+fresh folder; every result it quotes regenerated and compared; every time it quotes taken from the benchmark that
+measured it.
+
+Commands are the lines of ```bash blocks (one block's commands in order, in one folder holding a copy of
+``examples/``) and every `inertia ...` span in the text. ``pip install`` lines are what CI runs (checked against
+``.ci/run``), and the test command is this suite; the spans in SKIPPED are not run, each for the reason given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+# `inertia ...` spans of the README's prose that are not run here, and why.
+SKIPPED = {
+    "inertia lab": "serves until stopped; tests/test_lab.py drives it in a browser",
+    "inertia sweep --retry-failed": "a flag of `inertia sweep SPEC`; tests/test_sweep.py runs it",
+    "inertia results": "the command's name; its use is in a block above",
+    "inertia batch-study": "a block above runs it (with --out runs/spiral)",
+}
+
+
+def fenced(language: str) -> list[tuple[int, str]]:
+    """The README's ```language blocks: (line number, text)."""
+    blocks, lines = [], README.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == f"```{language}":
+            start = i + 1
+            i += 1
+            while lines[i].strip() != "```":
+                i += 1
+            blocks.append((start + 1, "\n".join(lines[start:i])))
+        i += 1
+    return blocks
+
+
+def commands(block: str) -> list[str]:
+    """A bash block's commands: continuation lines joined, comments dropped, ``a && b`` split."""
+    joined = re.sub(r"\\\n\s*", " ", block)
+    out = []
+    for line in joined.splitlines():
+        line = re.sub(r"\s+#.*$", "", line).strip()
+        if line and not line.startswith("#"):
+            out += [part.strip() for part in line.split("&&")]
+    return out
+
+
+def spans() -> list[str]:
+    """Every `inertia ...` code span of the prose that is a whole command (no PLACEHOLDER in capitals)."""
+    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    found = []
+    for span in re.findall(r"`(inertia [^`]+)`", prose):
+        if re.search(r"\b[A-Z]{2,}\b", span) or span in found:
+            continue
+        found.append(span)
+    return found
+
+
+BASH = fenced("bash")
+PYTHON = fenced("python")
+SPANS = spans()
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A fresh working folder with the examples, as in a clone."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    return tmp_path
+
+
+def run(command: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    argv = shlex.split(command)
+    if argv[0] == "inertia":
+        argv = [sys.executable, "-m", "inertia", *argv[1:]]
+    elif argv[:1] == ["python"]:
+        argv[0] = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(cwd)}  # a --model module:function in the folder imports, as from a shell
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def test_the_readme_has_what_this_test_reads():
+    assert len(BASH) >= 4 and len(PYTHON) >= 4 and len(SPANS) >= 10
+    assert "inertia compare --lr 1e6" in SPANS and "inertia lab" in SPANS
+    assert set(SKIPPED) <= set(SPANS), set(SKIPPED) - set(SPANS)
+
+
+def test_install_lines_are_what_ci_runs():
+    """The first screen installs torch 2.13.0 first, then the package; CI does the same, then the test command."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    first = commands(BASH[0][1])
+    installs = [c for c in first if c.startswith("pip install")]
+    assert installs == ["pip install torch==2.13.0 -e .", "pip install torch==2.13.0 -e '.[dev]'"]
+    assert "pip install --quiet torch==2.13.0" in ci and "-e '.[dev" in ci
+    test_command = next(c for c in first if "pytest" in c)
+    assert test_command == 'python -m pytest -m "not slow"'
+    assert 'python -m pytest -q -m "not slow"' in ci
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("line, block", BASH, ids=[f"line-{line}" for line, _ in BASH])
+def test_every_command_block_runs(line, block, folder):
+    for command in commands(block):
+        if command.startswith("pip install") or "pytest" in command:
+            continue  # test_install_lines_are_what_ci_runs
+        done = run(command, folder)
+        for check in CHECKS.get(command, ()):
+            check(done, folder)
+
+
+IN_BLOCKS = {c for _, block in BASH for c in commands(block)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [s for s in SPANS if s not in SKIPPED and s not in IN_BLOCKS])
+def test_every_command_in_the_text_runs(command, folder):
+    done = run(command, folder)
+    for check in CHECKS.get(command, ()):
+        check(done, folder)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("line, snippet", PYTHON, ids=[f"line-{line}" for line, _ in PYTHON])
+def test_every_python_snippet_runs(line, snippet, folder):
+    script = folder / "snippet.py"
+    script.write_text(snippet)
+    run(f"python {script}", folder)
+
+
+# What the README says a command gives, checked against what it gave.
+
+
+def _quoted_block(after: str) -> str:
+    """The README's plain ``` block that follows the text ``after``."""
+    rest = README.split(after, 1)[1]
+    return rest.split("```\n", 1)[1].split("\n```", 1)[0]
+
+
+NUMBER = r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?"
+
+
+def figures_match(quoted: str, text: str) -> None:
+    """``quoted`` appears in ``text`` word for word (spacing aside), with every number equal to the precision it
+    is quoted to (a last digit may round either way on another CPU)."""
+    quoted, text = " ".join(quoted.split()), " ".join(text.split())
+    pattern = "".join(f"({NUMBER})" if i % 2 else re.escape(part)
+                      for i, part in enumerate(re.split(f"({NUMBER})", quoted)))
+    candidates = list(re.finditer(pattern, text))  # the same words may recur with other numbers (another momentum)
+    assert candidates, f"the README quotes\n  {quoted}\nwhich is not in\n  {text[:3000]}"
+    numbers = re.findall(NUMBER, quoted)
+    off = [[(a, b) for a, b in zip(numbers, found.groups()) if not _within_last_digit(a, b)] for found in candidates]
+    assert any(not o for o in off), f"README {quoted}\nnow (README figure, now): {min(off, key=len)}"
+
+
+def _within_last_digit(a: str, b: str) -> bool:
+    """Whether ``b`` equals ``a`` to the precision ``a`` is written with, give or take one in the last digit."""
+    x, y = (float(v.replace(",", "")) for v in (a, b))
+    mantissa = a.lower().split("e")[0]
+    places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    scale = 10.0 ** int(a.lower().split("e")[1]) if "e" in a.lower() else 1.0
+    return abs(x - y) <= 10.0**-places * scale * 1.0001
+
+
+def _effective_lr_sentences(done, folder):
+    figures_match(_quoted_block("On the lab's own setting none does"), done.stdout)
+
+
+def _report_sentence(done, folder):
+    readme = " ".join(README.split())
+    sentence = re.search(r'\("(momentum 0\.4 ends with lower full-data loss[^"]+)"\)', readme).group(1)
+    figures_match(sentence, (folder / "inertia-out" / "compare" / "report.html").read_text())
+
+
+def _diverged(done, folder):
+    assert "5/5" in done.stdout and "diverged" in done.stdout
+
+
+def _claims_table(header: str, results: list[list[dict]]):
+    """The README table under ``header``: row i, column j+1 is 'holds: evidence' of results[j][i]."""
+    table = README.split(header, 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert len(table) == len(results[0])
+    for row, claims in zip(table, zip(*results)):
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert len(cells) == len(claims), row
+        for cell, claim in zip(cells, claims):
+            verdict = "holds" if claim["holds"] else "**does not hold**"
+            figures_match(cell, f"{verdict}: {claim['evidence']}")
+
+
+def _nqm(done, folder):
+    claims = json.loads((folder / "inertia-out" / "nqm" / "nqm.json").read_text())["claims"]
+    _claims_table("| the paper's claim | on the NQM |", [[{"holds": v["holds"], "evidence": v["evidence"]}
+                                                           for v in claims.values()]])
+
+
+def _batch_studies(done, folder):
+    results = [json.loads((folder / "runs" / name / "batch_study.json").read_text())["claims"]
+               for name in ("spiral", "mnist1d")]
+    _claims_table("| the NQM's prediction |", results)
+
+
+CHECKS = {
+    "inertia compare --hold effective-lr": [_effective_lr_sentences],
+    "inertia compare": [_report_sentence],
+    "inertia compare --lr 1e6": [_diverged],
+    "inertia reproduce nqm": [_nqm],
+}
+
+
+def _after_both_studies(done, folder):
+    if (folder / "runs" / "spiral" / "batch_study.json").exists():
+        _batch_studies(done, folder)
+
+
+for _command in (c for _, b in BASH for c in commands(b) if c.startswith("inertia batch-study --dataset mnist1d")):
+    CHECKS[_command] = [_after_both_studies]
+
+
+def _benchmark(name: str) -> dict:
+    return json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+
+
+def _row(result: dict, name: str) -> dict:
+    return next(row for row in result["rows"] if row["name"] == name)
+
+
+# Each figure the README quotes from a benchmark: a label, the text around it (a regular expression whose group is
+# the figure) and the benchmark's value.
+STUDIES, OWN, LAB, POPULATION = "studies-cpu", "own_model-cpu", "lab-cpu", "population-cpu-xeon"
+
+
+def _study(name: str, key: str = "seconds"):
+    return lambda: _row(_benchmark(STUDIES), name)[key]
+
+
+def _speedup(data: str):
+    rate = lambda engine: _row(_benchmark(OWN), f"mlp on {data}, {engine}")["model_epochs_per_second"]  # noqa: E731
+    return lambda: rate("population") / rate("loop")
+
+
+FIGURES = [
+    ("compare --hold", r"\(([\d.]+) s for the 45 runs", _study("compare_hold")),
+    ("compare", r"against ([\d.]+) s for the 25 of a plain `compare`", _study("compare")),
+    ("compare bare", r"takes a plain `compare` down to ([\d.]+) s", _study("compare_bare")),
+    ("nqm", r"exactly \(([\d.]+) s, [\d.]+ s of it the search\)", _study("nqm")),
+    ("nqm search", r"exactly \([\d.]+ s, ([\d.]+) s of it the search\)",
+     lambda: _benchmark(STUDIES)["nqm_search_seconds"]),
+    ("sweep", r"configurations\) runs in ([\d.]+) s", _study("sweep")),
+    ("velocity", r"epochs per way\) takes ([\d.]+) s", _study("velocity")),
+    ("batch-study model-epochs", r"The first trains ([\d,]+) model-epochs", _study("batch_study", "model_epochs")),
+    ("batch-study", r"model-epochs in ([\d.]+) s \(report included\)", _study("batch_study")),
+    ("cnn rate", r"CNN trains ([\d.]+) model-epochs per second",
+     lambda: _row(_benchmark(OWN), "cnn on digits")["model_epochs_per_second"]),
+    ("population vs loop, digits", r"it is (\d+)× faster on the digits", _speedup("digits")),
+    ("population vs loop, spiral", r"and (\d+)× on the spiral", _speedup("spiral")),
+    ("cnn example", r"so the 150 model-epochs above take about (\d+) s",
+     lambda: 150 / _row(_benchmark(OWN), "cnn on digits")["model_epochs_per_second"]),
+    ("lab first curves", r"the first curves are drawn ([\d.]+) s after a change",
+     lambda: _benchmark(LAB)["browser"]["first_redraw_s"]["median"]),
+    ("lab complete", r"regions and table drawn, after ([\d.]+) s",
+     lambda: _benchmark(LAB)["browser"]["finished_s"]["median"]),
+    ("lab server", r"the server has it all sent after ([\d.]+) s", lambda: _benchmark(LAB)["wire"]["done_s"]["median"]),
+    ("population, seed lab", r"lab's five runs take ([\d.]+) s",
+     lambda: _benchmark(POPULATION)["notebook"]["inertia_compare_s"]),
+    ("notebook, seed lab", r"instead of the notebook's ([\d.]+) s",
+     lambda: _benchmark(POPULATION)["notebook"]["notebook_protocol_s"]),
+    ("population rate", r"a population of 1,000 members trains ([\d,]+) model-epochs per second",
+     lambda: next(r for r in _benchmark(POPULATION)["scaling"] if r["size"] == 1000)["model_epochs_per_s"]),
+]
+
+
+@pytest.mark.parametrize("label, pattern, value", FIGURES, ids=[label for label, _, _ in FIGURES])
+def test_figures_quoted_are_the_benchmarks(label, pattern, value):
+    """Each time and rate the README quotes is what the benchmark that measured it wrote, to the digits quoted."""
+    found = re.search(pattern, " ".join(README.split()))
+    assert found, pattern
+    quoted = found.group(1).replace(",", "")
+    places = len(quoted.split(".")[1]) if "." in quoted else 0
+    assert float(quoted) == round(value(), places), (pattern, quoted, value())
+
+
+def test_the_machine_the_times_were_taken_on_is_named():
+    for name in (STUDIES, OWN, LAB, POPULATION):
+        result = _benchmark(name)
+        machine = result.get("machine") or result.get("cpu")
+        assert (machine["cpu"] if isinstance(machine, dict) else machine) in README
