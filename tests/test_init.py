@@ -82,6 +82,15 @@ def test_seeds_tensors_and_positions_are_uncorrelated():
     assert abs(lagged) < 5 / math.sqrt(draws.size)
 
 
+@pytest.mark.parametrize("count, fan_in", [(0, 1), (1, 1), (7, 3), (1000, 50), (4097, 4096)])
+def test_the_compiled_loop_makes_the_tensor_operations_numbers(count, fan_in):
+    """The CPU's compiled loop against the tensor-operation path other devices take, bit for bit."""
+    words = init.seed_words([0, 1, -1, 2**31, 2**32 - 1, 2**40 + 3, -(2**63), 123456789], "cpu")
+    for tensor in (0, 1, 5, 1000):
+        compiled = init.uniform(words, tensor, count, fan_in)
+        assert torch.equal(compiled, init._uniform(words, tensor, count, fan_in))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_the_device_makes_the_same_numbers():  # pragma: no cover - run on a GPU machine
     cpu = init.population_weights([2, 50, 3], range(100))

@@ -1,7 +1,7 @@
 """Build the compiled CPU kernels inertia ships (src/inertia/_jit), so that a first run loads them instead of
 waiting for numba to compile (see inertia.jit for the target and the cache).
 
-Run it after changing a compiled module (population/kernels.py, population/deep_kernels.py, shuffle.py,
+Run it after changing a compiled module (population/kernels.py, population/deep_kernels.py, shuffle.py, init.py,
 studies/nqm_kernel.py, or what they call) and commit the files it writes; tests/test_jit.py fails while a
 shipped kernel is older than its source. It compiles, in a fresh process with an empty cache, every signature
 inertia's commands use (float32 and float64, one hidden layer and deeper), for the portable x86-64-v4 target

@@ -2,7 +2,8 @@
 
 Every engine (``fit`` through :class:`inertia.models.MLP`, the population engines on CPU and GPU) starts a
 seed's network from the numbers defined here, made on the device where training runs, for a whole population in
-a few tensor operations and without any generator state. The distribution is ``nn.Linear``'s default,
+a few tensor operations and without any generator state (on the CPU, one compiled loop at a few nanoseconds a
+weight; elsewhere tensor operations on the device). The distribution is ``nn.Linear``'s default,
 U(−b, b) with b = 1/√fan_in, on a grid of 2²⁴ equally spaced points (as fine as a float32 uniform draw):
 
     key      = h(seed)                                    seed folded to 32 bits as in inertia.shuffle
@@ -24,6 +25,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from numba import njit
+
+from inertia import jit  # noqa: F401 - the target and cache of inertia's compiled code, set before any compiles
+from inertia.shuffle import _hash
 
 MASK = 0xFFFFFFFF
 GOLDEN = 0x9E3779B9
@@ -50,26 +55,50 @@ def seed_words(seeds, device) -> torch.Tensor:
     return torch.from_numpy(words.astype(np.int64)).to(device)
 
 
-BLOCK = 1 << 18  # values computed at a time: the integer temporaries stay in cache rather than in fresh pages
+BLOCK = 1 << 24  # values computed at a time by tensor operations: their int64 temporaries stay bounded
 
 
 def uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch.Tensor:
     """``count`` values of tensor number ``tensor`` (bound 1/√fan_in) for each seed word: float32
-    (len(words), count)."""
+    (len(words), count). On the CPU a compiled loop (:func:`_fill_uniform`); on other devices tensor operations
+    (:func:`_uniform`); the same bits either way."""
     out = torch.empty((len(words), count), dtype=torch.float32, device=words.device)
-    rows = max(1, (BLOCK if words.device.type == "cpu" else BLOCK << 6) // max(count, 1))
+    if words.device.type == "cpu":
+        salt = np.uint64((GOLDEN * (tensor + 1)) & MASK)
+        _fill_uniform(out.numpy(), words.numpy().astype(np.uint64), salt, _bound(fan_in))
+        return out
+    rows = max(1, BLOCK // max(count, 1))
     for lo in range(0, len(words), rows):
         out[lo : lo + rows] = _uniform(words[lo : lo + rows], tensor, count, fan_in)
     return out
 
 
+def _bound(fan_in: int) -> np.float32:
+    return np.float32(1.0 / math.sqrt(fan_in))
+
+
+@njit(cache=True)
+def _fill_uniform(out, words, salt, bound):
+    """The module docstring's formula for ``out[p, i]`` (float32), seed word ``words[p]`` (uint64 below 2³²),
+    ``salt`` = 0x9E3779B9 · (t + 1) mod 2³² for tensor t; the unit value is exact in float32 and its product with
+    ``bound`` one rounding, as in :func:`_uniform`."""
+    mask = np.uint64(0xFFFFFFFF)
+    for p in range(out.shape[0]):
+        k = _hash(_hash(words[p]) ^ salt)
+        row = out[p]
+        for i in range(out.shape[1]):
+            bits = _hash((_hash(np.uint64(i) ^ k) + k) & mask) >> np.uint64(8)
+            row[i] = np.float32(np.int64(bits) * 2 + 1 - (1 << 24)) * np.float32(2.0**-24) * bound
+
+
 def _uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch.Tensor:
+    """:func:`uniform`'s values as tensor operations on ``words``' device (int64, values below 2³²)."""
     key = hash32(words)[:, None]
     k = hash32(key ^ ((GOLDEN * (tensor + 1)) & MASK))
     i = torch.arange(count, device=words.device, dtype=torch.int64)[None, :]
     bits = hash32((hash32(i ^ k) + k) & MASK) >> 8
     unit = (2 * bits + 1 - (1 << 24)).to(torch.float32) * 2.0**-24
-    return unit * torch.tensor(1.0 / math.sqrt(fan_in), dtype=torch.float32, device=words.device)
+    return unit * torch.tensor(_bound(fan_in), dtype=torch.float32, device=words.device)
 
 
 def population_weights(layers: Sequence[int], seeds, device="cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:
