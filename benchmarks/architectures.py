@@ -15,7 +15,8 @@ points; CUDA, the device's fp32 FMA rate (SMs × 128 lanes × 2 × the highest S
 
 Each point runs in a fresh process (its peak resident memory, VmHWM, is its own). *End to end* is the whole
 ``train_population`` call (initial weights, every epoch, results on the host), with the kernel already
-compiled (start-up is benchmarks/startup.py's); *once running* is per epoch after the first. JAX's end to end
+compiled (start-up is benchmarks/startup.py's); *once running* is per epoch after the first; *host work* per
+member is the end-to-end time less the epochs at the once-running pace, over the members. JAX's end to end
 includes its compilation, which it repeats in every process, also given on its own.
 
     python benchmarks/architectures.py [--json] [--sizes 1000] [--epochs 3] [--device cpu|cuda]
@@ -105,7 +106,7 @@ def main() -> None:
     parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
     parser.add_argument("--no-jax", action="store_true", help="leave the JAX baseline out")
     args = parser.parse_args()
-    from benchmarks.common import cpu_model, cpu_peak, dataset_for, gpu_peak
+    from benchmarks.common import cpu_model, cpu_peak, dataset_for, gpu_peak, host_us_per_member
     from benchmarks.jax_baseline import available
 
     jax = not args.no_jax and available()
@@ -125,6 +126,8 @@ def main() -> None:
                      "mflop_per_model_epoch": flops / 1e6}
             ours = in_fresh_process("inertia", layers, size, args.epochs, args.device)
             point["inertia"] = dict(ours, model_epochs_per_s=size * args.epochs / ours["seconds"],
+                                    host_us_per_member=host_us_per_member(ours["seconds"], ours["epoch_seconds"],
+                                                                          args.epochs, size),
                                     steady_model_epochs_per_s=size / ours["epoch_seconds"],
                                     gflops=flops * size * args.epochs / ours["seconds"] / 1e9,
                                     steady_gflops=flops * size / ours["epoch_seconds"] / 1e9)
@@ -158,7 +161,8 @@ def report(args, point) -> None:
     line = (f"{point['architecture']:>8} {point['layers']!s:<20} P={point['size']:>7,}: inertia "
             f"{i['model_epochs_per_s']:>9,.0f} model-epochs/s end to end, "
             f"{i['steady_model_epochs_per_s']:>9,.0f} once running ({i['gflops']:.1f} / "
-            f"{i['steady_gflops']:.1f} GFLOP/s), peak RSS {i['peak_rss_mib']:.0f} MiB")
+            f"{i['steady_gflops']:.1f} GFLOP/s), host work {i['host_us_per_member']:.1f} µs per member, "
+            f"peak RSS {i['peak_rss_mib']:.0f} MiB")
     if "jax" in point:
         j = point["jax"]
         line += (f"; JAX {j['model_epochs_per_s']:,.0f} end to end (compile {j['compile_s']:.1f} s), "

@@ -36,6 +36,12 @@ def gpu_peak() -> float:
     return properties.multi_processor_count * 128 * 2 * float(clock) * 1e6 / 1e9
 
 
+def host_us_per_member(seconds: float, epoch_seconds: float, epochs: int, size: int) -> float:
+    """Microseconds per member outside the epochs (checks, rules, initial weights, histories, results): the end to
+    end time less ``epochs`` epochs at the once-running pace, over the members."""
+    return max(seconds - epochs * epoch_seconds, 0.0) / size * 1e6
+
+
 def timed(fn) -> float:
     started = time.perf_counter()
     fn()

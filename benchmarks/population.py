@@ -9,7 +9,8 @@ Sections (each baseline runs beside inertia in the same process; ratios are what
   vmap       torch.func's ensembling recipe (stack_module_state + vmap + grad, one lr and momentum for all)
              against inertia's population at P models, same epochs
   scaling    inertia's throughput (model-epochs/s) and peak resident memory at each P, each P in a fresh
-             process; end to end (initial weights included) and once running (per epoch after the first)
+             process; end to end (initial weights included) and once running (per epoch after the first), and
+             the host work per member: the end-to-end time less the epochs at the once-running pace
   optimizers momentum, plain SGD, QHM, Adam, AdamW and RMSprop populations of P members in one process,
              in turns (each timed --repeats times, the median kept): time per model-epoch and its ratio to
              momentum's
@@ -144,12 +145,16 @@ def inertia_population(size: int, epochs: int, device: str, engine: str, *, stea
 def scaling_point(size: int, epochs: int, device: str, engine: str, repeats: int = 1,
                   optimizer: str = "momentum") -> dict:
     """One P in a fresh process, so its peak resident memory (VmHWM, which exec resets) is its own; with
-    ``repeats``, that many processes, reporting the median times and the largest peaks."""
+    ``repeats``, that many processes, reporting the median times and the largest peaks; and the host work per
+    member (everything outside the epochs)."""
+    from benchmarks.common import host_us_per_member
+
     if repeats > 1:
         points = [scaling_point(size, epochs, device, engine, optimizer=optimizer) for _ in range(repeats)]
         middle = sorted(points, key=lambda p: p["seconds"])[repeats // 2]
         point = dict(middle, repeats=repeats, epoch_seconds=statistics.median(p["epoch_seconds"] for p in points))
         point["steady_model_epochs_per_s"] = size / point["epoch_seconds"]
+        point["host_us_per_member"] = host_us_per_member(point["seconds"], point["epoch_seconds"], epochs, size)
         for key in ("peak_rss_mib", "peak_gpu_mib"):
             point[key] = None if middle[key] is None else max(p[key] for p in points)
         return point
@@ -167,7 +172,8 @@ def scaling_point(size: int, epochs: int, device: str, engine: str, repeats: int
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     point = json.loads(out.stdout.strip().splitlines()[-1])
     point.update(size=size, epochs=epochs, model_epochs_per_s=size * epochs / point["seconds"],
-                 steady_model_epochs_per_s=size / point["epoch_seconds"])
+                 steady_model_epochs_per_s=size / point["epoch_seconds"],
+                 host_us_per_member=host_us_per_member(point["seconds"], point["epoch_seconds"], epochs, size))
     return point
 
 
@@ -225,6 +231,7 @@ def main() -> None:
             gpu = f", GPU peak {point['peak_gpu_mib']:.0f} MiB" if point["peak_gpu_mib"] else ""
             report(args, f"P={size:>7,}: {point['model_epochs_per_s']:>10,.0f} model-epochs/s end to end, "
                          f"{point['steady_model_epochs_per_s']:>10,.0f} per s once running, "
+                         f"host work {point['host_us_per_member']:.1f} µs per member, "
                          f"peak RSS {point['peak_rss_mib']:.0f} MiB{gpu}")
     if "optimizers" in sections:
         size, epochs = args.optimizer_size, args.optimizer_epochs
