@@ -41,7 +41,7 @@ def test_epochs_to_target():
     assert np.isnan(epochs_to_target([0.5, 0.6], 0.9))
 
 
-def test_mean_ci_rows_is_mean_ci_of_each_row():
+def test_mean_ci_rows_is_scipys_t_interval_of_each_row():
     rng = np.random.default_rng(3)
     values = rng.normal(size=(40, 6))
     values[rng.random(values.shape) < 0.2] = np.nan
@@ -50,10 +50,14 @@ def test_mean_ci_rows_is_mean_ci_of_each_row():
     values[5, :2] = [1.0, 1.0]              # two equal values, the rest finite too
     mean, low, high, n = mean_ci_rows(values)
     for i, row in enumerate(values):
-        expected = mean_ci(row)
-        assert n[i] == expected.n
-        np.testing.assert_allclose([mean[i], low[i], high[i]], [expected.mean, expected.low, expected.high],
+        finite = row[np.isfinite(row)]
+        assert n[i] == finite.size
+        centre = finite.mean() if finite.size else np.nan
+        half = stats.t.ppf(0.975, finite.size - 1) * stats.sem(finite) if finite.size > 1 else np.nan
+        np.testing.assert_allclose([mean[i], low[i], high[i]], [centre, centre - half, centre + half],
                                    rtol=1e-12, equal_nan=True)
+        one = mean_ci(row)  # the one-row case
+        np.testing.assert_array_equal([one.n, one.mean, one.low, one.high], [n[i], mean[i], low[i], high[i]])
 
 
 def test_by_epoch_pads_epochs_with_fewer_runs():

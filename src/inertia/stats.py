@@ -31,23 +31,16 @@ class Estimate:
 
 
 def mean_ci(values, level: float = 0.95) -> Estimate:
-    """Mean of the finite ``values`` and its t-interval; NaN bounds when fewer than two values."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    n = values.size
-    if n == 0:
-        return Estimate(np.nan, np.nan, np.nan, 0, level)
-    mean = float(values.mean())
-    if n == 1:
-        return Estimate(mean, np.nan, np.nan, 1, level)
-    half = float(_t_quantile(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
-    return Estimate(mean, mean - half, mean + half, n, level)
+    """Mean of the finite ``values`` and its t-interval; NaN bounds when fewer than two values (the mean too when
+    there is none)."""
+    mean, low, high, n = mean_ci_rows(np.ravel(np.asarray(values, dtype=float))[None, :], level)
+    return Estimate(float(mean[0]), float(low[0]), float(high[0]), int(n[0]), level)
 
 
 def mean_ci_rows(values, level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`mean_ci` of every row of the 2-D ``values`` at once (non-finite entries left out, as there):
-    arrays ``mean``, ``low``, ``high`` and ``n`` with one entry per row. What a curve's band over seeds needs,
-    epoch by epoch, without a call per epoch."""
+    """:func:`mean_ci` of every row of the 2-D ``values`` at once (non-finite entries left out): arrays ``mean``,
+    ``low``, ``high`` and ``n`` with one entry per row. What a curve's band over seeds needs, epoch by epoch,
+    without a call per epoch; :func:`mean_ci` is its one-row case."""
     values = np.atleast_2d(np.asarray(values, dtype=float))
     finite = np.isfinite(values)
     n = finite.sum(axis=1)
