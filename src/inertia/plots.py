@@ -175,7 +175,6 @@ def decision_regions(models: Mapping[float, torch.nn.Module], dataset: Dataset, 
     return figure
 
 
-
 def named_curves(curves: Mapping[str, np.ndarray], ylabel: str, title: str, log: bool = False) -> Figure:
     """One line per named curve against epoch (e.g. the same task trained several ways)."""
     figure = Figure(figsize=(7.5, 4.5), layout="constrained")
