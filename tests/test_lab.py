@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 from browser import toolbars_cover_nothing
+from lab_stream import read_events
 from tolerances import F32_EVALUATION
 
 import inertia
@@ -51,15 +52,7 @@ def lab():
 
 
 def events(url: str, timeout: float = 60) -> list[tuple[str, dict]]:
-    out, event = [], None
-    with urllib.request.urlopen(signed(url), timeout=timeout) as response:
-        for raw in response:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                out.append((event, json.loads(line[6:])))
-    return out
+    return read_events(signed(url), timeout)
 
 
 def test_settings_read_check_and_write_back():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lab_stream import read_events
 
 MEMORY_CAP = 1536 << 20  # bytes of data memory the server may use: a model of 40,000 × 40,000 weights is 6.4 GB
 
@@ -54,15 +55,7 @@ class Server:
         return {key: int(status[key].split()[0]) // 1024 for key in ("VmRSS", "VmHWM")}
 
     def events(self, query: str, timeout: float = 60) -> list[tuple[str, dict]]:
-        out, event = [], None
-        with urllib.request.urlopen(f"{self.base}/api/run?{query}&token={self.token}", timeout=timeout) as response:
-            for raw in response:
-                line = raw.decode().rstrip("\n")
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("data: "):
-                    out.append((event, json.loads(line[6:])))
-        return out
+        return read_events(f"{self.base}/api/run?{query}&token={self.token}", timeout)
 
     def request(self, path: str, *, body: bytes | None = None, headers: dict | None = None):
         request = urllib.request.Request(f"{self.base}{path}", data=body, headers=headers or {},
