@@ -93,6 +93,13 @@ def run(command: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProc
     return done
 
 
+def run_and_check(command: str, folder: Path) -> None:
+    """Run ``command`` and every check of what the README says it gives (CHECKS, below)."""
+    done = run(command, folder)
+    for check in CHECKS.get(command, ()):
+        check(done, folder)
+
+
 def test_the_readme_has_what_this_test_reads():
     assert len(BASH) >= 4 and len(PYTHON) >= 4 and len(SPANS) >= 10
     assert "inertia compare --lr 1e6" in SPANS and "inertia lab" in SPANS
@@ -117,9 +124,7 @@ def test_every_command_block_runs(line, block, folder):
     for command in commands(block):
         if command.startswith("pip install") or "pytest" in command:
             continue  # test_install_lines_are_what_ci_runs
-        done = run(command, folder)
-        for check in CHECKS.get(command, ()):
-            check(done, folder)
+        run_and_check(command, folder)
 
 
 IN_BLOCKS = {c for _, block in BASH for c in commands(block)}
@@ -128,9 +133,7 @@ IN_BLOCKS = {c for _, block in BASH for c in commands(block)}
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [s for s in SPANS if s not in SKIPPED and s not in IN_BLOCKS])
 def test_every_command_in_the_text_runs(command, folder):
-    done = run(command, folder)
-    for check in CHECKS.get(command, ()):
-        check(done, folder)
+    run_and_check(command, folder)
 
 
 @pytest.mark.slow
