@@ -24,6 +24,7 @@ TensorBoard alike):
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -107,3 +108,43 @@ def epochs_to(history, name: str, value: float, diverged_at: int | None = None) 
     if len(curve) == 0:
         return math.nan
     return epochs_to_target(reached(name, curve, value), True)
+
+
+def summarize_columns(metrics: dict, epochs_run, diverged_at, initial_loss, targets: dict | None = None) -> dict:
+    """:func:`summarize` for a whole population at once: ``metrics`` maps each metric to a (runs, epochs) array
+    (NaN after a run's history ends), ``epochs_run`` is each history's length, ``diverged_at`` the epoch the rule
+    fired (−1: never), ``initial_loss`` the loss before training. Returns each summary key (and
+    ``epochs_to_<name>`` for ``targets``) as an array over the runs (``status`` of strings; ``diverged_at`` −1
+    where :func:`summarize` gives None)."""
+    runs = np.arange(len(epochs_run))
+    last = np.maximum(np.asarray(epochs_run) - 1, 0)
+    diverged = np.asarray(diverged_at) >= 0
+    initial = np.asarray(initial_loss, dtype=float)
+    loss, accuracy = metrics["loss"], metrics["accuracy"]
+    final = loss[runs, last]
+    with np.errstate(invalid="ignore"):
+        stalled = np.isfinite(initial) & ~(final < initial)
+    out = {"status": np.where(diverged, "diverged", np.where(stalled, "no_progress", "ok")),
+           "initial_loss": initial, "diverged_at": np.asarray(diverged_at)}
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: diverged runs, masked below
+        values = {"final_loss": final, "best_loss": np.nanmin(loss, axis=1),
+                  "final_accuracy": accuracy[runs, last], "best_accuracy": np.nanmax(accuracy, axis=1),
+                  "final_batch_loss": metrics["batch_loss_last"][runs, last]}
+    out |= {key: np.where(diverged, np.nan, value) for key, value in values.items()}
+    for name, value in (targets or {}).items():
+        out[f"epochs_to_{name}"] = epochs_to_columns(metrics, name, value, diverged_at)
+    return out
+
+
+def epochs_to_columns(metrics: dict, name: str, value: float, diverged_at) -> np.ndarray:
+    """:func:`epochs_to` for every run at once (``metrics`` and ``diverged_at`` as :func:`summarize_columns`
+    takes them)."""
+    if name not in TARGETS:
+        raise ValueError(f"unknown target {name!r} (allowed: {', '.join(TARGETS)})")
+    if name not in metrics:
+        raise ValueError(f"this run recorded no {name}: it was trained without a held-out split")
+    hits = reached(name, metrics[name], value)
+    diverged_at = np.asarray(diverged_at)
+    hits &= (diverged_at < 0)[:, None] | (np.arange(hits.shape[1])[None, :] < diverged_at[:, None])
+    return np.where(hits.any(axis=1), hits.argmax(axis=1) + 1.0, np.nan)

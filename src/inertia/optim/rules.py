@@ -111,6 +111,15 @@ class Momentum:
         check_each(check_hyperparameters, self.lr, self.momentum, self.dampening, self.nesterov,
                     self.weight_decay, self.form)
 
+    def invalid(self) -> np.ndarray:
+        lr, mu, d, wd = _floats(self.lr, self.momentum, self.dampening, self.weight_decay)
+        bad = ~(lr >= 0) | _outside(mu, 0, 1, upper_open=True) | ~(wd >= 0) | _outside(d, 0, 1)
+        if self.nesterov:
+            bad |= (mu <= 0) | (d != 0)
+        if self.form == "ema":
+            bad |= d != 0
+        return bad | (self.form not in FORMS)
+
     def update(self, lr, t) -> Update:
         mu, nesterov = self.momentum, self.nesterov
         common = {"sign": -1.0 if self.maximize else 1.0, "decay": self.weight_decay}
@@ -152,6 +161,10 @@ class QHM:
         check_range(self.nu, "nu", 0.0, 1.0)
         check_nonnegative(self.weight_decay, "weight_decay")
 
+    def invalid(self) -> np.ndarray:
+        lr, beta, nu, wd = _floats(self.lr, self.beta, self.nu, self.weight_decay)
+        return _bad_lr(lr) | _outside(beta, 0, 1, upper_open=True) | _outside(nu, 0, 1) | ~(wd >= 0)
+
     def update(self, lr, t) -> Update:
         return Update(sign=-1.0 if self.maximize else 1.0, decay=self.weight_decay, m_keep=self.beta,
                       m_take=1 - self.beta, g_coef=lr * (1 - self.nu), m_coef=lr * self.nu)
@@ -180,6 +193,11 @@ class Adam:
         check_range(self.beta2, "beta parameter at index 1", 0.0, 1.0, upper_open=True)
         check_nonnegative(self.eps, "epsilon value")
         check_nonnegative(self.weight_decay, "weight_decay value")
+
+    def invalid(self) -> np.ndarray:
+        lr, beta1, beta2, eps, wd = _floats(self.lr, self.beta1, self.beta2, self.eps, self.weight_decay)
+        return (_bad_lr(lr) | _outside(beta1, 0, 1, upper_open=True) | _outside(beta2, 0, 1, upper_open=True)
+                | ~(eps >= 0) | ~(wd >= 0))
 
     def update(self, lr, t) -> Update:
         t = t + 1
@@ -228,6 +246,10 @@ class RMSprop:
         check_nonnegative(self.weight_decay, "weight_decay value")
         check_each(check_momentum, self.momentum)
 
+    def invalid(self) -> np.ndarray:
+        lr, alpha, eps, wd, mu = _floats(self.lr, self.alpha, self.eps, self.weight_decay, self.momentum)
+        return _bad_lr(lr) | _outside(alpha, 0, 1) | ~(eps >= 0) | ~(wd >= 0) | _outside(mu, 0, 1, upper_open=True)
+
     def update(self, lr, t) -> Update:
         centered = self.centered * 1.0  # a bool, or booleans over members, as 0.0 or 1.0
         return Update(sign=-1.0 if self.maximize else 1.0, decay=self.weight_decay, v_keep=self.alpha,
@@ -236,6 +258,43 @@ class RMSprop:
 
 
 OPTIMIZERS = {rule.kind: rule for rule in (Momentum, QHM, Adam, AdamW, RMSprop)}
+
+
+# --- checks over members -----------------------------------------------------------------------------------
+#
+# Each rule's ``invalid()`` is its ``check()`` as vector operations: a boolean per member (the hyperparameters
+# broadcast together), true exactly where that member's own ``check()`` raises (tests hold the two equal).
+
+
+def _floats(*values) -> list[np.ndarray]:
+    return [np.asarray(v, dtype=np.float64) for v in values]
+
+
+def _outside(values: np.ndarray, low: float, high: float, upper_open: bool = False) -> np.ndarray:
+    return ~((values >= low) & ((values < high) if upper_open else (values <= high)))
+
+
+def _bad_lr(lr: np.ndarray) -> np.ndarray:
+    return ~(np.isfinite(lr) & (lr >= 0))
+
+
+def row(rule, index: int):
+    """Member ``index``'s own rule, with plain numbers, from a rule whose hyperparameters are arrays."""
+    return type(rule)(**{f.name: _item(getattr(rule, f.name), index) for f in fields(rule)})
+
+
+def _item(value, index: int):
+    return value[index].item() if isinstance(value, np.ndarray) and value.ndim else value
+
+
+def check_rows(rule) -> None:
+    """Check a rule whose hyperparameters are arrays over members in a few vector operations; the first member
+    that fails raises its own :meth:`check`'s error, prefixed with ``member i:``."""
+    for index in np.flatnonzero(rule.invalid()):
+        try:
+            row(rule, int(index)).check()
+        except ValueError as exc:
+            raise ValueError(f"member {index}: {exc}") from None
 
 
 def parse(text: str):
