@@ -60,12 +60,11 @@ BLOCK = 1 << 24  # values computed at a time by tensor operations: their int64 t
 
 def uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch.Tensor:
     """``count`` values of tensor number ``tensor`` (bound 1/√fan_in) for each seed word: float32
-    (len(words), count). On the CPU a compiled loop (:func:`_fill_uniform`); on other devices tensor operations
+    (len(words), count). On the CPU a compiled loop (:func:`_fill`); on other devices tensor operations
     (:func:`_uniform`); the same bits either way."""
     out = torch.empty((len(words), count), dtype=torch.float32, device=words.device)
     if words.device.type == "cpu":
-        salt = np.uint64((GOLDEN * (tensor + 1)) & MASK)
-        _fill_uniform(out.numpy(), words.numpy().astype(np.uint64), salt, _bound(fan_in))
+        _fill(out.numpy(), words.numpy().astype(np.uint64), _salt(tensor), _bound(fan_in), 0, count, 1, False)
         return out
     rows = max(1, BLOCK // max(count, 1))
     for lo in range(0, len(words), rows):
@@ -77,18 +76,33 @@ def _bound(fan_in: int) -> np.float32:
     return np.float32(1.0 / math.sqrt(fan_in))
 
 
+def _salt(tensor: int) -> np.uint64:
+    return np.uint64((GOLDEN * (tensor + 1)) & MASK)
+
+
 @njit(cache=True)
-def _fill_uniform(out, words, salt, bound):
-    """The module docstring's formula for ``out[p, i]`` (float32), seed word ``words[p]`` (uint64 below 2³²),
+def _fill(out, words, salt, bound, at, rows, columns, transposed):
+    """The module docstring's formula for the values of one tensor (``rows`` × ``columns``, position
+    i = r·columns + c), seed word ``words[p]`` (uint64 below 2³²) in row ``p`` of ``out`` from column ``at``:
+    value i at ``at + i``, or with ``transposed`` at ``at + c·rows + r`` (the tensor stored (columns, rows)).
     ``salt`` = 0x9E3779B9 · (t + 1) mod 2³² for tensor t; the unit value is exact in float32 and its product with
-    ``bound`` one rounding, as in :func:`_uniform`."""
-    mask = np.uint64(0xFFFFFFFF)
+    ``bound`` one rounding, as in :func:`_uniform`, then stored in ``out``'s dtype (exactly, in float64)."""
     for p in range(out.shape[0]):
         k = _hash(_hash(words[p]) ^ salt)
         row = out[p]
-        for i in range(out.shape[1]):
-            bits = _hash((_hash(np.uint64(i) ^ k) + k) & mask) >> np.uint64(8)
-            row[i] = np.float32(np.int64(bits) * 2 + 1 - (1 << 24)) * np.float32(2.0**-24) * bound
+        if transposed:  # in the order of the stores
+            for c in range(columns):
+                for r in range(rows):
+                    row[at + c * rows + r] = _value(r * columns + c, k, bound)
+        else:
+            for i in range(rows * columns):
+                row[at + i] = _value(i, k, bound)
+
+
+@njit(cache=True, inline="always")
+def _value(i, k, bound):
+    bits = _hash((_hash(np.uint64(i) ^ k) + k) & np.uint64(0xFFFFFFFF)) >> np.uint64(8)
+    return np.float32(np.int64(bits) * 2 + 1 - (1 << 24)) * np.float32(2.0**-24) * bound
 
 
 def _uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch.Tensor:
@@ -99,6 +113,22 @@ def _uniform(words: torch.Tensor, tensor: int, count: int, fan_in: int) -> torch
     bits = hash32((hash32(i ^ k) + k) & MASK) >> 8
     unit = (2 * bits + 1 - (1 << 24)).to(torch.float32) * 2.0**-24
     return unit * torch.tensor(_bound(fan_in), dtype=torch.float32, device=words.device)
+
+
+def flat_population_weights(layers: Sequence[int], seeds, rows: Sequence[bool], dtype=np.float32) -> np.ndarray:
+    """:func:`population_weights` on the CPU written straight into one row per member (``dtype``): per layer its
+    weight, held as ``nn.Linear`` holds it (out, in) where ``rows`` says so and transposed (in, out) elsewhere,
+    then its bias (the flat layout of :func:`inertia.population.layout.flat_weights`)."""
+    words = seed_words(np.atleast_1d(seeds), "cpu").numpy().astype(np.uint64)
+    sizes = [(n_in + 1) * n_out for n_in, n_out in itertools.pairwise(layers)]
+    out = np.empty((len(words), sum(sizes)), dtype=dtype)
+    at = 0
+    for layer, ((n_in, n_out), held) in enumerate(zip(itertools.pairwise(layers), rows)):
+        bound = _bound(n_in)
+        _fill(out, words, _salt(2 * layer), bound, at, n_out, n_in, not held)
+        _fill(out, words, _salt(2 * layer + 1), bound, at + n_in * n_out, n_out, 1, False)
+        at += sizes[layer]
+    return out
 
 
 def population_weights(layers: Sequence[int], seeds, device="cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -11,8 +11,14 @@ Members are trained in chunks sized from a memory budget. A member that diverges
 :mod:`inertia.outcome`, the same one ``fit`` applies) is marked diverged at that epoch and frozen; the others
 are unaffected (no computation mixes members).
 
-The package: this module holds the public API (:class:`Member`, :func:`train_population`, the result) and
-the choice of engine; :mod:`~inertia.population.memory` the memory model that sizes chunks;
+A population is held as columns, never as one Python object per member unless asked:
+:mod:`~inertia.population.columns` the members (:class:`Members`: one array per hyperparameter, checked in a few
+vector operations; :class:`Member` lists are read into it), :mod:`~inertia.population.result` the results
+(:class:`PopulationResult`: one (members, epochs) array per metric, weights stacked per layer, with histories,
+models and DataFrames made on demand).
+
+The package: this module holds :func:`train_population` and the choice of engine;
+:mod:`~inertia.population.memory` the memory model that sizes chunks;
 :mod:`~inertia.population.layout` what every engine shares (activation codes, the flat weight layout, the
 rows of an optimizer's state slots, the :class:`~inertia.population.layout.Task`);
 :mod:`~inertia.population.chunk` the chunk every engine extends (coefficients from the rule, records, the
@@ -29,21 +35,19 @@ import atexit
 import gc
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from inertia import outcome
-from inertia.arguments import check_bool, check_layers, check_positive_int, check_seed, layers_for
+from inertia.arguments import check_bool, check_layers, check_positive_int, layers_for
 from inertia.data import Dataset
-from inertia.models import MLP, resolve_device
-from inertia.optim import rules
-from inertia.optim.schedules import Constant
+from inertia.models import resolve_device
+from inertia.population.columns import Member, Members
 from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
-from inertia.train import History
+from inertia.population.result import PopulationResult
 
 DTYPES = (torch.float32, torch.float64)
 
@@ -51,6 +55,7 @@ __all__ = [
     "ACTIVATIONS",
     "ENGINES",
     "Member",
+    "Members",
     "PopulationResult",
     "choose_engine",
     "chunk_sizes",
@@ -63,61 +68,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Member:
-    """One model's hyperparameters and seed. By default its optimizer is momentum
-    (:class:`inertia.optim.rules.Momentum` with ``lr``, ``momentum``, ``dampening``, ``weight_decay`` and the
-    population's form, Nesterov and maximize); ``optimizer`` may instead hold any rule of :mod:`inertia.optim.rules`
-    (``rules.Adam(lr=1e-3)``, ``rules.QHM(0.1, 0.9, 0.7)``, ...), whose own fields then apply. ``schedule`` (an
-    :mod:`inertia.optim.schedules` schedule) overrides the learning rate."""
-
-    lr: float = 0.1
-    momentum: float = 0.0
-    dampening: float = 0.0
-    weight_decay: float = 0.0
-    seed: int = 0
-    schedule: object | None = None
-    optimizer: object | None = None
-
-    def rule(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False):
-        """The member's optimizer rule (see the class docstring)."""
-        if self.optimizer is not None:
-            return self.optimizer
-        return rules.Momentum(self.lr, self.momentum, self.dampening, self.weight_decay, nesterov, maximize, form)
-
-    def rate(self):
-        if self.schedule is not None:
-            return self.schedule
-        return Constant(self.optimizer.lr if self.optimizer is not None else self.lr)
-
-
-@dataclass
-class PopulationResult:
-    """Histories in member order, and the trained weights (on the CPU) to rebuild any member's model."""
-
-    members: list[Member]
-    histories: list[History]
-    layers: list[int]
-    activation: str
-    weights: list[list[tuple[torch.Tensor, torch.Tensor]]]
-    snapshots: dict[int, list[list[tuple[torch.Tensor, torch.Tensor]]]] = field(default_factory=dict)
-
-    def model(self, index: int, epoch: int | None = None) -> MLP:
-        """Member ``index``'s trained network as an :class:`~inertia.models.MLP`; with ``epoch``, as it was
-        after that epoch (one of the ``snapshots`` asked of :func:`train_population`)."""
-        weights = self.weights[index] if epoch is None else self.snapshots[epoch][index]
-        model = MLP(self.layers, self.activation).to(weights[0][0].dtype)
-        with torch.no_grad():
-            for linear, (weight, bias) in zip(model.hidden, weights):
-                linear.weight.copy_(weight)
-                linear.bias.copy_(bias)
-        return model
-
-
 def train_population(
     dataset: Dataset,
     layers: Sequence[int],
-    members: Sequence[Member],
+    members: Members | Sequence[Member],
     *,
     epochs: int = 100,
     batch_size: int = 20,
@@ -137,19 +91,19 @@ def train_population(
     on_metrics: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
     held_out: Dataset | None = None,
 ) -> PopulationResult:
-    """Train one MLP per member; see the module docstring. ``memory_budget`` (bytes) bounds the working set
-    (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is called after every
-    epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"`` (compiled,
-    CPU, any depth), ``"triton"`` (compiled, CUDA, one hidden layer), ``"torch"`` (batched tensors, any device
-    and depth) or ``"auto"``.
-    ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`). ``until = ("accuracy", 0.9)`` (or
-    ``("loss", 0.2)``) stops each member after the first epoch at which its full-data metric reaches the value:
-    its history ends with that epoch (the one :func:`inertia.outcome.epochs_to` finds), its weights are those of
-    that epoch, and members that never reach it train all ``epochs``; the work of the others is saved.
-    ``on_metrics(first, epoch, loss, accuracy)`` streams results as they come: after each epoch of the chunk of
-    members ``first, first + 1, ...``, their full-data loss and accuracy (NaN once diverged or stopped); raising
-    from it abandons the training. With ``held_out`` (e.g. ``dataset.test``) each history also holds that split's
-    loss and accuracy after every epoch (``test_loss``, ``test_accuracy``), which ``until`` may name."""
+    """Train one MLP per member; see the module docstring. ``members``: a :class:`Members` table (arrays of
+    hyperparameters, nothing per member on the way in or out) or a list of :class:`Member`. ``memory_budget`` (bytes)
+    bounds the working set (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is
+    called after every epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"``
+    (compiled, CPU, any depth), ``"triton"`` (compiled, CUDA, one hidden layer), ``"torch"`` (batched tensors, any
+    device and depth) or ``"auto"``. ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`).
+    ``until = ("accuracy", 0.9)`` (or ``("loss", 0.2)``) stops each member after the first epoch at which its
+    full-data metric reaches the value: its history ends with that epoch (the one :func:`inertia.outcome.epochs_to`
+    finds), its weights are those of that epoch, and members that never reach it train all ``epochs``; the work of the
+    others is saved. ``on_metrics(first, epoch, loss, accuracy)`` streams results as they come: after each epoch of
+    the chunk of members ``first, first + 1, ...``, their full-data loss and accuracy (NaN once diverged or stopped);
+    raising from it abandons the training. With ``held_out`` (e.g. ``dataset.test``) each history also holds that
+    split's loss and accuracy after every epoch (``test_loss``, ``test_accuracy``), which ``until`` may name."""
     layers = check_layers(layers)
     epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
     shuffle, nesterov, maximize = (check_bool(n, v) for n, v in
@@ -162,27 +116,20 @@ def train_population(
     targets = tuple(t for t in outcome.TARGETS if held_out is not None or not t.startswith("test_"))
     if until is not None and (len(until) != 2 or until[0] not in targets or not np.isfinite(until[1])):
         raise ValueError(f"until must be (metric, value) with metric one of {targets}, got {until!r}")
-    members = list(members)
-    if not members:
-        raise ValueError("a population needs at least one member")
+    if not isinstance(members, Members):
+        members = Members.of(members, form, nesterov, maximize)
+    members.check(form, nesterov, maximize)
     if activation not in ACTIVATIONS:
         raise ValueError(f"the population engine supports activations {ACTIVATIONS}, not {activation!r}; "
                          "use the loop engine for others")
     layers_for(dataset, layers)
-    for i, m in enumerate(members):
-        try:
-            check_seed(m.seed, "seed")
-            m.rule(form, nesterov, maximize).check()
-        except ValueError as exc:
-            raise ValueError(f"member {i}: {exc}") from None
-    rules.stack([m.rule(form, nesterov, maximize) for m in members])  # one kind, or a clear error now
     _settle_collector()
     device = resolve_device(device)
     engine = choose_engine(engine, layers, device)
     n = len(dataset)
     chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
     x, y = dataset.tensors(device, dtype)
-    histories, weights = [], []
+    parts, blocks = [], []
     kept = {e: [] for e in sorted(set(snapshots)) if 1 <= e <= epochs}
     if held_out is not None and (held_out.features != dataset.features or held_out.classes != dataset.classes):
         raise ValueError(f"held_out has {held_out.features} features and {held_out.classes} classes; the data set "
@@ -190,13 +137,18 @@ def train_population(
     task = Task(layers, activation, x, y, batch_size, shuffle, form, nesterov, maximize, divergence_factor,
                 None if held_out is None else held_out.tensors(device, dtype))
     for start in range(0, len(members), chunk):
-        part = members[start : start + chunk]
-        trainer = _chunk(engine, part, task, device, dtype, eval_chunk)
+        trainer = _chunk(engine, members.rows(start, start + chunk), task, device, dtype, eval_chunk)
         report = None if on_metrics is None else (lambda e, loss, acc, first=start: on_metrics(first, e, loss, acc))
-        h, w = trainer.run(epochs, on_epoch, kept, until, report)
-        histories += h
-        weights += w
-    return PopulationResult(members, histories, layers, activation, weights, kept)
+        taken = dict.fromkeys(kept)
+        *part, weights = trainer.run(epochs, on_epoch, taken, until, report)
+        parts.append(part)
+        blocks.append((start, weights))
+        for epoch, stacked in taken.items():
+            kept[epoch].append((start, stacked))
+    join = (lambda arrays: arrays[0]) if len(parts) == 1 else np.concatenate
+    metrics = {name: join([part[0][name] for part in parts]) for name in parts[0][0]}
+    ends, diverged_at, initial = (join([part[i] for part in parts]) for i in (1, 2, 3))
+    return PopulationResult(members, metrics, ends, diverged_at, initial, layers, activation, blocks, kept)
 
 
 def _chunk(engine: str, part, task: Task, device: torch.device, dtype: torch.dtype, eval_chunk: int):

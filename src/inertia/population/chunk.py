@@ -3,62 +3,69 @@ learning rates, the update's coefficients, and the per-epoch records with the di
 
 from __future__ import annotations
 
-from dataclasses import fields
+from functools import cached_property
 
 import numpy as np
 
 from inertia import init, outcome
-from inertia.optim import rules
 from inertia.optim.schedules import Constant
+from inertia.population.columns import Members
 from inertia.population.evaluate import full_data_metrics
 from inertia.population.layout import Task
-from inertia.train import HELD_OUT, METRICS, History
+from inertia.train import HELD_OUT, METRICS
 
 
 class Chunk:
-    """Members trained together on a :class:`~inertia.population.layout.Task`. Subclasses provide ``epoch``
-    (train one epoch, return per-member numpy arrays: mean and last minibatch loss, full-data loss and correct
-    predictions), ``freeze``, ``finite_weights`` and ``weights``, and set ``initial_loss`` (each member's
+    """Members (a slice of :class:`~inertia.population.columns.Members`) trained together on a
+    :class:`~inertia.population.layout.Task`. Subclasses provide ``epoch`` (train one epoch, return per-member
+    numpy arrays: mean and last minibatch loss, full-data loss and correct predictions), ``freeze``,
+    ``finite_weights`` and ``weights`` (per layer (weight (P, out, in), bias (P, out)) on the CPU; a copy with
+    ``copy=True``), and set ``initial_loss`` (each member's
     full-data loss before training) by the end of the first epoch; this class holds what every engine shares
     (``initial``: the members' initial weights, stacked per layer on the device, from :mod:`inertia.init`)
     and keeps the per-epoch records. ``stacked()`` gives the current weights as the torch engine stacks them
     (per layer (P, in, out) and (P, 1, out)), for the held-out split's metrics."""
 
-    def __init__(self, members, task: Task):
-        self.members, self.task = members, task
+    def __init__(self, members: Members, task: Task):
+        self.size, self.task = len(members), task
         self.layers, self.activation = task.layers, task.activation
         self.x, self.y, self.batch_size, self.shuffle = task.x, task.y, task.batch_size, task.shuffle
-        self.seeds = np.array([m.seed for m in members], dtype=np.int64)
-        self.initial = init.population_weights(task.layers, self.seeds, task.x.device)
+        self.seeds = members.seeds
         self.initial_loss = None
-        self.rule = rules.stack([m.rule(task.form, task.nesterov, task.maximize) for m in members])
-        self.schedules = vectorized_schedules([m.rate() for m in members])
+        self.rule = members.settled(task.form, task.nesterov, task.maximize)
+        self.schedules = members.rates()
         # With constant learning rates (the usual case) a steady rule's coefficients are two rows for the
         # whole run: the first update's and every later one's.
         self.steady = self.rule.steady and list(self.schedules) == [Constant]
+
+    @cached_property
+    def initial(self) -> list:
+        """The members' initial weights, per layer (weight (P, out, in), bias (P, out)) on the device."""
+        return init.population_weights(self.layers, self.seeds, self.x.device)
 
     def coefficients(self, steps: np.ndarray) -> np.ndarray:
         """The update's coefficients (:class:`inertia.optim.update.Update`) for updates ``steps`` of every member, from
         the members' rule and learning rates: shape (len(steps), P, len(UPDATE_FIELDS))."""
         update = self.rule.update(self.learning_rates(steps), steps[:, None])
-        return update.table((len(steps), len(self.members)))
+        return update.table((len(steps), self.size))
 
     def learning_rates(self, steps: np.ndarray) -> np.ndarray:
         """Each member's rate for updates ``steps``: shape (len(steps), P), one schedule formula per kind of
         schedule evaluated over arrays of the members' parameters."""
-        table = np.empty((len(steps), len(self.members)))
+        table = np.empty((len(steps), self.size))
         for index, schedule in self.schedules.values():
             table[:, index] = schedule(steps[:, None])
         return table
 
     def run(self, epochs, on_epoch, snapshots=None, until=None, on_metrics=None):
-        """Train for ``epochs``; returns histories and final weights, and appends this chunk's weights to
-        ``snapshots[epoch]`` after each epoch it names. With ``until = (metric, value)`` a member stops after the
-        first epoch whose full-data ``metric`` reaches ``value`` (accuracy: at least; loss: at most): it is frozen
-        like a diverged one, its history ends with that epoch, and training ends when no member is left.
+        """Train for ``epochs``; returns the per-epoch metrics ``{name: (P, epochs)}``, each member's number of
+        epochs, the epoch it diverged at (−1: none), its initial loss, and the final weights; puts a copy of the
+        weights in ``snapshots[epoch]`` after each epoch it names. With ``until = (metric, value)`` a member stops
+        after the first epoch whose full-data ``metric`` reaches ``value`` (accuracy: at least; loss: at most): it is
+        frozen like a diverged one, its history ends with that epoch, and training ends when no member is left.
         ``on_metrics(epoch, loss, accuracy)`` gets every member's full-data metrics after each epoch (NaN after a
         member that diverged or stopped)."""
-        members, n = len(self.members), len(self.y)
+        members, n = self.size, len(self.y)
         names = METRICS + (HELD_OUT if self.task.held_out is not None else ())
         metrics = {name: np.full((members, epochs), np.nan) for name in names}
         diverged_at = np.full(members, -1)
@@ -91,7 +98,7 @@ class Chunk:
                     stopped_at[done] = epoch
                     self.freeze(done)
             if snapshots and epoch + 1 in snapshots:
-                snapshots[epoch + 1] += self.weights()
+                snapshots[epoch + 1] = self.weights(copy=True)
             if on_metrics is not None:
                 on_metrics(epoch, metrics["loss"][:, epoch].copy(), metrics["accuracy"][:, epoch].copy())
             if on_epoch is not None:
@@ -100,24 +107,8 @@ class Chunk:
                 trained = epoch + 1
                 break
         ends = np.where(stopped_at >= 0, stopped_at + 1, trained)
-        histories = [
-            History(**{name: metrics[name][i, : ends[i]] for name in names},
-                    diverged_at=None if diverged_at[i] < 0 else int(diverged_at[i]),
-                    initial_loss=float(self.initial_loss[i]))
-            for i in range(members)
-        ]
-        return histories, self.weights()
-
-
-def vectorized_schedules(rates) -> dict:
-    """``{kind: (member indices, schedule of that kind whose fields are arrays over those members)}``."""
-    groups = {}
-    for i, rate in enumerate(rates):
-        groups.setdefault(type(rate), []).append(i)
-    return {
-        kind: (np.array(index), kind(**{f.name: np.array([getattr(rates[i], f.name) for i in index])
-                                         for f in fields(kind)}))
-        for kind, index in groups.items()
-    }
+        for values in metrics.values():  # NaN past each member's end, as its history ends there
+            values[np.arange(epochs)[None, :] >= ends[:, None]] = np.nan
+        return metrics, ends, diverged_at, np.asarray(self.initial_loss, dtype=np.float64), self.weights()
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from inertia import init
 from inertia.population.chunk import Chunk
 from inertia.population.layout import (
     ACTIVATION_CODES,
     ONE_HIDDEN,
-    flat_weights,
     forms,
     slot_rows,
     stacked_views,
-    unflatten_weights,
+    stacked_weights,
 )
 
 
@@ -41,20 +41,20 @@ class KernelChunk(Chunk):
             self.x_np = np.zeros((len(x), table[0, deep_kernels.P_IN]), dtype=self.np_dtype)
             self.x_np[:, : x.shape[1]] = x
         self.y_np = self.y.cpu().numpy()
-        self.params = flat_weights(self.initial, self.rows).numpy().astype(self.np_dtype)
+        self.params = init.flat_population_weights(self.layers, self.seeds, self.rows, self.np_dtype)
         self.slots = self.rule.slots
-        self.state = np.zeros((len(self.members), len(self.slots), self.params.shape[1]), dtype=self.np_dtype)
+        self.state = task.zeros("state", (self.size, len(self.slots), self.params.shape[1]), self.np_dtype)
         self.slot_rows = slot_rows(self.slots)
-        self.active = np.ones(len(self.members), dtype=np.bool_)
+        self.active = np.ones(self.size, dtype=np.bool_)
         self.updates = 0
-        self.measured_initial = np.full(len(self.members), np.nan)
+        self.measured_initial = np.full(self.size, np.nan)
         self.table = self.cast(self.coefficients(np.arange(2)).transpose(1, 0, 2)) if self.steady else None
 
     def cast(self, values) -> np.ndarray:
         return np.ascontiguousarray(values, dtype=self.np_dtype)
 
     def epoch(self, epoch, steps):
-        members = len(self.members)
+        members = self.size
         coefficients = self.table if self.steady else self.cast(self.coefficients(steps).transpose(1, 0, 2))
         out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
         self.kernel(
@@ -76,6 +76,7 @@ class KernelChunk(Chunk):
     def stacked(self) -> list[torch.Tensor]:
         return stacked_views(torch.from_numpy(self.params), self.layers, self.rows)
 
-    def weights(self):
-        return unflatten_weights(torch.from_numpy(self.params.copy()), self.layers, self.rows)
+    def weights(self, copy=False):
+        params = self.params.copy() if copy else self.params
+        return stacked_weights(torch.from_numpy(params), self.layers, self.rows)
 

@@ -5,8 +5,10 @@ kernels), the flat weight layout of the compiled engines, the state rows of an o
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from inertia.arguments import POPULATION_ACTIVATIONS
@@ -35,6 +37,19 @@ class Task:
     maximize: bool = False
     divergence_factor: float = 10.0
     held_out: tuple[torch.Tensor, torch.Tensor] | None = None  # (x, y) of a held-out split, evaluated every epoch
+    scratch: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def zeros(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A zeroed array of ``shape`` in memory that the chunks of this population take one after another (a
+        chunk's optimizer state, which nothing reads once it is trained): fresh memory costs a page fault per
+        page on first touch, several times the cost of zeroing it."""
+        count = math.prod(shape)
+        buffer = self.scratch.get(name)
+        if buffer is None or buffer.size < count or buffer.dtype != dtype:
+            buffer = self.scratch[name] = np.empty(count, dtype=dtype)
+        out = buffer[:count].reshape(shape)
+        out.fill(0)
+        return out
 
 
 def slot_rows(slots: tuple[str, ...]) -> tuple[int, int, int]:

@@ -24,7 +24,7 @@ class TorchChunk(Chunk):
         self.initial_loss = initial_losses(self.params, self.activation, self.x, self.y)
         self.slots = self.rule.slots
         self.state = [initial_state(p, self.slots) for p in self.params]
-        self.active = torch.ones(len(self.members), dtype=torch.bool, device=device)
+        self.active = torch.ones(self.size, dtype=torch.bool, device=device)
         self.kept = {}
 
     def forward(self, a: torch.Tensor, params: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
@@ -66,7 +66,7 @@ class TorchChunk(Chunk):
         """Full-data loss and correct predictions of every member, ``eval_chunk`` members at a time."""
         x, y = self.x, self.y
         losses, correct = [], []
-        members = len(self.members)
+        members = self.size
         for lo in range(0, members, self.eval_chunk):
             hi = min(lo + self.eval_chunk, members)
             logits = self.forward(x.expand(hi - lo, *x.shape), [p[lo:hi] for p in self.params])[-1]
@@ -76,7 +76,7 @@ class TorchChunk(Chunk):
         return torch.cat(losses), torch.cat(correct)
 
     def epoch(self, epoch, steps):
-        n, members = len(self.y), len(self.members)
+        n, members = len(self.y), self.size
         table = torch.as_tensor(self.coefficients(steps), device=self.device, dtype=self.dtype)
         if self.shuffle:
             order = torch.from_numpy(shuffle_orders(self.seeds, epoch, n)).to(self.device)
@@ -111,10 +111,12 @@ class TorchChunk(Chunk):
     def stacked(self) -> list[torch.Tensor]:
         return self.params
 
-    def weights(self):
-        params = [p.cpu() for p in self.params]
-        return [
-            self.kept.get(i) or [(params[2 * layer][i].T, params[2 * layer + 1][i, 0])
-                                 for layer in range(len(params) // 2)]
-            for i in range(len(self.members))
-        ]
+    def weights(self, copy=False):
+        out = [(w.transpose(1, 2).to("cpu", copy=copy), b[:, 0].to("cpu", copy=copy))
+               for w, b in zip(self.params[::2], self.params[1::2])]
+        if self.kept:  # diverged members as they diverged, over a copy of the rest
+            out = [(w, b) if copy else (w.clone(), b.clone()) for w, b in out]
+            for i, layers in self.kept.items():
+                for (w, b), (weight, bias) in zip(out, layers):
+                    w[i], b[i] = weight, bias
+        return out

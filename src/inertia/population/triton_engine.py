@@ -9,7 +9,7 @@ from inertia.optim import rules
 from inertia.optim.schedules import Constant
 from inertia.population.chunk import Chunk
 from inertia.population.evaluate import initial_losses
-from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, unflatten_weights
+from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, stacked_weights
 
 
 class TritonChunk(Chunk):
@@ -26,11 +26,11 @@ class TritonChunk(Chunk):
         self.x = self.x.contiguous()
         self.params = flat_weights(self.initial, ONE_HIDDEN).to(dtype)
         slots = self.rule.slots
-        self.state = torch.zeros((len(self.members), max(len(slots), 1), self.params.shape[1]), device=device,
+        self.state = torch.zeros((self.size, max(len(slots), 1), self.params.shape[1]), device=device,
                                  dtype=dtype)
         self.rows = slot_rows(slots)
         self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
-        self.active = torch.ones(len(self.members), dtype=torch.int8, device=device)
+        self.active = torch.ones(self.size, dtype=torch.int8, device=device)
         self.updates = 0
         self.initial_loss = initial_losses(stacked_views(self.params, self.layers, ONE_HIDDEN), self.activation, self.x,
                                            self.y)
@@ -48,7 +48,7 @@ class TritonChunk(Chunk):
     def device_table(self, lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """:meth:`Chunk.coefficients` on the device: (len(t), members, fields), for learning rates ``lr``
         (len(t) or 1, members) and update indices ``t`` (len(t), 1)."""
-        return self.device_rule.update(lr, t).table((len(t), len(self.members)), like=self.params)
+        return self.device_rule.update(lr, t).table((len(t), self.size), like=self.params)
 
     def epoch(self, epoch, steps):
         order = self.kernels.shuffle_orders(self.seed_words, epoch, len(self.y)) if self.shuffle else None
@@ -77,7 +77,7 @@ class TritonChunk(Chunk):
     def stacked(self) -> list[torch.Tensor]:
         return stacked_views(self.params, self.layers, ONE_HIDDEN)
 
-    def weights(self):
-        return unflatten_weights(self.params.to("cpu", copy=True), self.layers, ONE_HIDDEN)
+    def weights(self, copy=False):
+        return stacked_weights(self.params.to("cpu", copy=True), self.layers, ONE_HIDDEN)
 
 

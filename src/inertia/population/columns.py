@@ -1,0 +1,265 @@
+"""A population's members as columns: one array per hyperparameter, one row per member.
+
+:class:`Members` is what every engine trains: the members' optimizer kind with its hyperparameters as arrays,
+their seeds, and their learning-rate schedules grouped by kind (each a schedule whose fields are arrays over its
+members). It is made from arrays (:meth:`Members.table`, :meth:`Members.grid`, :meth:`Members.from_frame`) and
+checked in a few vector operations, so a population of a million members never becomes a million Python
+objects; or from a list of :class:`Member` (:meth:`Members.of`), the one-object-per-member way to say the same,
+which is read into columns once. Either way a bad value is reported as ``member i: <the rule's own message>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from operator import attrgetter
+
+import numpy as np
+
+from inertia.arguments import SEED_RANGE, check_seed
+from inertia.optim import rules
+from inertia.optim.schedules import Constant
+
+MOMENTUM_COLUMNS = ("lr", "momentum", "dampening", "weight_decay")
+SHARED = ("form", "nesterov", "maximize")  # what a population's momentum members share (train_population's)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model's hyperparameters and seed. By default its optimizer is momentum
+    (:class:`inertia.optim.rules.Momentum` with ``lr``, ``momentum``, ``dampening``, ``weight_decay`` and the
+    population's form, Nesterov and maximize); ``optimizer`` may instead hold any rule of :mod:`inertia.optim.rules`
+    (``rules.Adam(lr=1e-3)``, ``rules.QHM(0.1, 0.9, 0.7)``, ...), whose own fields then apply. ``schedule`` (an
+    :mod:`inertia.optim.schedules` schedule) overrides the learning rate."""
+
+    lr: float = 0.1
+    momentum: float = 0.0
+    dampening: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    schedule: object | None = None
+    optimizer: object | None = None
+
+    def rule(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False):
+        """The member's optimizer rule (see the class docstring)."""
+        if self.optimizer is not None:
+            return self.optimizer
+        return rules.Momentum(self.lr, self.momentum, self.dampening, self.weight_decay, nesterov, maximize, form)
+
+    def rate(self):
+        if self.schedule is not None:
+            return self.schedule
+        return Constant(self.optimizer.lr if self.optimizer is not None else self.lr)
+
+
+@dataclass(frozen=True, eq=False)
+class Members:
+    """Members as columns. ``rule`` is a rule of :mod:`inertia.optim.rules` whose hyperparameters are arrays over
+    the members; with ``momentum_settings`` (the default of :meth:`table` and of lists of plain :class:`Member`)
+    it is momentum whose form, Nesterov and maximize are the population's, given to
+    :func:`~inertia.population.train_population`. ``seeds`` is int64 (P,); ``schedules`` maps a schedule kind of
+    :mod:`inertia.optim.schedules` to (the indices of its members, one schedule of that kind whose fields are
+    arrays over them), or is empty: constant learning rates, the rule's own."""
+
+    rule: object
+    seeds: np.ndarray
+    schedules: Mapping = None
+    momentum_settings: bool = False
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    @classmethod
+    def table(cls, seed, *, optimizer: str | None = None, schedule=None, **hyperparameters) -> Members:
+        """Members from columns: ``seed`` and each hyperparameter an array (or one value for all), broadcast to
+        one length. ``optimizer`` names a kind of :data:`inertia.optim.rules.OPTIMIZERS` (``adam``, ``qhm``, ...;
+        default: momentum, with the population's form, Nesterov and maximize); hyperparameters left out take
+        the kind's defaults. ``schedule``: one schedule whose fields may be arrays over the members.
+        ``Members.table(seed=np.arange(1000), lr=0.1, momentum=np.linspace(0, 0.99, 1000))``."""
+        kind = rules.Momentum if optimizer in (None, "sgd") else rules.OPTIMIZERS.get(optimizer)
+        if kind is None:
+            raise ValueError(f"unknown optimizer {optimizer!r} (allowed: {', '.join(rules.OPTIMIZERS)})")
+        allowed = [f.name for f in fields(kind) if optimizer is not None or f.name not in SHARED]
+        unknown = sorted(set(hyperparameters) - set(allowed))
+        if unknown:
+            raise ValueError(f"{kind.kind} has no hyperparameter {', '.join(unknown)} (allowed: seed, "
+                             f"{', '.join(allowed)})")
+        shared = {name: hyperparameters.pop(name) for name in SHARED if name in hyperparameters}
+        arrays = dict(zip(("seed", *hyperparameters), np.broadcast_arrays(
+            np.asarray(seed), *(np.asarray(v) for v in hyperparameters.values()))))
+        seeds = _seed_column(arrays.pop("seed"))
+        for name, values in arrays.items():
+            if values.dtype.kind not in "biuf" or (values.dtype.kind == "b" and name != "centered"):
+                raise ValueError(f"{name} must be numbers, got an array of {values.dtype}")
+        columns = {name: values.astype(bool if name == "centered" else np.float64) for name, values in arrays.items()}
+        rule = kind(**columns, **shared)
+        members = cls(rule, seeds, _one_schedule(schedule, len(seeds)), momentum_settings=optimizer is None)
+        members.check()  # again by train_population with its momentum settings, which may rule out more
+        return members
+
+    @classmethod
+    def grid(cls, *, optimizer: str | None = None, schedule=None, **axes) -> Members:
+        """Every combination of the values of ``axes`` (``seed`` among them; the last one varies fastest):
+        ``Members.grid(lr=[0.01, 0.1], momentum=[0, 0.9], seed=range(10))`` is 40 members."""
+        if "seed" not in axes:
+            raise ValueError("a grid needs a seed axis, e.g. seed=range(10)")
+        names = list(axes)
+        mesh = np.meshgrid(*(np.atleast_1d(np.asarray(axes[n])) for n in names), indexing="ij")
+        return cls.table(optimizer=optimizer, schedule=schedule, **{n: a.ravel() for n, a in zip(names, mesh)})
+
+    @classmethod
+    def from_frame(cls, frame, *, optimizer: str | None = None, schedule=None) -> Members:
+        """Members from a table whose columns are ``seed`` and hyperparameters (a pandas DataFrame, or any
+        mapping of names to columns)."""
+        columns = {str(name): np.asarray(frame[name]) for name in frame}
+        if "seed" not in columns:
+            raise ValueError(f"a members table needs a seed column; got columns {', '.join(columns)}")
+        return cls.table(optimizer=optimizer, schedule=schedule, **columns)
+
+    @classmethod
+    def seeds_of(cls, rule, seeds) -> Members:
+        """One rule of :mod:`inertia.optim.rules` (numbers for hyperparameters) trained from each of ``seeds``."""
+        return cls.table(seed=seeds, optimizer=rule.kind, **{f.name: getattr(rule, f.name) for f in fields(rule)})
+
+    @classmethod
+    def of(cls, members: Sequence[Member], form: str = "pytorch", nesterov: bool = False,
+           maximize: bool = False) -> Members:
+        """Columns from a list of :class:`Member`, checked as :meth:`table` checks: plain numbers are read and
+        checked as columns; anything else (a tensor learning rate, a rule object per member) member by member."""
+        members = list(members)
+        if not members:
+            raise ValueError("a population needs at least one member")
+        plain = all(m.optimizer is None for m in members)
+        columns = {name: list(map(attrgetter(name), members)) for name in (*MOMENTUM_COLUMNS, "seed")}
+        given = [i for i, m in enumerate(members) if m.schedule is not None]
+        schedules = vectorized([members[i].schedule for i in given], given)
+        if plain and all(set(map(type, columns[name])) <= {float, int} for name in MOMENTUM_COLUMNS) and \
+                set(map(type, columns["seed"])) <= {int}:
+            seeds = _seed_column(np.asarray(columns.pop("seed")))
+            rule = rules.Momentum(**{name: np.array(values, dtype=np.float64) for name, values in columns.items()})
+            result = cls(rule, seeds, schedules, momentum_settings=True)
+            result.check(form, nesterov, maximize)
+            return result
+        for i, m in enumerate(members):  # member by member, as each value came
+            try:
+                check_seed(m.seed, "seed")
+                m.rule(form, nesterov, maximize).check()
+            except ValueError as exc:
+                raise ValueError(f"member {i}: {exc}") from None
+        rule = rules.stack([m.rule(form, nesterov, maximize) for m in members])  # one kind, or a clear error now
+        return cls(rule, np.array([int(m.seed) for m in members], dtype=np.int64), schedules,
+                   momentum_settings=plain)
+
+    def __post_init__(self):
+        if self.schedules is None:
+            object.__setattr__(self, "schedules", {})
+
+    def check(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False) -> None:
+        """Every member's hyperparameters in a few vector operations (:func:`inertia.optim.rules.check_rows`),
+        under the population's momentum settings where the members take them."""
+        rules.check_rows(self.settled(form, nesterov, maximize))
+
+    def settled(self, form: str, nesterov: bool, maximize: bool):
+        """The members' rule, with the population's momentum settings where the members take them."""
+        if not self.momentum_settings:
+            return self.rule
+        return rules.Momentum(*(getattr(self.rule, n) for n in MOMENTUM_COLUMNS), nesterov, maximize, form)
+
+    def rates(self) -> dict:
+        """``{schedule kind: (member indices, schedule with array fields)}``: the schedules, and a constant rate
+        (the rule's learning rate) for every member without one."""
+        groups = dict(self.schedules)
+        given = np.zeros(len(self), dtype=bool)
+        for index, _ in groups.values():
+            given[index] = True
+        rest = np.flatnonzero(~given)
+        if len(rest):
+            lr = np.broadcast_to(np.asarray(self.rule.lr, dtype=np.float64), len(self))[rest]
+            index, constant = groups.get(Constant, (rest[:0], Constant(lr[:0])))
+            groups[Constant] = (np.concatenate([index, rest]),
+                                Constant(np.concatenate([np.broadcast_to(constant.lr, len(index)), lr])))
+        return groups
+
+    def rows(self, start: int, stop: int) -> Members:
+        """Members ``start:stop`` (views of the columns)."""
+        schedules = {}
+        for kind, (index, schedule) in self.schedules.items():
+            keep = (index >= start) & (index < stop)
+            if keep.any():
+                schedules[kind] = (index[keep] - start, _take(schedule, keep))
+        return Members(_take(self.rule, slice(start, stop)), self.seeds[start:stop], schedules,
+                       self.momentum_settings)
+
+    def member(self, index: int) -> Member:
+        """Member ``index`` as a :class:`Member`."""
+        schedule = None
+        for indices, group in self.schedules.values():
+            at = np.flatnonzero(indices == index)
+            if len(at):
+                schedule = rules.row(group, int(at[0]))
+        seed, rule = int(self.seeds[index]), rules.row(self.rule, index)
+        if self.momentum_settings:
+            return Member(*(getattr(rule, n) for n in MOMENTUM_COLUMNS), seed=seed, schedule=schedule)
+        return Member(seed=seed, schedule=schedule, optimizer=rule)
+
+    def frame(self):
+        """The columns as a pandas DataFrame, one row per member: seed and every hyperparameter that is an array."""
+        import pandas as pd
+
+        names = MOMENTUM_COLUMNS if self.momentum_settings else [f.name for f in fields(self.rule)]
+        columns = {"seed": self.seeds}
+        for name in names:
+            value = getattr(self.rule, name)
+            if isinstance(value, np.ndarray):
+                columns[name] = np.broadcast_to(value, len(self))
+        return pd.DataFrame(columns)
+
+
+def _seed_column(seeds: np.ndarray) -> np.ndarray:
+    """Seeds as int64, or the error :func:`inertia.arguments.check_seed` gives the first bad one."""
+    seeds = np.atleast_1d(seeds)
+    if seeds.ndim != 1:
+        raise ValueError(f"seed must be one column of integers, got shape {seeds.shape}")
+    if seeds.dtype.kind == "i" or (seeds.dtype.kind == "u" and (seeds <= SEED_RANGE[1]).all()):
+        return seeds.astype(np.int64)
+    suspects = range(len(seeds))
+    if seeds.dtype.kind == "f":  # whole numbers in floats (as a table with a missing value once made them) pass
+        with np.errstate(invalid="ignore"):
+            whole = (np.floor(seeds) == seeds) & (np.abs(seeds) < 2.0**63)
+        if whole.all():
+            return seeds.astype(np.int64)
+        suspects = np.flatnonzero(~whole)
+    for i in suspects:
+        try:
+            check_seed(seeds[i].item() if isinstance(seeds[i], np.generic) else seeds[i])
+        except ValueError as exc:
+            raise ValueError(f"member {i}: {exc}") from None
+    return seeds.astype(np.int64)
+
+
+def _take(record, index):
+    """A frozen dataclass of columns (a rule, a schedule) with every array field indexed by ``index``."""
+    return type(record)(**{f.name: getattr(record, f.name)[index]
+                           if isinstance(getattr(record, f.name), np.ndarray) and getattr(record, f.name).ndim
+                           else getattr(record, f.name) for f in fields(record)})
+
+
+def _one_schedule(schedule, size: int) -> dict:
+    if schedule is None:
+        return {}
+    arrays = {f.name: np.broadcast_to(np.asarray(getattr(schedule, f.name)), size) for f in fields(schedule)}
+    return {type(schedule): (np.arange(size), type(schedule)(**arrays))}
+
+
+def vectorized(schedules, members) -> dict:
+    """``{kind: (member indices, schedule of that kind whose fields are arrays over those members)}`` for
+    ``schedules[j]``, the schedule of member ``members[j]``."""
+    groups = {}
+    for j, schedule in enumerate(schedules):
+        groups.setdefault(type(schedule), []).append(j)
+    return {
+        kind: (np.array([members[j] for j in group]),
+               kind(**{f.name: np.array([getattr(schedules[j], f.name) for j in group]) for f in fields(kind)}))
+        for kind, group in groups.items()
+    }
+
