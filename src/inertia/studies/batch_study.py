@@ -274,7 +274,7 @@ def batch_study(
     """Run the study (see the module docstring). ``layers=None`` means ``[features, 50, classes]``; ``seeds`` an
     int n means seeds 0..n-1. Every batch size trains one population of ``learning rates × (1 + momenta) ×
     seeds`` members on ``device``."""
-    from inertia.population import Member, train_population
+    from inertia.population import Members, train_population
 
     config = StudyConfig.of(dataset if isinstance(dataset, str) else dataset.name, layers, activation, batch_sizes,
                             learning_rates, momenta, seeds, target, target_value, max_steps, max_epochs, data_seed)
@@ -291,7 +291,7 @@ def batch_study(
     too_large = [b for b in config.batch_sizes if b > len(dataset)]
     if too_large:
         raise ValueError(f"batch_sizes {too_large} exceed the data set's {len(dataset)} training examples")
-    grid = [(lr, m, s) for m in (0.0, *config.momenta) for lr in config.learning_rates for s in config.seeds]
+    grid = Members.grid(momentum=[0.0, *config.momenta], lr=list(config.learning_rates), seed=list(config.seeds))
     from inertia.progress import progress_bar
 
     total = sum(config.epochs(b, len(dataset)) for b in config.batch_sizes) * len(grid)
@@ -306,18 +306,20 @@ def batch_study(
                 advance(f"batch size {b}: {len(grid)} runs at once", done)
 
             result = train_population(
-                dataset, layers, [Member(lr=lr, momentum=m, seed=s) for lr, m, s in grid], epochs=epochs,
-                batch_size=b, activation=activation, device=device, on_epoch=step,
-                until=(config.target, config.target_value), held_out=held_out)
+                dataset, layers, grid, epochs=epochs, batch_size=b, activation=activation, device=device,
+                on_epoch=step, until=(config.target, config.target_value), held_out=held_out)
             advance(None, epochs * len(grid) - counted[0])  # the epochs saved once every run had stopped
-            for (lr, m, s), history in zip(grid, result.histories):
-                reached = outcome.epochs_to(history, config.target, config.target_value)
-                rows.append({"batch_size": b, "lr": lr, "momentum": m, "seed": s, "epochs": epochs,
-                             "steps_per_epoch": per_epoch, "epochs_to_target": reached,
-                             "steps": reached * per_epoch if np.isfinite(reached) else np.inf,
-                             "status": outcome.status(history), "final_loss": history.loss[-1],
-                             "final_accuracy": history.accuracy[-1]})
-    return BatchStudy(config, dataset, pd.DataFrame(rows))
+            summary = result.summaries({config.target: config.target_value})
+            reached = summary[f"epochs_to_{config.target}"]
+            last = result.epochs_run - 1
+            runs = np.arange(len(grid))
+            rows.append(pd.DataFrame({
+                "batch_size": b, "lr": grid.rule.lr, "momentum": grid.rule.momentum, "seed": grid.seeds,
+                "epochs": epochs, "steps_per_epoch": per_epoch, "epochs_to_target": reached,
+                "steps": np.where(np.isfinite(reached), reached * per_epoch, np.inf), "status": summary["status"],
+                "final_loss": result.metrics["loss"][runs, last],
+                "final_accuracy": result.metrics["accuracy"][runs, last]}))
+    return BatchStudy(config, dataset, pd.concat(rows, ignore_index=True))
 
 
 def _means(steps: np.ndarray) -> np.ndarray:

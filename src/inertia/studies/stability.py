@@ -21,7 +21,7 @@ import torch
 
 from inertia.data import Dataset
 from inertia.models import MLP
-from inertia.population import Member, train_population
+from inertia.population import Members, train_population
 from inertia.progress import progress_bar
 
 
@@ -54,7 +54,8 @@ def edges(dataset: Dataset, layers, betas=(0.0, 0.5, 0.9), lrs=None, epochs: int
     module docstring); with ``progress``, a progress bar on stderr."""
     if lrs is None:
         lrs = np.geomspace(0.05, 50, 41)
-    members = [Member(lr=float(lr), momentum=beta, seed=seed) for beta in betas for lr in lrs]
+    lrs = np.asarray(lrs, dtype=float)
+    members = Members.grid(momentum=list(betas), lr=lrs, seed=seed)
     with progress_bar(iterations + epochs, progress) as advance:
         lam = hessian_lambda_max(MLP(layers, seed=seed), dataset, iterations=iterations, seed=seed,
                                  on_iteration=lambda: advance("Hessian power iteration"))
@@ -65,13 +66,15 @@ def edges(dataset: Dataset, layers, betas=(0.0, 0.5, 0.9), lrs=None, epochs: int
     x, y = dataset.tensors()
     with torch.no_grad():
         start = float(torch.nn.functional.cross_entropy(MLP(layers, seed=seed)(x), y))
+    # one row of the grid per momentum, one column per learning rate
+    shape = (len(betas), len(lrs))
+    with np.errstate(invalid="ignore"):
+        below = (result.metrics["loss"][:, :calm_epochs] < result.initial_loss[:, None]).all(axis=1)
+    calm = ((result.diverged_at < 0) & below).reshape(shape)
+    surviving = (result.summaries()["status"] == "ok").reshape(shape)
     rows = []
-    for i, beta in enumerate(betas):
-        histories = result.histories[i * len(lrs) : (i + 1) * len(lrs)]
-        calm = [lr for lr, h in zip(lrs, histories)
-                if not h.diverged and np.all(h.loss[:calm_epochs] < h.initial_loss)]
-        surviving = [lr for lr, h in zip(lrs, histories) if h.status == "ok"]
+    for beta, calm_row, ok_row in zip(betas, calm, surviving):
         rows.append({"momentum": beta, "predicted_lr": 2 * (1 + beta) / lam,
-                     "measured_lr": float(max(calm)) if calm else None,
-                     "surviving_lr": float(max(surviving)) if surviving else None})
+                     "measured_lr": float(lrs[calm_row].max()) if calm_row.any() else None,
+                     "surviving_lr": float(lrs[ok_row].max()) if ok_row.any() else None})
     return {"lambda_max": lam, "epochs": epochs, "calm_epochs": calm_epochs, "initial_loss": start, "rows": rows}

@@ -169,10 +169,14 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
         dataset = dataset_of(canonical(group[0]["data"]))
     except Exception as exc:
         return [_failed(c, exc, 0.0) for c in group]
-    from inertia.population import Member, train_population
+    import numpy as np
 
-    valid, records = [], []
-    for config in group:
+    from inertia.optim import rules
+    from inertia.population import Members, train_population
+    from inertia.population.columns import vectorized
+
+    valid, records, checked, scheduled = [], [], [], []
+    for config in group:  # each configuration's own check, so that a bad one is recorded and the others go on
         try:
             rule = rule_of(config)
             rule.check()
@@ -180,21 +184,26 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
         except ValueError as exc:
             records.append(_failed(config, exc, 0.0))
             continue
-        valid.append((config, Member(seed=config["seed"], schedule=schedule, optimizer=rule)))
+        valid.append(config)
+        checked.append(rule)
+        if schedule is not None:
+            scheduled.append((len(valid) - 1, schedule))
     if not valid:
         return records
-    first = valid[0][0]
+    first = valid[0]
     try:
+        members = Members(rules.stack(checked), np.array([c["seed"] for c in valid], dtype=np.int64),
+                          vectorized([s for _, s in scheduled], [i for i, _ in scheduled]))
         result = train_population(
-            dataset, _layers(first, dataset), [m for _, m in valid], epochs=first["train"]["epochs"],
+            dataset, _layers(first, dataset), members, epochs=first["train"]["epochs"],
             batch_size=first["train"]["batch_size"], shuffle=first["train"]["shuffle"],
             activation=first["model"]["activation"], device=device, divergence_factor=_divergence_factor(first))
     except Exception as exc:
         if len(valid) == 1:
             return [*records, _failed(first, exc, time.perf_counter() - started)]
-        return records + [r for config, _ in valid for r in _run_group([config], device)]
+        return records + [r for config in valid for r in _run_group([config], device)]
     seconds = (time.perf_counter() - started) / len(valid)
-    return records + [_record(config, history, seconds) for (config, _), history in zip(valid, result.histories)]
+    return records + _records(valid, result, seconds)
 
 
 def _schedule(config: dict):
@@ -224,12 +233,21 @@ def rule_of(config: dict):
                                   o["weight_decay"])
 
 
-def _record(config: dict, history, seconds: float) -> Record:
+def _records(configs: list[dict], result, seconds: float) -> list[Record]:
+    """A record per configuration from a population's columnar results: its curves and its summary
+    (:func:`inertia.outcome.summarize_columns`, as :func:`inertia.outcome.summarize` gives it)."""
     from inertia.train import METRICS
 
-    curves = {name: [float(v) for v in getattr(history, name)] for name in METRICS}
-    summary = history.summary()
-    return Record(config_id(config), config, summary.pop("status"), summary, curves, seconds)
+    columns = result.summaries()
+    records = []
+    for i, config in enumerate(configs):
+        end = int(result.epochs_run[i])
+        curves = {name: result.metrics[name][i, :end].tolist() for name in METRICS}
+        at = int(columns["diverged_at"][i])
+        summary = {key: (None if at < 0 else at) if key == "diverged_at" else float(values[i])
+                   for key, values in columns.items() if key != "status"}
+        records.append(Record(config_id(config), config, str(columns["status"][i]), summary, curves, seconds))
+    return records
 
 
 def _failed(config: dict, exc: Exception, seconds: float) -> Record:

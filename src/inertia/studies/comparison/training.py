@@ -19,7 +19,7 @@ from inertia.optim import rules
 from inertia.optim.torch_optimizers import Momentum, for_rule
 from inertia.outcome import DIVERGENCE_FACTOR, check_factor
 from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
-from inertia.population import Member, train_population
+from inertia.population import Members, train_population
 from inertia.progress import progress_bar
 from inertia.studies.comparison.config import LAB_MOMENTA, CompareConfig
 from inertia.studies.comparison.result import Comparison, Run
@@ -161,7 +161,8 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
         if not indices:
             continue
         part = [pairs[i] for i in indices]
-        members = [Member(lr=lr, momentum=momentum, seed=seed) for momentum, seed, lr in part]
+        momenta, seeds, lrs = zip(*part)
+        members = Members.table(seed=list(seeds), lr=list(lrs), momentum=list(momenta))
         label = f"{len(members)} models at once"
         stream = None if on_metrics is None else (
             lambda first, epoch, loss, accuracy, part=part: on_metrics(
@@ -173,7 +174,7 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
             device=device, on_epoch=lambda done, label=label: advance(label, done),
             snapshots=list(snapshots), divergence_factor=divergence_factor, on_metrics=stream)
         for j, (i, (m, s, lr)) in enumerate(zip(indices, part)):
-            runs[i] = Run(m, s, result.histories[j], result.model(j), lr=lr)
+            runs[i] = Run(m, s, result.history(j), result.model(j), lr=lr)
             if s == config.seeds[0]:
                 for epoch in snapshots:
                     snapshots[epoch][m] = result.model(j, epoch)
@@ -185,14 +186,13 @@ def _train_baseline(config: CompareConfig, dataset: Dataset, make, text: str, en
     """One baseline optimizer over every seed: one population, or one ``fit`` per seed with its torch optimizer."""
     rule = rules.parse(text)
     if engine == "population":
-        members = [Member(seed=seed, optimizer=rule) for seed in config.seeds]
+        members = Members.seeds_of(rule, list(config.seeds))
         result = train_population(
             dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
             shuffle=config.shuffle, activation=config.activation, device=device,
             on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
             divergence_factor=divergence_factor)
-        return [Run(np.nan, seed, history, result.model(i), text)
-                for i, (seed, history) in enumerate(zip(config.seeds, result.histories))]
+        return [Run(np.nan, seed, result.history(i), result.model(i), text) for i, seed in enumerate(config.seeds)]
     runs = []
     for seed in config.seeds:
         model = make(seed)
