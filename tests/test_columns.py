@@ -56,7 +56,8 @@ def test_chunks_split_mixed_schedules_exactly():
               Member(0.2, 0.0, seed=2), Member(momentum=0.8, seed=3, schedule=schedules.InverseTime(0.3, 0.1)),
               Member(momentum=0.7, seed=4, schedule=schedules.Step(0.1, every=3, gamma=0.5))]
     members = Members.of(listed)
-    assert [members.member(i) for i in range(5)] == listed
+    assert [members[i] for i in range(5)] == listed and members[-1] == listed[-1]
+    assert [members[1:4][i] for i in range(3)] == listed[1:4]
     whole = train_population(DATA, LAB, members, epochs=3, batch_size=4)
     size = 2 * train_population.__globals__["member_bytes"](LAB, len(DATA), 4, torch.float32, "kernel")[0]
     _same_results(train_population(DATA, LAB, members, epochs=3, batch_size=4, memory_budget=size), whole)

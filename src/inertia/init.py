@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from numba import njit
+from numba import njit, prange
 
 from inertia import jit  # noqa: F401 - the target and cache of inertia's compiled code, set before any compiles
 from inertia.shuffle import _hash
@@ -80,14 +80,15 @@ def _salt(tensor: int) -> np.uint64:
     return np.uint64((GOLDEN * (tensor + 1)) & MASK)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _fill(out, words, salt, bound, at, rows, columns, transposed):
     """The module docstring's formula for the values of one tensor (``rows`` × ``columns``, position
     i = r·columns + c), seed word ``words[p]`` (uint64 below 2³²) in row ``p`` of ``out`` from column ``at``:
     value i at ``at + i``, or with ``transposed`` at ``at + c·rows + r`` (the tensor stored (columns, rows)).
     ``salt`` = 0x9E3779B9 · (t + 1) mod 2³² for tensor t; the unit value is exact in float32 and its product with
-    ``bound`` one rounding, as in :func:`_uniform`, then stored in ``out``'s dtype (exactly, in float64)."""
-    for p in range(out.shape[0]):
+    ``bound`` one rounding, as in :func:`_uniform`, then stored in ``out``'s dtype (exactly, in float64). Rows are
+    spread over the cores."""
+    for p in prange(out.shape[0]):
         k = _hash(_hash(words[p]) ^ salt)
         row = out[p]
         if transposed:  # in the order of the stores

@@ -69,6 +69,17 @@ class Members:
     def __len__(self) -> int:
         return len(self.seeds)
 
+    def __getitem__(self, index):
+        """``members[i]``: a :class:`Member`; ``members[a:b]``: those rows, as columns."""
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("members[a:b] takes consecutive rows; use Members.table for others")
+            return self.rows(start, max(start, stop))
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"member {index} of {len(self)}")
+        return self.member(index % len(self))
+
     @classmethod
     def table(cls, seed, *, optimizer: str | None = None, schedule=None, **hyperparameters) -> Members:
         """Members from columns: ``seed`` and each hyperparameter an array (or one value for all), broadcast to
