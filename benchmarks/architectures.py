@@ -34,9 +34,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from inertia.population import Member, train_population
+from inertia.population import Members, train_population
 
 ARCHITECTURES = {"lab": [2, 50, 3], "lab2": [2, 50, 50, 3], "digits": [64, 128, 10], "mnist1d": [40, 100, 100, 10]}
 
@@ -46,8 +47,8 @@ def flops_per_model_epoch(layers, n: int) -> float:
     return n * (2 * s + 2 * s + 2 * (s - layers[0] * layers[1])) + n * 2 * s
 
 
-def members(size: int) -> list[Member]:
-    return [Member(0.05, (0.0, 0.5, 0.9)[i % 3], seed=i) for i in range(size)]
+def members(size: int) -> Members:
+    return Members.table(seed=np.arange(size), lr=0.05, momentum=np.resize((0.0, 0.5, 0.9), size))
 
 
 def inertia_point(layers, size: int, epochs: int, device: str) -> dict:

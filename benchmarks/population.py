@@ -33,25 +33,27 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from inertia import data
-from inertia.optim import rules
-from inertia.population import Member, train_population
+from inertia.population import Members, train_population
 
 MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
 OPTIMIZERS = ("momentum", "sgd", "qhm", "adam", "adamw", "rmsprop")
 
 
-def members_of(optimizer: str, size: int) -> list[Member]:
-    """``size`` members of one optimizer kind, at settings that train the spiral, seeds 0..size-1."""
-    def rule(i):
-        return {"sgd": None, "momentum": None, "qhm": rules.QHM(0.2, 0.9, 0.7), "adam": rules.Adam(0.01),
-                "adamw": rules.AdamW(0.01), "rmsprop": rules.RMSprop(0.003, momentum=0.5 * (i % 2))}[optimizer]
-    momenta = (0.0,) if optimizer == "sgd" else MOMENTA
-    return [Member(lr=0.1, momentum=momenta[i % len(momenta)], seed=i, optimizer=rule(i)) for i in range(size)]
+def members_of(optimizer: str, size: int) -> Members:
+    """``size`` members of one optimizer kind, at settings that train the spiral, seeds 0..size-1 (as columns)."""
+    seeds = np.arange(size)
+    if optimizer in ("sgd", "momentum"):
+        momenta = np.resize((0.0,) if optimizer == "sgd" else MOMENTA, size)
+        return Members.table(seed=seeds, lr=0.1, momentum=momenta)
+    settings = {"qhm": {"lr": 0.2, "beta": 0.9, "nu": 0.7}, "adam": {"lr": 0.01}, "adamw": {"lr": 0.01},
+                "rmsprop": {"lr": 0.003, "momentum": 0.5 * (seeds % 2)}}[optimizer]
+    return Members.table(seed=seeds, optimizer=optimizer, **settings)
 
 
 def notebook_protocol(epochs: int) -> float:

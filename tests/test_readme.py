@@ -244,6 +244,7 @@ def _row(result: dict, name: str) -> dict:
 # Each figure the README quotes from a benchmark: a label, the text around it (a regular expression whose group is
 # the figure) and the benchmark's value.
 STUDIES, OWN, LAB, POPULATION = "studies-cpu", "own_model-cpu", "lab-cpu", "population-cpu-xeon"
+HOST = "host_work-cpu"
 
 
 def _study(name: str, key: str = "seconds"):
@@ -281,6 +282,8 @@ FIGURES = [
      lambda: _benchmark(POPULATION)["notebook"]["inertia_compare_s"]),
     ("notebook, seed lab", r"instead of the notebook's ([\d.]+) s",
      lambda: _benchmark(POPULATION)["notebook"]["notebook_protocol_s"]),
+    ("host work", r"100,000 lab members cost ([\d.]+) µs each on the host",
+     lambda: next(r for r in _benchmark(HOST)["members"] if r["size"] == 100_000)["columns"]["host_us_per_member"]),
     ("population rate", r"a population of 1,000 members trains ([\d,]+) model-epochs per second",
      lambda: next(r for r in _benchmark(POPULATION)["scaling"] if r["size"] == 1000)["model_epochs_per_s"]),
 ]
@@ -297,7 +300,7 @@ def test_figures_quoted_are_the_benchmarks(label, pattern, value):
 
 
 def test_the_machine_the_times_were_taken_on_is_named():
-    for name in (STUDIES, OWN, LAB, POPULATION):
+    for name in (STUDIES, OWN, LAB, POPULATION, HOST):
         result = _benchmark(name)
         machine = result.get("machine") or result.get("cpu")
         assert (machine["cpu"] if isinstance(machine, dict) else machine) in README
