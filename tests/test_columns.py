@@ -117,6 +117,10 @@ def test_bad_columns_name_the_member_and_the_rule():
         Members.table(seed=[0, 1.5], lr=0.1)
     with pytest.raises(ValueError, match="lr must be numbers"):
         Members.table(seed=[0, 1], lr=["a", "b"])
+    with pytest.raises(ValueError, match=r"nesterov is the population's: train_population\(\.\.\., nesterov="):
+        Members.table(seed=0, momentum=0.9, nesterov=True)
+    nesterov = Members.table(seed=[0, 1], optimizer="momentum", momentum=0.9, nesterov=True)
+    assert nesterov.settled("pytorch", False, False).nesterov
     with pytest.raises(ValueError, match="unknown optimizer 'lion'"):
         Members.table(seed=0, optimizer="lion")
     with pytest.raises(ValueError, match="a grid needs a seed axis"):

@@ -91,6 +91,10 @@ class Members:
         if kind is None:
             raise ValueError(f"unknown optimizer {optimizer!r} (allowed: {', '.join(rules.OPTIMIZERS)})")
         allowed = [f.name for f in fields(kind) if optimizer is not None or f.name not in SHARED]
+        for name in SHARED if optimizer is None else ():
+            if name in hyperparameters:
+                raise ValueError(f"{name} is the population's: train_population(..., {name}=...), or name the "
+                                 f"optimizer (optimizer='momentum') to set it in the table")
         unknown = sorted(set(hyperparameters) - set(allowed))
         if unknown:
             raise ValueError(f"{kind.kind} has no hyperparameter {', '.join(unknown)} (allowed: seed, "
