@@ -7,7 +7,7 @@ the foundation at the top of the package (data, models, training one model, outc
 
 The names most used are here: ``inertia.compare``, ``inertia.Comparison``, ``inertia.fit``, ``inertia.MLP``,
 ``inertia.Momentum``, ``inertia.Dataset``, ``inertia.History``, ``inertia.train_population``,
-``inertia.Member``. Submodules load on first use, so ``import inertia`` (and ``inertia --help``) stay quick.
+``inertia.Member``, ``inertia.Members``. Submodules load on first use, so ``import inertia`` (and ``inertia --help``) stay quick.
 Modules that moved into the layer folders still import from their old names, with a ``DeprecationWarning``
 (:mod:`inertia._moved`).
 """
@@ -31,6 +31,7 @@ _NAMES = {
     "History": "inertia.train",
     "fit": "inertia.train",
     "Member": "inertia.population",
+    "Members": "inertia.population",
     "train_population": "inertia.population",
 }
 _SUBMODULES = {"data", "mnist1d", "models", "optim", "plots", "progress", "scratch", "shuffle", "population",
