@@ -6,9 +6,9 @@ the foundation at the top of the package (data, models, training one model, outc
 :mod:`inertia.studies`, :mod:`inertia.sweeps`, :mod:`inertia.views`, :mod:`inertia.lab` and :mod:`inertia.cli`.
 
 The names most used are here: ``inertia.compare``, ``inertia.Comparison``, ``inertia.fit``, ``inertia.MLP``,
-``inertia.Momentum``, ``inertia.Dataset``, ``inertia.History``, ``inertia.train_population``,
-``inertia.Member``, ``inertia.Members``. Submodules load on first use, so ``import inertia`` (and ``inertia --help``) stay quick.
-Modules that moved into the layer folders still import from their old names, with a ``DeprecationWarning``
+``inertia.Momentum``, ``inertia.Dataset``, ``inertia.History``, ``inertia.train_population``, ``inertia.Member``,
+``inertia.Members``. Submodules load on first use, so ``import inertia`` (and ``inertia --help``) stay quick. Modules
+that moved into the layer folders still import from their old names, with a ``DeprecationWarning``
 (:mod:`inertia._moved`).
 """
 
