@@ -280,11 +280,7 @@ def _bad_lr(lr: np.ndarray) -> np.ndarray:
 
 def row(rule, index: int):
     """Member ``index``'s own rule, with plain numbers, from a rule whose hyperparameters are arrays."""
-    return type(rule)(**{f.name: _item(getattr(rule, f.name), index) for f in fields(rule)})
-
-
-def _item(value, index: int):
-    return value[index].item() if isinstance(value, np.ndarray) and value.ndim else value
+    return convert(rule, lambda values: values[index].item() if values.ndim else values)
 
 
 def check_rows(rule) -> None:
@@ -355,6 +351,7 @@ def stack(rules) -> object:
 
 
 def convert(rule, to):
-    """``rule`` with every array hyperparameter passed through ``to`` (e.g. into a tensor on a device)."""
+    """``rule`` with every array hyperparameter passed through ``to`` (e.g. into a tensor on a device); any
+    frozen dataclass of hyperparameters, a schedule too."""
     return type(rule)(**{f.name: to(getattr(rule, f.name)) if isinstance(getattr(rule, f.name), np.ndarray)
                          else getattr(rule, f.name) for f in fields(rule)})

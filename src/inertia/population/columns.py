@@ -11,7 +11,7 @@ which is read into columns once. Either way a bad value is reported as ``member 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
 import numpy as np
@@ -63,7 +63,7 @@ class Members:
 
     rule: object
     seeds: np.ndarray
-    schedules: Mapping = None
+    schedules: Mapping = field(default_factory=dict)
     momentum_settings: bool = False
 
     def __len__(self) -> int:
@@ -165,10 +165,6 @@ class Members:
         return cls(rule, np.array([int(m.seed) for m in members], dtype=np.int64), schedules,
                    momentum_settings=plain)
 
-    def __post_init__(self):
-        if self.schedules is None:
-            object.__setattr__(self, "schedules", {})
-
     def check(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False) -> None:
         """Every member's hyperparameters in a few vector operations (:func:`inertia.optim.rules.check_rows`),
         under the population's momentum settings where the members take them."""
@@ -254,9 +250,7 @@ def _seed_column(seeds: np.ndarray) -> np.ndarray:
 
 def _take(record, index):
     """A frozen dataclass of columns (a rule, a schedule) with every array field indexed by ``index``."""
-    return type(record)(**{f.name: getattr(record, f.name)[index]
-                           if isinstance(getattr(record, f.name), np.ndarray) and getattr(record, f.name).ndim
-                           else getattr(record, f.name) for f in fields(record)})
+    return rules.convert(record, lambda values: values[index] if values.ndim else values)
 
 
 def _one_schedule(schedule, size: int) -> dict:
