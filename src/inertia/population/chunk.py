@@ -107,8 +107,9 @@ class Chunk:
                 trained = epoch + 1
                 break
         ends = np.where(stopped_at >= 0, stopped_at + 1, trained)
-        for values in metrics.values():  # NaN past each member's end, as its history ends there
-            values[np.arange(epochs)[None, :] >= ends[:, None]] = np.nan
+        past = np.arange(epochs)[None, :] >= ends[:, None]  # NaN past each member's end, as its history ends there
+        for values in metrics.values():
+            values[past] = np.nan
         return metrics, ends, diverged_at, np.asarray(self.initial_loss, dtype=np.float64), self.weights()
 
 
