@@ -142,9 +142,15 @@ def test_a_list_of_members_keeps_each_values_own_check():
 # --- results as columns -----------------------------------------------------------------------------------------
 
 
+def _first_epoch(curve, reached) -> float:
+    hits = [epoch for epoch, value in enumerate(curve, 1) if reached(value)]
+    return float(hits[0]) if hits else np.nan
+
+
 def test_summaries_equal_each_histories_summary():
     """Diverged, stopped early and finished members, held-out metrics included: the columnar summaries equal
-    :func:`inertia.outcome.summarize` of each member's history."""
+    :func:`inertia.outcome.summarize` of each member's history (which is the same rule for one run), and both
+    equal the definitions worked out from the history's own curves."""
     digits = data.mnist1d(samples=300, seed=0)
     members = Members.table(seed=np.arange(6), lr=[0.05, 0.5, 40.0, 0.05, 0.5, 40.0], momentum=0.9)
     result = train_population(digits, [40, 16, 10], members, epochs=6, batch_size=50, held_out=digits.test,
@@ -155,6 +161,17 @@ def test_summaries_equal_each_histories_summary():
     columns = result.summaries(targets)
     for i, history in enumerate(result.histories):
         expected = outcome.summarize(history, targets)
+        diverged, end = history.diverged, history.diverged_at if history.diverged else history.epochs
+        by_hand = {"initial_loss": history.initial_loss,
+                   "final_loss": np.nan if diverged else history.loss[-1],
+                   "best_loss": np.nan if diverged else min(history.loss),
+                   "final_accuracy": np.nan if diverged else history.accuracy[-1],
+                   "best_accuracy": np.nan if diverged else max(history.accuracy),
+                   "final_batch_loss": np.nan if diverged else history.batch_loss_last[-1],
+                   "epochs_to_accuracy": _first_epoch(history.accuracy[:end], lambda v: v >= 0.3),
+                   "epochs_to_test_loss": _first_epoch(history.test_loss[:end], lambda v: v <= 2.2)}
+        for key, value in by_hand.items():
+            np.testing.assert_equal(expected[key], value, err_msg=key)
         assert columns["status"][i] == expected.pop("status")
         assert columns["diverged_at"][i] == (-1 if expected.pop("diverged_at") is None else history.diverged_at)
         for key, value in expected.items():

@@ -28,8 +28,6 @@ import warnings
 
 import numpy as np
 
-from inertia.stats import epochs_to_target
-
 DIVERGENCE_FACTOR = 10.0
 STATUSES = ("ok", "no_progress", "diverged", "failed")
 # Metrics a target may name: the full-data ones, and a held-out split's where training recorded one.
@@ -67,20 +65,15 @@ def status(history) -> str:
 def summarize(history, targets: dict | None = None) -> dict:
     """The one summary of a run: ``status`` and the numbers every table uses (see the module docstring), plus
     ``epochs_to_<name>`` for each of ``targets`` (``{"accuracy": 0.9}``: first epoch at or above; ``{"loss":
-    0.2}``: first epoch at or below). NaN where a run has no such value."""
-    loss, accuracy = np.asarray(history.loss, dtype=float), np.asarray(history.accuracy, dtype=float)
-    kind = status(history)
-    summary = {"status": kind, "initial_loss": float(history.initial_loss), "diverged_at": history.diverged_at}
-    if kind == "diverged":
-        summary |= {key: math.nan for key in ("final_loss", "best_loss", "final_accuracy", "best_accuracy",
-                                              "final_batch_loss")}
-    else:
-        summary |= {"final_loss": float(loss[-1]), "best_loss": float(np.nanmin(loss)),
-                    "final_accuracy": float(accuracy[-1]), "best_accuracy": float(np.nanmax(accuracy)),
-                    "final_batch_loss": float(history.batch_loss_last[-1])}
-    for name, value in (targets or {}).items():
-        summary[f"epochs_to_{name}"] = epochs_to(history, name, value)
-    return summary
+    0.2}``: first epoch at or below). NaN where a run has no such value. It is :func:`summarize_columns` for one
+    run."""
+    names = ("loss", "accuracy", "batch_loss_last", *(targets or {}))
+    metrics = {name: np.asarray(getattr(history, name), dtype=float)[None, :] for name in names
+               if getattr(history, name, None) is not None}
+    at = -1 if history.diverged_at is None else history.diverged_at
+    columns = summarize_columns(metrics, [len(history.loss)], [at], [history.initial_loss], targets)
+    return {key: str(values[0]) if key == "status" else history.diverged_at if key == "diverged_at"
+            else float(values[0]) for key, values in columns.items()}
 
 
 def reached(name: str, values, value: float) -> np.ndarray:
@@ -99,15 +92,11 @@ def epochs_to(history, name: str, value: float, diverged_at: int | None = None) 
     if name not in TARGETS:
         raise ValueError(f"unknown target {name!r} (allowed: {', '.join(TARGETS)})")
     curve = history[name] if isinstance(history, dict) else getattr(history, name)
-    if curve is None:
-        raise ValueError(f"this run recorded no {name}: it was trained without a held-out split")
     if not isinstance(history, dict):
         diverged_at = history.diverged_at
-    if diverged_at is not None and not (isinstance(diverged_at, float) and math.isnan(diverged_at)):
-        curve = curve[: int(diverged_at)]
-    if len(curve) == 0:
-        return math.nan
-    return epochs_to_target(reached(name, curve, value), True)
+    at = -1 if diverged_at is None or (isinstance(diverged_at, float) and math.isnan(diverged_at)) else diverged_at
+    metrics = {} if curve is None else {name: np.asarray(curve, dtype=float)[None, :]}
+    return float(epochs_to_columns(metrics, name, value, [int(at)])[0])  # one run of the columns' rule
 
 
 def summarize_columns(metrics: dict, epochs_run, diverged_at, initial_loss, targets: dict | None = None) -> dict:
@@ -147,4 +136,6 @@ def epochs_to_columns(metrics: dict, name: str, value: float, diverged_at) -> np
     hits = reached(name, metrics[name], value)
     diverged_at = np.asarray(diverged_at)
     hits &= (diverged_at < 0)[:, None] | (np.arange(hits.shape[1])[None, :] < diverged_at[:, None])
+    if hits.shape[1] == 0:  # no epochs recorded
+        return np.full(len(hits), np.nan)
     return np.where(hits.any(axis=1), hits.argmax(axis=1) + 1.0, np.nan)
