@@ -75,7 +75,7 @@ def one_model(member, settings, dtype, epochs=EPOCHS):
 TRITON_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 INTERPRETED_EPOCHS = 4
 needs_triton = pytest.mark.skipif(not triton_runs_on(torch.device(TRITON_DEVICE)), reason="needs Triton")
-ENGINES = ["torch", "kernel", pytest.param("triton", marks=[needs_triton, pytest.mark.slow])]
+ENGINES = ["torch", "kernel", "lanes", pytest.param("triton", marks=[needs_triton, pytest.mark.slow])]
 
 
 def epochs_for(engine):
@@ -205,7 +205,7 @@ def test_a_finite_blow_up_is_divergence_in_every_engine_as_in_fit(engine):
     assert np.isnan([summary[k] for k in ("final_loss", "best_loss", "final_accuracy", "best_accuracy")]).all()
 
 
-@pytest.mark.parametrize("engine", ["torch", "kernel"])
+@pytest.mark.parametrize("engine", ["torch", "kernel", "lanes"])
 def test_chunking_by_memory_budget_changes_nothing(engine):
     members = [Member(0.1, m, seed=s) for m in (0.0, 0.9) for s in range(3)]
     whole = population(members, {}, torch.float64, engine=engine)

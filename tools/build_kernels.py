@@ -1,11 +1,11 @@
 """Build the compiled CPU kernels inertia ships (src/inertia/_jit), so that a first run loads them instead of
 waiting for numba to compile (see inertia.jit for the target and the cache).
 
-Run it after changing a compiled module (population/kernels.py, population/deep_kernels.py, shuffle.py, init.py,
-studies/nqm_kernel.py, or what they call) and commit the files it writes; tests/test_jit.py fails while a
-shipped kernel is older than its source. It compiles, in a fresh process with an empty cache, every signature
-inertia's commands use (float32 and float64, one hidden layer and deeper), for the portable x86-64-v4 target
-when this CPU has AVX-512. About two to three minutes.
+Run it after changing a compiled module (population/kernels.py, population/deep_kernels.py,
+population/lane_kernels.py, shuffle.py, init.py, studies/nqm_kernel.py, or what they call) and commit the files it
+writes; tests/test_jit.py fails while a shipped kernel is older than its source. It compiles, in a fresh process with
+an empty cache, every signature inertia's commands use (float32 and float64, one hidden layer and deeper), for the
+portable x86-64-v4 target when this CPU has AVX-512. About four minutes.
 
     python tools/build_kernels.py [--out DIR]
 """
@@ -35,7 +35,8 @@ def compile_all() -> None:
     dataset = data.spiral(classes=3, points=10, seed=0)
     for layers in ([2, 4, 3], [2, 4, 4, 3]):
         for dtype in (torch.float32, torch.float64):
-            train_population(dataset, layers, [Member(0.1, 0.9)], epochs=1, dtype=dtype, engine="kernel")
+            for engine in ("kernel", "lanes"):
+                train_population(dataset, layers, [Member(0.1, 0.9)], epochs=1, dtype=dtype, engine=engine)
     shuffle.orders(np.arange(2), 0, 5)
     nqm.Dynamics(nqm.problem(4), 0.1, 0.5).losses([1], [1])
 

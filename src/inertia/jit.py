@@ -159,8 +159,8 @@ event.register("numba:compile", _CompileListener())
 
 # The compiled functions Python calls, as numba names their cache files (callees are linked into them); the
 # package ships these, and tools/build_kernels.py builds them.
-ENTRY_POINTS = ("kernels.train_epoch-", "deep_kernels.train_epoch-", "shuffle._fill_all-", "init._fill-",
-                "nqm_kernel.expected_losses-")
+ENTRY_POINTS = ("kernels.train_epoch-", "deep_kernels.train_epoch-", "lane_kernels.train_epoch-",
+                "shuffle._fill_all-", "init._fill-", "nqm_kernel.expected_losses-")
 
 
 def cache_root_in(folder: Path) -> Path:

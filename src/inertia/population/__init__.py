@@ -24,8 +24,10 @@ rows of an optimizer's state slots, the :class:`~inertia.population.layout.Task`
 :mod:`~inertia.population.chunk` the chunk every engine extends (coefficients from the rule, records, the
 divergence rule); :mod:`~inertia.population.evaluate` full-data metrics of stacked members. One module per
 engine: :mod:`~inertia.population.torch_engine` (batched tensors), :mod:`~inertia.population.kernel_engine`
-over the compiled CPU kernels (:mod:`~inertia.population.kernels` for one hidden layer,
-:mod:`~inertia.population.deep_kernels` for more, :mod:`~inertia.population.vecmath` their scalar math) and
+over the compiled CPU kernels (one member at a time: :mod:`~inertia.population.kernels` for one hidden layer,
+:mod:`~inertia.population.deep_kernels` for more; members across the SIMD lanes:
+:mod:`~inertia.population.lane_kernels` over :mod:`~inertia.population.lanes`; :mod:`~inertia.population.vecmath`
+their scalar math) and
 :mod:`~inertia.population.triton_engine` over the GPU kernel (:mod:`~inertia.population.gpu_kernels`).
 """
 
@@ -95,15 +97,17 @@ def train_population(
     hyperparameters, nothing per member on the way in or out) or a list of :class:`Member`. ``memory_budget`` (bytes)
     bounds the working set (default: 1 GiB on CPU, half the free memory on a GPU). ``on_epoch(members_done)`` is
     called after every epoch of every chunk with the number of members that epoch covered. ``engine``: ``"kernel"``
-    (compiled, CPU, any depth), ``"triton"`` (compiled, CUDA, one hidden layer), ``"torch"`` (batched tensors, any
-    device and depth) or ``"auto"``. ``divergence_factor`` is the divergence rule's (:mod:`inertia.outcome`).
-    ``until = ("accuracy", 0.9)`` (or ``("loss", 0.2)``) stops each member after the first epoch at which its
-    full-data metric reaches the value: its history ends with that epoch (the one :func:`inertia.outcome.epochs_to`
-    finds), its weights are those of that epoch, and members that never reach it train all ``epochs``; the work of the
-    others is saved. ``on_metrics(first, epoch, loss, accuracy)`` streams results as they come: after each epoch of
-    the chunk of members ``first, first + 1, ...``, their full-data loss and accuracy (NaN once diverged or stopped);
-    raising from it abandons the training. With ``held_out`` (e.g. ``dataset.test``) each history also holds that
-    split's loss and accuracy after every epoch (``test_loss``, ``test_accuracy``), which ``until`` may name."""
+    (compiled, CPU, any depth, one member at a time per core), ``"lanes"`` (compiled, CPU, any depth, 16 float32 or 8
+    float64 members across the SIMD lanes of a core), ``"triton"`` (compiled, CUDA, one hidden layer), ``"torch"``
+    (batched tensors, any device and depth) or ``"auto"`` (:func:`choose_engine`). ``divergence_factor`` is the
+    divergence rule's (:mod:`inertia.outcome`). ``until = ("accuracy", 0.9)`` (or ``("loss", 0.2)``) stops each member
+    after the first epoch at which its full-data metric reaches the value: its history ends with that epoch (the one
+    :func:`inertia.outcome.epochs_to` finds), its weights are those of that epoch, and members that never reach it
+    train all ``epochs``; the work of the others is saved. ``on_metrics(first, epoch, loss, accuracy)`` streams
+    results as they come: after each epoch of the chunk of members ``first, first + 1, ...``, their full-data loss and
+    accuracy (NaN once diverged or stopped); raising from it abandons the training. With ``held_out`` (e.g.
+    ``dataset.test``) each history also holds that split's loss and accuracy after every epoch (``test_loss``,
+    ``test_accuracy``), which ``until`` may name."""
     layers = check_layers(layers)
     epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
     shuffle, nesterov, maximize = (check_bool(n, v) for n, v in
@@ -125,7 +129,7 @@ def train_population(
     layers_for(dataset, layers)
     _settle_collector()
     device = resolve_device(device)
-    engine = choose_engine(engine, layers, device)
+    engine = choose_engine(engine, layers, device, len(members), dtype)
     n = len(dataset)
     chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
     x, y = dataset.tensors(device, dtype)
@@ -153,10 +157,10 @@ def train_population(
 
 def _chunk(engine: str, part, task: Task, device: torch.device, dtype: torch.dtype, eval_chunk: int):
     """The trainer of one chunk of members on ``engine``."""
-    if engine == "kernel":
+    if engine in ("kernel", "lanes"):
         from inertia.population.kernel_engine import KernelChunk
 
-        return KernelChunk(part, task, dtype=dtype)
+        return KernelChunk(part, task, dtype=dtype, lanes=engine == "lanes")
     if engine == "triton":
         from inertia.population.triton_engine import TritonChunk
 
@@ -182,26 +186,39 @@ def _settle_collector() -> None:
         _settled = True
 
 
-ENGINES = ("auto", "kernel", "triton", "torch")
+ENGINES = ("auto", "kernel", "lanes", "triton", "torch")
 
 
-def choose_engine(engine: str, layers: Sequence[int], device: torch.device) -> str:
-    """``auto``: the compiled kernel of the device where it applies — ``kernel`` on the CPU (any depth),
-    ``triton`` on CUDA for one-hidden-layer networks when Triton is installed — batched torch otherwise.
-    Every engine runs every optimizer."""
+def choose_engine(engine: str, layers: Sequence[int], device: torch.device, members: int = 1,
+                  dtype: torch.dtype = torch.float32) -> str:
+    """``auto``: the compiled kernel of the device where it applies — on the CPU (any depth) ``lanes`` once
+    there are enough ``members`` for a full group of lanes on every core (:func:`lanes_pay_off`), ``kernel``
+    below that; ``triton`` on CUDA for one-hidden-layer networks when Triton is installed — batched torch
+    otherwise. Every engine runs every optimizer."""
     if engine not in ENGINES:
         raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
     one_hidden = len(layers) == 3
-    if engine == "kernel" and device.type != "cpu":
-        raise ValueError(f"the kernel engine runs on the CPU, not {device.type!r}; use engine='triton' or 'torch'")
+    if engine in ("kernel", "lanes") and device.type != "cpu":
+        raise ValueError(f"the {engine} engine runs on the CPU, not {device.type!r}; use engine='triton' or "
+                         "'torch'")
     if engine == "triton" and not (one_hidden and triton_runs_on(device)):
         raise ValueError("the triton engine runs one-hidden-layer networks on a CUDA device (with Triton "
                          "installed); use engine='torch'")
     if engine == "auto":
         if device.type == "cpu":
-            return "kernel"
+            return "lanes" if lanes_pay_off(members, dtype) else "kernel"
         return "triton" if one_hidden and triton_runs_on(device) else "torch"
     return engine
+
+
+def lanes_pay_off(members: int, dtype: torch.dtype) -> bool:
+    """Whether members across the SIMD lanes beat one member at a time: measured so once every core has a full
+    group (16 float32 or 8 float64 members); below that the lanes engine leaves lanes or cores idle
+    (benchmarks/architectures.py's ``--layouts``)."""
+    import numba
+
+    lanes = 8 if dtype == torch.float64 else 16
+    return members >= lanes * numba.get_num_threads()
 
 
 def triton_runs_on(device: torch.device) -> bool:

@@ -1,5 +1,6 @@
-"""The compiled CPU engine: :mod:`~inertia.population.kernels` for one-hidden-layer networks,
-:mod:`~inertia.population.deep_kernels` for deeper ones; every optimizer."""
+"""The compiled CPU engine, in two layouts: one member at a time on a core (:mod:`~inertia.population.kernels`
+for one-hidden-layer networks, :mod:`~inertia.population.deep_kernels` for deeper ones), or groups of members
+across the SIMD lanes (:mod:`~inertia.population.lane_kernels`, any depth); every optimizer."""
 
 from __future__ import annotations
 
@@ -20,13 +21,20 @@ from inertia.population.layout import (
 
 class KernelChunk(Chunk):
     """The compiled CPU engine: each member's weights in one flat row (:func:`~inertia.population.layout.
-    flat_weights`, held as the kernel reads them), trained by the kernel for the network's depth."""
+    flat_weights`, held as the kernel reads them), trained by the kernel for the network's depth, or with
+    ``lanes`` by :mod:`~inertia.population.lane_kernels` (any depth), groups of members across the SIMD lanes."""
 
-    def __init__(self, members, task, *, dtype):
+    def __init__(self, members, task, *, dtype, lanes=False):
         super().__init__(members, task)
         self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
         x = self.x.cpu().numpy().astype(self.np_dtype)
-        if len(self.layers) == 3:
+        if lanes:
+            from inertia.population import lane_kernels
+
+            self.rows = forms(self.layers)
+            self.shape = (lane_kernels.shape_table(self.layers, self.rows),)
+            self.kernel, self.x_np = lane_kernels.train_epoch, x
+        elif len(self.layers) == 3:
             from inertia.population import kernels
 
             self.rows, self.shape = ONE_HIDDEN, (self.layers[1],)

@@ -25,6 +25,10 @@ def chunk_sizes(layers, n, batch_size, members, device, dtype, budget, engine="t
     if budget is None:
         budget = torch.cuda.mem_get_info(device)[0] // 2 if device.type == "cuda" else 1 << 30
     training, evaluating = member_bytes(layers, n, batch_size, dtype, engine)
-    return max(1, min(members, budget // training)), max(1, min(members, budget // evaluating))
+    chunk = max(1, min(members, budget // training))
+    if engine == "lanes" and chunk < members:  # whole groups of lanes (16 float32 members, 8 float64)
+        group = 64 // torch.empty((), dtype=dtype).element_size()
+        chunk = max(group, chunk // group * group)
+    return chunk, max(1, min(members, budget // evaluating))
 
 

@@ -1,0 +1,313 @@
+"""A compiled CPU kernel that trains members across the SIMD lanes: MLPs of any depth, a group of 16 float32
+members (8 float64) per core at a time, one member per lane of every vector (:mod:`inertia.population.lanes`).
+
+Each lane is a member with its own data order, weights, optimizer state and coefficients, so every multiply-add
+is a full-width vector instruction with no sum across lanes; the products of a layer
+(:mod:`~inertia.population.lane_products`) hold their running sums in registers. One member at a time
+(:mod:`~inertia.population.kernels`, :mod:`~inertia.population.deep_kernels`) vectorizes over a hidden width
+instead, and loads and stores a row for every multiply-add. The softmax runs as plain loops over a block's
+samples × lanes, which the compiler vectorizes. A minibatch goes through in blocks of :data:`ROWS` samples, so
+that the buffers do not grow with the batch size. It computes what the other engines compute: the same data
+orders (:func:`~inertia.population.kernels.member_order`), the same generic update
+(:func:`~inertia.population.kernels.apply_update`, the same source run here on vectors of members), the same
+activations, the same flat weight layout (:func:`inertia.population.layout.flat_weights`), and is tested against
+:func:`inertia.train.fit` member by member like every engine.
+
+Inside a group a member's flat vector is held lane-interleaved: parameter ``i`` of lane ``l`` at ``i·L + l``.
+A block of activations is (samples, units, L); the logits are (classes, samples, L), so that the softmax runs
+over samples × lanes like the other kernels' over samples. A member that diverged (``active`` false) or a lane
+past the last member still computes, on its own lane, and nothing of it is written back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from inertia.population import vecmath
+from inertia.population.kernels import FAST, _activate, apply_update, member_order
+from inertia.population.lane_products import ADD, NONE, PLAIN, THROUGH, column_sums, forward_mode, product
+from inertia.population.lanes import lanes, width
+
+# A network's shape as the kernel reads it, one row per layer: its widths, where its weight and bias start in a
+# member's flat vector, and the strides of the weight's input and output index there.
+N_IN, N_OUT, W_AT, B_AT, S_IN, S_OUT = range(6)
+
+
+ROWS = 32  # samples per block, training and evaluating (fastest of 4, 8, 16 and 32 measured on the lab's network)
+
+
+def shape_table(layers, rows) -> np.ndarray:
+    """The table of ``layers`` in the flat layout that holds each layer's weight as ``rows`` says
+    (:func:`inertia.population.layout.flat_weights`)."""
+    table = np.zeros((len(layers) - 1, 6), dtype=np.int64)
+    at = 0
+    for layer, held in enumerate(rows):
+        n_in, n_out = layers[layer], layers[layer + 1]
+        table[layer] = (n_in, n_out, at, at + n_in * n_out, 1 if held else n_out, n_in if held else 1)
+        at += n_in * n_out + n_out
+    return table
+
+
+RUN = 64  # elements a vectorized loop's body takes at once at most (4 × a 512-bit vector of float32)
+
+
+@njit(cache=True, inline="always")
+def _whole(count):
+    """``count`` rounded up to whole runs of the vectorized loops, which the buffers hold (their sizes are
+    multiples of :data:`RUN`): every element then goes through the loop's vector body, never its scalar
+    remainder, whose exp and log may round differently, so a member's results do not depend on its lane."""
+    return -(-count // RUN) * RUN
+
+
+@njit(cache=True, fastmath=FAST)
+def _softmax(logits, count, labels, top, total, nll, best):
+    """For each of ``count`` samples × lanes (a column of ``logits``, classes × columns, and its class in
+    ``labels``): its cross-entropy in ``nll``, whether its first largest logit is its class in ``best``; the
+    logits become the probabilities."""
+    c = logits.shape[0]
+    for j in range(count):
+        top[j] = logits[0, j]
+        best[j] = 0
+    for k in range(1, c):
+        row = logits[k]
+        for j in range(count):
+            if row[j] > top[j]:
+                top[j] = row[j]
+                best[j] = k
+    for j in range(count):
+        nll[j] = top[j] - logits[labels[j], j]
+        best[j] = best[j] == labels[j]
+        total[j] = 0
+    for k in range(c):
+        row = logits[k]
+        for j in range(count):
+            row[j] = vecmath.exp(row[j] - top[j])
+            total[j] += row[j]
+    one = total.dtype.type(1)
+    for j in range(count):
+        nll[j] += vecmath.log(total[j])
+        total[j] = one / total[j]
+    for k in range(c):
+        row = logits[k]
+        for j in range(count):
+            row[j] *= total[j]
+
+
+@njit(cache=True, fastmath=FAST)
+def _forward(shape, flat, inputs, acts, act_at, logits, m, act):
+    """The first ``m`` samples of a block (``inputs`` (samples, d, L)) through every layer: hidden activations
+    into ``acts`` (layer ``k``'s block at ``act_at[k]``, (samples, units, L)), logits into ``logits``."""
+    L = width(flat)
+    layers = shape.shape[0]
+    rows = logits.shape[1] // L
+    source, s_at = inputs, 0
+    for layer in range(layers):
+        s = shape[layer]
+        n_in, n_out = s[N_IN], s[N_OUT]
+        if layer < layers - 1:
+            at = act_at[layer]
+            mode = forward_mode(act)
+            product(source, s_at, n_in * L, L, flat, s[W_AT] * L, s[S_IN] * L, s[S_OUT] * L,
+                     acts, at, n_out * L, L, m, n_out, n_in, flat, s[B_AT] * L, mode, acts, 0)
+            if mode == PLAIN:
+                _activate(acts[at : at + _whole(m * n_out * L)], act)
+            source, s_at = acts, at
+        else:
+            product(source, s_at, n_in * L, L, flat, s[W_AT] * L, s[S_IN] * L, s[S_OUT] * L,
+                     logits.reshape(-1), 0, L, rows * L, m, n_out, n_in, flat, s[B_AT] * L, PLAIN, flat, 0)
+
+
+@njit(cache=True, fastmath=FAST)
+def _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, m, act):
+    """Gradients of the minibatch's mean loss into ``grads``, from the deltas (probabilities − one-hot, over
+    m) in ``logits``: layer by layer, its weight and bias gradients, then the delta carried to its input."""
+    L = width(flat)
+    layers = shape.shape[0]
+    rows = logits.shape[1] // L
+    d_arr, d_at, d_sa, d_sk = logits.reshape(-1), 0, L, rows * L  # delta[s, o] at d_at + s·d_sa + o·d_sk
+    into_back = True  # the deltas carried back alternate between two buffers
+    for layer in range(layers - 1, -1, -1):
+        s = shape[layer]
+        n_in, n_out = s[N_IN], s[N_OUT]
+        source, s_at = (inputs, 0) if layer == 0 else (acts, act_at[layer - 1])
+        # weight gradient (i, o) = Σ_s input[s, i]·delta[s, o]
+        product(source, s_at, L, n_in * L, d_arr, d_at, d_sa, d_sk, grads, s[W_AT] * L, s[S_IN] * L,
+                 s[S_OUT] * L, n_in, n_out, m, grads, ADD, PLAIN, grads, 0)
+        column_sums(d_arr, d_at, d_sk, d_sa, n_out, m, grads, s[B_AT] * L)
+        if layer == 0:
+            break
+        # delta carried back: (s, i) = Σ_o delta[s, o]·W(i, o), through the activation (outputs at s_at)
+        target = back if into_back else delta
+        into_back = not into_back
+        product(d_arr, d_at, d_sa, d_sk, flat, s[W_AT] * L, s[S_OUT] * L, s[S_IN] * L, target, 0, n_in * L, L,
+                 m, n_in, n_out, flat, NONE, THROUGH + act, acts, s_at)
+        d_arr, d_at, d_sa, d_sk = target, 0, n_in * L, L
+
+
+@njit(cache=True, fastmath=FAST)
+def _score(logits, m, labels, top, total, nll, best, loss, hits):
+    """The softmax of a block of ``m`` samples (:func:`_softmax`), its losses and hits added up per lane."""
+    L = loss.shape[0]
+    _softmax(logits, _whole(m * L), labels, top, total, nll, best)
+    for s in range(m):
+        for lane in range(L):
+            loss[lane] += nll[s * L + lane]
+            hits[lane] += best[s * L + lane]
+
+
+@njit(cache=True, fastmath=FAST)
+def _evaluate(x, y, shape, flat, buffers, act_at, act, loss, hits):
+    """Full-data summed loss and correct predictions per lane, a block of samples at a time (every lane
+    reads the same samples)."""
+    inputs, acts, logits, labels, top, total, nll, best = buffers
+    n, d = x.shape
+    L = loss.shape[0]
+    loss[:] = 0
+    hits[:] = 0
+    rows = logits.shape[1] // L
+    for lo in range(0, n, rows):
+        m = min(rows, n - lo)
+        for s in range(m):
+            for k in range(d):
+                value = x[lo + s, k]
+                for lane in range(L):
+                    inputs[(s * d + k) * L + lane] = value
+            for lane in range(L):
+                labels[s * L + lane] = y[lo + s]
+        _forward(shape, flat, inputs, acts, act_at, logits, m, act)
+        _score(logits, m, labels, top, total, nll, best, loss, hits)
+
+
+@njit(cache=True)
+def _aligned(count, like):
+    """``count`` zeros of ``like``'s dtype starting on a 64-byte boundary: a vector that straddles two cache
+    lines costs two loads, and a store across them more; and a vectorized loop's results must not depend on
+    where its array starts (a compiler may peel elements off to align the rest, computed another way)."""
+    step = 64 // like.itemsize
+    buffer = np.zeros(count + step, dtype=like.dtype)
+    skip = (-(buffer.ctypes.data // buffer.itemsize)) % step
+    return buffer[skip : skip + count]
+
+
+@njit(cache=True, parallel=True, fastmath=FAST)
+def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_step, coefficients, steady, im,
+                iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
+    """One epoch for every active member, a group of L at a time (groups spread over the cores), then its
+    full-data loss and number of correct predictions; the arguments are those of
+    :func:`inertia.population.kernels.train_epoch`, ``shape`` from :func:`shape_table`."""
+    n, d = x.shape
+    members, size = params.shape
+    slots = state.shape[1]
+    fields = coefficients.shape[2]
+    L = width(params)
+    layers = shape.shape[0]
+    rows = ROWS
+    act_at = np.zeros(layers, dtype=np.int64)  # the hidden layers' activation blocks in one buffer
+    widest = d
+    for layer in range(layers - 1):
+        act_at[layer + 1] = act_at[layer] + rows * shape[layer, N_OUT] * L
+        widest = max(widest, shape[layer, N_OUT])
+    classes = shape[layers - 1, N_OUT]
+    dtype = params.dtype
+    for g in prange((members + L - 1) // L):
+        first = g * L
+        count = min(L, members - first)
+        live = np.zeros(L, dtype=np.bool_)
+        for lane in range(count):
+            live[lane] = active[first + lane]
+        if not live.any():
+            continue
+        flat = _aligned(size * L, params)
+        moments = _aligned(slots * size * L, params).reshape((slots, size * L))
+        grads = _aligned(size * L, params)
+        u = _aligned(fields * L, params)
+        orders = np.empty((L, n), dtype=np.int64)
+        for lane in range(L):
+            if live[lane]:
+                p = first + lane
+                orders[lane] = member_order(y, seeds[p], epoch, shuffle)[0]
+                for i in range(size):
+                    flat[i * L + lane] = params[p, i]
+                for k in range(slots):
+                    for i in range(size):
+                        moments[k, i * L + lane] = state[p, k, i]
+            else:
+                for i in range(n):
+                    orders[lane, i] = i
+        inputs = _aligned(rows * d * L, params)
+        acts = _aligned(max(act_at[layers - 1], 1), params)
+        logits = _aligned(classes * rows * L, params).reshape((classes, rows * L))
+        delta = _aligned(rows * widest * L, params)
+        back = _aligned(rows * widest * L, params)
+        labels = _aligned(rows * L, seeds)  # zeros past a block's samples too: a valid class
+        top, total, nll = _aligned(rows * L, params), _aligned(rows * L, params), _aligned(rows * L, params)
+        best = _aligned(rows * L, seeds)
+        buffers = (inputs, acts, logits, labels, top, total, nll, best)
+        loss = np.zeros(L)
+        hits = np.zeros(L, dtype=np.int64)
+        # Per-lane divisions run over every lane, written back for the live ones: a loop over a varying number
+        # of lanes may divide some by a reciprocal's product (fastmath) and others not.
+        means = np.empty(L)
+        if first_step:
+            _evaluate(x, y, shape, flat, buffers, act_at, act, loss, hits)
+            for lane in range(L):
+                means[lane] = loss[lane] / n
+            for lane in range(count):
+                if live[lane]:
+                    initial_loss[first + lane] = means[lane]
+        sums = np.zeros(L)
+        steps = 0
+        for lo in range(0, n, batch):
+            m = min(batch, n - lo)
+            grads[:] = 0
+            loss[:] = 0
+            scale = dtype.type(1) / dtype.type(m)
+            for block in range(lo, lo + m, rows):  # a few samples at a time, their activations in L1
+                part = min(rows, lo + m - block)
+                for s in range(part):
+                    for lane in range(L):
+                        r = orders[lane, block + s]
+                        labels[s * L + lane] = y[r]
+                        for k in range(d):
+                            inputs[(s * d + k) * L + lane] = x[r, k]
+                _forward(shape, flat, inputs, acts, act_at, logits, part, act)
+                _score(logits, part, labels, top, total, nll, best, loss, hits)
+                for j in range(part * L):
+                    logits[labels[j], j] -= 1
+                for k in range(classes):
+                    row = logits[k]
+                    for j in range(part * L):
+                        row[j] *= scale
+                _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, part, act)
+            step = (0 if first_step and steps == 0 else 1) if steady else steps
+            for lane in range(count):
+                if live[lane]:
+                    for f in range(fields):
+                        u[f * L + lane] = coefficients[first + lane, step, f]
+            apply_update(lanes(flat), lanes(moments), lanes(grads), lanes(u), im, iv, ia, m_after)
+            for lane in range(L):
+                means[lane] = loss[lane] / m
+                sums[lane] += means[lane]
+            steps += 1
+        for lane in range(count):
+            if live[lane]:
+                batch_last[first + lane] = means[lane]
+        for lane in range(L):
+            means[lane] = sums[lane] / steps
+        for lane in range(count):
+            if live[lane]:
+                batch_mean[first + lane] = means[lane]
+        _evaluate(x, y, shape, flat, buffers, act_at, act, loss, hits)
+        for lane in range(L):
+            means[lane] = loss[lane] / n
+        for lane in range(count):
+            if live[lane]:
+                p = first + lane
+                full_loss[p] = means[lane]
+                correct[p] = hits[lane]
+                for i in range(size):
+                    params[p, i] = flat[i * L + lane]
+                for k in range(slots):
+                    for i in range(size):
+                        state[p, k, i] = moments[k, i * L + lane]

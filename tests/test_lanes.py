@@ -1,0 +1,184 @@
+"""Members across the SIMD lanes: the vector operations (inertia.population.lanes), the products of the lanes kernel
+(inertia.population.lane_products) against NumPy, and the engine's choice and grouping. Member by member against
+fit, every optimizer, activation and depth: tests/test_population.py runs the ``lanes`` engine with the others."""
+
+import itertools
+from fractions import Fraction
+
+import numba
+import numpy as np
+import pytest
+import torch
+from numba import njit
+
+from inertia import data
+from inertia.population import Member, Members, choose_engine, chunk_sizes, member_bytes, train_population
+from inertia.population import lane_products as lp
+from inertia.population.kernels import apply_update
+from inertia.population.lanes import fma, lanes, load, splat, store, where_positive, width
+from inertia.population.layout import ACTIVATION_CODES
+
+
+def aligned(values: np.ndarray) -> np.ndarray:
+    """A copy on a 64-byte boundary, as the kernel holds its buffers (any offset must work too)."""
+    buffer = np.zeros(values.size + 16, dtype=values.dtype)
+    skip = (-(buffer.ctypes.data // values.itemsize)) % (64 // values.itemsize)
+    out = buffer[skip : skip + values.size].reshape(values.shape)
+    out[...] = values
+    return out
+
+
+@njit
+def _elementwise(a, b, c, out):
+    L = width(a)
+    for i in range(0, a.shape[0], L):
+        x, y, z = load(a, i), load(b, i), load(c, i)
+        store(out[0], i, fma(x, y, z))
+        store(out[1], i, x * y + z / y - x)
+        store(out[2], i, np.sqrt(x * x))
+        store(out[3], i, where_positive(x, y, z))
+        store(out[4], i, splat(x, 2.5) * x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("offset", [0, 1])
+def test_vector_operations_lane_by_lane(dtype, offset):
+    """Each operation on vectors equals NumPy's element by element, at any alignment, NaN and inf included."""
+    L = 64 // np.dtype(dtype).itemsize
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal(3 * L + offset).astype(dtype)[offset:] for _ in range(3))
+    a[:4] = [0.0, -0.0, np.nan, np.inf]
+    b[:4] = [1.0, 2.0, 3.0, 4.0]
+    out = np.zeros((5, a.size), dtype=dtype)
+    _elementwise(a, b, c, out)
+    f64 = [v.astype(np.float64) for v in (a, b, c)]
+    exact = [float(Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))) if np.isfinite(x) else x * y + z
+             for x, y, z in zip(a, b, c)]  # one rounding (of float32's exact float64 value, for float32)
+    np.testing.assert_array_equal(out[0], np.array(exact).astype(dtype))
+    with np.errstate(invalid="ignore"):  # inf − inf in the reference, as in the vectors
+        reference = f64[0] * f64[1] + f64[2] / f64[1] - f64[0]
+    scale = np.abs(f64[0] * f64[1]) + np.abs(f64[2] / f64[1]) + np.abs(f64[0])  # contraction rounds once less
+    finite = np.isfinite(scale)
+    np.testing.assert_allclose(out[1][finite], reference[finite], rtol=0,
+                               atol=4 * np.finfo(dtype).eps * scale[finite].max())
+    assert np.isnan(out[1][~finite]).all()
+    np.testing.assert_array_equal(out[2], np.abs(a))
+    np.testing.assert_array_equal(out[3], np.where(a > 0, b, c))  # NaN is not > 0
+    np.testing.assert_array_equal(out[4], dtype(2.5) * a)
+
+
+@njit
+def _update_lanes(params, state, grads, u, im, iv, ia, m_after):
+    apply_update(lanes(params), lanes(state), lanes(grads), lanes(u), im, iv, ia, m_after)
+
+
+@njit
+def _update_one(params, state, grads, u, im, iv, ia, m_after):
+    apply_update(params, state, grads, u, im, iv, ia, m_after)
+
+
+@pytest.mark.parametrize("slots", [(-1, -1, -1, False), (0, -1, -1, False), (0, 1, -1, False), (0, 1, -1, True),
+                                   (0, 1, 2, True)], ids=["sgd", "momentum", "adam", "rmsprop", "centered"])
+def test_the_update_on_vectors_of_members_is_each_members_update(slots):
+    """apply_update's one source, run on lane-interleaved vectors (16 float32 / 8 float64 members at once), gives
+    each member what it gives that member alone, with per-member coefficients."""
+    for dtype in (np.float32, np.float64):
+        L, n, rng = 64 // np.dtype(dtype).itemsize, 7, np.random.default_rng(1)
+        params, grads = rng.standard_normal((L, n)).astype(dtype), rng.standard_normal((L, n)).astype(dtype)
+        state = rng.random((L, 3, n)).astype(dtype) + 1  # positive: RMSprop's centered variance stays defined
+        u = rng.random((L, 13)).astype(dtype) * 0.5
+        flat, moments = aligned(params.T.ravel()), aligned(state.transpose(1, 2, 0).reshape(3, n * L))
+        _update_lanes(flat, moments, aligned(grads.T.ravel()), aligned(u.T.ravel()), *slots)
+        for lane in range(L):
+            _update_one(params[lane], state[lane], grads[lane].copy(), u[lane].copy(), *slots)
+        rtol = 8 * np.finfo(dtype).eps  # a product and a sum may fuse, in either
+        np.testing.assert_allclose(flat.reshape(n, L).T, params, rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(moments.reshape(3, n, L).transpose(2, 0, 1), state, rtol=rtol, atol=rtol)
+
+
+def _reference(A, B, bias, start, mode, M):
+    """The product and its mode in float64 NumPy, on arrays of (rows, columns, lanes)."""
+    out = np.einsum("akl,kbl->abl", A, B) + (start if bias is None else bias[None])
+    codes = {v: k for k, v in ACTIVATION_CODES.items()}
+    if mode == lp.RELU:
+        return np.where(out > 0, out, 0 * out)
+    if mode == lp.LEAKY:
+        return np.where(out > 0, out, 0.01 * out)
+    if mode >= lp.THROUGH:
+        name = codes[mode - lp.THROUGH]
+        return {"relu": np.where(M > 0, out, 0 * out), "leaky_relu": np.where(M > 0, out, 0.01 * out),
+                "tanh": out * (1 - M * M), "sigmoid": out * M * (1 - M), "identity": out}[name]
+    return out
+
+
+SHAPES = [(5, 7, 1), (6, 4, 2), (3, 50, 3), (20, 3, 50), (2, 50, 20), (9, 10, 4), (1, 1, 5), (13, 2, 3)]
+MODES = [lp.PLAIN, lp.RELU, lp.LEAKY] + [lp.THROUGH + code for code in ACTIVATION_CODES.values()]
+
+
+@pytest.mark.parametrize(("na", "nb", "nk"), SHAPES, ids=[f"{a}x{b}x{k}" for a, b, k in SHAPES])
+def test_products_equal_numpy_in_every_layout_and_mode(na, nb, nk):
+    """product() against einsum: short runs and tiles, both orientations (C's rows or columns contiguous), edge
+    tiles, no bias / a bias along the columns / adding to C, and every mode (activations and their gradients)."""
+    L, rng = 8, np.random.default_rng(na * 100 + nb * 10 + nk)
+    A, B = rng.standard_normal((na, nk, L)), rng.standard_normal((nk, nb, L))
+    M, start, bias = rng.random((na, nb, L)), rng.standard_normal((na, nb, L)), rng.standard_normal((nb, L))
+    for c_rows_first, init, mode in itertools.product((True, False), ("none", "bias", "add"), MODES):
+        # A as (k, a) in memory and B as (b, k), so that every stride differs from a plain row-major layout
+        a_mem, b_mem = aligned(A.transpose(1, 0, 2).ravel()), aligned(B.transpose(1, 0, 2).ravel())
+        c_sa, c_sb = (nb * L, L) if c_rows_first else (L, na * L)
+        c_view = (lambda v: v) if c_rows_first else (lambda v: v.transpose(1, 0, 2))
+        c_mem = aligned(c_view(start).ravel())
+        m_mem = aligned(c_view(M).ravel())
+        bias_mem = aligned(bias.ravel())
+        bias_at = {"none": lp.NONE, "bias": 0, "add": lp.ADD}[init]
+        lp.product(a_mem, 0, L, na * L, b_mem, 0, L, nk * L, c_mem, 0, c_sa, c_sb, na, nb, nk, bias_mem, bias_at,
+                   mode, m_mem, 0)
+        got = c_mem.reshape((na, nb, L) if c_rows_first else (nb, na, L))
+        got = got if c_rows_first else got.transpose(1, 0, 2)
+        expected = _reference(A, B, bias if init == "bias" else None, start if init == "add" else 0.0, mode, M)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12,
+                                   err_msg=f"C rows first {c_rows_first}, {init}, mode {mode}")
+
+
+DATA = data.spiral(classes=3, points=20, seed=0)
+
+
+def test_a_member_is_the_same_in_any_group_or_lane():
+    """20 float64 members in three groups of 8 lanes (the last one part full): each equal bit for bit to the
+    same member trained alone, in lane 0 of a group of its own — lanes never mix."""
+    members = [Member(0.05 + 0.01 * i, (0.0, 0.5, 0.9)[i % 3], seed=i) for i in range(20)]
+    together = train_population(DATA, [2, 9, 3], members, epochs=3, batch_size=6, dtype=torch.float64,
+                                engine="lanes")
+    for i in (0, 7, 8, 19):
+        alone = train_population(DATA, [2, 9, 3], [members[i]], epochs=3, batch_size=6, dtype=torch.float64,
+                                 engine="lanes")
+        for name in together.metrics:
+            np.testing.assert_array_equal(together.metrics[name][i], alone.metrics[name][0])
+        for (w, b), (w1, b1) in zip(together.weights[i], alone.weights[0]):
+            assert torch.equal(w, w1) and torch.equal(b, b1)
+
+
+def test_auto_takes_the_lanes_once_every_core_has_a_full_group():
+    threads = numba.get_num_threads()
+    cpu = torch.device("cpu")
+    assert choose_engine("auto", [2, 8, 3], cpu, 16 * threads, torch.float32) == "lanes"
+    assert choose_engine("auto", [2, 8, 3], cpu, 16 * threads - 1, torch.float32) == "kernel"
+    assert choose_engine("auto", [2, 8, 8, 3], cpu, 8 * threads, torch.float64) == "lanes"
+    assert choose_engine("lanes", [2, 8, 3], cpu, 1) == "lanes"
+    with pytest.raises(ValueError, match="the lanes engine runs on the CPU, not 'meta'"):
+        choose_engine("lanes", [2, 8, 3], torch.device("meta"))
+
+
+def test_lanes_chunks_hold_whole_groups():
+    budget = 20 * member_bytes([2, 16, 3], 60, 6, torch.float32, "lanes")[0]  # 20 members' worth
+    assert chunk_sizes([2, 16, 3], 60, 6, 100, torch.device("cpu"), torch.float32, budget, "lanes")[0] == 16
+    assert chunk_sizes([2, 16, 3], 60, 6, 100, torch.device("cpu"), torch.float64, budget, "lanes")[0] == 8
+    assert chunk_sizes([2, 16, 3], 60, 6, 10, torch.device("cpu"), torch.float32, budget, "lanes")[0] == 10
+    tiny = member_bytes([2, 16, 3], 60, 6, torch.float32, "lanes")[0]
+    assert chunk_sizes([2, 16, 3], 60, 6, 100, torch.device("cpu"), torch.float32, tiny, "lanes")[0] == 16
+    members = Members.table(seed=np.arange(40), lr=0.1, momentum=0.9)
+    whole = train_population(DATA, [2, 16, 3], members, epochs=2, batch_size=6, dtype=torch.float64,
+                             engine="lanes")
+    chunked = train_population(DATA, [2, 16, 3], members, epochs=2, batch_size=6, dtype=torch.float64,
+                               engine="lanes", memory_budget=budget)
+    np.testing.assert_array_equal(whole.metrics["loss"], chunked.metrics["loss"])  # lanes never mix
