@@ -21,6 +21,12 @@ includes its compilation, which it repeats in every process, also given on its o
 
     python benchmarks/architectures.py [--json] [--sizes 1000] [--epochs 3] [--device cpu|cuda]
                                        [--architectures lab,lab2,digits,mnist1d] [--no-jax]
+                                       [--engine auto|kernel|lanes|torch|triton]
+
+``--engine`` picks the population engine (default ``auto``, the one ``train_population`` chooses; each point
+records which): ``--engine kernel`` and ``--engine lanes`` compare the CPU kernel's two layouts, one member at a
+time per core against members across the SIMD lanes, and ``--sizes 8,16,32,64`` shows where the lanes start
+to pay off.
 """
 
 from __future__ import annotations
@@ -51,22 +57,24 @@ def members(size: int) -> Members:
     return Members.table(seed=np.arange(size), lr=0.05, momentum=np.resize((0.0, 0.5, 0.9), size))
 
 
-def inertia_point(layers, size: int, epochs: int, device: str) -> dict:
+def inertia_point(layers, size: int, epochs: int, device: str, engine: str = "auto") -> dict:
     from benchmarks.common import dataset_for
+    from inertia.population import choose_engine
 
     dataset = dataset_for(layers)
-    train_population(dataset, layers, members(2), epochs=1, device=device)  # the kernel compiled or loaded
+    chosen = choose_engine(engine, layers, torch.device(device), size, torch.float32)
+    train_population(dataset, layers, members(2), epochs=1, device=device, engine=chosen)  # compiled or loaded
     marks = []
     started = time.perf_counter()
-    train_population(dataset, layers, members(size), epochs=epochs, device=device,
+    train_population(dataset, layers, members(size), epochs=epochs, device=device, engine=chosen,
                      on_epoch=lambda _: marks.append(time.perf_counter()))
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "epoch_seconds": (marks[-1] - marks[0]) / (len(marks) - 1)}
+    return {"seconds": seconds, "epoch_seconds": (marks[-1] - marks[0]) / (len(marks) - 1), "engine": chosen}
 
 
-def jax_point(layers, size: int, epochs: int, device: str) -> dict:
+def jax_point(layers, size: int, epochs: int, device: str, engine: str = "") -> dict:
     import os
 
     from benchmarks.common import dataset_for
@@ -78,11 +86,11 @@ def jax_point(layers, size: int, epochs: int, device: str) -> dict:
     return run(dataset.x, dataset.y, layers, size, epochs)
 
 
-def in_fresh_process(kind: str, layers, size: int, epochs: int, device: str) -> dict:
+def in_fresh_process(kind: str, layers, size: int, epochs: int, device: str, engine: str = "auto") -> dict:
     code = (
         "import json, sys; sys.argv = ['x'];"
         f"from benchmarks.architectures import {kind}_point as point;"
-        f"result = point({layers!r}, {size}, {epochs}, {device!r});"
+        f"result = point({layers!r}, {size}, {epochs}, {device!r}, {engine!r});"
         "result['peak_rss_mib'] = int(dict(l.split(':') for l in open('/proc/self/status'))['VmHWM']"
         ".split()[0]) / 1024;"
         "import torch;"
@@ -106,6 +114,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
     parser.add_argument("--no-jax", action="store_true", help="leave the JAX baseline out")
+    parser.add_argument("--engine", default="auto", help="the population engine (default: train_population's choice)")
     args = parser.parse_args()
     from benchmarks.common import cpu_model, cpu_peak, dataset_for, gpu_peak, host_us_per_member
     from benchmarks.jax_baseline import available
@@ -125,7 +134,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             point = {"architecture": name, "layers": layers, "samples": n, "size": size, "epochs": args.epochs,
                      "mflop_per_model_epoch": flops / 1e6}
-            ours = in_fresh_process("inertia", layers, size, args.epochs, args.device)
+            ours = in_fresh_process("inertia", layers, size, args.epochs, args.device, args.engine)
             point["inertia"] = dict(ours, model_epochs_per_s=size * args.epochs / ours["seconds"],
                                     host_us_per_member=host_us_per_member(ours["seconds"], ours["epoch_seconds"],
                                                                           args.epochs, size),
@@ -159,7 +168,7 @@ def main() -> None:
 
 def report(args, point) -> None:
     i = point["inertia"]
-    line = (f"{point['architecture']:>8} {point['layers']!s:<20} P={point['size']:>7,}: inertia "
+    line = (f"{point['architecture']:>8} {point['layers']!s:<20} P={point['size']:>7,}: inertia ({i['engine']}) "
             f"{i['model_epochs_per_s']:>9,.0f} model-epochs/s end to end, "
             f"{i['steady_model_epochs_per_s']:>9,.0f} once running ({i['gflops']:.1f} / "
             f"{i['steady_gflops']:.1f} GFLOP/s), host work {i['host_us_per_member']:.1f} µs per member, "

@@ -214,7 +214,7 @@ def choose_engine(engine: str, layers: Sequence[int], device: torch.device, memb
 def lanes_pay_off(members: int, dtype: torch.dtype) -> bool:
     """Whether members across the SIMD lanes beat one member at a time: measured so once every core has a full
     group (16 float32 or 8 float64 members); below that the lanes engine leaves lanes or cores idle
-    (benchmarks/architectures.py's ``--layouts``)."""
+    (``benchmarks/architectures.py --engine kernel|lanes --sizes 8,16,32,64``)."""
     import numba
 
     lanes = 8 if dtype == torch.float64 else 16
