@@ -15,7 +15,8 @@ for a compiler.
   ``python tools/build_kernels.py`` in a source checkout and copied into the cache on first use
   (``INERTIA_SHIPPED_KERNELS=0`` leaves them out). numba checks each against the source it was built from (a
   hash of the file) and its own version, and compiles anew where either differs, or on another target or
-  Python version (about half a minute, announced on stderr and to :func:`on_compile`'s listeners).
+  Python version (about half a minute, the lanes kernel a minute and a quarter; announced on stderr and to
+  :func:`on_compile`'s listeners).
 
 Import this module before anything compiles: every inertia module with numba code does. It sits at the
 foundation of the package (the data orders of :mod:`inertia.shuffle` are compiled too) and imports nothing of
@@ -122,6 +123,9 @@ def _install_locator() -> None:
 
 
 _listeners: list[Callable[[str], None]] = []
+# Kernels that take longer than most to compile, with the seconds measured on a 2-core Xeon (the announcement
+# says so); the others take 10 to 30 s.
+COMPILE_SECONDS = {"inertia.population.lane_kernels.train_epoch": 75}
 
 
 class _CompileListener(event.Listener):
@@ -134,11 +138,12 @@ class _CompileListener(event.Listener):
         dispatcher = ev.data.get("dispatcher")
         function = getattr(dispatcher, "py_func", None)
         if self.depth == 0 and function is not None and function.__module__.startswith("inertia."):
+            name = f"{function.__module__}.{function.__name__}"
             logging.getLogger("inertia").info(
-                "Compiling %s for this machine (once per installation and numba version; about 30 s)...",
-                f"{function.__module__}.{function.__name__}")
+                "Compiling %s for this machine (once per installation and numba version; about %d s)...", name,
+                COMPILE_SECONDS.get(name, 30))
             for listener in list(_listeners):
-                listener(f"{function.__module__}.{function.__name__}")
+                listener(name)
         self.depth += 1
 
     def on_end(self, ev):
