@@ -65,7 +65,9 @@ def defines(path: Path) -> set[str]:
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+            for target in targets:  # a name, or names unpacked from a tuple (A, B = 1, 2)
+                elements = target.elts if isinstance(target, ast.Tuple) else [target]
+                names |= {t.id for t in elements if isinstance(t, ast.Name)}
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names}
     return names
