@@ -8,7 +8,8 @@ multiply-adds then reads each operand once. Written as LLVM vector operations (n
 
 - :func:`width` — lanes per vector for an array's dtype (a compile-time constant);
 - :func:`load` / :func:`store` — the vector at an element index of a 1-D array (unaligned, 4- or 8-byte);
-- :func:`fma`, :func:`splat`, :func:`where_positive`, and ``+ − × ÷`` and ``np.sqrt`` between vectors;
+- :func:`fma`, :func:`splat`, the selects :func:`where_positive`, :func:`where_greater` and :func:`where_equal`,
+  and ``+ − × ÷``, ``np.sqrt`` and ``np.floor`` on vectors (``exp`` and ``log``: :mod:`~inertia.population.lane_math`);
 - :func:`lanes` — an array seen as a sequence of vectors (``a[i]`` is the vector at ``i·width``, ``a.shape``
   counts vectors; a 2-D array gives rows of them), so that code written for scalars one member at a time
   (:func:`inertia.population.kernels.apply_update`) runs unchanged on a group of members at once.
@@ -123,7 +124,7 @@ def splat(typingctx, like, value):
     return vec(like, value), codegen
 
 
-def _llvm_call(builder, context, name, vec: Vec, args):
+def llvm_call(builder, context, name, vec: Vec, args):
     vector_type = context.get_value_type(vec)
     suffix = f"v{vec.count}f{vec.dtype.bitwidth}"
     function = cgutils.get_or_insert_function(
@@ -138,7 +139,7 @@ def fma(typingctx, a, b, c):
         return None
 
     def codegen(context, builder, signature, args):
-        return _llvm_call(builder, context, "fma", a, args)
+        return llvm_call(builder, context, "fma", a, args)
 
     return a(a, b, c), codegen
 
@@ -154,6 +155,26 @@ def where_positive(typingctx, a, x, y):
         return builder.select(positive, args[1], args[2])
 
     return a(a, x, y), codegen
+
+
+def _where(relation):
+    @intrinsic
+    def select(typingctx, a, b, x, y):
+        if not (isinstance(a, Vec) and a == b == x == y):
+            return None
+
+        def codegen(context, builder, signature, args):
+            return builder.select(builder.fcmp_ordered(relation, args[0], args[1]), args[2], args[3])
+
+        return a(a, b, x, y), codegen
+
+    return select
+
+
+where_greater = _where(">")
+where_greater.__doc__ = "Lane by lane, ``x`` where ``a > b`` and ``y`` elsewhere (where either is NaN too)."
+where_equal = _where("==")
+where_equal.__doc__ = "Lane by lane, ``x`` where ``a == b`` and ``y`` elsewhere (where either is NaN too)."
 
 
 def _binary(name):
@@ -173,12 +194,18 @@ def _binary(name):
 _add, _sub, _mul, _div = (_binary(name) for name in ("fadd", "fsub", "fmul", "fdiv"))
 
 
-@intrinsic
-def _sqrt(typingctx, a):
-    def codegen(context, builder, signature, args):
-        return _llvm_call(builder, context, "sqrt", a, args)
+def _unary(name):
+    @intrinsic
+    def operation(typingctx, a):
+        def codegen(context, builder, signature, args):
+            return llvm_call(builder, context, name, a, args)
 
-    return a(a), codegen
+        return a(a), codegen
+
+    return operation
+
+
+_sqrt, _floor = _unary("sqrt"), _unary("floor")
 
 
 def _vector_operator(python_operator, implementation):
@@ -197,6 +224,12 @@ for _operator, _implementation in ((operator.add, _add), (operator.sub, _sub), (
 def _np_sqrt(a):
     if isinstance(a, Vec):
         return lambda a: _sqrt(a)
+
+
+@overload(np.floor, inline="always")
+def _np_floor(a):
+    if isinstance(a, Vec):
+        return lambda a: _floor(a)
 
 
 @intrinsic
