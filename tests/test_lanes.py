@@ -17,6 +17,8 @@ from inertia.population import (
     Members,
     choose_engine,
     chunk_sizes,
+    lane_fused,
+    lane_kernels,
     lane_math,
     member_bytes,
     train_population,
@@ -203,6 +205,48 @@ def test_products_equal_numpy_in_every_layout_and_mode(na, nb, nk):
         expected = _reference(A, B, bias if init == "bias" else None, start if init == "add" else 0.0, mode, M)
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12,
                                    err_msg=f"C rows first {c_rows_first}, {init}, mode {mode}")
+
+
+FUSED = [[2, 50, 3], [1, 7, 2], [3, 5, 3], [2, 9, 2], [3, 4, 1]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layers", FUSED, ids=[str(layers) for layers in FUSED])
+def test_the_fused_network_equals_its_layers_bit_for_bit(dtype, layers):
+    """A network of few inputs and classes through the fused pass: its logits and gradients equal the
+    layer-by-layer products' bit for bit, for every block size (whole groups of 4 samples and not), ReLU and
+    leaky ReLU, and weights with a NaN in them; a deeper or wider network is not fused."""
+    rng = np.random.default_rng(len(layers) * 10 + layers[1])
+    L, rows = 64 // np.dtype(dtype).itemsize, lane_kernels.ROWS
+    shape = lane_kernels.shape_table(layers, [True, False])
+    d, hidden, classes = layers
+    size = d * hidden + hidden + hidden * classes + classes
+    flat = aligned(rng.standard_normal(size * L).astype(dtype))
+    flat[3 * L + 1] = np.nan  # one member (lane 1) with a NaN weight
+    inputs = aligned(rng.standard_normal(rows * d * L).astype(dtype))
+    act_at = np.array([0, rows * hidden * L])
+    for act in (ACTIVATION_CODES["relu"], ACTIVATION_CODES["leaky_relu"]):
+        assert lane_fused.fusable(shape, act)
+        for m in (1, 3, 4, 7, 20, rows):
+            logits = [aligned(np.zeros((classes, rows * L), dtype)) for _ in range(2)]
+            lane_kernels._forward(shape, flat, inputs, aligned(np.zeros(rows * hidden * L, dtype)), act_at, logits[0],
+                                  m, act)
+            lane_fused.forward(shape, flat, inputs, logits[1], m, act)
+            np.testing.assert_array_equal(logits[1][:, : m * L], logits[0][:, : m * L], err_msg=f"act {act}, m {m}")
+            assert not logits[1][:, m * L :].any()  # nothing past the block's samples
+            deltas = aligned(rng.standard_normal((classes, rows * L)).astype(dtype))
+            start = rng.standard_normal(size * L).astype(dtype)
+            grads = [aligned(start), aligned(start)]
+            acts = aligned(np.zeros(rows * hidden * L, dtype))
+            lane_kernels._forward(shape, flat, inputs, acts, act_at, deltas.copy(), m, act)  # the activations
+            scratch = [aligned(np.zeros(rows * max(hidden, d) * L, dtype)) for _ in range(2)]
+            lane_kernels._backward(shape, flat, grads[0], inputs, acts, act_at, deltas.copy(), *scratch, m, act)
+            lane_fused.backward(shape, flat, grads[1], inputs, deltas.copy(), m, act)
+            np.testing.assert_array_equal(grads[1], grads[0], err_msg=f"act {act}, m {m}")
+    assert not lane_fused.fusable(shape, ACTIVATION_CODES["tanh"])
+    assert not lane_fused.fusable(lane_kernels.shape_table([2, 5, 5, 3], [True] * 3), ACTIVATION_CODES["relu"])
+    assert not lane_fused.fusable(lane_kernels.shape_table([4, 5, 3], [True] * 2), ACTIVATION_CODES["relu"])
+    assert not lane_fused.fusable(lane_kernels.shape_table([2, 5, 4], [True] * 2), ACTIVATION_CODES["relu"])
 
 
 DATA = data.spiral(classes=3, points=20, seed=0)

@@ -15,7 +15,7 @@ for a compiler.
   ``python tools/build_kernels.py`` in a source checkout and copied into the cache on first use
   (``INERTIA_SHIPPED_KERNELS=0`` leaves them out). numba checks each against the source it was built from (a
   hash of the file) and its own version, and compiles anew where either differs, or on another target or
-  Python version (about half a minute, the lanes kernel a minute and a quarter; announced on stderr and to
+  Python version (about half a minute, the lanes kernel about 100 s; announced on stderr and to
   :func:`on_compile`'s listeners).
 
 Import this module before anything compiles: every inertia module with numba code does. It sits at the
@@ -125,7 +125,7 @@ def _install_locator() -> None:
 _listeners: list[Callable[[str], None]] = []
 # Kernels that take longer than most to compile, with the seconds measured on a 2-core Xeon (the announcement
 # says so); the others take 10 to 30 s.
-COMPILE_SECONDS = {"inertia.population.lane_kernels.train_epoch": 75}
+COMPILE_SECONDS = {"inertia.population.lane_kernels.train_epoch": 100}
 
 
 class _CompileListener(event.Listener):

@@ -5,18 +5,20 @@ Each lane is a member with its own data order, weights, optimizer state and coef
 is a full-width vector instruction with no sum across lanes; the products of a layer
 (:mod:`~inertia.population.lane_products`) hold their running sums in registers. One member at a time
 (:mod:`~inertia.population.kernels`, :mod:`~inertia.population.deep_kernels`) vectorizes over a hidden width
-instead, and loads and stores a row for every multiply-add. The softmax runs as plain loops over a block's
-samples × lanes, which the compiler vectorizes. A minibatch goes through in blocks of :data:`ROWS` samples, so
-that the buffers do not grow with the batch size. It computes what the other engines compute: the same data
-orders (:func:`~inertia.population.kernels.member_order`), the same generic update
+instead, and loads and stores a row for every multiply-add. A network with one hidden layer between few inputs
+and few classes (the lab's) goes through :mod:`~inertia.population.lane_fused` instead of layer by layer, its
+hidden values never stored. The softmax, its ``exp`` and ``log`` included (:mod:`~inertia.population.lane_math`),
+runs on vectors of members. A minibatch goes through in blocks of :data:`ROWS` samples, so that the buffers do
+not grow with the batch size. It computes what the other engines compute: the same data orders
+(:func:`~inertia.population.kernels.member_order`), the same generic update
 (:func:`~inertia.population.kernels.apply_update`, the same source run here on vectors of members), the same
 activations, the same flat weight layout (:func:`inertia.population.layout.flat_weights`), and is tested against
 :func:`inertia.train.fit` member by member like every engine.
 
 Inside a group a member's flat vector is held lane-interleaved: parameter ``i`` of lane ``l`` at ``i·L + l``.
-A block of activations is (samples, units, L); the logits are (classes, samples, L), so that the softmax runs
-over samples × lanes like the other kernels' over samples. A member that diverged (``active`` false) or a lane
-past the last member still computes, on its own lane, and nothing of it is written back.
+A block of activations is (samples, units, L); the logits are (classes, samples, L). A member that diverged
+(``active`` false) or a lane past the last member still computes, on its own lane, and nothing of it is written
+back.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from inertia.population import vecmath
+from inertia.population import lane_fused, lane_math
 from inertia.population.kernels import FAST, _activate, apply_update, member_order
 from inertia.population.lane_products import ADD, NONE, PLAIN, THROUGH, column_sums, forward_mode, product
-from inertia.population.lanes import lanes, width
+from inertia.population.lanes import lanes, load, splat, store, where_equal, where_greater, width
 
 # A network's shape as the kernel reads it, one row per layer: its widths, where its weight and bias start in a
 # member's flat vector, and the strides of the weight's input and output index there.
@@ -61,40 +63,6 @@ def _whole(count):
 
 
 @njit(cache=True, fastmath=FAST)
-def _softmax(logits, count, labels, top, total, nll, best):
-    """For each of ``count`` samples × lanes (a column of ``logits``, classes × columns, and its class in
-    ``labels``): its cross-entropy in ``nll``, whether its first largest logit is its class in ``best``; the
-    logits become the probabilities."""
-    c = logits.shape[0]
-    for j in range(count):
-        top[j] = logits[0, j]
-        best[j] = 0
-    for k in range(1, c):
-        row = logits[k]
-        for j in range(count):
-            if row[j] > top[j]:
-                top[j] = row[j]
-                best[j] = k
-    for j in range(count):
-        nll[j] = top[j] - logits[labels[j], j]
-        best[j] = best[j] == labels[j]
-        total[j] = 0
-    for k in range(c):
-        row = logits[k]
-        for j in range(count):
-            row[j] = vecmath.exp(row[j] - top[j])
-            total[j] += row[j]
-    one = total.dtype.type(1)
-    for j in range(count):
-        nll[j] += vecmath.log(total[j])
-        total[j] = one / total[j]
-    for k in range(c):
-        row = logits[k]
-        for j in range(count):
-            row[j] *= total[j]
-
-
-@njit(cache=True, fastmath=FAST)
 def _forward(shape, flat, inputs, acts, act_at, logits, m, act):
     """The first ``m`` samples of a block (``inputs`` (samples, d, L)) through every layer: hidden activations
     into ``acts`` (layer ``k``'s block at ``act_at[k]``, (samples, units, L)), logits into ``logits``."""
@@ -116,6 +84,15 @@ def _forward(shape, flat, inputs, acts, act_at, logits, m, act):
         else:
             product(source, s_at, n_in * L, L, flat, s[W_AT] * L, s[S_IN] * L, s[S_OUT] * L,
                      logits.reshape(-1), 0, L, rows * L, m, n_out, n_in, flat, s[B_AT] * L, PLAIN, flat, 0)
+
+
+@njit(cache=True, fastmath=FAST)
+def _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused):
+    """:func:`_forward`, or its fused form (:mod:`~inertia.population.lane_fused`) when ``fused``."""
+    if fused:
+        lane_fused.forward(shape, flat, inputs, logits, m, act)
+    else:
+        _forward(shape, flat, inputs, acts, act_at, logits, m, act)
 
 
 @njit(cache=True, fastmath=FAST)
@@ -146,21 +123,50 @@ def _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, m, 
 
 
 @njit(cache=True, fastmath=FAST)
-def _score(logits, m, labels, top, total, nll, best, loss, hits):
-    """The softmax of a block of ``m`` samples (:func:`_softmax`), its losses and hits added up per lane."""
+def _score(logits, m, labels, nll, right, loss, hits, scale):
+    """The softmax of a block's first ``m`` samples, a vector of members at a time: each sample's
+    cross-entropy (its largest logit − its class's + log Σ exp(logit − largest)) added to ``loss`` per lane, and
+    whether its first largest logit is its class to ``hits``; when ``scale`` is not 0 (training), the logits
+    become the deltas of the mean loss, (probabilities − one-hot) × ``scale``. ``labels`` holds each sample's
+    class as a number, ``nll`` and ``right`` a block of vectors each (scratch)."""
     L = loss.shape[0]
-    _softmax(logits, _whole(m * L), labels, top, total, nll, best)
+    c = logits.shape[0]
+    out = logits.reshape(-1)
+    stride = logits.shape[1]
+    zero, one = splat(out, 0), splat(out, 1)
+    for s in range(m):
+        at = s * L
+        label = load(labels, at)
+        top = load(out, at)
+        best, chosen = zero, where_equal(label, zero, top, zero)
+        for k in range(1, c):
+            z, kind = load(out, at + k * stride), splat(out, k)
+            best = where_greater(z, top, kind, best)
+            top = where_greater(z, top, z, top)
+            chosen = where_equal(label, kind, z, chosen)
+        total = zero
+        for k in range(c):
+            e = lane_math.exp(load(out, at + k * stride) - top)
+            store(out, at + k * stride, e)
+            total = total + e
+        store(nll, at, top - chosen + lane_math.log(total))
+        store(right, at, where_equal(best, label, one, zero))
+        if scale != 0:
+            inverse, step = one / total, splat(out, scale)
+            for k in range(c):
+                p = load(out, at + k * stride) * inverse
+                store(out, at + k * stride, where_equal(label, splat(out, k), p - one, p) * step)
     for s in range(m):
         for lane in range(L):
             loss[lane] += nll[s * L + lane]
-            hits[lane] += best[s * L + lane]
+            hits[lane] += np.int64(right[s * L + lane])
 
 
 @njit(cache=True, fastmath=FAST)
-def _evaluate(x, y, shape, flat, buffers, act_at, act, loss, hits):
+def _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits):
     """Full-data summed loss and correct predictions per lane, a block of samples at a time (every lane
     reads the same samples)."""
-    inputs, acts, logits, labels, top, total, nll, best = buffers
+    inputs, acts, logits, labels, nll, right = buffers
     n, d = x.shape
     L = loss.shape[0]
     loss[:] = 0
@@ -175,8 +181,8 @@ def _evaluate(x, y, shape, flat, buffers, act_at, act, loss, hits):
                     inputs[(s * d + k) * L + lane] = value
             for lane in range(L):
                 labels[s * L + lane] = y[lo + s]
-        _forward(shape, flat, inputs, acts, act_at, logits, m, act)
-        _score(logits, m, labels, top, total, nll, best, loss, hits)
+        _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused)
+        _score(logits, m, labels, nll, right, loss, hits, flat.dtype.type(0))
 
 
 @njit(cache=True)
@@ -210,6 +216,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
         widest = max(widest, shape[layer, N_OUT])
     classes = shape[layers - 1, N_OUT]
     dtype = params.dtype
+    fused = lane_fused.fusable(shape, act)
     for g in prange((members + L - 1) // L):
         first = g * L
         count = min(L, members - first)
@@ -240,17 +247,16 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
         logits = _aligned(classes * rows * L, params).reshape((classes, rows * L))
         delta = _aligned(rows * widest * L, params)
         back = _aligned(rows * widest * L, params)
-        labels = _aligned(rows * L, seeds)  # zeros past a block's samples too: a valid class
-        top, total, nll = _aligned(rows * L, params), _aligned(rows * L, params), _aligned(rows * L, params)
-        best = _aligned(rows * L, seeds)
-        buffers = (inputs, acts, logits, labels, top, total, nll, best)
+        labels = _aligned(rows * L, params)  # each sample's class, a number in the members' dtype
+        nll, right = _aligned(rows * L, params), _aligned(rows * L, params)
+        buffers = (inputs, acts, logits, labels, nll, right)
         loss = np.zeros(L)
         hits = np.zeros(L, dtype=np.int64)
         # Per-lane divisions run over every lane, written back for the live ones: a loop over a varying number
         # of lanes may divide some by a reciprocal's product (fastmath) and others not.
         means = np.empty(L)
         if first_step:
-            _evaluate(x, y, shape, flat, buffers, act_at, act, loss, hits)
+            _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits)
             for lane in range(L):
                 means[lane] = loss[lane] / n
             for lane in range(count):
@@ -271,15 +277,12 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
                         labels[s * L + lane] = y[r]
                         for k in range(d):
                             inputs[(s * d + k) * L + lane] = x[r, k]
-                _forward(shape, flat, inputs, acts, act_at, logits, part, act)
-                _score(logits, part, labels, top, total, nll, best, loss, hits)
-                for j in range(part * L):
-                    logits[labels[j], j] -= 1
-                for k in range(classes):
-                    row = logits[k]
-                    for j in range(part * L):
-                        row[j] *= scale
-                _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, part, act)
+                _forward_any(shape, flat, inputs, acts, act_at, logits, part, act, fused)
+                _score(logits, part, labels, nll, right, loss, hits, scale)
+                if fused:
+                    lane_fused.backward(shape, flat, grads, inputs, logits, part, act)
+                else:
+                    _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, part, act)
             step = (0 if first_step and steps == 0 else 1) if steady else steps
             for lane in range(count):
                 if live[lane]:
@@ -298,7 +301,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
         for lane in range(count):
             if live[lane]:
                 batch_mean[first + lane] = means[lane]
-        _evaluate(x, y, shape, flat, buffers, act_at, act, loss, hits)
+        _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits)
         for lane in range(L):
             means[lane] = loss[lane] / n
         for lane in range(count):

@@ -1,0 +1,229 @@
+"""One hidden layer between few inputs and few classes (the lab's ``[2, 50, 3]``), forward and backward in one
+pass over the hidden units, for the lanes kernel (:mod:`inertia.population.lane_kernels`).
+
+Laid out layer by layer (:mod:`inertia.population.lane_products`), such a network spends its time moving
+activations, not multiplying: a hidden unit's value is 2 multiply-adds from 2 inputs, yet it is stored, read
+back by the output layer, read again for the weight gradients and for its own gradient, which is stored and read
+once more — a block's activations (32 samples × 50 units × 64 bytes) live in L2, not L1. Here four samples go
+through together, every value of theirs in registers: for each hidden unit its pre-activation is recomputed
+from the inputs, the logits (forward) or every gradient of that unit (backward) follow at once, and only the
+weights and their gradients (a few KiB, in L1) are loaded and stored.
+
+Each sum is formed in the order the layer-by-layer products form it (biases first, inputs, hidden units and
+samples in increasing order), so the results are those of the layer-by-layer path bit for bit; a test holds
+them to it. What comes here: exactly one hidden layer, at most :data:`FEW` inputs and :data:`FEW` classes,
+ReLU or leaky ReLU (:func:`fusable`); anything else takes the layer-by-layer path.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from inertia.population.kernels import FAST
+from inertia.population.lane_products import A_LEAKY, A_RELU, column_sums
+from inertia.population.lanes import fma, load, splat, store, where_positive, width
+
+FEW = 3  # the most inputs and classes a fused network has (registers: 4 samples × (inputs + classes) vectors)
+
+N_IN, N_OUT, W_AT, B_AT, S_IN, S_OUT = range(6)  # the columns of lane_kernels.shape_table
+
+
+@njit(cache=True)
+def fusable(shape, act):
+    """Whether the network of ``shape`` (:func:`~inertia.population.lane_kernels.shape_table`) with activation
+    code ``act`` goes through this module."""
+    return (shape.shape[0] == 2 and shape[0, N_IN] <= FEW and shape[1, N_OUT] <= FEW
+            and act in (A_RELU, A_LEAKY))
+
+
+@njit(cache=True, inline="always")
+def _slope(flat, act):
+    return splat(flat, 0.01 if act == A_LEAKY else 0.0)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _pre(x0, x1, x2, u0, u1, u2, bias, D):
+    """A pre-activation from ``D`` inputs, summed as the layer-by-layer product sums it."""
+    p = fma(x0, u0, bias)
+    if D > 1:
+        p = fma(x1, u1, p)
+    if D > 2:
+        p = fma(x2, u2, p)
+    return p
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _row(A, at, L, row, rows, columns, zero):
+    """The first 3 vectors of row ``row`` of ``A`` (rows × columns vectors from ``at``), zero past ``rows`` or
+    ``columns``."""
+    here = at + row * columns * L
+    live = row < rows
+    x0 = load(A, here) if live else zero
+    x1 = load(A, here + L) if live and columns > 1 else zero
+    x2 = load(A, here + 2 * L) if live and columns > 2 else zero
+    return x0, x1, x2
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _column(A, at, L, stride, row, rows, columns, zero):
+    """Vectors ``at + row·L + c·stride`` for c < 3, zero past ``rows`` or ``columns`` (a sample's logits)."""
+    here = at + row * L
+    live = row < rows
+    x0 = load(A, here) if live else zero
+    x1 = load(A, here + stride) if live and columns > 1 else zero
+    x2 = load(A, here + 2 * stride) if live and columns > 2 else zero
+    return x0, x1, x2
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _put(A, at, stride, row, rows, columns, x0, x1, x2):
+    """The inverse of :func:`_column`: stores up to 3 vectors of a live row."""
+    if row < rows:
+        store(A, at, x0)
+        if columns > 1:
+            store(A, at + stride, x1)
+        if columns > 2:
+            store(A, at + 2 * stride, x2)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _strides(shape, layer, L):
+    """Layer ``layer``'s weight, input stride, output stride and bias, in elements of a lane-interleaved
+    vector."""
+    s = shape[layer]
+    return s[W_AT] * L, s[S_IN] * L, s[S_OUT] * L, s[B_AT] * L
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _unit(flat, j, w1, i1, o1, b1, w2, i2, o2, d, classes):
+    """Hidden unit ``j``'s weights from up to 3 inputs, its bias, and its weights to up to 3 classes (indices
+    clamped to the network's own; the extra ones meet zero inputs or are never stored)."""
+    wa, wb = w1 + j * o1, w2 + j * i2
+    u0, u1, u2 = load(flat, wa), load(flat, wa + min(1, d - 1) * i1), load(flat, wa + min(2, d - 1) * i1)
+    v0, v1, v2 = load(flat, wb), load(flat, wb + min(1, classes - 1) * o2), load(flat, wb + min(2, classes - 1) * o2)
+    return u0, u1, u2, load(flat, b1 + j * width(flat)), v0, v1, v2
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _forward(shape, flat, inputs, logits, m, slope, D, C):
+    """Logits of the block's first ``m`` samples; ``D`` and ``C`` are constants, the most inputs and classes
+    this copy handles (inputs past the network's own are zero, logits past its classes are not stored)."""
+    L = width(flat)
+    zero = splat(flat, 0)
+    d, classes, H = shape[0, N_IN], shape[1, N_OUT], shape[0, N_OUT]
+    w1, i1, o1, b1 = _strides(shape, 0, L)
+    w2, i2, o2, b2 = _strides(shape, 1, L)
+    out = logits.reshape(-1)
+    stride = logits.shape[1]
+    for s in range(0, m, 4):
+        x00, x01, x02 = _row(inputs, 0, L, s, m, d, zero)
+        x10, x11, x12 = _row(inputs, 0, L, s + 1, m, d, zero)
+        x20, x21, x22 = _row(inputs, 0, L, s + 2, m, d, zero)
+        x30, x31, x32 = _row(inputs, 0, L, s + 3, m, d, zero)
+        c0, c1, c2 = _column(flat, b2, L, L, 0, 1, classes, zero)
+        z00, z01, z02, z10, z11, z12 = c0, c1, c2, c0, c1, c2
+        z20, z21, z22, z30, z31, z32 = c0, c1, c2, c0, c1, c2
+        for j in range(H):
+            u0, u1, u2, bias, v0, v1, v2 = _unit(flat, j, w1, i1, o1, b1, w2, i2, o2, d, classes)
+            p0 = _pre(x00, x01, x02, u0, u1, u2, bias, D)
+            p1 = _pre(x10, x11, x12, u0, u1, u2, bias, D)
+            p2 = _pre(x20, x21, x22, u0, u1, u2, bias, D)
+            p3 = _pre(x30, x31, x32, u0, u1, u2, bias, D)
+            h0, h1 = where_positive(p0, p0, slope * p0), where_positive(p1, p1, slope * p1)
+            h2, h3 = where_positive(p2, p2, slope * p2), where_positive(p3, p3, slope * p3)
+            z00, z10, z20, z30 = fma(h0, v0, z00), fma(h1, v0, z10), fma(h2, v0, z20), fma(h3, v0, z30)
+            if C > 1:
+                z01, z11, z21, z31 = fma(h0, v1, z01), fma(h1, v1, z11), fma(h2, v1, z21), fma(h3, v1, z31)
+            if C > 2:
+                z02, z12, z22, z32 = fma(h0, v2, z02), fma(h1, v2, z12), fma(h2, v2, z22), fma(h3, v2, z32)
+        _put(out, s * L, stride, s, m, classes, z00, z01, z02)
+        _put(out, (s + 1) * L, stride, s + 1, m, classes, z10, z11, z12)
+        _put(out, (s + 2) * L, stride, s + 2, m, classes, z20, z21, z22)
+        _put(out, (s + 3) * L, stride, s + 3, m, classes, z30, z31, z32)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _add(grads, at, stride, count, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12, e20, e21, e22, e30, e31, e32):
+    """``grads[at + c·stride] += Σ_k h_k·e_kc`` for c < count (≤ 3), samples in order."""
+    g = fma(h3, e30, fma(h2, e20, fma(h1, e10, fma(h0, e00, load(grads, at)))))
+    store(grads, at, g)
+    if count > 1:
+        g = fma(h3, e31, fma(h2, e21, fma(h1, e11, fma(h0, e01, load(grads, at + stride)))))
+        store(grads, at + stride, g)
+    if count > 2:
+        g = fma(h3, e32, fma(h2, e22, fma(h1, e12, fma(h0, e02, load(grads, at + 2 * stride)))))
+        store(grads, at + 2 * stride, g)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _carried(e0, e1, e2, v0, v1, v2, p, slope, zero, C):
+    """The gradient carried to a hidden unit from up to ``C`` classes, through its activation."""
+    g = fma(e0, v0, zero)
+    if C > 1:
+        g = fma(e1, v1, g)
+    if C > 2:
+        g = fma(e2, v2, g)
+    return where_positive(p, g, slope * g)
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _backward(shape, flat, grads, inputs, logits, m, slope, D, C):
+    """Gradients into ``grads`` from the deltas (probabilities − one-hot, over the minibatch) in ``logits``."""
+    L = width(flat)
+    zero = splat(flat, 0)
+    d, classes, H = shape[0, N_IN], shape[1, N_OUT], shape[0, N_OUT]
+    w1, i1, o1, b1 = _strides(shape, 0, L)
+    w2, i2, o2, b2 = _strides(shape, 1, L)
+    out = logits.reshape(-1)
+    stride = logits.shape[1]
+    column_sums(out, 0, stride, L, classes, m, grads, b2)
+    for s in range(0, m, 4):
+        x00, x01, x02 = _row(inputs, 0, L, s, m, d, zero)
+        x10, x11, x12 = _row(inputs, 0, L, s + 1, m, d, zero)
+        x20, x21, x22 = _row(inputs, 0, L, s + 2, m, d, zero)
+        x30, x31, x32 = _row(inputs, 0, L, s + 3, m, d, zero)
+        e00, e01, e02 = _column(out, 0, L, stride, s, m, classes, zero)
+        e10, e11, e12 = _column(out, 0, L, stride, s + 1, m, classes, zero)
+        e20, e21, e22 = _column(out, 0, L, stride, s + 2, m, classes, zero)
+        e30, e31, e32 = _column(out, 0, L, stride, s + 3, m, classes, zero)
+        for j in range(H):
+            u0, u1, u2, bias, v0, v1, v2 = _unit(flat, j, w1, i1, o1, b1, w2, i2, o2, d, classes)
+            p0 = _pre(x00, x01, x02, u0, u1, u2, bias, D)
+            p1 = _pre(x10, x11, x12, u0, u1, u2, bias, D)
+            p2 = _pre(x20, x21, x22, u0, u1, u2, bias, D)
+            p3 = _pre(x30, x31, x32, u0, u1, u2, bias, D)
+            h0, h1 = where_positive(p0, p0, slope * p0), where_positive(p1, p1, slope * p1)
+            h2, h3 = where_positive(p2, p2, slope * p2), where_positive(p3, p3, slope * p3)
+            # the weights into the classes: dW2[j, c] += Σ_k h_k·e_kc
+            _add(grads, w2 + j * i2, o2, classes, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12, e20, e21, e22,
+                 e30, e31, e32)
+            g0 = _carried(e00, e01, e02, v0, v1, v2, p0, slope, zero, C)
+            g1 = _carried(e10, e11, e12, v0, v1, v2, p1, slope, zero, C)
+            g2 = _carried(e20, e21, e22, v0, v1, v2, p2, slope, zero, C)
+            g3 = _carried(e30, e31, e32, v0, v1, v2, p3, slope, zero, C)
+            # the weights from the inputs: dW1[i, j] += Σ_k x_ki·g_k, and the bias: db1[j] += Σ_k g_k
+            _add(grads, w1 + j * o1, i1, d, g0, g1, g2, g3, x00, x01, x02, x10, x11, x12, x20, x21, x22,
+                 x30, x31, x32)
+            at = b1 + j * L
+            store(grads, at, load(grads, at) + g0 + g1 + g2 + g3)
+
+
+@njit(cache=True, fastmath=FAST)
+def forward(shape, flat, inputs, logits, m, act):
+    """The logits of a block's first ``m`` samples (``inputs`` (samples, d, L), ``logits`` (classes,
+    samples·L)) of a :func:`fusable` network."""
+    slope = _slope(flat, act)
+    if shape[0, N_IN] == 2 and shape[1, N_OUT] == 3:  # the lab's network, a copy of its own
+        _forward(shape, flat, inputs, logits, m, slope, 2, 3)
+    else:
+        _forward(shape, flat, inputs, logits, m, slope, FEW, FEW)
+
+
+@njit(cache=True, fastmath=FAST)
+def backward(shape, flat, grads, inputs, logits, m, act):
+    """The gradients of a block's first ``m`` samples added into ``grads``, from their deltas in ``logits``."""
+    slope = _slope(flat, act)
+    if shape[0, N_IN] == 2 and shape[1, N_OUT] == 3:
+        _backward(shape, flat, grads, inputs, logits, m, slope, 2, 3)
+    else:
+        _backward(shape, flat, grads, inputs, logits, m, slope, FEW, FEW)
