@@ -47,7 +47,7 @@ from inertia.data import Dataset
 from inertia.models import resolve_device
 from inertia.population.columns import Member, Members
 from inertia.population.evaluate import initial_losses
-from inertia.population.layout import ACTIVATIONS, Task, flat_weights, unflatten_weights
+from inertia.population.layout import ACTIVATIONS, Task, flat_weights, lanes_per_vector, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
 from inertia.population.result import PopulationResult
 
@@ -217,8 +217,7 @@ def lanes_pay_off(members: int, dtype: torch.dtype) -> bool:
     (``benchmarks/architectures.py --engine kernel|lanes --sizes 8,16,32,64``)."""
     import numba
 
-    lanes = 8 if dtype == torch.float64 else 16
-    return members >= lanes * numba.get_num_threads()
+    return members >= lanes_per_vector(dtype) * numba.get_num_threads()
 
 
 def triton_runs_on(device: torch.device) -> bool:

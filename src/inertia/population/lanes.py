@@ -33,8 +33,8 @@ from numba.extending import (
 )
 
 from inertia import jit  # noqa: F401 - the target and cache of inertia's compiled code, set before any compiles
+from inertia.population.layout import VECTOR_BYTES as BYTES  # one 512-bit register
 
-BYTES = 64  # one 512-bit register
 CONTRACT = ("contract",)  # a product and a sum may fuse into one multiply-add, as in the kernels' fastmath
 
 

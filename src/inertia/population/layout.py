@@ -19,6 +19,13 @@ from inertia.optim.update import SLOTS
 ACTIVATION_CODES = {name: code for code, name in enumerate(POPULATION_ACTIVATIONS)}
 ACTIVATIONS = POPULATION_ACTIVATIONS
 
+VECTOR_BYTES = 64  # one 512-bit register: the lanes engine holds one member per lane of such a vector
+
+
+def lanes_per_vector(dtype: torch.dtype) -> int:
+    """Members in one group of the lanes engine: values of ``dtype`` in a vector (16 float32, 8 float64)."""
+    return VECTOR_BYTES // torch.empty((), dtype=dtype).element_size()
+
 
 @dataclass(frozen=True)
 class Task:

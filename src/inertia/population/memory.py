@@ -6,6 +6,8 @@ import itertools
 
 import torch
 
+from inertia.population.layout import lanes_per_vector
+
 
 def member_bytes(layers, n, batch_size, dtype, engine="torch") -> tuple[int, int]:
     """Estimated working set of one member: while training (parameters, buffers, gradients and update
@@ -27,7 +29,7 @@ def chunk_sizes(layers, n, batch_size, members, device, dtype, budget, engine="t
     training, evaluating = member_bytes(layers, n, batch_size, dtype, engine)
     chunk = max(1, min(members, budget // training))
     if engine == "lanes" and chunk < members:  # whole groups of lanes (16 float32 members, 8 float64)
-        group = 64 // torch.empty((), dtype=dtype).element_size()
+        group = lanes_per_vector(dtype)
         chunk = max(group, chunk // group * group)
     return chunk, max(1, min(members, budget // evaluating))
 
