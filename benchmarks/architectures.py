@@ -16,12 +16,14 @@ points; CUDA, the device's fp32 FMA rate (SMs × 128 lanes × 2 × the highest S
 Each point runs in a fresh process (its peak resident memory, VmHWM, is its own). *End to end* is the whole
 ``train_population`` call (initial weights, every epoch, results on the host), with the kernel already
 compiled (start-up is benchmarks/startup.py's); *once running* is per epoch after the first; *host work* per
-member is the end-to-end time less the epochs at the once-running pace, over the members. JAX's end to end
-includes its compilation, which it repeats in every process, also given on its own.
+member is the end-to-end time less the epochs at the once-running pace, over the members. Each inertia point
+runs ``--repeat`` times (default 3), each in its own process, and the run with the median end-to-end time is
+reported, every run's time recorded beside it (``runs_seconds``): on a shared machine one run can be a third off
+another. JAX's end to end includes its compilation, which it repeats in every process, also given on its own.
 
     python benchmarks/architectures.py [--json] [--sizes 1000] [--epochs 3] [--device cpu|cuda]
                                        [--architectures lab,lab2,digits,mnist1d] [--no-jax]
-                                       [--engine auto|kernel|lanes|torch|triton]
+                                       [--engine auto|kernel|lanes|torch|triton] [--repeat 3]
 
 ``--engine`` picks the population engine (default ``auto``, the one ``train_population`` chooses; each point
 records which): ``--engine kernel`` and ``--engine lanes`` compare the CPU kernel's two layouts, one member at a
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--architectures", default=",".join(ARCHITECTURES))
     parser.add_argument("--no-jax", action="store_true", help="leave the JAX baseline out")
     parser.add_argument("--engine", default="auto", help="the population engine (default: train_population's choice)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each inertia point; the median is reported")
     args = parser.parse_args()
     from benchmarks.common import cpu_model, cpu_peak, dataset_for, gpu_peak, host_us_per_member
     from benchmarks.jax_baseline import available
@@ -134,7 +137,10 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             point = {"architecture": name, "layers": layers, "samples": n, "size": size, "epochs": args.epochs,
                      "mflop_per_model_epoch": flops / 1e6}
-            ours = in_fresh_process("inertia", layers, size, args.epochs, args.device, args.engine)
+            runs = [in_fresh_process("inertia", layers, size, args.epochs, args.device, args.engine)
+                    for _ in range(max(args.repeat, 1))]
+            ours = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+            ours["runs_seconds"] = [run["seconds"] for run in runs]
             point["inertia"] = dict(ours, model_epochs_per_s=size * args.epochs / ours["seconds"],
                                     host_us_per_member=host_us_per_member(ours["seconds"], ours["epoch_seconds"],
                                                                           args.epochs, size),
