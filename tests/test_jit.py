@@ -40,6 +40,26 @@ def test_no_two_compiled_modules_share_a_name():
     assert len(compiled) >= 4 and len(set(stems)) == len(stems), sorted(stems)
 
 
+def test_a_kernel_is_stale_when_a_module_it_imports_changes(tmp_path):
+    """The lanes kernel compiles lane_fused's functions into itself: a change there (and not in the kernel's
+    own file) changes what the cached kernel is checked against; a module it does not import does not."""
+    import shutil
+
+    copy = tmp_path / "inertia"
+    shutil.copytree(jit.PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "_jit"))
+    stamp = ("import sys; from inertia import jit; "
+             "print(jit.source_stamp(str(jit.PACKAGE / 'population' / 'lane_kernels.py')).hex())")
+    before = run(stamp, PYTHONPATH=str(tmp_path))
+    (copy / "views" / "report.py").write_text((copy / "views" / "report.py").read_text() + "\n# an edit\n")
+    assert run(stamp, PYTHONPATH=str(tmp_path)) == before
+    fused = copy / "population" / "lane_fused.py"
+    fused.write_text(fused.read_text() + "\n# an edit\n")
+    assert run(stamp, PYTHONPATH=str(tmp_path)) != before
+    names = {path.name for path in jit.sources(str(jit.PACKAGE / "population" / "lane_kernels.py"))}
+    assert {"lane_kernels.py", "lane_fused.py", "lane_products.py", "lanes.py", "kernels.py"} <= names
+    assert "__init__.py" not in names and "report.py" not in names
+
+
 def test_every_entry_point_is_shipped():
     names = {path.name.split("-")[0] + "-" for path in SHIPPED}
     assert names == set(jit.ENTRY_POINTS)
@@ -53,10 +73,7 @@ def test_shipped_kernels_were_built_from_the_current_source(index):
         stamp, overloads = pickle.loads(f.read())
     module = index.name.split(".")[0]
     source = next(jit.PACKAGE.rglob(f"{module}.py"))
-    from numba.core.caching import _hash_source_file
-
-    st = source.stat()
-    assert stamp == _hash_source_file(str(source), st.st_mtime, st.st_size), \
+    assert stamp == jit.source_stamp(str(source)), \
         f"{index.name} is stale: run `python tools/build_kernels.py` and commit src/inertia/_jit"
     assert overloads, index.name
     assert version == numba.__version__ or pytest.skip(f"shipped for numba {version}, installed {numba.__version__}")

@@ -13,10 +13,13 @@ for a compiler.
 - **Shipped kernels.** The package carries the kernels compiled for that target for the signatures its
   commands use (float32 and float64; one hidden layer and deeper; :data:`ENTRY_POINTS`), built by
   ``python tools/build_kernels.py`` in a source checkout and copied into the cache on first use
-  (``INERTIA_SHIPPED_KERNELS=0`` leaves them out). numba checks each against the source it was built from (a
-  hash of the file) and its own version, and compiles anew where either differs, or on another target or
-  Python version (about half a minute, the lanes kernel about 100 s; announced on stderr and to
-  :func:`on_compile`'s listeners).
+  (``INERTIA_SHIPPED_KERNELS=0`` leaves them out). numba checks each against the source it was built from and
+  its own version, and compiles anew where either differs, or on another target or Python version (about half
+  a minute, the lanes kernel about 100 s; announced on stderr and to :func:`on_compile`'s listeners).
+- **Source.** What a cached kernel is checked against is a hash of its file *and of every inertia module it
+  imports*, directly or through another (:func:`sources`): a kernel compiles the functions it calls from those
+  modules into itself, so a change to any of them makes it stale, which numba's own check (the kernel's file
+  alone) would miss.
 
 Import this module before anything compiles: every inertia module with numba code does. It sits at the
 foundation of the package (the data orders of :mod:`inertia.shuffle` are compiled too) and imports nothing of
@@ -25,6 +28,9 @@ inertia.
 
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
 import logging
 import os
 import shutil
@@ -97,6 +103,61 @@ def _cache_path() -> Path:
     return _root
 
 
+def _module_file(name: str) -> Path | None:
+    """The file of inertia's module ``name``; None for another package's module or for a package (importing a
+    name from a package runs its ``__init__``, whose code a kernel does not compile)."""
+    parts = name.split(".")
+    path = PACKAGE.joinpath(*parts[1:]).with_suffix(".py") if parts[0] == "inertia" and len(parts) > 1 else None
+    return path if path is not None and path.is_file() else None
+
+
+def _imports(path: Path) -> set[Path]:
+    """The files of inertia's modules that ``path`` imports anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found.update(file for file in map(_module_file, names) if file is not None)
+    return found
+
+
+@functools.cache
+def sources(path: str) -> tuple[Path, ...]:
+    """The file ``path`` and every inertia module it imports, directly or through another, in a fixed order."""
+    seen: set[Path] = set()
+    todo = [Path(path).resolve()]
+    while todo:
+        file = todo.pop()
+        if file not in seen:
+            seen.add(file)
+            todo.extend(_imports(file))
+    return tuple(sorted(seen))
+
+
+@functools.cache
+def _hash(files: tuple[tuple[Path, int, int], ...]) -> bytes:
+    digest = hashlib.sha256()
+    for file, _, _ in files:
+        digest.update(file.relative_to(PACKAGE).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.digest()
+
+
+def source_stamp(path: str) -> bytes:
+    """What a kernel in ``path`` is checked against: a hash of :func:`sources`' contents (recomputed when a
+    file's time or size changes)."""
+    files = sources(str(path))
+    return _hash(tuple((file, *_signature(file)) for file in files))
+
+
+def _signature(file: Path) -> tuple[int, int]:
+    st = file.stat()
+    return st.st_mtime_ns, st.st_size
+
+
 class PackageCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
     """numba's cache for functions defined in inertia's own modules, in any of its folders: in :func:`cache_root`,
     whatever the installation's path (numba's own locators key the folder on it). numba names a cached function
@@ -108,6 +169,9 @@ class PackageCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheL
 
     def get_cache_path(self):
         return str(_cache_path())
+
+    def get_source_stamp(self):
+        return source_stamp(self._py_file)
 
     @classmethod
     def from_function(cls, py_func, py_file):
