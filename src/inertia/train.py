@@ -88,6 +88,20 @@ def minibatches(n: int, batch_size: int, seed: int | None, epoch: int):
     return order.split(batch_size)
 
 
+def set_momentum(optimizer: torch.optim.Optimizer, value: float) -> None:
+    """Every param group's momentum set to ``value``: ``momentum`` (SGD, RMSprop, inertia's Momentum), Adam's and
+    AdamW's ``betas[0]``, QHM's ``beta`` — the keys torch's schedulers set with ``cycle_momentum``."""
+    for group in optimizer.param_groups:
+        if "betas" in group:
+            group["betas"] = (value, *group["betas"][1:])
+        elif "momentum" in group:
+            group["momentum"] = value
+        elif "beta" in group:
+            group["beta"] = value
+        else:
+            raise ValueError(f"{type(optimizer).__name__} has no momentum for a momentum schedule to set")
+
+
 def fit(
     model: nn.Module,
     dataset: Dataset,
@@ -100,6 +114,8 @@ def fit(
     loader: Iterable | None = None,
     criterion: nn.Module | None = None,
     schedule: Callable[[int], float] | None = None,
+    momentum_schedule: Callable[[int], float] | None = None,
+    scheduler=None,
     on_epoch: Callable[[int, History], None] | None = None,
     divergence_factor: float = outcome.DIVERGENCE_FACTOR,
     held_out: Dataset | None = None,
@@ -110,7 +126,11 @@ def fit(
     :func:`inertia.shuffle.order` gives ``(seed, epoch)``, so runs with one seed see the same minibatches in
     every engine (with ``seed=None`` a seed is drawn from torch's global generator). A ``loader`` (any
     re-iterable of ``(x, y)`` batches, e.g. a ``DataLoader``) replaces that batching. ``schedule(t)`` sets
-    every param group's learning rate before update ``t`` (0, 1, ...), e.g. an :mod:`inertia.optim.schedules` schedule.
+    every param group's learning rate before update ``t`` (0, 1, ...), e.g. an :mod:`inertia.optim.schedules` schedule;
+    ``momentum_schedule(t)`` its momentum (``momentum``, Adam's ``betas[0]``, QHM's ``beta``), and a
+    :class:`~inertia.optim.schedules.OneCycle` schedule the momentum too unless it has a momentum schedule or
+    ``cycle_momentum`` is false, as torch's ``OneCycleLR`` does. A torch learning-rate ``scheduler`` (``OneCycleLR``,
+    ``CyclicLR``, ...) is stepped after every update instead, as torch's recipe does.
     ``on_epoch(epoch, history_so_far)`` is called after each epoch, e.g. to drive a progress bar. Training
     stops at the first epoch where :func:`inertia.outcome.diverging` fires (with ``divergence_factor``).
     With ``held_out`` (e.g. ``dataset.test``) its loss and accuracy are recorded after every epoch too.
@@ -121,6 +141,9 @@ def fit(
     if seed is not None:
         check_seed(seed)
     divergence_factor = outcome.check_factor(divergence_factor)
+    momentum = momentum_schedule
+    if momentum is None and bool(np.asarray(getattr(schedule, "cycle_momentum", False)).all()):
+        momentum = schedule.momentum  # a one-cycle schedule's own momentum (inertia.optim.schedules.OneCycle)
     criterion = criterion or nn.CrossEntropyLoss()
     first = next(model.parameters())
     x, y = dataset.tensors(first.device, first.dtype)
@@ -149,8 +172,12 @@ def fit(
             loss.backward()
             if schedule is not None:
                 for group in optimizer.param_groups:
-                    group["lr"] = schedule(step)
+                    group["lr"] = float(schedule(step))
+            if momentum is not None:
+                set_momentum(optimizer, float(momentum(step)))
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             step += 1
             total, count = total + loss.item(), count + 1
         if loss is None:

@@ -34,12 +34,22 @@ Where they agree: ``ema`` at (lr, m) equals ``pytorch`` at (lr·(1 − m), m) st
 learning-rate schedule; ``polyak`` at (lr, m) equals ``pytorch`` at (lr, m) while lr is constant, and differs
 once it changes, since the velocity keeps the old learning rates (see :mod:`inertia.optim.forms`).
 
-Hyperparameter checks are :mod:`inertia.optim.checks`; learning-rate schedules :mod:`inertia.optim.schedules`.
+When the momentum changes from one update to the next (a momentum schedule: m_t at update t, as torch's
+``OneCycleLR`` sets ``momentum`` before each step), each form uses the current m_t where it writes m, and the
+forms part ways: ``pytorch`` keeps the buffer and only weighs it by the new m_t (b = m_t·b + (1 − d)·g, the
+step lr_t·b), as torch.optim.SGD does; ``ema`` makes v a moving average whose weights change (v = m_t·v +
+(1 − m_t)·g), so a falling m_t moves v towards the newest gradient *and* scales that gradient up; ``polyak``'s
+velocity carries every earlier step at the rate it was taken (v = m_t·v − lr_t·g). ``ema`` at (lr_t, m_t)
+equals ``pytorch`` at (lr_t·(1 − m_t), m_t) only while m_t is constant. Adam's bias correction uses the
+current β₁ (1 − β₁,ₜᵗ), as torch's Adam does under a scheduler that changes ``betas``.
+
+Hyperparameter checks are :mod:`inertia.optim.checks`; learning-rate and momentum schedules
+:mod:`inertia.optim.schedules`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -348,6 +358,15 @@ def stack(rules) -> object:
         else:
             values[f.name] = np.array(column, dtype=np.float64)
     return kind(**values)
+
+
+MOMENTUM_FIELD = {"momentum": "momentum", "qhm": "beta", "adam": "beta1", "adamw": "beta1", "rmsprop": "momentum"}
+
+
+def with_momentum(rule, momentum):
+    """``rule`` with its momentum (β: Adam's β₁, QHM's β) replaced by ``momentum``, e.g. a (steps, members) table
+    of a momentum schedule's values, which every formula of :meth:`update` broadcasts."""
+    return replace(rule, **{MOMENTUM_FIELD[rule.kind]: momentum})
 
 
 def convert(rule, to):

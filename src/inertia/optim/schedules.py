@@ -1,7 +1,14 @@
-"""Learning-rate schedules: pure functions of the update's index t = 0, 1, 2, ... Their fields may be arrays (one
-value per model of a population) and t an array of steps: the formulas broadcast. Every engine reads a member's
-rate for each update from its schedule (``Member(schedule=...)``); :func:`schedule` makes one by name, as sweep
-specs and the command line give them.
+"""Learning-rate and momentum schedules: pure functions of the update's index t = 0, 1, 2, ... Their fields may
+be arrays (one value per model of a population) and t an array of steps: the formulas broadcast. Every engine
+reads a member's rate and momentum for each update from its schedules as data (``Member(schedule=...,
+momentum_schedule=...)``); :func:`schedule` and :func:`momentum_schedule` make one by name, as sweep specs and the
+command line give them.
+
+Learning rates: :class:`Constant`, :class:`InverseTime`, :class:`Step`, :class:`Cosine`, and :class:`OneCycle`
+(torch's ``OneCycleLR``, which with ``cycle_momentum`` sets the momentum too, as torch's does). Momentum (β, or
+Adam's β₁): :class:`Sutskever` (the ramp of Sutskever, Martens, Dahl & Hinton 2013) and :class:`Demon` (Chen et al.
+2019). How a β that changes from one update to the next enters each momentum form is said in
+:mod:`inertia.optim.rules`.
 """
 
 from __future__ import annotations
@@ -57,12 +64,182 @@ class Cosine:
         return self.floor + (self.lr - self.floor) * (1 + np.cos(np.pi * progress)) / 2
 
 
-def schedule(kind: str, lr: float, **params) -> Constant | InverseTime | Step | Cosine:
-    """A schedule by name: ``constant``, ``inverse_time`` (decay), ``step`` (every, gamma), ``cosine`` (total)."""
-    kinds = {"constant": Constant, "inverse_time": InverseTime, "step": Step, "cosine": Cosine}
+def _bad(name: str, value, ok, allowed: str, kind: str) -> None:
+    """A ValueError naming ``kind``'s field ``name`` and what is allowed, where ``ok`` (over members) is false."""
+    ok = np.asarray(ok)
+    if not ok.all():
+        values = np.broadcast_to(np.asarray(value), ok.shape)
+        first = int(np.flatnonzero(~ok.ravel())[0]) if ok.ndim else 0
+        shown = values.ravel()[first] if ok.ndim else value
+        shown = shown.item() if isinstance(shown, np.generic) else shown
+        where = f" (member {first})" if ok.ndim and ok.size > 1 else ""
+        raise ValueError(f"Invalid {kind} {name}: {shown!r}{where} (allowed: {allowed})")
+
+
+def _whole(value) -> np.ndarray:
+    value = np.asarray(value)
+    return (value == np.floor(value)) & (value >= 1) if value.dtype.kind in "fiu" else np.zeros(value.shape, bool)
+
+
+def _annealed(start, end, pct, cosine):
+    """torch's ``_annealing_cos`` where ``cosine``, else ``_annealing_linear``, from ``start`` to ``end``."""
+    return np.where(cosine, end + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1), (end - start) * pct + start)
+
+
+@dataclass(frozen=True)
+class OneCycle:
+    """torch's ``OneCycleLR``, its parameters and its arithmetic: from ``max_lr / div_factor`` up to ``max_lr``
+    over the first ``pct_start`` of ``total_steps`` updates, then down to ``max_lr / div_factor /
+    final_div_factor`` (``three_phase``: down to the start first, then to the minimum), cosine or linear
+    (``anneal_strategy``); with ``cycle_momentum`` the momentum moves the other way, from ``max_momentum`` down
+    to ``base_momentum`` and back (its :meth:`momentum`). Training may not take more than ``total_steps`` updates
+    (torch refuses to step past it)."""
+
+    max_lr: object
+    total_steps: object
+    pct_start: object = 0.3
+    anneal_strategy: object = "cos"
+    cycle_momentum: object = True
+    base_momentum: object = 0.85
+    max_momentum: object = 0.95
+    div_factor: object = 25.0
+    final_div_factor: object = 1e4
+    three_phase: object = False
+
+    def __post_init__(self):
+        kind = "onecycle"
+        _bad("max_lr", self.max_lr, np.asarray(self.max_lr, dtype=float) >= 0, "max_lr >= 0", kind)
+        _bad("total_steps", self.total_steps, _whole(self.total_steps), "a whole number >= 1", kind)
+        pct = np.asarray(self.pct_start, dtype=float)
+        _bad("pct_start", self.pct_start, (pct > 0) & (pct < 1), "0 < pct_start < 1", kind)
+        _bad("anneal_strategy", self.anneal_strategy, np.isin(self.anneal_strategy, ("cos", "linear")),
+             "'cos' or 'linear'", kind)
+        for name in ("div_factor", "final_div_factor"):
+            _bad(name, getattr(self, name), np.asarray(getattr(self, name), dtype=float) > 0, f"{name} > 0", kind)
+        base, top = np.asarray(self.base_momentum, dtype=float), np.asarray(self.max_momentum, dtype=float)
+        _bad("base_momentum", self.base_momentum, (base >= 0) & (base < 1), "0 <= base_momentum < 1", kind)
+        _bad("max_momentum", self.max_momentum, (top >= 0) & (top < 1), "0 <= max_momentum < 1", kind)
+        total = np.asarray(self.total_steps, dtype=float)
+        fits = (pct * total - 1 > 0) & ~(np.asarray(self.three_phase, dtype=bool) & (2 * pct * total - 2 >= total - 1))
+        _bad("pct_start", self.pct_start, fits, "a first phase longer than one update and, with three_phase, a "
+             "third of at least one, for these total_steps", kind)
+
+    def _phases(self, t):
+        """Which phase update ``t`` is in and how far along (torch's ``get_lr``), for every member."""
+        t = np.asarray(t, dtype=np.float64)
+        total = np.asarray(self.total_steps, dtype=np.float64)
+        pct = np.asarray(self.pct_start, dtype=np.float64)
+        three = np.asarray(self.three_phase, dtype=bool)
+        first, last = pct * total - 1, total - 1
+        second = np.where(three, 2 * pct * total - 2, last)
+        phase = np.where(t <= first, 0, np.where(three & (t <= second), 1, 2))  # 2: the last phase
+        start = np.where(phase == 0, 0.0, np.where(phase == 1, first, np.where(three, second, first)))
+        end = np.where(phase == 0, first, np.where(phase == 1, second, last))
+        return phase, (t - start) / (end - start)
+
+    def __call__(self, t):
+        phase, pct = self._phases(t)
+        peak = np.asarray(self.max_lr, dtype=np.float64)
+        low = peak / self.div_factor
+        cosine = np.asarray(self.anneal_strategy) == "cos"
+        bottom = low / self.final_div_factor
+        last = np.where(np.asarray(self.three_phase, dtype=bool), _annealed(low, bottom, pct, cosine),
+                        _annealed(peak, bottom, pct, cosine))
+        return np.where(phase == 0, _annealed(low, peak, pct, cosine),
+                        np.where(phase == 1, _annealed(peak, low, pct, cosine), last))
+
+    def momentum(self, t):
+        """The momentum torch's ``OneCycleLR`` sets for update ``t`` (with ``cycle_momentum``)."""
+        phase, pct = self._phases(t)
+        base, top = np.asarray(self.base_momentum, dtype=np.float64), np.asarray(self.max_momentum, dtype=np.float64)
+        cosine = np.asarray(self.anneal_strategy) == "cos"
+        three = np.asarray(self.three_phase, dtype=bool)
+        last = np.where(three, _annealed(top, top, pct, cosine), _annealed(base, top, pct, cosine))
+        return np.where(phase == 0, _annealed(top, base, pct, cosine),
+                        np.where(phase == 1, _annealed(base, top, pct, cosine), last))
+
+    def last_update(self):
+        return self.total_steps
+
+
+@dataclass(frozen=True)
+class Sutskever:
+    """``β_t = min(1 − 2^(−1 − log₂(⌊t / every⌋ + 1)), mu_max)``: 0.5, then 0.75, 0.833, ... a step every
+    ``every`` updates, up to ``mu_max`` (Sutskever, Martens, Dahl & Hinton 2013, with every = 250)."""
+
+    mu_max: object
+    every: object = 250
+
+    def __post_init__(self):
+        top = np.asarray(self.mu_max, dtype=float)
+        _bad("mu_max", self.mu_max, (top >= 0) & (top < 1), "0 <= mu_max < 1", "sutskever")
+        _bad("every", self.every, _whole(self.every), "a whole number >= 1", "sutskever")
+
+    def __call__(self, t):
+        k = np.floor(np.asarray(t, dtype=np.float64) / self.every)
+        return np.minimum(1 - 2.0 ** (-1 - np.log2(k + 1)), self.mu_max)
+
+    def last_update(self):
+        return None
+
+
+@dataclass(frozen=True)
+class Demon:
+    """Decaying momentum (Chen et al. 2019): ``β_t = β₀(1 − t/T) / ((1 − β₀) + β₀(1 − t/T))`` with ``T =
+    total`` updates, from ``beta0`` down to 0 at the end; training may not take more than ``total`` updates."""
+
+    beta0: object
+    total: object
+
+    def __post_init__(self):
+        b = np.asarray(self.beta0, dtype=float)
+        _bad("beta0", self.beta0, (b >= 0) & (b < 1), "0 <= beta0 < 1", "demon")
+        _bad("total", self.total, _whole(self.total), "a whole number >= 1", "demon")
+
+    def __call__(self, t):
+        left = 1 - np.asarray(t, dtype=np.float64) / self.total
+        return self.beta0 * left / ((1 - self.beta0) + self.beta0 * left)
+
+    def last_update(self):
+        return self.total
+
+
+def check_length(schedule, updates: int, field: str = "schedule") -> None:
+    """A ValueError when ``schedule`` ends before ``updates`` updates (a :class:`OneCycle`'s ``total_steps``, a
+    :class:`Demon`'s ``total``), as torch's scheduler would refuse to step past its end."""
+    last = schedule.last_update() if hasattr(schedule, "last_update") else None
+    if last is not None and (np.asarray(last) < updates).any():
+        name = "total_steps" if isinstance(schedule, OneCycle) else "total"
+        short = int(np.min(last))
+        raise ValueError(f"Invalid {field} {name}: {short} (allowed: at least the {updates} updates of training)")
+
+
+def _named(kinds: dict, what: str, kind: str, *args, **params):
     if kind not in kinds:
-        raise ValueError(f"Invalid schedule: {kind!r} (allowed: {', '.join(kinds)})")
+        raise ValueError(f"Invalid {what}: {kind!r} (allowed: {', '.join(kinds)})")
     try:
-        return kinds[kind](lr, **params)
+        return kinds[kind](*args, **params)
     except TypeError as exc:
-        raise ValueError(f"schedule {kind!r}: {exc}") from None
+        raise ValueError(f"{what} {kind!r}: {exc}") from None
+
+
+def schedule(kind: str, lr: float, **params) -> Constant | InverseTime | Step | Cosine | OneCycle:
+    """A learning-rate schedule by name: ``constant``, ``inverse_time`` (decay), ``step`` (every, gamma),
+    ``cosine`` (total), ``onecycle`` (total_steps and torch's other OneCycleLR parameters; ``lr`` is max_lr)."""
+    kinds = {"constant": Constant, "inverse_time": InverseTime, "step": Step, "cosine": Cosine, "onecycle": OneCycle}
+    return _named(kinds, "schedule", kind, lr, **params)
+
+
+def momentum_schedule(kind: str, **params) -> Sutskever | Demon:
+    """A momentum schedule by name: ``sutskever`` (mu_max, every), ``demon`` (beta0, total)."""
+    return _named({"sutskever": Sutskever, "demon": Demon}, "momentum schedule", kind, **params)
+
+
+def momentum_of(rate, momentum):
+    """The momentum schedule a member follows: its own (``momentum``), else its learning-rate schedule's when
+    that cycles momentum (:class:`OneCycle`), else None (its rule's constant momentum)."""
+    if momentum is not None:
+        return momentum
+    if isinstance(rate, OneCycle) and np.asarray(rate.cycle_momentum, dtype=bool).any():
+        return rate.momentum
+    return None

@@ -123,6 +123,7 @@ def train_population(
     if not isinstance(members, Members):
         members = Members.of(members, form, nesterov, maximize)
     members.check(form, nesterov, maximize)
+    members.check_length(epochs * -(-len(dataset) // batch_size))
     if activation not in ACTIVATIONS:
         raise ValueError(f"the population engine supports activations {ACTIVATIONS}, not {activation!r}; "
                          "use the loop engine for others")

@@ -3,11 +3,13 @@ learning rates, the update's coefficients, and the per-epoch records with the di
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import cached_property
 
 import numpy as np
 
 from inertia import init, outcome
+from inertia.optim import rules
 from inertia.optim.schedules import Constant
 from inertia.population.columns import Members
 from inertia.population.evaluate import full_data_metrics
@@ -34,9 +36,12 @@ class Chunk:
         self.initial_loss = None
         self.rule = members.settled(task.form, task.nesterov, task.maximize)
         self.schedules = members.rates()
-        # With constant learning rates (the usual case) a steady rule's coefficients are two rows for the
-        # whole run: the first update's and every later one's.
-        self.steady = self.rule.steady and list(self.schedules) == [Constant]
+        self.momenta = members.momenta()
+        if self.momenta:  # the rule as of the first update: its slots follow the momentum then
+            self.rule = rules.with_momentum(self.rule, self.momentum_table(np.zeros(1, dtype=np.int64))[0])
+        # With constant learning rates and momenta (the usual case) a steady rule's coefficients are two rows
+        # for the whole run: the first update's and every later one's.
+        self.steady = self.rule.steady and list(self.schedules) == [Constant] and not self.momenta
 
     @cached_property
     def initial(self) -> list:
@@ -45,16 +50,26 @@ class Chunk:
 
     def coefficients(self, steps: np.ndarray) -> np.ndarray:
         """The update's coefficients (:class:`inertia.optim.update.Update`) for updates ``steps`` of every member, from
-        the members' rule and learning rates: shape (len(steps), P, len(UPDATE_FIELDS))."""
-        update = self.rule.update(self.learning_rates(steps), steps[:, None])
+        the members' rule, learning rates and momenta: shape (len(steps), P, len(UPDATE_FIELDS))."""
+        rule = rules.with_momentum(self.rule, self.momentum_table(steps)) if self.momenta else self.rule
+        update = rule.update(self.learning_rates(steps), steps[:, None])
         return update.table((len(steps), self.size))
+
+    def momentum_table(self, steps: np.ndarray) -> np.ndarray:
+        """Each member's momentum (β; Adam's β₁) for updates ``steps``: shape (len(steps), P), its momentum
+        schedule's where it has one, its rule's constant elsewhere."""
+        own = getattr(self.rule, rules.MOMENTUM_FIELD[self.rule.kind])
+        table = np.tile(np.broadcast_to(np.asarray(own, dtype=np.float64), self.size), (len(steps), 1))
+        for index, schedule, cycled in self.momenta:
+            table[:, index] = _values(schedule, steps, "momentum" if cycled else "__call__")
+        return table
 
     def learning_rates(self, steps: np.ndarray) -> np.ndarray:
         """Each member's rate for updates ``steps``: shape (len(steps), P), one schedule formula per kind of
         schedule evaluated over arrays of the members' parameters."""
         table = np.empty((len(steps), self.size))
         for index, schedule in self.schedules.values():
-            table[:, index] = schedule(steps[:, None])
+            table[:, index] = _values(schedule, steps)
         return table
 
     def run(self, epochs, on_epoch, snapshots=None, until=None, on_metrics=None):
@@ -113,3 +128,10 @@ class Chunk:
         return metrics, ends, diverged_at, np.asarray(self.initial_loss, dtype=np.float64), self.weights()
 
 
+def _values(schedule, steps: np.ndarray, method: str = "__call__") -> np.ndarray:
+    """``schedule.method`` at ``steps`` for each of its members: (len(steps), members), or (len(steps), 1) once for
+    all when every member has the same parameters (as when one schedule is given for a whole table)."""
+    arrays = [getattr(schedule, f.name) for f in fields(schedule)]
+    if all(not isinstance(a, np.ndarray) or a.size == 0 or (a == a.flat[0]).all() for a in arrays):
+        schedule = rules.convert(schedule, lambda a: a.flat[0].item() if a.size else a)
+    return getattr(schedule, method)(steps[:, None])

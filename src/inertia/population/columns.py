@@ -1,11 +1,12 @@
 """A population's members as columns: one array per hyperparameter, one row per member.
 
 :class:`Members` is what every engine trains: the members' optimizer kind with its hyperparameters as arrays,
-their seeds, and their learning-rate schedules grouped by kind (each a schedule whose fields are arrays over its
-members). It is made from arrays (:meth:`Members.table`, :meth:`Members.grid`, :meth:`Members.from_frame`) and
-checked in a few vector operations, so a population of a million members never becomes a million Python
-objects; or from a list of :class:`Member` (:meth:`Members.of`), the one-object-per-member way to say the same,
-which is read into columns once. Either way a bad value is reported as ``member i: <the rule's own message>``.
+their seeds, and their learning-rate and momentum schedules grouped by kind (each a schedule whose fields are
+arrays over its members). It is made from arrays (:meth:`Members.table`, :meth:`Members.grid`,
+:meth:`Members.from_frame`) and checked in a few vector operations, so a population of a million members never
+becomes a million Python objects; or from a list of :class:`Member` (:meth:`Members.of`), the one-object-per-member
+way to say the same, which is read into columns once. Either way a bad value is reported as ``member i: <the
+rule's own message>``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from inertia.arguments import SEED_RANGE, check_seed
 from inertia.optim import rules
-from inertia.optim.schedules import Constant
+from inertia.optim.schedules import Constant, check_length, momentum_of
 
 MOMENTUM_COLUMNS = ("lr", "momentum", "dampening", "weight_decay")
 SHARED = ("form", "nesterov", "maximize")  # what a population's momentum members share (train_population's)
@@ -30,7 +31,9 @@ class Member:
     (:class:`inertia.optim.rules.Momentum` with ``lr``, ``momentum``, ``dampening``, ``weight_decay`` and the
     population's form, Nesterov and maximize); ``optimizer`` may instead hold any rule of :mod:`inertia.optim.rules`
     (``rules.Adam(lr=1e-3)``, ``rules.QHM(0.1, 0.9, 0.7)``, ...), whose own fields then apply. ``schedule`` (an
-    :mod:`inertia.optim.schedules` schedule) overrides the learning rate."""
+    :mod:`inertia.optim.schedules` schedule) overrides the learning rate, ``momentum_schedule`` the momentum (β;
+    Adam's β₁, QHM's β); a :class:`~inertia.optim.schedules.OneCycle` learning rate cycles the momentum too
+    unless its ``cycle_momentum`` is false, as torch's ``OneCycleLR`` does."""
 
     lr: float = 0.1
     momentum: float = 0.0
@@ -39,6 +42,7 @@ class Member:
     seed: int = 0
     schedule: object | None = None
     optimizer: object | None = None
+    momentum_schedule: object | None = None
 
     def rule(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False):
         """The member's optimizer rule (see the class docstring)."""
@@ -59,12 +63,14 @@ class Members:
     it is momentum whose form, Nesterov and maximize are the population's, given to
     :func:`~inertia.population.train_population`. ``seeds`` is int64 (P,); ``schedules`` maps a schedule kind of
     :mod:`inertia.optim.schedules` to (the indices of its members, one schedule of that kind whose fields are
-    arrays over them), or is empty: constant learning rates, the rule's own."""
+    arrays over them), or is empty: constant learning rates, the rule's own; ``momentum_schedules`` the same for
+    momentum schedules."""
 
     rule: object
     seeds: np.ndarray
     schedules: Mapping = field(default_factory=dict)
     momentum_settings: bool = False
+    momentum_schedules: Mapping = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -81,11 +87,13 @@ class Members:
         return self.member(index % len(self))
 
     @classmethod
-    def table(cls, seed, *, optimizer: str | None = None, schedule=None, **hyperparameters) -> Members:
+    def table(cls, seed, *, optimizer: str | None = None, schedule=None, momentum_schedule=None,
+              **hyperparameters) -> Members:
         """Members from columns: ``seed`` and each hyperparameter an array (or one value for all), broadcast to
         one length. ``optimizer`` names a kind of :data:`inertia.optim.rules.OPTIMIZERS` (``adam``, ``qhm``, ...;
         default: momentum, with the population's form, Nesterov and maximize); hyperparameters left out take
-        the kind's defaults. ``schedule``: one schedule whose fields may be arrays over the members.
+        the kind's defaults. ``schedule``, ``momentum_schedule``: one schedule each, whose fields may be arrays
+        over the members.
         ``Members.table(seed=np.arange(1000), lr=0.1, momentum=np.linspace(0, 0.99, 1000))``."""
         kind = rules.Momentum if optimizer in (None, "sgd") else rules.OPTIMIZERS.get(optimizer)
         if kind is None:
@@ -108,7 +116,8 @@ class Members:
                 raise ValueError(f"{name} must be numbers, got an array of {values.dtype}")
         columns = {name: values.astype(bool if name == "centered" else np.float64) for name, values in arrays.items()}
         rule = kind(**columns, **shared)
-        members = cls(rule, seeds, _one_schedule(schedule, len(seeds)), momentum_settings=optimizer is None)
+        members = cls(rule, seeds, _one_schedule(schedule, len(seeds)), momentum_settings=optimizer is None,
+                      momentum_schedules=_one_schedule(momentum_schedule, len(seeds)))
         members.check()  # again by train_population with its momentum settings, which may rule out more
         return members
 
@@ -148,11 +157,13 @@ class Members:
         columns = {name: list(map(attrgetter(name), members)) for name in (*MOMENTUM_COLUMNS, "seed")}
         given = [i for i, m in enumerate(members) if m.schedule is not None]
         schedules = vectorized([members[i].schedule for i in given], given)
+        given = [i for i, m in enumerate(members) if m.momentum_schedule is not None]
+        momenta = vectorized([members[i].momentum_schedule for i in given], given)
         if plain and all(set(map(type, columns[name])) <= {float, int} for name in MOMENTUM_COLUMNS) and \
                 set(map(type, columns["seed"])) <= {int}:
             seeds = _seed_column(np.asarray(columns.pop("seed")))
             rule = rules.Momentum(**{name: np.array(values, dtype=np.float64) for name, values in columns.items()})
-            result = cls(rule, seeds, schedules, momentum_settings=True)
+            result = cls(rule, seeds, schedules, momentum_settings=True, momentum_schedules=momenta)
             result.check(form, nesterov, maximize)
             return result
         for i, m in enumerate(members):  # member by member, as each value came
@@ -163,12 +174,19 @@ class Members:
                 raise ValueError(f"member {i}: {exc}") from None
         rule = rules.stack([m.rule(form, nesterov, maximize) for m in members])  # one kind, or a clear error now
         return cls(rule, np.array([int(m.seed) for m in members], dtype=np.int64), schedules,
-                   momentum_settings=plain)
+                   momentum_settings=plain, momentum_schedules=momenta)
 
     def check(self, form: str = "pytorch", nesterov: bool = False, maximize: bool = False) -> None:
         """Every member's hyperparameters in a few vector operations (:func:`inertia.optim.rules.check_rows`),
         under the population's momentum settings where the members take them."""
         rules.check_rows(self.settled(form, nesterov, maximize))
+
+    def check_length(self, updates: int) -> None:
+        """A ValueError when a member's schedule ends before ``updates`` updates
+        (:func:`inertia.optim.schedules.check_length`)."""
+        for field_name, groups in (("schedule", self.schedules), ("momentum_schedule", self.momentum_schedules)):
+            for _, schedule in groups.values():
+                check_length(schedule, updates, field_name)
 
     def settled(self, form: str, nesterov: bool, maximize: bool):
         """The members' rule, with the population's momentum settings where the members take them."""
@@ -191,27 +209,36 @@ class Members:
                                 Constant(np.concatenate([np.broadcast_to(constant.lr, len(index)), lr])))
         return groups
 
+    def momenta(self) -> list:
+        """``[(member indices, schedule with array fields, cycled)]``: each member's momentum schedule — its own,
+        or (``cycled``) its learning-rate schedule's where that cycles momentum, whose ``momentum`` method gives
+        it (:func:`inertia.optim.schedules.momentum_of`) — grouped as the schedules are; members in none keep
+        their rule's constant momentum."""
+        own = np.zeros(len(self), dtype=bool)
+        groups = []
+        for index, schedule in self.momentum_schedules.values():
+            own[index] = True
+            groups.append((index, schedule, False))
+        for index, schedule in self.schedules.values():
+            if momentum_of(schedule, None) is not None:
+                cycling = ~own[index] & np.broadcast_to(np.asarray(schedule.cycle_momentum, dtype=bool), len(index))
+                if cycling.any():
+                    groups.append((index[cycling], _take(schedule, cycling), True))
+        return groups
+
     def rows(self, start: int, stop: int) -> Members:
         """Members ``start:stop`` (views of the columns)."""
-        schedules = {}
-        for kind, (index, schedule) in self.schedules.items():
-            keep = (index >= start) & (index < stop)
-            if keep.any():
-                schedules[kind] = (index[keep] - start, _take(schedule, keep))
-        return Members(_take(self.rule, slice(start, stop)), self.seeds[start:stop], schedules,
-                       self.momentum_settings)
+        return Members(_take(self.rule, slice(start, stop)), self.seeds[start:stop], _rows(self.schedules, start, stop),
+                       self.momentum_settings, _rows(self.momentum_schedules, start, stop))
 
     def member(self, index: int) -> Member:
         """Member ``index`` as a :class:`Member`."""
-        schedule = None
-        for indices, group in self.schedules.values():
-            at = np.flatnonzero(indices == index)
-            if len(at):
-                schedule = rules.row(group, int(at[0]))
+        schedule, momentum = _row_of(self.schedules, index), _row_of(self.momentum_schedules, index)
         seed, rule = int(self.seeds[index]), rules.row(self.rule, index)
         if self.momentum_settings:
-            return Member(*(getattr(rule, n) for n in MOMENTUM_COLUMNS), seed=seed, schedule=schedule)
-        return Member(seed=seed, schedule=schedule, optimizer=rule)
+            return Member(*(getattr(rule, n) for n in MOMENTUM_COLUMNS), seed=seed, schedule=schedule,
+                          momentum_schedule=momentum)
+        return Member(seed=seed, schedule=schedule, optimizer=rule, momentum_schedule=momentum)
 
     def frame(self):
         """The columns as a pandas DataFrame, one row per member: seed and every hyperparameter that is an array."""
@@ -251,6 +278,25 @@ def _seed_column(seeds: np.ndarray) -> np.ndarray:
 def _take(record, index):
     """A frozen dataclass of columns (a rule, a schedule) with every array field indexed by ``index``."""
     return rules.convert(record, lambda values: values[index] if values.ndim else values)
+
+
+def _rows(groups: Mapping, start: int, stop: int) -> dict:
+    """Schedule groups (``{kind: (member indices, schedule)}``) of members ``start:stop``, renumbered."""
+    out = {}
+    for kind, (index, schedule) in groups.items():
+        keep = (index >= start) & (index < stop)
+        if keep.any():
+            out[kind] = (index[keep] - start, _take(schedule, keep))
+    return out
+
+
+def _row_of(groups: Mapping, index: int):
+    """Member ``index``'s own schedule out of schedule groups, or None."""
+    for indices, group in groups.values():
+        at = np.flatnonzero(indices == index)
+        if len(at):
+            return rules.row(group, int(at[0]))
+    return None
 
 
 def _one_schedule(schedule, size: int) -> dict:

@@ -39,7 +39,7 @@ class TritonChunk(Chunk):
         # update's and every later one's.
         self.device_rule = rules.convert(self.rule, lambda a: torch.as_tensor(a, device=device, dtype=dtype))
         self.constant_lr = None
-        if list(self.schedules) == [Constant]:
+        if list(self.schedules) == [Constant] and not self.momenta:
             self.constant_lr = torch.as_tensor(self.learning_rates(np.zeros(1)), device=device, dtype=dtype)
         self.steady_table = None
         if self.constant_lr is not None and self.rule.steady:
@@ -55,11 +55,14 @@ class TritonChunk(Chunk):
         if self.steady_table is not None:
             table, rows = self.steady_table, {"first_row": self.updates == 0, "row_base": 1, "row_stride": 0}
         else:
-            lr = self.constant_lr
-            if lr is None:
-                lr = torch.as_tensor(self.learning_rates(steps), device=self.device, dtype=self.dtype)
-            t = torch.as_tensor(steps, device=self.device)[:, None]
-            table, rows = self.device_table(lr, t), {"first_row": False, "row_base": 0, "row_stride": 1}
+            if self.momenta:  # momentum schedules: the table made on the host
+                table = torch.as_tensor(self.coefficients(steps), device=self.device, dtype=self.dtype)
+            else:
+                lr = self.constant_lr
+                if lr is None:
+                    lr = torch.as_tensor(self.learning_rates(steps), device=self.device, dtype=self.dtype)
+                table = self.device_table(lr, torch.as_tensor(steps, device=self.device)[:, None])
+            rows = {"first_row": False, "row_base": 0, "row_stride": 1}
         out = self.kernels.train_epoch(
             self.x, self.y, order, self.params, self.state, table, self.active, hidden=self.layers[1],
             rows=self.rows, m_after=self.rule.m_after_den, batch=self.batch_size, activation=self.activation,
