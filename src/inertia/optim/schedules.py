@@ -234,12 +234,3 @@ def momentum_schedule(kind: str, **params) -> Sutskever | Demon:
     """A momentum schedule by name: ``sutskever`` (mu_max, every), ``demon`` (beta0, total)."""
     return _named({"sutskever": Sutskever, "demon": Demon}, "momentum schedule", kind, **params)
 
-
-def momentum_of(rate, momentum):
-    """The momentum schedule a member follows: its own (``momentum``), else its learning-rate schedule's when
-    that cycles momentum (:class:`OneCycle`), else None (its rule's constant momentum)."""
-    if momentum is not None:
-        return momentum
-    if isinstance(rate, OneCycle) and np.asarray(rate.cycle_momentum, dtype=bool).any():
-        return rate.momentum
-    return None

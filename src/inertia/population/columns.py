@@ -19,7 +19,7 @@ import numpy as np
 
 from inertia.arguments import SEED_RANGE, check_seed
 from inertia.optim import rules
-from inertia.optim.schedules import Constant, check_length, momentum_of
+from inertia.optim.schedules import Constant, OneCycle, check_length
 
 MOMENTUM_COLUMNS = ("lr", "momentum", "dampening", "weight_decay")
 SHARED = ("form", "nesterov", "maximize")  # what a population's momentum members share (train_population's)
@@ -211,16 +211,16 @@ class Members:
 
     def momenta(self) -> list:
         """``[(member indices, schedule with array fields, cycled)]``: each member's momentum schedule — its own,
-        or (``cycled``) its learning-rate schedule's where that cycles momentum, whose ``momentum`` method gives
-        it (:func:`inertia.optim.schedules.momentum_of`) — grouped as the schedules are; members in none keep
-        their rule's constant momentum."""
+        or (``cycled``) its :class:`~inertia.optim.schedules.OneCycle` learning rate's where that cycles momentum
+        (its ``momentum`` method) — grouped as the schedules are; members in none keep their rule's constant
+        momentum."""
         own = np.zeros(len(self), dtype=bool)
         groups = []
         for index, schedule in self.momentum_schedules.values():
             own[index] = True
             groups.append((index, schedule, False))
         for index, schedule in self.schedules.values():
-            if momentum_of(schedule, None) is not None:
+            if isinstance(schedule, OneCycle):
                 cycling = ~own[index] & np.broadcast_to(np.asarray(schedule.cycle_momentum, dtype=bool), len(index))
                 if cycling.any():
                     groups.append((index[cycling], _take(schedule, cycling), True))
