@@ -24,6 +24,7 @@ another. JAX's end to end includes its compilation, which it repeats in every pr
     python benchmarks/architectures.py [--json] [--sizes 1000] [--epochs 3] [--device cpu|cuda]
                                        [--architectures lab,lab2,digits,mnist1d] [--no-jax]
                                        [--engine auto|kernel|lanes|torch|triton] [--repeat 3]
+                                       [--gpu-launch '{"tiles": [32, 32, 32], "warps": 4}']
 
 ``--engine`` picks the population engine (default ``auto``, the one ``train_population`` chooses; each point
 records which): ``--engine kernel`` and ``--engine lanes`` compare the CPU kernel's two layouts, one member at a
@@ -88,10 +89,13 @@ def jax_point(layers, size: int, epochs: int, device: str, engine: str = "") -> 
     return run(dataset.x, dataset.y, layers, size, epochs)
 
 
-def in_fresh_process(kind: str, layers, size: int, epochs: int, device: str, engine: str = "auto") -> dict:
+def in_fresh_process(kind: str, layers, size: int, epochs: int, device: str, engine: str = "auto",
+                     launch: dict | None = None) -> dict:
     code = (
         "import json, sys; sys.argv = ['x'];"
-        f"from benchmarks.architectures import {kind}_point as point;"
+        + (f"import functools; from inertia.population import gpu_tiles;"
+           f"gpu_tiles.train_epoch = functools.partial(gpu_tiles.train_epoch, **{launch!r});" if launch else "")
+        + f"from benchmarks.architectures import {kind}_point as point;"
         f"result = point({layers!r}, {size}, {epochs}, {device!r}, {engine!r});"
         "result['peak_rss_mib'] = int(dict(l.split(':') for l in open('/proc/self/status'))['VmHWM']"
         ".split()[0]) / 1024;"
@@ -118,7 +122,10 @@ def main() -> None:
     parser.add_argument("--no-jax", action="store_true", help="leave the JAX baseline out")
     parser.add_argument("--engine", default="auto", help="the population engine (default: train_population's choice)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each inertia point; the median is reported")
+    parser.add_argument("--gpu-launch", default="", help="the tiled GPU kernel's launch settings instead of its "
+                        "defaults, as JSON (keywords of inertia.population.gpu_tiles.train_epoch)")
     args = parser.parse_args()
+    launch = json.loads(args.gpu_launch) if args.gpu_launch else None
     from benchmarks.common import cpu_model, cpu_peak, dataset_for, gpu_peak, host_us_per_member
     from benchmarks.jax_baseline import available
 
@@ -126,7 +133,7 @@ def main() -> None:
     if not args.no_jax and not jax:
         print("JAX is not installed: the baseline is skipped (pip install jax)", file=sys.stderr)
     peaks = [cpu_peak() if args.device == "cpu" else gpu_peak()]
-    results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+    results = {"gpu_launch": launch, "machine": {"python": platform.python_version(), "torch": torch.__version__,
                            "cpus": torch.get_num_threads(), "device": args.device, "cpu": cpu_model(),
                            "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None},
                "points": []}
@@ -137,7 +144,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             point = {"architecture": name, "layers": layers, "samples": n, "size": size, "epochs": args.epochs,
                      "mflop_per_model_epoch": flops / 1e6}
-            runs = [in_fresh_process("inertia", layers, size, args.epochs, args.device, args.engine)
+            runs = [in_fresh_process("inertia", layers, size, args.epochs, args.device, args.engine, launch)
                     for _ in range(max(args.repeat, 1))]
             ours = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
             ours["runs_seconds"] = [run["seconds"] for run in runs]

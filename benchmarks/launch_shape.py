@@ -1,70 +1,53 @@
-"""The Triton engine's launch shape (members per program × warps per program), swept on a GPU.
+"""The register kernel's launch shape (members per program × warps per program), swept on a GPU.
 
-Seed lab's task (spiral 1500 points, [2, 50, 3] ReLU, batch 20, momentum 0.9, lr 0.1) at P members; the
-kernel is called directly, so the figures are the kernel's own (shuffling on the device included or not),
-without the host-side work of ``train_population``. Each shape is compiled and run once before timing.
+Seed lab's task (spiral 1500 points, [2, 50, 3] ReLU, batch 20, momentum 0.9, lr 0.1) at P members, trained by
+``train_population`` on the Triton engine with each shape in turn (``inertia.population.gpu_kernels``, the kernel
+that holds a member's weights in registers); the figure is the once-running pace, model-epochs/s over the
+epochs after the first (which also compiles the shape). ``benchmarks/tile_shape.py`` does the same for the tiled
+kernel of deeper networks.
 
-    python benchmarks/launch_shape.py [--members 100000] [--json]
+    python benchmarks/launch_shape.py [--members 100000] [--epochs 3] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import time
 
+import numpy as np
 import torch
 
 from inertia import data
-from inertia.models import initial_weights
-from inertia.population import flat_weights, gpu_kernels
+from inertia.population import Members, gpu_kernels, train_population
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--device", default="cuda", help="cuda, or cpu under TRITON_INTERPRET=1 (a slow check)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    size = args.members
-    x, y = data.spiral(seed=0).tensors("cuda")
-    base = flat_weights([initial_weights([2, 50, 3], s) for s in range(1000)]).cuda()
-    start = base.repeat(-(-size // 1000), 1)[:size].contiguous()
-    words = torch.arange(size, device="cuda", dtype=torch.int64)
-    hyper = [torch.full((size,), v, device="cuda") for v in (0.9, 0.0, 0.0)]
-    active = torch.ones(size, dtype=torch.int8, device="cuda")
-    rates = torch.full((1, size), 0.1, device="cuda")
-
-    def epoch(block, warps, shuffled, params, buffers, e):
-        order = gpu_kernels.shuffle_orders(words, e, len(y)) if shuffled else None
-        return gpu_kernels.train_epoch(x.contiguous(), y, order, params, buffers, rates, *hyper, active, hidden=50,
-                                       first_step=e == 0, batch=20, form="pytorch", nesterov=False,
-                                       maximize=False, activation="relu", block=block, warps=warps)
-
-    results = {"gpu": torch.cuda.get_device_name(), "members": size, "shapes": []}
-    gpu_kernels.shuffle_orders(words, 0, len(y))
-    torch.cuda.synchronize()
-    started = time.perf_counter()
-    for e in range(3):
-        gpu_kernels.shuffle_orders(words, e, len(y))
-    torch.cuda.synchronize()
-    results["shuffle_ms_per_epoch"] = (time.perf_counter() - started) / 3 * 1e3
+    dataset = data.spiral(seed=0)
+    members = Members.table(seed=np.arange(args.members), lr=0.1, momentum=0.9)
+    original = gpu_kernels.train_epoch
+    results = {"gpu": torch.cuda.get_device_name() if args.device == "cuda" else args.device,
+               "members": args.members, "shapes": []}
     for block, warps in itertools.product((1, 2, 4, 8), (1, 2, 4)):
-        params, buffers = start.clone(), torch.zeros_like(start)
-        epoch(block, warps, True, params, buffers, 0)
-        epoch(block, warps, False, params, buffers, 1)
-        row = {"block": block, "warps": warps}
-        for shuffled in (True, False):
+        gpu_kernels.train_epoch = functools.partial(original, block=block, warps=warps)
+        marks: list[float] = []
+        train_population(dataset, [2, 50, 3], members, epochs=args.epochs, device=args.device, engine="triton",
+                         on_epoch=lambda _, marks=marks: marks.append(time.perf_counter()))
+        if args.device == "cuda":
             torch.cuda.synchronize()
-            started = time.perf_counter()
-            for e in range(2, 4):
-                epoch(block, warps, shuffled, params, buffers, e)
-            torch.cuda.synchronize()
-            row["shuffled" if shuffled else "in_order"] = size / ((time.perf_counter() - started) / 2)
-        results["shapes"].append(row)
+        pace = args.members * (len(marks) - 1) / (marks[-1] - marks[0])
+        results["shapes"].append({"block": block, "warps": warps, "model_epochs_per_s": pace})
         if not args.json:
-            print(f"{block:>2} members × {warps} warps: {row['shuffled']:>12,.0f} model-epochs/s shuffled, "
-                  f"{row['in_order']:>12,.0f} in order", flush=True)
+            print(f"{block:>2} members × {warps} warps: {pace:>12,.0f} model-epochs/s once running", flush=True)
+    gpu_kernels.train_epoch = original
     if args.json:
         print(json.dumps(results, indent=2))
 

@@ -10,7 +10,7 @@ from tolerances import F32_TRAJECTORY, F64_OPERATION, F64_TRAJECTORY, TIES, TRAJ
 from inertia import data, outcome
 from inertia.models import MLP
 from inertia.optim import Momentum, checks, rules, schedules, update
-from inertia.population import Member, chunk_sizes, member_bytes, train_population, triton_runs_on
+from inertia.population import Member, Members, chunk_sizes, member_bytes, train_population, triton_runs_on
 from inertia.train import fit
 
 # 60 points, batch 6: 10 updates per epoch, 20 epochs = 200 updates.
@@ -95,8 +95,6 @@ def population(members, settings, dtype, **extra):
                          ids=["float64", "float32"])
 @pytest.mark.parametrize(("description", "settings", "members"), CASES, ids=[c[0] for c in CASES])
 def test_each_member_matches_the_one_model_path(description, settings, members, dtype, tolerance, engine):
-    if engine == "triton" and len(settings.get("layers", [2, 16, 3])) != 3:
-        pytest.skip("the triton engine trains one-hidden-layer networks")
     if engine == "triton" and TRITON_DEVICE == "cpu" and dtype == torch.float32 and description not in FLOAT32:
         pytest.skip("in the interpreter, float32 is checked on a few cases only")
     result = population(members, settings, dtype, engine=engine)
@@ -155,8 +153,6 @@ DEPTHS = {"one hidden layer": [2, 16, 3], "three hidden layers": [2, 9, 13, 6, 3
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_diverging_member_leaves_the_others_bit_for_bit_unchanged(engine, depth):
-    if engine == "triton" and depth != "one hidden layer":
-        pytest.skip("the triton engine trains one-hidden-layer networks")
     settings = {"layers": DEPTHS[depth]}
     calm = [Member(0.1, 0.9, seed=1), Member(0.1, 0.5, seed=2)]
     with_calm = population([*calm, Member(0.1, 0.0, seed=3)], settings, torch.float32, engine=engine)
@@ -225,7 +221,9 @@ def test_chunking_by_memory_budget_changes_nothing(engine):
     ({"layers": [3, 8, 3]}, "do not fit dataset 'spiral'"),
     ({"engine": "jax"}, "unknown population engine 'jax'"),
     ({"engine": "kernel", "device": "meta"}, "the kernel engine runs on the CPU, not 'meta'"),
-    ({"engine": "triton", "layers": [2, 8, 8, 3]}, "one-hidden-layer networks on a CUDA device"),
+    ({"engine": "triton", "device": "meta"}, "the triton engine runs on a CUDA device"),
+    ({"matmul_precision": "bf16"}, "matmul_precision must be 'ieee' or 'tf32', got 'bf16'"),
+    ({"matmul_precision": "tf32", "engine": "kernel"}, "applies to float32 on the triton engine"),
 ])
 def test_errors(kwargs, message):
     arguments = {"members": [Member()], "layers": [2, 8, 3], **kwargs}
@@ -349,8 +347,6 @@ OPTIMIZER_KINDS = ["qhm", "adam", "adamw", "rmsprop"]
 @pytest.mark.parametrize("shuffle", [True, False], ids=["shuffled", "in order"])
 @pytest.mark.parametrize("kind", OPTIMIZER_KINDS)
 def test_every_optimizer_matches_torch_optim_member_by_member(kind, shuffle, dtype, tolerance, engine, depth):
-    if engine == "triton" and depth != "one hidden layer":
-        pytest.skip("the triton engine trains one-hidden-layer networks")
     layers = DEPTHS[depth]
     # Adam's step is about lr·sign(g) wherever |g| >> eps: a gradient component near zero (a unit that barely
     # learns, or a plateau) moves by ±lr on a float32 round-off difference between batched and one-model
@@ -407,3 +403,70 @@ def test_fit_and_the_model_refuse_what_the_population_refuses():
         fit(model, DATA, Momentum(model.parameters(), lr=0.1), 1, 5, shuffle="no")
     with pytest.raises(ValueError, match=re.escape("seed must be an integer from -2**63")):
         fit(model, DATA, Momentum(model.parameters(), lr=0.1), 1, 5, seed=-(2**64))
+
+
+# The GPU engine's tiled kernel (gpu_tiles) against fit, on what the register kernel would otherwise take:
+# minibatches longer than one tile of rows (the interpreter's tiles are 32 rows), a last minibatch shorter
+# than the others, every activation, inputs wider than one tile, and one output class per row of a tile.
+TILED = {  # data, layers, activation, batch size, members
+    "relu, batch 40 over two row tiles": (data.spiral(classes=3, points=30, seed=5), [2, 16, 3], "relu", 40,
+                                          [Member(0.1, 0.9, seed=1), Member(0.05, 0.0, weight_decay=1e-2, seed=2)]),
+    "sigmoid, 37 inputs, 5 classes": (data.blobs(classes=5, points=12, features=37, std=4.0, seed=6), [37, 11, 5],
+                                      "sigmoid", 7, [Member(0.5, 0.9, seed=3)]),
+    "tanh, 70 inputs, widths 65 and 3": (data.blobs(classes=4, points=8, features=70, std=4.0, seed=7),
+                                         [70, 65, 3, 4], "tanh", 9, [Member(0.05, 0.5, seed=4)]),
+}
+
+
+@needs_triton
+@pytest.mark.slow
+@pytest.mark.parametrize(("dtype", "tolerance"), [(torch.float64, F64_TRAJECTORY), (torch.float32, F32_TRAJECTORY)],
+                         ids=["float64", "float32"])
+@pytest.mark.parametrize("case", TILED)
+def test_gpu_tiles_match_fit(case, dtype, tolerance, monkeypatch):
+    from inertia.population import triton_engine
+
+    monkeypatch.setattr(triton_engine, "REGISTER_WEIGHTS", 0)  # the tiled kernel for every network
+    dataset, layers, activation, batch, members = TILED[case]
+    epochs = epochs_for("triton")
+    result = train_population(dataset, layers, members, epochs=epochs, batch_size=batch, dtype=dtype,
+                              device=TRITON_DEVICE, activation=activation, engine="triton")
+    for i, member in enumerate(members):
+        model = MLP(layers, activation, seed=member.seed).to(dtype)
+        optimizer = Momentum(model.parameters(), lr=member.lr, momentum=member.momentum,
+                             weight_decay=member.weight_decay)
+        expected = fit(model, dataset, optimizer, epochs, batch, seed=member.seed)
+        got = result.histories[i]
+        for metric in ("loss", "batch_loss_mean", "batch_loss_last", "initial_loss"):
+            np.testing.assert_allclose(getattr(got, metric), getattr(expected, metric), rtol=tolerance,
+                                       atol=tolerance, err_msg=f"{case}: member {i} {metric}")
+        np.testing.assert_allclose(got.accuracy, expected.accuracy, rtol=0, atol=TIES / len(dataset))
+        for a, b in zip(result.model(i).parameters(), model.parameters()):
+            torch.testing.assert_close(a, b.detach(), rtol=tolerance * 10, atol=tolerance * 10)
+
+
+@needs_triton
+@pytest.mark.slow
+def test_gpu_coefficients_are_float64_for_hyperparameters_given_once():
+    """Adam's β₂ given once for the whole table (a number, not an array): its power of the step count is
+    float64 on the device as on the CPU, so the GPU engine equals the CPU kernel to float64 round-off."""
+    members = Members.table(seed=np.arange(2), optimizer="adam", lr=0.01)
+    gpu = population(members, {}, torch.float64, engine="triton")
+    cpu = population(members, {}, torch.float64, engine="kernel")
+    np.testing.assert_allclose(gpu.metrics["loss"][:, :epochs_for("triton")],
+                               cpu.metrics["loss"][:, :epochs_for("triton")], rtol=F64_TRAJECTORY, atol=0)
+
+
+@needs_triton
+@pytest.mark.slow
+def test_tf32_reaches_the_tiled_kernel_and_only_in_float32(monkeypatch):
+    from inertia.population import gpu_tiles, triton_engine
+
+    monkeypatch.setattr(triton_engine, "REGISTER_WEIGHTS", 0)
+    seen = []
+    launch = gpu_tiles.train_epoch
+    monkeypatch.setattr(gpu_tiles, "train_epoch", lambda *a, **k: seen.append(k["precision"]) or launch(*a, **k))
+    population([Member(0.1, 0.9)], {}, torch.float32, engine="triton", matmul_precision="tf32")
+    assert seen and set(seen) == {"tf32"}
+    with pytest.raises(ValueError, match=r"applies to float32 on the triton engine \(CUDA\), not triton in float64"):
+        population([Member(0.1, 0.9)], {}, torch.float64, engine="triton", matmul_precision="tf32")

@@ -140,7 +140,7 @@ def _coefficients(u_ptr, live):
 
 @triton.jit
 def _update(param, grad, state_ptr, off, mask, sign, decay, keep, m_keep, m_take, v_keep, v_take, a_keep, a_take,
-            v_scale, eps, g_coef, m_coef, SIZE: tl.constexpr, IM: tl.constexpr, IV: tl.constexpr, IA: tl.constexpr,
+            v_scale, eps, g_coef, m_coef, SIZE, IM: tl.constexpr, IV: tl.constexpr, IA: tl.constexpr,
             M_AFTER: tl.constexpr):
     """:func:`inertia.optim.update.apply` on one block of a member's parameters: ``state_ptr + off`` addresses its
     slot-0 row (slot k is ``k·SIZE`` further); IM, IV, IA are the rows of slots m, v, a (-1 when absent).

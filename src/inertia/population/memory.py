@@ -12,7 +12,8 @@ from inertia.population.layout import lanes_per_vector
 def member_bytes(layers, n, batch_size, dtype, engine="torch") -> tuple[int, int]:
     """Estimated working set of one member: while training (parameters, buffers, gradients and update
     temporaries; a minibatch's activations; its data order) and while evaluating on all ``n`` points. The
-    Triton engine keeps activations and gradients in registers: parameters, buffers, data order and rates."""
+    Triton engine keeps activations and gradients in registers or in a scratch per program, not per member:
+    parameters, buffers, data order and rates."""
     item = torch.empty((), dtype=dtype).element_size()
     params = sum((a + 1) * b for a, b in itertools.pairwise(layers))
     if engine == "triton":

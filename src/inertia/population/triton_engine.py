@@ -1,4 +1,6 @@
-"""The compiled GPU engine (:mod:`inertia.population.gpu_kernels`) for one-hidden-layer networks, every optimizer."""
+"""The compiled GPU engine for MLPs of any depth, every optimizer: :mod:`inertia.population.gpu_kernels` (a
+member's weights in registers) for one-hidden-layer networks narrow enough for that, :mod:`inertia.population.
+gpu_tiles` (dense products over tiles) for every other."""
 
 from __future__ import annotations
 
@@ -11,20 +13,34 @@ from inertia.population.chunk import Chunk
 from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, stacked_weights
 
+REGISTER_WEIGHTS = 512  # first-layer weights up to which a one-hidden-layer member's weights stay in registers
+
+
+def in_registers(layers) -> bool:
+    """Whether :mod:`~inertia.population.gpu_kernels` trains ``layers`` (one hidden layer, ``inputs × hidden`` at
+    most :data:`REGISTER_WEIGHTS`, such as the lab's ``[2, 50, 3]``) rather than
+    :mod:`~inertia.population.gpu_tiles`."""
+    return len(layers) == 3 and layers[0] * layers[1] <= REGISTER_WEIGHTS
+
 
 class TritonChunk(Chunk):
-    """The compiled GPU engine (:mod:`inertia.population.gpu_kernels`): the CPU kernel's flat layout
-    (:mod:`inertia.population.layout`), on the device."""
+    """The compiled GPU engine: the members' weights as flat rows (:mod:`inertia.population.layout`) on the
+    device, trained by :mod:`~inertia.population.gpu_kernels` where :func:`in_registers` says so and by
+    :mod:`~inertia.population.gpu_tiles` otherwise."""
 
-    def __init__(self, members, task, *, device, dtype):
+    def __init__(self, members, task, *, device, dtype, matmul_precision="ieee"):
         super().__init__(members, task)
+        self.matmul_precision = matmul_precision  # the tiled kernel's products (train_population's argument)
         from inertia import shuffle
-        from inertia.population import gpu_kernels
+        from inertia.population import gpu_kernels, gpu_tiles
 
+        self.registers = in_registers(self.layers)
         self.kernels = gpu_kernels
+        self.train_epoch = gpu_kernels.train_epoch if self.registers else gpu_tiles.train_epoch
+        self.form = ONE_HIDDEN if self.registers else (False,) * (len(self.layers) - 1)
         self.device, self.dtype = device, dtype
         self.x = self.x.contiguous()
-        self.params = flat_weights(self.initial, ONE_HIDDEN).to(dtype)
+        self.params = flat_weights(self.initial, self.form).to(dtype)
         slots = self.rule.slots
         self.state = torch.zeros((self.size, max(len(slots), 1), self.params.shape[1]), device=device,
                                  dtype=dtype)
@@ -32,18 +48,19 @@ class TritonChunk(Chunk):
         self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
         self.active = torch.ones(self.size, dtype=torch.int8, device=device)
         self.updates = 0
-        self.initial_loss = initial_losses(stacked_views(self.params, self.layers, ONE_HIDDEN), self.activation, self.x,
-                                           self.y)
-        # The coefficients are computed by torch on the device from the rule's hyperparameters there. With
-        # constant learning rates (the usual case) a steady rule's are two rows for the whole run: the first
-        # update's and every later one's.
-        self.device_rule = rules.convert(self.rule, lambda a: torch.as_tensor(a, device=device, dtype=dtype))
+        self.initial_loss = initial_losses(self.stacked(), self.activation, self.x, self.y)
+        # The coefficients are computed by torch on the device from the rule's hyperparameters there, in float64
+        # whatever the training dtype, as the CPU engines compute them (a hyperparameter held as a number, raised
+        # to an integer tensor of steps, as Adam's β₂ᵗ, would be float32). With constant learning rates (the
+        # usual case) a steady rule's are two rows for the whole run: the first update's and every later one's.
+        self.device_rule = rules.convert(self.rule, lambda a: torch.as_tensor(a, device=device, dtype=torch.float64))
         self.constant_lr = None
         if list(self.schedules) == [Constant] and not self.momenta:
-            self.constant_lr = torch.as_tensor(self.learning_rates(np.zeros(1)), device=device, dtype=dtype)
+            self.constant_lr = torch.as_tensor(self.learning_rates(np.zeros(1)), device=device)
         self.steady_table = None
         if self.constant_lr is not None and self.rule.steady:
-            self.steady_table = self.device_table(self.constant_lr, torch.arange(2, device=device)[:, None])
+            first_two = torch.arange(2, device=device, dtype=torch.float64)[:, None]
+            self.steady_table = self.device_table(self.constant_lr, first_two)
 
     def device_table(self, lr: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """:meth:`Chunk.coefficients` on the device: (len(t), members, fields), for learning rates ``lr``
@@ -60,13 +77,15 @@ class TritonChunk(Chunk):
             else:
                 lr = self.constant_lr
                 if lr is None:
-                    lr = torch.as_tensor(self.learning_rates(steps), device=self.device, dtype=self.dtype)
-                table = self.device_table(lr, torch.as_tensor(steps, device=self.device)[:, None])
+                    lr = torch.as_tensor(self.learning_rates(steps), device=self.device)
+                t = torch.as_tensor(steps, device=self.device, dtype=torch.float64)[:, None]
+                table = self.device_table(lr, t)
             rows = {"first_row": False, "row_base": 0, "row_stride": 1}
-        out = self.kernels.train_epoch(
-            self.x, self.y, order, self.params, self.state, table, self.active, hidden=self.layers[1],
-            rows=self.rows, m_after=self.rule.m_after_den, batch=self.batch_size, activation=self.activation,
-            **rows)
+        shape = ({"hidden": self.layers[1]} if self.registers else
+                 {"layers": self.layers, "precision": self.matmul_precision})
+        out = self.train_epoch(
+            self.x, self.y, order, self.params, self.state, table, self.active, rows=self.rows,
+            m_after=self.rule.m_after_den, batch=self.batch_size, activation=self.activation, **shape, **rows)
         self.updates += len(steps)
         return [t.cpu().numpy() for t in out]
 
@@ -78,9 +97,9 @@ class TritonChunk(Chunk):
         return self.params.isfinite().all(dim=1).cpu().numpy()
 
     def stacked(self) -> list[torch.Tensor]:
-        return stacked_views(self.params, self.layers, ONE_HIDDEN)
+        return stacked_views(self.params, self.layers, self.form)
 
     def weights(self, copy=False):
-        return stacked_weights(self.params.to("cpu", copy=True), self.layers, ONE_HIDDEN)
+        return stacked_weights(self.params.to("cpu", copy=True), self.layers, self.form)
 
 
