@@ -66,6 +66,12 @@ def test_compare_on_a_csv_file(tmp_path):
     (["--layers", "3,10,3"], "layers[0] is 3"),
     (["--dataset", "nope"], "unknown dataset 'nope'"),
     (["--seeds", "0"], "seeds must be a positive count"),
+    (["--schedule", "onecycle:pct_start=1.5"], "Invalid onecycle pct_start: 1.5 (allowed: 0 < pct_start < 1)"),
+    (["--schedule", "onecycle:total_steps=10"], "Invalid schedule total_steps: 10 (allowed: at least the 75 updates"),
+    (["--schedule", "warp"], "Invalid schedule: 'warp' (allowed: constant, inverse_time, step, cosine, onecycle)"),
+    (["--momentum-schedules", "sutskever:mu_max=1.2"], "Invalid sutskever mu_max: 1.2 (allowed: 0 <= mu_max < 1)"),
+    (["--momentum-schedules", "demon:beta=0.9"], "Invalid demon field 'beta' (allowed: beta0, total)"),
+    (["--momentum-schedules", "demon:beta0=0.9:total=20"], "Invalid momentum schedule total: 20"),
 ])
 def test_compare_errors_name_the_field(tmp_path, args, message):
     result = runner.invoke(app, ["compare", "--epochs", "1", "--out", str(tmp_path), *args])

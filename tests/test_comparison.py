@@ -184,6 +184,38 @@ def test_baselines_train_like_their_torch_optimizers_over_the_same_seeds(engine)
     assert set(result.curves()["optimizer"]) == {"momentum", "adam:lr=0.01", "rmsprop"}
 
 
+@pytest.mark.parametrize("engine", ["population", "loop"])
+def test_schedules_in_a_comparison_train_like_torch_with_its_scheduler(engine):
+    """Every momentum under one-cycle equals torch.optim.SGD stepped by torch's OneCycleLR (momentum left alone);
+    each momentum schedule is an arm of its own over the same seeds, equal to torch.optim.SGD under the same
+    OneCycleLR with its momentum set before every update from the schedule's formula."""
+    from inertia.models import MLP
+    from inertia.train import fit
+
+    dataset = data.spiral(points=30, seed=2)
+    epochs, batch, updates = 4, 15, 4 * 6
+    result = inertia.compare(momenta=[0.0, 0.9], seeds=2, epochs=epochs, dataset=dataset, layers=[2, 8, 3],
+                             batch_size=batch, schedule="onecycle:max_lr=0.2", engine=engine,
+                             momentum_schedules=["demon:beta0=0.9", "sutskever:mu_max=0.95:every=5"])
+    assert list(result.baseline_table().index) == ["demon:beta0=0.9", "sutskever:mu_max=0.95:every=5"]
+    assert len(result.paired()) == 2 * 2
+
+    def reference(seed, momentum, ramp=None):
+        model = MLP([2, 8, 3], seed=seed)
+        sgd = torch.optim.SGD(model.parameters(), lr=0.2, momentum=momentum)
+        onecycle = torch.optim.lr_scheduler.OneCycleLR(sgd, max_lr=0.2, total_steps=updates, cycle_momentum=False)
+        return fit(model, dataset, sgd, epochs, batch, seed=seed, scheduler=onecycle, momentum_schedule=ramp)
+
+    for run in result.runs:
+        np.testing.assert_allclose(run.history.loss, reference(run.seed, run.momentum).loss, rtol=F32_TRAJECTORY)
+    ramps = {"demon:beta0=0.9": lambda t: 0.9 * (1 - t / updates) / (0.1 + 0.9 * (1 - t / updates)),
+             "sutskever:mu_max=0.95:every=5": lambda t: min(1 - 2.0 ** (-1 - np.log2(t // 5 + 1)), 0.95)}
+    for run in result.baseline_runs:
+        ramp = ramps[run.label]
+        expected = reference(run.seed, ramp(0), ramp)
+        np.testing.assert_allclose(run.history.loss, expected.loss, rtol=F32_TRAJECTORY, err_msg=run.label)
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("adam", "Adam(lr=0.001, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0.0, maximize=False)"),
     ("rmsprop:lr=0.003:centered=true", "RMSprop(lr=0.003, alpha=0.99, eps=1e-08, weight_decay=0.0, momentum=0.0, "

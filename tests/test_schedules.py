@@ -186,8 +186,20 @@ BAD = [
     (lambda: schedules.Demon(beta0=-0.1, total=10), "Invalid demon beta0: -0.1"),
     (lambda: schedules.momentum_schedule("nesterov", mu=0.9), "Invalid momentum schedule: 'nesterov' (allowed: "
                                                               "sutskever, demon)"),
-    (lambda: schedules.momentum_schedule("demon", beta=0.9, total=5), "momentum schedule 'demon': "),
-    (lambda: schedules.schedule("onecycle", 0.1, total=5), "schedule 'onecycle': "),
+    (lambda: schedules.momentum_schedule("demon", beta=0.9, total=5),
+     "Invalid demon field 'beta' (allowed: beta0, total)"),
+    (lambda: schedules.schedule("onecycle", 0.1, total=5), "Invalid onecycle field 'total' (allowed: total_steps,"),
+    (lambda: schedules.momentum_schedule("sutskever"), "Invalid sutskever: mu_max is required"),
+    (lambda: schedules.Step(0.1, every=0), "Invalid step every: 0 (allowed: a whole number >= 1)"),
+    (lambda: schedules.Cosine(0.1, total=2.5), "Invalid cosine total: 2.5"),
+    (lambda: schedules.InverseTime(0.1, decay=-1.0), "Invalid inverse_time decay: -1.0 (allowed: decay >= 0)"),
+    (lambda: schedules.parse("onecycle:max_lr=0.2:pct_start=1.5", 0.1, 100),
+     "Invalid onecycle pct_start: 1.5 (allowed: 0 < pct_start < 1)"),
+    (lambda: schedules.parse("onecycle:total_steps=50", 0.1, 100),
+     "Invalid schedule total_steps: 50 (allowed: at least the 100 updates of training)"),
+    (lambda: schedules.parse("onecycle:pct_start", 0.1, 100), "expected onecycle:field=value, got 'pct_start'"),
+    (lambda: schedules.parse_momentum("demon:beta0=0.9:total=99", 100),
+     "Invalid momentum schedule total: 99 (allowed: at least the 100 updates of training)"),
     (lambda: Members.table(seed=[0, 1], lr=0.1, momentum_schedule=schedules.Sutskever(np.array([0.9, 1.2]))),
      "Invalid sutskever mu_max: 1.2 (member 1)"),
 ]
@@ -215,3 +227,17 @@ def test_members_keep_their_schedules_through_rows_and_back():
     part = members.rows(3, 6)
     assert part.member(1).momentum_schedule == schedules.Demon(0.95, UPDATES)
     assert [len(index) for index, *_ in part.momenta()] == [1, 2]
+
+
+def test_schedules_from_text_take_the_training_length_and_rate_unless_told():
+    """The command line's and sweep specs' text: one-cycle lasts the training and peaks at the given rate unless the
+    text sets total_steps or max_lr; numbers written as integers stay integers; true/false are booleans."""
+    assert schedules.parse("onecycle", 0.1, 600) == schedules.OneCycle(0.1, 600)
+    assert schedules.parse("onecycle:max_lr=0.2:three_phase=true:total_steps=900", 0.1, 600) == \
+        schedules.OneCycle(0.2, 900, three_phase=True)
+    assert schedules.parse("cosine:floor=0.001", 0.05, 300) == schedules.Cosine(0.05, 300, 0.001)
+    assert schedules.parse("step:every=100:gamma=0.5", 0.1, 300) == schedules.Step(0.1, 100, 0.5)
+    assert schedules.parse("constant:lr=0.3", 0.1, 300) == schedules.Constant(0.3)
+    assert schedules.parse_momentum("sutskever:mu_max=0.99:every=50", 300) == schedules.Sutskever(0.99, 50)
+    assert schedules.parse_momentum("demon:beta0=0.9", 300) == schedules.Demon(0.9, 300)
+    assert isinstance(schedules.parse_momentum("sutskever:mu_max=0.99:every=50", 300).every, int)

@@ -52,6 +52,14 @@ def compare(
         help="Other optimizers to train beside the momenta, over the same seeds (paired), comma-separated: sgd, "
              "qhm, adam, adamw, rmsprop at torch.optim's defaults, or with settings as name:field=value, e.g. "
              "adam,rmsprop:lr=0.003 (several settings: adam:lr=0.01:beta1=0.8).")] = "",
+    schedule: Annotated[str | None, typer.Option(
+        help="Learning-rate schedule of the momenta, as kind or kind:field=value:...: onecycle (torch's OneCycleLR "
+             "fields; max_lr defaults to --lr, total_steps to the whole training; momentum is left alone), cosine "
+             "(total, floor), step (every, gamma), inverse_time (decay), e.g. onecycle:max_lr=0.2.")] = None,
+    momentum_schedules: Annotated[str, typer.Option(
+        help="Momentum schedules, each trained as an arm of its own beside the momenta (SGD at --lr and "
+             "--schedule, over the same seeds), comma-separated: sutskever:mu_max=0.99 (every, the steps between "
+             "rises: 250), demon:beta0=0.9 (total: the whole training).")] = "",
     nesterov: Annotated[bool, typer.Option(
         "--nesterov", help="Nesterov's momentum for every nonzero momentum (plain SGD stays plain).")] = False,
     hold: Annotated[str, typer.Option(
@@ -73,6 +81,7 @@ def compare(
     from inertia import data
     from inertia.arguments import layers_for
     from inertia.folders import writing
+    from inertia.optim.schedules import parse_momentum
     from inertia.outcome import check_factor
     from inertia.progress import status
     from inertia.studies.comparison.config import CompareConfig
@@ -80,7 +89,8 @@ def compare(
     arguments = dict(momenta=floats(momenta), dataset=dataset, layers=ints(layers) if layers else None, lr=lr,
                      batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle, activation=activation,
                      data_seed=data_seed, form=form, baselines=[b for b in baselines.split(",") if b.strip()],
-                     hold=hold, nesterov=nesterov)
+                     hold=hold, nesterov=nesterov, schedule=schedule,
+                     momentum_schedules=[m for m in momentum_schedules.split(",") if m.strip()])
     config = CompareConfig.of(**arguments, model=model)  # every argument checked before torch loads
     loaded = data.get(config.dataset, seed=config.data_seed)
     if model is None:
@@ -92,6 +102,10 @@ def compare(
 
         factory.check(factory.load(model), loaded, config.seeds[0])  # imports, shapes, one set of weights per seed
     arguments["dataset"] = dataclasses.replace(loaded, name=config.dataset)  # read once; named as typed
+    updates = config.epochs * -(-len(loaded) // config.batch_size)
+    config.lr_schedule(updates)  # the schedules against the training's own length, before any training
+    for text in config.momentum_schedules:
+        parse_momentum(text, updates)
     check_factor(divergence_factor)
     if engine not in ("auto", "population", "loop"):
         raise ValueError(f"unknown engine {engine!r}; choose auto, population or loop")
@@ -153,13 +167,13 @@ def comparison_table(comparison) -> Table:
                         f"batch {config.batch_size}, {config.epochs} epochs\n"
                         f"mean ± 95 % CI over {len(config.seeds)} seeds, full-data metrics "
                         "(diverged runs left out)")
-    first = "momentum or optimizer" if config.baselines else "momentum"
+    first = "momentum or optimizer" if config.arms else "momentum"
     headers = (first, "final loss", "best loss", "final acc", f"epochs to {target} acc (reached)", "diverged",
                "no progress")
     for header in headers:
         table.add_column(header, justify="right")
     rows = [(f"{m:g}", row) for m, row in zip(frame.index, frame.to_dict("records"))]
-    if config.baselines:
+    if config.arms:
         baselines = comparison.baseline_table()
         rows += [(label, row) for label, row in zip(baselines.index, baselines.to_dict("records"))]
     for label, row in rows:

@@ -13,7 +13,7 @@ Adam's β₁): :class:`Sutskever` (the ramp of Sutskever, Martens, Dahl & Hinton
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 
 import numpy as np
 
@@ -35,6 +35,9 @@ class InverseTime:
     lr: float
     decay: float
 
+    def __post_init__(self):
+        _bad("decay", self.decay, np.asarray(self.decay, dtype=float) >= 0, "decay >= 0", "inverse_time")
+
     def __call__(self, t: int) -> float:
         return self.lr * (1.0 / (1.0 + self.decay * t))
 
@@ -47,6 +50,10 @@ class Step:
     every: int
     gamma: float = 0.1
 
+    def __post_init__(self):
+        _bad("every", self.every, _whole(self.every), "a whole number >= 1", "step")
+        _bad("gamma", self.gamma, np.asarray(self.gamma, dtype=float) >= 0, "gamma >= 0", "step")
+
     def __call__(self, t: int) -> float:
         return self.lr * self.gamma ** (t // self.every)
 
@@ -58,6 +65,10 @@ class Cosine:
     lr: float
     total: int
     floor: float = 0.0
+
+    def __post_init__(self):
+        _bad("total", self.total, _whole(self.total), "a whole number >= 1", "cosine")
+        _bad("floor", self.floor, np.asarray(self.floor, dtype=float) >= 0, "floor >= 0", "cosine")
 
     def __call__(self, t: int) -> float:
         progress = np.minimum(t, self.total) / self.total
@@ -215,12 +226,18 @@ def check_length(schedule, updates: int, field: str = "schedule") -> None:
 
 
 def _named(kinds: dict, what: str, kind: str, *args, **params):
+    """``kinds[kind](*args, **params)``, or a ValueError naming an unknown kind, an unknown field or a missing one."""
     if kind not in kinds:
         raise ValueError(f"Invalid {what}: {kind!r} (allowed: {', '.join(kinds)})")
-    try:
-        return kinds[kind](*args, **params)
-    except TypeError as exc:
-        raise ValueError(f"{what} {kind!r}: {exc}") from None
+    own = fields(kinds[kind])[len(args):]
+    names = [f.name for f in own]
+    for key in params:
+        if key not in names:
+            raise ValueError(f"Invalid {kind} field {key!r} (allowed: {', '.join(names)})")
+    for f in own:
+        if f.default is MISSING and f.name not in params:
+            raise ValueError(f"Invalid {kind}: {f.name} is required (fields: {', '.join(names)})")
+    return kinds[kind](*args, **params)
 
 
 def schedule(kind: str, lr: float, **params) -> Constant | InverseTime | Step | Cosine | OneCycle:
@@ -234,3 +251,56 @@ def momentum_schedule(kind: str, **params) -> Sutskever | Demon:
     """A momentum schedule by name: ``sutskever`` (mu_max, every), ``demon`` (beta0, total)."""
     return _named({"sutskever": Sutskever, "demon": Demon}, "momentum schedule", kind, **params)
 
+
+
+def _settings(text: str, what: str) -> tuple[str, dict]:
+    """``kind:field=value:...`` as :func:`inertia.optim.rules.parse` reads an optimizer: the kind, and the values
+    as numbers (integers where written so), true/false, or text."""
+    kind, *pairs = (part.strip() for part in str(text).split(":"))
+    values = {}
+    for pair in pairs:
+        key, _, value = (side.strip() for side in pair.partition("="))
+        if not key or not value:
+            raise ValueError(f"Invalid {what} {text!r}: expected {kind}:field=value, got {pair!r}")
+        if value.lower() in ("true", "false"):
+            values[key] = value.lower() == "true"
+            continue
+        try:
+            values[key] = int(value)
+        except ValueError:
+            try:
+                values[key] = float(value)
+            except ValueError:
+                values[key] = value
+    return kind, values
+
+
+def parse(text: str, lr: float, updates: int, check: bool = True):
+    """A learning-rate schedule from text such as ``onecycle:max_lr=0.2:pct_start=0.25``, ``cosine`` or
+    ``step:every=500:gamma=0.5`` (:func:`schedule`'s kinds and fields): the rate is ``lr`` unless the text sets it
+    (``max_lr`` for one-cycle), and a schedule that needs its length (one-cycle's ``total_steps``, cosine's
+    ``total``) lasts the ``updates`` of training unless the text says otherwise. ``ValueError`` names what is
+    wrong, and with ``check`` a training longer than the schedule too (:func:`check_length`)."""
+    kind, values = _settings(text, "schedule")
+    if kind == "onecycle":
+        lr = values.pop("max_lr", lr)
+        values.setdefault("total_steps", updates)
+    elif kind == "cosine":
+        values.setdefault("total", updates)
+    lr = values.pop("lr", lr)
+    made = schedule(kind, lr, **values)
+    if check:
+        check_length(made, updates)
+    return made
+
+
+def parse_momentum(text: str, updates: int, check: bool = True):
+    """A momentum schedule from text such as ``sutskever:mu_max=0.99`` or ``demon:beta0=0.9`` (Demon's
+    ``total`` defaults to the ``updates`` of training), checked as :func:`parse` checks a learning rate's."""
+    kind, values = _settings(text, "momentum schedule")
+    if kind == "demon":
+        values.setdefault("total", updates)
+    made = momentum_schedule(kind, **values)
+    if check:
+        check_length(made, updates, "momentum schedule")
+    return made

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from inertia.arguments import check_layers
-from inertia.optim import rules
+from inertia.optim import rules, schedules
 from inertia.optim.checks import check_hyperparameters, check_momentum
 
 LAB_MOMENTA = (0.0, 0.1, 0.2, 0.4, 0.5)
 HOLDS = ("lr", "effective-lr")
+LONGEST = 10**9  # the length a schedule's text is read with until the training's own is known
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,28 @@ class CompareConfig:
     hold: str = "lr"
     nesterov: bool = False
     model: str | None = None  # a model of one's own, as module:function (``layers`` then None)
+    schedule: str | None = None  # a learning-rate schedule for the momenta, as text (optim.schedules.parse)
+    momentum_schedules: tuple[str, ...] = ()  # momentum schedules, each an arm of its own beside the momenta
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """What is trained beside the momenta, each over the same seeds: the baselines, then the momentum
+        schedules, by their texts."""
+        return self.baselines + self.momentum_schedules
+
+    def lr_schedule(self, updates: int, check: bool = True):
+        """The learning-rate schedule for a training of ``updates`` updates, or None (constant ``lr``). A one-cycle
+        schedule leaves the momentum alone here (``cycle_momentum=false``): the momenta are what a comparison
+        varies, and cycling would give them all the same one."""
+        if self.schedule is None:
+            return None
+        made = schedules.parse(self.schedule, self.lr, updates, check)
+        if isinstance(made, schedules.OneCycle) and made.cycle_momentum:
+            if "cycle_momentum" in self.schedule:
+                raise ValueError("Invalid onecycle cycle_momentum: true (allowed: false in a comparison, whose "
+                                 "momenta it would all replace by one cycle)")
+            made = replace(made, cycle_momentum=False)
+        return made
 
     @classmethod
     def of(cls, **arguments) -> CompareConfig:
@@ -44,7 +67,7 @@ class CompareConfig:
             if seeds < 1:
                 raise ValueError(f"seeds must be a positive count or a list of seeds, got {seeds}")
             seeds = range(seeds)
-        for name in ("momenta", "layers", "baselines"):
+        for name in ("momenta", "layers", "baselines", "momentum_schedules"):
             if arguments.get(name) is not None:
                 arguments[name] = tuple(arguments[name])
         return cls(seeds=tuple(seeds), **{**arguments, "nesterov": bool(arguments.get("nesterov", False))})
@@ -79,6 +102,18 @@ class CompareConfig:
         if len(set(baselines)) != len(baselines):
             raise ValueError(f"baselines must be distinct, got {list(baselines)}")
         object.__setattr__(self, "baselines", baselines)
+        arms = tuple(str(a).strip() for a in self.momentum_schedules)
+        for text in arms:
+            schedules.parse_momentum(text, LONGEST, check=False)  # lengths once the data's is known
+        if len(set(arms + baselines)) != len(arms) + len(baselines):
+            raise ValueError(f"baselines and momentum schedules must be distinct, got {list(baselines + arms)}")
+        object.__setattr__(self, "momentum_schedules", arms)
+        if self.schedule is not None:
+            object.__setattr__(self, "schedule", str(self.schedule).strip())
+            self.lr_schedule(LONGEST, check=False)
+            if self.hold == "effective-lr":
+                raise ValueError("hold='effective-lr' trains each momentum at lr·(1 − β), a constant rate; it does "
+                                 "not combine with a learning-rate schedule")
         if self.layers is not None:
             if self.model is not None:
                 raise ValueError("layers and model are exclusive: layers shape inertia's MLP; a model of your own "

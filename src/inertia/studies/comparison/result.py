@@ -80,7 +80,7 @@ class Comparison:
     def baseline_table(self) -> pd.DataFrame:
         """:meth:`table`'s columns for each baseline optimizer (index: its label, e.g. ``adam``)."""
         rows = [{"optimizer": b, **self._row([r for r in self.baseline_runs if r.label == b])}
-                for b in self.config.baselines]
+                for b in self.config.arms]
         return pd.DataFrame(rows).set_index("optimizer") if rows else pd.DataFrame()
 
     def paired(self, metric: str = "final_loss") -> pd.DataFrame:
@@ -88,7 +88,7 @@ class Comparison:
         weights and minibatches): mean of baseline − momentum, its 95 % CI, and in how many seeds the baseline
         was better."""
         rows = []
-        for baseline in self.config.baselines:
+        for baseline in self.config.arms:
             ours = self._by_seed(metric, [r for r in self.baseline_runs if r.label == baseline])
             for momentum in self.config.momenta:
                 theirs = self._by_seed(metric, [r for r in self.runs if r.momentum == momentum])
@@ -154,7 +154,7 @@ class Comparison:
         """A JSON-ready dict: the configuration and the table (NaN written as null)."""
         records = json.loads(self.table().reset_index().to_json(orient="records"))
         summary = {"config": asdict(self.config), "dataset": self.dataset.name, "table": records}
-        if self.config.baselines:
+        if self.config.arms:
             summary["baselines"] = json.loads(self.baseline_table().reset_index().to_json(orient="records"))
             summary["paired"] = json.loads(self.paired().to_json(orient="records"))
         if self.config.hold == "effective-lr":
@@ -166,7 +166,7 @@ class Comparison:
     def plot_loss(self, metric: str = "loss"):
         from inertia import plots
 
-        return plots.curves(self.curves(), metric, self.config.momenta, self.config.baselines)
+        return plots.curves(self.curves(), metric, self.config.momenta, self.config.arms)
 
     def plot_accuracy(self):
         return self.plot_loss("accuracy")
@@ -221,7 +221,7 @@ class Comparison:
             here = folder.path
             files = {"table": here / "table.csv", "curves": here / "curves.csv", "summary": here / "summary.json"}
             self.table().to_csv(files["table"])
-            if self.config.baselines:
+            if self.config.arms:
                 files["baselines"] = here / "baselines.csv"
                 self.baseline_table().to_csv(files["baselines"])
             if self.config.hold == "effective-lr":

@@ -15,7 +15,7 @@ from inertia import factory as factories
 from inertia.arguments import layers_for
 from inertia.data import Dataset
 from inertia.models import MLP, resolve_device
-from inertia.optim import rules
+from inertia.optim import rules, schedules
 from inertia.optim.torch_optimizers import Momentum, for_rule
 from inertia.outcome import DIVERGENCE_FACTOR, check_factor
 from inertia.population import ACTIVATIONS as POPULATION_ACTIVATIONS
@@ -48,6 +48,8 @@ def compare(
     nesterov: bool = False,
     on_metrics=None,
     model: Callable | str | None = None,
+    schedule: str | None = None,
+    momentum_schedules: Sequence[str] = (),
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
 
@@ -76,6 +78,14 @@ def compare(
     first). Everything else is the same — paired seeds, baselines, statistics, figures, the report — trained on
     the loop engine, one model at a time with :func:`~inertia.train.fit` (``layers`` and ``activation`` do not
     apply; the population engine trains inertia's MLPs only).
+
+    ``schedule`` changes the learning rate of the momenta (and of the momentum schedules) during training: text
+    :func:`inertia.optim.schedules.parse` reads, such as ``"onecycle:max_lr=0.2"`` or ``"cosine"``, lasting the whole
+    training unless it says otherwise (a one-cycle schedule leaves the momenta alone here; the baselines keep their
+    own constant rates). ``momentum_schedules`` adds arms beside the momenta, each SGD with momentum at ``lr`` (and
+    ``schedule``) whose momentum follows one schedule, such as ``"sutskever:mu_max=0.99"`` or ``"demon:beta0=0.9"``
+    (:func:`inertia.optim.schedules.parse_momentum`), over the same seeds, paired with the momenta as the baselines
+    are.
     """
     check_factor(divergence_factor)
     factory = factories.load(model, "model") if isinstance(model, str) else model
@@ -83,7 +93,7 @@ def compare(
         momenta=momenta, dataset=dataset if isinstance(dataset, str) else dataset.name, layers=layers,
         activation=activation, lr=lr, batch_size=batch_size, epochs=epochs, seeds=seeds, shuffle=shuffle,
         data_seed=data_seed, target_accuracy=target_accuracy, form=form, baselines=baselines, hold=hold,
-        nesterov=nesterov,
+        nesterov=nesterov, schedule=schedule, momentum_schedules=momentum_schedules,
         model=None if model is None else model if isinstance(model, str) else factories.name(factory))
     resolve_device(device)
     if engine not in ("auto", "population", "loop"):
@@ -106,12 +116,15 @@ def compare(
             return factories.build(factory, seed)
     if engine == "auto":
         engine = "population" if config.activation in POPULATION_ACTIVATIONS else "loop"
+    updates = config.epochs * -(-len(dataset) // config.batch_size)
+    lr_schedule = config.lr_schedule(updates)  # every schedule checked against the training's length
+    arms = [(text, schedules.parse_momentum(text, updates)) for text in config.momentum_schedules]
 
     pairs = [(momentum, seed, config.lr) for seed in config.seeds for momentum in config.momenta]
     held = [(momentum, seed, config.lr * (1 - momentum)) for seed in config.seeds for momentum in config.momenta
             if momentum != 0] if config.hold == "effective-lr" else []
     snapshots: dict[int, dict[float, MLP]] = {e: {} for e in snapshot_epochs(config.epochs)}
-    total = (len(pairs) + len(held) + len(config.baselines) * len(config.seeds)) * config.epochs
+    total = (len(pairs) + len(held) + len(config.arms) * len(config.seeds)) * config.epochs
     with progress_bar(total, progress) as advance:
         runs, held_runs = [], []
         for todo, kept, done in ((pairs, snapshots, runs), (held, {}, held_runs)):
@@ -119,12 +132,15 @@ def compare(
                 continue
             if engine == "population":
                 done += _train_population(config, dataset, todo, device, advance, kept, divergence_factor,
-                                          on_metrics, "momentum" if todo is pairs else "held")
+                                          on_metrics, "momentum" if todo is pairs else "held", lr_schedule)
             else:
-                done += [_train_one(config, dataset, make, momentum, seed, lr, advance, kept, divergence_factor)
-                         for momentum, seed, lr in todo]
+                done += [_train_one(config, dataset, make, momentum, seed, lr, advance, kept, divergence_factor,
+                                    lr_schedule) for momentum, seed, lr in todo]
         baseline_runs = [run for text in config.baselines for run in
                          _train_baseline(config, dataset, make, text, engine, device, advance, divergence_factor)]
+        baseline_runs += [run for text, ramp in arms for run in
+                          _train_arm(config, dataset, make, text, ramp, lr_schedule, engine, device, advance,
+                                     divergence_factor)]
     return Comparison(config, dataset, runs, snapshots, baseline_runs, held_runs)
 
 
@@ -134,7 +150,7 @@ def snapshot_epochs(epochs: int) -> list[int]:
 
 
 def _train_one(config: CompareConfig, dataset: Dataset, make, momentum: float, seed: int, lr: float, advance,
-               snapshots, divergence_factor) -> Run:
+               snapshots, divergence_factor, lr_schedule=None) -> Run:
     """The plain path: one model (``make(seed)``), :class:`~inertia.optim.Momentum`, :func:`~inertia.train.fit`."""
     model = make(seed)
     optimizer = Momentum(model.parameters(), lr=lr, momentum=momentum, form=config.form,
@@ -146,13 +162,13 @@ def _train_one(config: CompareConfig, dataset: Dataset, make, momentum: float, s
             snapshots[epoch + 1][momentum] = copy.deepcopy(model)
 
     history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
-                  on_epoch=on_epoch, divergence_factor=divergence_factor)
+                  on_epoch=on_epoch, divergence_factor=divergence_factor, schedule=lr_schedule)
     advance(None, _epochs_skipped(history))
     return Run(momentum, seed, history, model, lr=lr)
 
 
 def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, advance, snapshots,
-                      divergence_factor, on_metrics=None, kind="momentum") -> list[Run]:
+                      divergence_factor, on_metrics=None, kind="momentum", lr_schedule=None) -> list[Run]:
     """Every (momentum, seed, lr) run as one member of a population trained at once (two with ``nesterov``,
     which plain SGD, momentum 0, does not take)."""
     runs: list[Run | None] = [None] * len(pairs)
@@ -162,7 +178,7 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
             continue
         part = [pairs[i] for i in indices]
         momenta, seeds, lrs = zip(*part)
-        members = Members.table(seed=list(seeds), lr=list(lrs), momentum=list(momenta))
+        members = Members.table(seed=list(seeds), lr=list(lrs), momentum=list(momenta), schedule=lr_schedule)
         label = f"{len(members)} models at once"
         stream = None if on_metrics is None else (
             lambda first, epoch, loss, accuracy, part=part: on_metrics(
@@ -199,6 +215,33 @@ def _train_baseline(config: CompareConfig, dataset: Dataset, make, text: str, en
         history = fit(model, dataset, for_rule(rule, model.parameters()), config.epochs, config.batch_size,
                       config.shuffle, seed=seed, on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
                       divergence_factor=divergence_factor)
+        advance(None, _epochs_skipped(history))
+        runs.append(Run(np.nan, seed, history, model, text))
+    return runs
+
+
+def _train_arm(config: CompareConfig, dataset: Dataset, make, text: str, ramp, lr_schedule, engine: str, device,
+               advance, divergence_factor) -> list[Run]:
+    """One momentum schedule ``ramp`` (labelled ``text``) over every seed: SGD with momentum at the comparison's
+    rate and schedule, its momentum the schedule's at every update."""
+    first = float(np.asarray(ramp(0)))  # the rule's momentum as of the first update
+    nesterov = config.nesterov and first > 0
+    if engine == "population":
+        members = Members.table(seed=list(config.seeds), lr=config.lr, momentum=first, schedule=lr_schedule,
+                                momentum_schedule=ramp)
+        result = train_population(
+            dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
+            shuffle=config.shuffle, activation=config.activation, form=config.form, nesterov=nesterov,
+            device=device, on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
+            divergence_factor=divergence_factor)
+        return [Run(np.nan, seed, result.history(i), result.model(i), text) for i, seed in enumerate(config.seeds)]
+    runs = []
+    for seed in config.seeds:
+        model = make(seed)
+        optimizer = Momentum(model.parameters(), lr=config.lr, momentum=first, form=config.form, nesterov=nesterov)
+        history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
+                      on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
+                      divergence_factor=divergence_factor, schedule=lr_schedule, momentum_schedule=ramp)
         advance(None, _epochs_skipped(history))
         runs.append(Run(np.nan, seed, history, model, text))
     return runs
