@@ -24,6 +24,10 @@ points = 10
 epochs = 1
 seeds = 1
 """
+SHORT_ONECYCLE = SPEC.replace("epochs = 1", "epochs = 3") + """[schedule]
+kind = "onecycle"
+total_steps = 5
+"""
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 
 # (arguments, what the one line on stderr says); paths are relative to the workspace below.
@@ -49,6 +53,12 @@ CASES = [
     (["compare", "--baselines", "adam,lion"], "unknown optimizer 'lion' in 'lion'"),
     (["compare", "--baselines", "adam:lr=-1"], "Invalid learning rate: -1.0"),
     (["compare", "--baselines", "adam:gamma=2"], "expected adam:field=value with a field of lr, beta1"),
+    (["compare", "--schedule", "onecycle:pct_start=0"], "Invalid onecycle pct_start: 0 (allowed: 0 < pct_start < 1)"),
+    (["compare", "--schedule", "onecycle:total_steps=70"],
+     "Invalid schedule total_steps: 70 (allowed: at least the 7500 updates of training)"),
+    (["compare", "--momentum-schedules", "sutskever:mu_max=1"], "Invalid sutskever mu_max: 1 (allowed: 0 <= mu_max"),
+    (["compare", "--momentum-schedules", "ramp"], "Invalid momentum schedule: 'ramp' (allowed: sutskever, demon)"),
+    (["sweep", "short.toml"], "schedule: Invalid schedule total_steps: 5 (allowed: at least the 6 updates"),
     (["velocity", "--batch-size", "0"], "batch_size must be an integer >= 1, got 0"),
     (["velocity", "--dim", "1"], "dim must be an integer >= 2, got 1"),
     (["velocity", "--momentum", "1"], "Invalid momentum value: 1.0"),
@@ -106,6 +116,7 @@ def workspace(tmp_path, store_file, monkeypatch):
     (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
     (tmp_path / "empty.toml").touch()
     (tmp_path / "spec.toml").write_text(SPEC)
+    (tmp_path / "short.toml").write_text(SHORT_ONECYCLE)
     (tmp_path / "empty.db").touch()
     theirs = sqlite3.connect(tmp_path / "theirs.db")
     theirs.execute("CREATE TABLE notes (text TEXT)")

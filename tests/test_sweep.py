@@ -418,3 +418,46 @@ def test_a_missing_ray_is_found_before_the_store_is_touched(tmp_path, monkeypatc
     with pytest.raises(ImportError, match=r"the ray executor needs Ray: pip install 'inertia\[ray\]'"):
         sweep(SMALL, str(path), executor="ray")
     assert not path.exists()
+
+
+# --- schedules -----------------------------------------------------------------------------------------------
+
+
+def test_configuration_ids_of_specs_without_the_new_schedules_are_unchanged():
+    """Ids computed before one-cycle and momentum schedules entered specs: a store keeps recognising its runs."""
+    cosine = {**SMALL, "schedule": {"kind": "cosine", "total": 40}, "train": {**SMALL["train"], "seeds": 1},
+              "grid": {"lr": [0.05], "momentum": [0.9]}}
+    assert [config_id(c) for c in load_spec(cosine).expand()] == ["adeb2a607f3920a1"]
+    assert [config_id(c) for c in load_spec({"grid": {"lr": [0.1]}}).expand()][:2] == ["b3d51442b6f5add7",
+                                                                                          "ce1c053265ba5bff"]
+
+
+def test_onecycle_and_momentum_schedules_in_a_spec_train_like_torch_and_resume(tmp_path):
+    """kind = "onecycle" with torch's names (max_lr from the optimizer's lr, total_steps the whole training)
+    equals torch.optim.SGD stepped by torch's OneCycleLR, momentum cycled; a [momentum_schedule] (Demon) equals
+    torch.optim.SGD with its momentum set from Demon's formula before every update. Both resume like any sweep."""
+    updates = 4 * 6  # 60 points in minibatches of 10, 4 epochs
+    cycled = {**SMALL, "schedule": {"kind": "onecycle", "pct_start": 0.25, "anneal_strategy": "linear"}}
+    demon = {**SMALL, "momentum_schedule": {"kind": "demon", "beta0": 0.9}}
+    dataset = data.spiral(points=20, seed=1)
+    for spec, name in ((cycled, "cycled.db"), (demon, "demon.db")):
+        path = tmp_path / name
+        report = sweep(spec, str(path))
+        assert report.recorded == report.total == 8
+        assert sweep(spec, str(path)).already_done == 8  # resumed: nothing trained again
+        runs = store.open(path).runs()
+        for _, row in runs.iterrows():
+            model = MLP([2, 8, 3], seed=int(row["seed"]))
+            sgd = torch.optim.SGD(model.parameters(), lr=row["lr"], momentum=0.9 if spec is demon else row["momentum"])
+            if spec is cycled:  # torch cycles the momentum (0.95 → 0.85 → 0.95) whatever SGD was made with
+                scheduler = torch.optim.lr_scheduler.OneCycleLR(sgd, max_lr=row["lr"], total_steps=updates,
+                                                                pct_start=0.25, anneal_strategy="linear")
+                history = fit(model, dataset, sgd, 4, 10, seed=int(row["seed"]), scheduler=scheduler)
+            else:
+                ramp = lambda t: 0.9 * (1 - t / updates) / (0.1 + 0.9 * (1 - t / updates))  # noqa: E731
+                history = fit(model, dataset, sgd, 4, 10, seed=int(row["seed"]), momentum_schedule=ramp)
+            np.testing.assert_allclose(store.open(path).history(row["id"])["loss"], history.loss,
+                                       rtol=F32_TRAJECTORY, err_msg=f"{name} {dict(row)}")
+        assert set(runs["schedule"]) == {"onecycle" if spec is cycled else "constant"}
+        if spec is demon:
+            assert set(runs["momentum_schedule"]) == {"demon"}

@@ -275,32 +275,43 @@ def _settings(text: str, what: str) -> tuple[str, dict]:
     return kind, values
 
 
-def parse(text: str, lr: float, updates: int, check: bool = True):
-    """A learning-rate schedule from text such as ``onecycle:max_lr=0.2:pct_start=0.25``, ``cosine`` or
-    ``step:every=500:gamma=0.5`` (:func:`schedule`'s kinds and fields): the rate is ``lr`` unless the text sets it
-    (``max_lr`` for one-cycle), and a schedule that needs its length (one-cycle's ``total_steps``, cosine's
-    ``total``) lasts the ``updates`` of training unless the text says otherwise. ``ValueError`` names what is
-    wrong, and with ``check`` a training longer than the schedule too (:func:`check_length`)."""
-    kind, values = _settings(text, "schedule")
+def build(kind: str, values: dict, lr: float, updates: int, check: bool = True):
+    """A learning-rate schedule of ``kind`` with fields ``values`` (:func:`schedule`'s), as the command line and
+    sweep specs give it: the rate is ``lr`` unless ``values`` set it (``max_lr`` for one-cycle), and a schedule that
+    needs its length (one-cycle's ``total_steps``, cosine's ``total``) lasts the ``updates`` of training unless
+    told otherwise. ``ValueError`` names what is wrong, and with ``check`` a training longer than the schedule too
+    (:func:`check_length`)."""
+    values = dict(values)
     if kind == "onecycle":
         lr = values.pop("max_lr", lr)
         values.setdefault("total_steps", updates)
     elif kind == "cosine":
         values.setdefault("total", updates)
-    lr = values.pop("lr", lr)
-    made = schedule(kind, lr, **values)
+    made = schedule(kind, values.pop("lr", lr), **values)
     if check:
         check_length(made, updates)
     return made
 
 
-def parse_momentum(text: str, updates: int, check: bool = True):
-    """A momentum schedule from text such as ``sutskever:mu_max=0.99`` or ``demon:beta0=0.9`` (Demon's
-    ``total`` defaults to the ``updates`` of training), checked as :func:`parse` checks a learning rate's."""
-    kind, values = _settings(text, "momentum schedule")
+def build_momentum(kind: str, values: dict, updates: int, check: bool = True):
+    """A momentum schedule of ``kind`` with fields ``values`` (Demon's ``total`` defaults to the ``updates`` of
+    training), checked as :func:`build` checks a learning rate's."""
+    values = dict(values)
     if kind == "demon":
         values.setdefault("total", updates)
     made = momentum_schedule(kind, **values)
     if check:
         check_length(made, updates, "momentum schedule")
     return made
+
+
+def parse(text: str, lr: float, updates: int, check: bool = True):
+    """:func:`build` from text such as ``onecycle:max_lr=0.2:pct_start=0.25``, ``cosine`` or
+    ``step:every=500:gamma=0.5``: a kind, then ``:field=value`` pairs, as :func:`inertia.optim.rules.parse` reads
+    an optimizer."""
+    return build(*_settings(text, "schedule"), lr, updates, check)
+
+
+def parse_momentum(text: str, updates: int, check: bool = True):
+    """:func:`build_momentum` from text such as ``sutskever:mu_max=0.99`` or ``demon:beta0=0.9``."""
+    return build_momentum(*_settings(text, "momentum schedule"), updates, check)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from inertia.outcome import DIVERGENCE_FACTOR, SUMMARY_KEYS
 from inertia.progress import progress_bar
+from inertia.sweeps.schedule_tables import momentum_schedule_of, schedule_of
 from inertia.sweeps.spec import Spec, SpecError, canonical, config_id, load_spec
 from inertia.sweeps.store import Record, Store
 
@@ -67,7 +68,7 @@ def sweep(spec: Spec | dict | str, store: str, *, executor: str = "local", worke
     started = time.perf_counter()
     configs = spec.expand()
     by_id = {config_id(c): c for c in configs}
-    _check_data(spec)
+    _check_data(spec, configs)
     check_environment(executor, device)
     group_size = group_size or (100_000 if str(device).startswith("cuda") else 256)
     statuses: dict[str, int] = {}
@@ -146,7 +147,8 @@ def dataset_of(data_json: str):
     return data.load_table(name, **spec)
 
 
-def _check_data(spec: Spec) -> None:
+def _check_data(spec: Spec, configs: Sequence[dict]) -> None:
+    """The data set, the layers against it, and every configuration's schedules against its training's length."""
     try:
         dataset = dataset_of(canonical(spec.data))
     except TypeError as exc:
@@ -157,6 +159,21 @@ def _check_data(spec: Spec) -> None:
     if layers and (layers[0] != dataset.features or layers[-1] != dataset.classes):
         raise SpecError(f"model.layers: {layers} do not fit data set {dataset.name!r} ({dataset.features} "
                         f"features, {dataset.classes} classes); use [{dataset.features}, ..., {dataset.classes}]")
+    for config in configs:
+        updates = _updates(config, dataset)
+        try:
+            schedule_of(config["schedule"], config["optimizer"]["lr"], updates)
+        except ValueError as exc:
+            raise SpecError(f"schedule: {exc}") from None
+        try:
+            momentum_schedule_of(config.get("momentum_schedule", {}), updates)
+        except ValueError as exc:
+            raise SpecError(f"momentum_schedule: {exc}") from None
+
+
+def _updates(config: dict, dataset) -> int:
+    """How many updates a configuration's training takes."""
+    return config["train"]["epochs"] * -(-len(dataset) // config["train"]["batch_size"])
 
 
 def _layers(config: dict, dataset) -> list[int]:
@@ -175,12 +192,14 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
     from inertia.population import Members, train_population
     from inertia.population.columns import vectorized
 
-    valid, records, checked, scheduled = [], [], [], []
+    valid, records, checked, scheduled, ramped = [], [], [], [], []
     for config in group:  # each configuration's own check, so that a bad one is recorded and the others go on
         try:
             rule = rule_of(config)
             rule.check()
-            schedule = _schedule(config)
+            updates = _updates(config, dataset)
+            schedule = schedule_of(config["schedule"], config["optimizer"]["lr"], updates)
+            ramp = momentum_schedule_of(config.get("momentum_schedule", {}), updates)
         except ValueError as exc:
             records.append(_failed(config, exc, 0.0))
             continue
@@ -188,12 +207,15 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
         checked.append(rule)
         if schedule is not None:
             scheduled.append((len(valid) - 1, schedule))
+        if ramp is not None:
+            ramped.append((len(valid) - 1, ramp))
     if not valid:
         return records
     first = valid[0]
     try:
         members = Members(rules.stack(checked), np.array([c["seed"] for c in valid], dtype=np.int64),
-                          vectorized([s for _, s in scheduled], [i for i, _ in scheduled]))
+                          vectorized([s for _, s in scheduled], [i for i, _ in scheduled]),
+                          momentum_schedules=vectorized([r for _, r in ramped], [i for i, _ in ramped]))
         result = train_population(
             dataset, _layers(first, dataset), members, epochs=first["train"]["epochs"],
             batch_size=first["train"]["batch_size"], shuffle=first["train"]["shuffle"],
@@ -204,15 +226,6 @@ def _run_group(group: list[dict], device: str) -> list[Record]:
         return records + [r for config in valid for r in _run_group([config], device)]
     seconds = (time.perf_counter() - started) / len(valid)
     return records + _records(valid, result, seconds)
-
-
-def _schedule(config: dict):
-    from inertia.optim import schedules
-
-    params = {k: v for k, v in config["schedule"].items() if k != "kind"}
-    if config["schedule"]["kind"] == "constant":
-        return None
-    return schedules.schedule(config["schedule"]["kind"], config["optimizer"]["lr"], **params)
 
 
 def rule_of(config: dict):

@@ -9,7 +9,11 @@ A spec has these tables (every key optional except where noted)::
                   torch.optim's semantics and defaults), lr, momentum (QHM's β), dampening, weight_decay,
                   nesterov, form, effective_lr = false, and nu (qhm), beta1, beta2, eps (adam, adamw),
                   alpha, eps, centered (rmsprop)
-    [schedule]    kind = "constant" | "inverse_time" (decay) | "step" (every, gamma) | "cosine" (total, floor)
+    [schedule]    kind = "constant" | "inverse_time" (decay) | "step" (every, gamma) | "cosine" (total, floor) |
+                  "onecycle" (torch's OneCycleLR: max_lr (default: optimizer.lr), total_steps (default: the whole
+                  training), pct_start, anneal_strategy, cycle_momentum, base_momentum, max_momentum, div_factor,
+                  final_div_factor, three_phase)
+    [momentum_schedule]  kind = "sutskever" (mu_max, every) | "demon" (beta0, total): the momentum (Adam's β₁)
     [train]       epochs = 100, batch_size = 20, shuffle = true, seeds = 5 (a count, or a list of seeds),
                   divergence_factor = 10 (the rule of inertia.outcome; left out of a configuration unless set)
     [grid]        axis = [values, ...] for any of AXES: every combination is run
@@ -37,17 +41,17 @@ import numpy as np
 
 from inertia.optim.checks import FORMS, check_momentum
 from inertia.outcome import check_factor
+from inertia.sweeps.schedule_tables import MOMENTUM_SCHEDULES, SCHEDULES, check_values
 
 OPTIMIZERS = ("momentum", "sgd", "qhm", "adam", "adamw", "rmsprop")
 # Keys of [optimizer] beyond momentum's, and the optimizers that read each (left out of the others' configs).
 EXTRA_KEYS = {"nu": ("qhm",), "beta1": ("adam", "adamw"), "beta2": ("adam", "adamw"),
               "eps": ("adam", "adamw", "rmsprop"), "alpha": ("rmsprop",), "centered": ("rmsprop",)}
-SCHEDULES = {"constant": (), "inverse_time": ("decay",), "step": ("every", "gamma"), "cosine": ("total", "floor")}
 # Axes a grid or random section may vary, and the table each belongs to.
 AXES = {"lr": "optimizer", "momentum": "optimizer", "dampening": "optimizer", "weight_decay": "optimizer",
         "nesterov": "optimizer", "form": "optimizer", "optimizer": "optimizer", "batch_size": "train",
         "epochs": "train", "activation": "model", **{key: "optimizer" for key in EXTRA_KEYS}}
-TABLES = ("data", "model", "optimizer", "schedule", "train", "grid", "random", "targets")
+TABLES = ("data", "model", "optimizer", "schedule", "train", "grid", "random", "targets", "momentum_schedule")
 OPTIMIZER_KEYS = ("name", "lr", "momentum", "dampening", "weight_decay", "nesterov", "form", "effective_lr",
                   *EXTRA_KEYS)
 TRAIN_KEYS = ("epochs", "batch_size", "shuffle", "seeds", "divergence_factor")
@@ -71,6 +75,7 @@ class Spec:
     grid: dict = field(default_factory=dict)
     random: dict = field(default_factory=dict)
     targets: dict = field(default_factory=dict)
+    momentum_schedule: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name) for name in TABLES}
@@ -142,13 +147,20 @@ def validate(raw: dict) -> Spec:
     if not isinstance(optimizer["effective_lr"], bool):
         raise SpecError(f"optimizer.effective_lr: expected true or false, got {optimizer['effective_lr']!r}")
 
-    schedule = {"kind": "constant", **tables["schedule"]}
-    if schedule["kind"] not in SCHEDULES:
-        raise SpecError(f"schedule.kind: {schedule['kind']!r} is not one of {', '.join(SCHEDULES)}")
-    _only(schedule, ("kind", *SCHEDULES[schedule["kind"]]), f"schedule (kind {schedule['kind']!r})")
-    for key, value in schedule.items():
-        if key != "kind" and not (_is_number(value) and value >= 0):
+    schedule, momentum_schedule = {"kind": "constant", **tables["schedule"]}, dict(tables["momentum_schedule"])
+    for name, table, kinds in (("schedule", schedule, SCHEDULES),
+                               ("momentum_schedule", momentum_schedule, MOMENTUM_SCHEDULES)):
+        if table or name == "schedule":
+            if table.get("kind") not in kinds:
+                raise SpecError(f"{name}.kind: {table.get('kind')!r} is not one of {', '.join(kinds)}")
+            _only(table, ("kind", *kinds[table["kind"]]), f"{name} (kind {table['kind']!r})")
+    for key, value in schedule.items():  # the older kinds' values are numbers; one-cycle's its class checks
+        if key != "kind" and schedule["kind"] != "onecycle" and not (_is_number(value) and value >= 0):
             raise SpecError(f"schedule.{key}: expected a number >= 0, got {value!r}")
+    try:
+        check_values(schedule, momentum_schedule, optimizer["lr"])
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
 
     train = {"epochs": 100, "batch_size": 20, "shuffle": True, "seeds": 5, **tables["train"]}
     _only(train, TRAIN_KEYS, "train")
@@ -209,7 +221,7 @@ def validate(raw: dict) -> Spec:
     if "loss" in targets and not (_is_number(targets["loss"]) and targets["loss"] > 0):
         raise SpecError(f"targets.loss: expected a number > 0, got {targets['loss']!r}")
 
-    return Spec(data, model, optimizer, schedule, train, grid, random, targets)
+    return Spec(data, model, optimizer, schedule, train, grid, random, targets, momentum_schedule)
 
 
 def expand(spec: Spec) -> list[dict]:
@@ -254,8 +266,11 @@ def resolve(spec: Spec, chosen: dict, seed: int) -> dict:
             optimizer.pop(key)
         elif key in optimizer and key != "centered":
             optimizer[key] = float(optimizer[key])
-    return {"data": dict(spec.data), "model": model, "optimizer": optimizer, "schedule": dict(spec.schedule),
-            "train": train, "seed": int(seed)}
+    config = {"data": dict(spec.data), "model": model, "optimizer": optimizer, "schedule": dict(spec.schedule),
+              "train": train, "seed": int(seed)}
+    if spec.momentum_schedule:  # present only when the spec has one: every other configuration keeps its id
+        config["momentum_schedule"] = dict(spec.momentum_schedule)
+    return config
 
 
 def config_id(config: dict) -> str:
@@ -277,6 +292,8 @@ def flatten(config: dict) -> dict:
     row["layers"] = ",".join(map(str, config["model"].get("layers", [])))
     row["data"] = config["data"]["name"]
     row["schedule"] = config["schedule"]["kind"]
+    if "momentum_schedule" in config:
+        row["momentum_schedule"] = config["momentum_schedule"]["kind"]
     row["seed"] = config["seed"]
     return row
 
