@@ -333,7 +333,7 @@ def test_schedules_by_formula():
     assert cosine(0) == 1.0 and cosine(50) == pytest.approx(0.55) and cosine(100) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="Invalid schedule: 'linear'"):
         schedules.schedule("linear", 1.0)
-    with pytest.raises(ValueError, match="schedule 'step'"):
+    with pytest.raises(ValueError, match="Invalid step: every is required"):
         schedules.schedule("step", 1.0)
 
 

@@ -193,6 +193,10 @@ BAD = [
     (lambda: schedules.Step(0.1, every=0), "Invalid step every: 0 (allowed: a whole number >= 1)"),
     (lambda: schedules.Cosine(0.1, total=2.5), "Invalid cosine total: 2.5"),
     (lambda: schedules.InverseTime(0.1, decay=-1.0), "Invalid inverse_time decay: -1.0 (allowed: decay >= 0)"),
+    (lambda: schedules.Cosine(0.1, total=10, warmup=2.5), "Invalid cosine warmup: 2.5 (allowed: a whole number >= 0)"),
+    (lambda: schedules.Constant(0.1, warmup=5, warmup_factor=0.0),
+     "Invalid constant warmup_factor: 0.0 (allowed: 0 < warmup_factor <= 1)"),
+    (lambda: schedules.parse("onecycle:warmup=10", 0.1, 100), "Invalid onecycle field 'warmup'"),
     (lambda: schedules.parse("onecycle:max_lr=0.2:pct_start=1.5", 0.1, 100),
      "Invalid onecycle pct_start: 1.5 (allowed: 0 < pct_start < 1)"),
     (lambda: schedules.parse("onecycle:total_steps=50", 0.1, 100),
@@ -241,3 +245,25 @@ def test_schedules_from_text_take_the_training_length_and_rate_unless_told():
     assert schedules.parse_momentum("sutskever:mu_max=0.99:every=50", 300) == schedules.Sutskever(0.99, 50)
     assert schedules.parse_momentum("demon:beta0=0.9", 300) == schedules.Demon(0.9, 300)
     assert isinstance(schedules.parse_momentum("sutskever:mu_max=0.99:every=50", 300).every, int)
+
+
+def test_warm_up_equals_torch_linear_lr_chained_with_the_schedule():
+    """For 1,000 updates, the rate equals what torch's LinearLR (alone, or chained with StepLR) sets on
+    torch.optim.SGD; without a warm-up a schedule is what it was, bit for bit."""
+    from torch.optim.lr_scheduler import ChainedScheduler, LinearLR, StepLR
+
+    cases = [(schedules.Constant(0.1, warmup=50, warmup_factor=0.1),
+              lambda o: LinearLR(o, start_factor=0.1, total_iters=50)),
+             (schedules.Step(0.1, every=200, gamma=0.5, warmup=80, warmup_factor=0.2),
+              lambda o: ChainedScheduler([LinearLR(o, start_factor=0.2, total_iters=80), StepLR(o, 200, 0.5)]))]
+    for ours, make in cases:
+        sgd = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        theirs = make(sgd)
+        for t in range(1000):
+            assert float(ours(t)) == pytest.approx(sgd.param_groups[0]["lr"], rel=1e-12, abs=0), (ours, t)
+            sgd.step()
+            theirs.step()
+    steps = np.arange(500)
+    assert (schedules.Cosine(0.1, 300)(steps) == schedules.Cosine(0.1, 300, warmup=0)(steps)).all()
+    after = steps[50:]
+    np.testing.assert_array_equal(schedules.Cosine(0.1, 300, warmup=50)(after), schedules.Cosine(0.1, 300)(after))

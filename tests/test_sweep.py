@@ -438,7 +438,8 @@ def test_onecycle_and_momentum_schedules_in_a_spec_train_like_torch_and_resume(t
     torch.optim.SGD with its momentum set from Demon's formula before every update. Both resume like any sweep."""
     updates = 4 * 6  # 60 points in minibatches of 10, 4 epochs
     cycled = {**SMALL, "schedule": {"kind": "onecycle", "pct_start": 0.25, "anneal_strategy": "linear"}}
-    demon = {**SMALL, "momentum_schedule": {"kind": "demon", "beta0": 0.9}}
+    demon = {**SMALL, "momentum_schedule": {"kind": "demon", "beta0": 0.9},
+             "schedule": {"kind": "constant", "warmup": 6, "warmup_factor": 0.5}}
     dataset = data.spiral(points=20, seed=1)
     for spec, name in ((cycled, "cycled.db"), (demon, "demon.db")):
         path = tmp_path / name
@@ -453,9 +454,11 @@ def test_onecycle_and_momentum_schedules_in_a_spec_train_like_torch_and_resume(t
                 scheduler = torch.optim.lr_scheduler.OneCycleLR(sgd, max_lr=row["lr"], total_steps=updates,
                                                                 pct_start=0.25, anneal_strategy="linear")
                 history = fit(model, dataset, sgd, 4, 10, seed=int(row["seed"]), scheduler=scheduler)
-            else:
+            else:  # with a warm-up: torch's LinearLR over the first 6 updates
                 ramp = lambda t: 0.9 * (1 - t / updates) / (0.1 + 0.9 * (1 - t / updates))  # noqa: E731
-                history = fit(model, dataset, sgd, 4, 10, seed=int(row["seed"]), momentum_schedule=ramp)
+                scheduler = torch.optim.lr_scheduler.LinearLR(sgd, start_factor=0.5, total_iters=6)
+                history = fit(model, dataset, sgd, 4, 10, seed=int(row["seed"]), momentum_schedule=ramp,
+                              scheduler=scheduler)
             np.testing.assert_allclose(store.open(path).history(row["id"])["loss"], history.loss,
                                        rtol=F32_TRAJECTORY, err_msg=f"{name} {dict(row)}")
         assert set(runs["schedule"]) == {"onecycle" if spec is cycled else "constant"}

@@ -55,7 +55,9 @@ def compare(
     schedule: Annotated[str | None, typer.Option(
         help="Learning-rate schedule of the momenta, as kind or kind:field=value:...: onecycle (torch's OneCycleLR "
              "fields; max_lr defaults to --lr, total_steps to the whole training; momentum is left alone), cosine "
-             "(total, floor), step (every, gamma), inverse_time (decay), e.g. onecycle:max_lr=0.2.")] = None,
+             "(total, floor), step (every, gamma), inverse_time (decay), constant; each but onecycle with a linear "
+             "warm-up (warmup: updates, warmup_factor: the first one's fraction of the rate), e.g. "
+             "onecycle:max_lr=0.2 or cosine:warmup=300.")] = None,
     momentum_schedules: Annotated[str, typer.Option(
         help="Momentum schedules, each trained as an arm of its own beside the momenta (SGD at --lr and "
              "--schedule, over the same seeds), comma-separated: sutskever:mu_max=0.99 (every, the steps between "

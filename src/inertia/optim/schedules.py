@@ -4,8 +4,9 @@ reads a member's rate and momentum for each update from its schedules as data (`
 momentum_schedule=...)``); :func:`schedule` and :func:`momentum_schedule` make one by name, as sweep specs and the
 command line give them.
 
-Learning rates: :class:`Constant`, :class:`InverseTime`, :class:`Step`, :class:`Cosine`, and :class:`OneCycle`
-(torch's ``OneCycleLR``, which with ``cycle_momentum`` sets the momentum too, as torch's does). Momentum (β, or
+Learning rates: :class:`Constant`, :class:`InverseTime`, :class:`Step`, :class:`Cosine`, each with an optional
+linear warm-up (:class:`WarmUp`'s ``warmup`` and ``warmup_factor``), and :class:`OneCycle` (torch's ``OneCycleLR``,
+which with ``cycle_momentum`` sets the momentum too, as torch's does). Momentum (β, or
 Adam's β₁): :class:`Sutskever` (the ramp of Sutskever, Martens, Dahl & Hinton 2013) and :class:`Demon` (Chen et al.
 2019). How a β that changes from one update to the next enters each momentum form is said in
 :mod:`inertia.optim.rules`.
@@ -18,18 +19,45 @@ from dataclasses import MISSING, dataclass, fields
 import numpy as np
 
 
+@dataclass(frozen=True, kw_only=True)
+class WarmUp:
+    """A linear warm-up in front of a learning-rate schedule (every one but :class:`OneCycle`, which has its own):
+    the schedule's rate times ``warmup_factor + (1 − warmup_factor)·min(t, warmup)/warmup``, rising from
+    ``warmup_factor`` of it to all of it over the first ``warmup`` updates (torch's ``LinearLR`` with
+    ``start_factor = warmup_factor``, ``total_iters = warmup``, chained with the schedule). ``warmup = 0``: none."""
+
+    warmup: object = 0
+    warmup_factor: object = 1 / 3
+
+    def _check_warmup(self, kind: str) -> None:
+        _bad("warmup", self.warmup, _whole(self.warmup, least=0), "a whole number >= 0", kind)
+        factor = np.asarray(self.warmup_factor, dtype=float)
+        _bad("warmup_factor", self.warmup_factor, (factor > 0) & (factor <= 1), "0 < warmup_factor <= 1", kind)
+
+    def _warmed(self, rate, t):
+        steps = np.asarray(self.warmup, dtype=np.float64)
+        if not (steps > 0).any():
+            return rate
+        factor = np.asarray(self.warmup_factor, dtype=np.float64)
+        ramp = factor + (1 - factor) * np.minimum(t, steps) / np.where(steps > 0, steps, 1.0)
+        return rate * np.where(steps > 0, ramp, 1.0)
+
+
 @dataclass(frozen=True)
-class Constant:
+class Constant(WarmUp):
     """``lr_t = lr``."""
 
     lr: float
 
+    def __post_init__(self):
+        self._check_warmup("constant")
+
     def __call__(self, t: int) -> float:
-        return self.lr
+        return self._warmed(self.lr, t)
 
 
 @dataclass(frozen=True)
-class InverseTime:
+class InverseTime(WarmUp):
     """``lr_t = lr / (1 + decay·t)`` (seed 004's ``Optimizer_SGD(decay=...)``)."""
 
     lr: float
@@ -37,13 +65,14 @@ class InverseTime:
 
     def __post_init__(self):
         _bad("decay", self.decay, np.asarray(self.decay, dtype=float) >= 0, "decay >= 0", "inverse_time")
+        self._check_warmup("inverse_time")
 
     def __call__(self, t: int) -> float:
-        return self.lr * (1.0 / (1.0 + self.decay * t))
+        return self._warmed(self.lr * (1.0 / (1.0 + self.decay * t)), t)
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(WarmUp):
     """``lr_t = lr · gamma^⌊t / every⌋``."""
 
     lr: float
@@ -53,13 +82,14 @@ class Step:
     def __post_init__(self):
         _bad("every", self.every, _whole(self.every), "a whole number >= 1", "step")
         _bad("gamma", self.gamma, np.asarray(self.gamma, dtype=float) >= 0, "gamma >= 0", "step")
+        self._check_warmup("step")
 
     def __call__(self, t: int) -> float:
-        return self.lr * self.gamma ** (t // self.every)
+        return self._warmed(self.lr * self.gamma ** (t // self.every), t)
 
 
 @dataclass(frozen=True)
-class Cosine:
+class Cosine(WarmUp):
     """``lr_t = floor + (lr − floor)·(1 + cos(π·min(t, total)/total))/2``: from lr down to ``floor`` at ``total``."""
 
     lr: float
@@ -69,10 +99,11 @@ class Cosine:
     def __post_init__(self):
         _bad("total", self.total, _whole(self.total), "a whole number >= 1", "cosine")
         _bad("floor", self.floor, np.asarray(self.floor, dtype=float) >= 0, "floor >= 0", "cosine")
+        self._check_warmup("cosine")
 
     def __call__(self, t: int) -> float:
         progress = np.minimum(t, self.total) / self.total
-        return self.floor + (self.lr - self.floor) * (1 + np.cos(np.pi * progress)) / 2
+        return self._warmed(self.floor + (self.lr - self.floor) * (1 + np.cos(np.pi * progress)) / 2, t)
 
 
 def _bad(name: str, value, ok, allowed: str, kind: str) -> None:
@@ -87,9 +118,9 @@ def _bad(name: str, value, ok, allowed: str, kind: str) -> None:
         raise ValueError(f"Invalid {kind} {name}: {shown!r}{where} (allowed: {allowed})")
 
 
-def _whole(value) -> np.ndarray:
+def _whole(value, least: int = 1) -> np.ndarray:
     value = np.asarray(value)
-    return (value == np.floor(value)) & (value >= 1) if value.dtype.kind in "fiu" else np.zeros(value.shape, bool)
+    return (value == np.floor(value)) & (value >= least) if value.dtype.kind in "fiu" else np.zeros(value.shape, bool)
 
 
 def _annealed(start, end, pct, cosine):
@@ -229,7 +260,8 @@ def _named(kinds: dict, what: str, kind: str, *args, **params):
     """``kinds[kind](*args, **params)``, or a ValueError naming an unknown kind, an unknown field or a missing one."""
     if kind not in kinds:
         raise ValueError(f"Invalid {what}: {kind!r} (allowed: {', '.join(kinds)})")
-    own = fields(kinds[kind])[len(args):]
+    given = [f for f in fields(kinds[kind]) if not f.kw_only][:len(args)]  # the fields ``args`` fill
+    own = [f for f in fields(kinds[kind]) if f not in given]
     names = [f.name for f in own]
     for key in params:
         if key not in names:

@@ -10,7 +10,6 @@ import numpy as np
 
 from inertia import init, outcome
 from inertia.optim import rules
-from inertia.optim.schedules import Constant
 from inertia.population.columns import Members
 from inertia.population.evaluate import full_data_metrics
 from inertia.population.layout import Task
@@ -41,7 +40,8 @@ class Chunk:
             self.rule = rules.with_momentum(self.rule, self.momentum_table(np.zeros(1, dtype=np.int64))[0])
         # With constant learning rates and momenta (the usual case) a steady rule's coefficients are two rows
         # for the whole run: the first update's and every later one's.
-        self.steady = self.rule.steady and list(self.schedules) == [Constant] and not self.momenta
+        self.constant_rates = members.constant_rates()
+        self.steady = self.rule.steady and self.constant_rates and not self.momenta
 
     @cached_property
     def initial(self) -> list:

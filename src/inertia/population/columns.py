@@ -205,9 +205,20 @@ class Members:
         if len(rest):
             lr = np.broadcast_to(np.asarray(self.rule.lr, dtype=np.float64), len(self))[rest]
             index, constant = groups.get(Constant, (rest[:0], Constant(lr[:0])))
+
+            def joined(name, own):  # the given constants' values (warm-ups too), then the others'
+                return np.concatenate([np.broadcast_to(np.asarray(getattr(constant, name), dtype=float), len(index)),
+                                       np.broadcast_to(own, len(rest))])
+
             groups[Constant] = (np.concatenate([index, rest]),
-                                Constant(np.concatenate([np.broadcast_to(constant.lr, len(index)), lr])))
+                                Constant(joined("lr", lr), warmup=joined("warmup", 0.0),
+                                         warmup_factor=joined("warmup_factor", 1.0)))
         return groups
+
+    def constant_rates(self) -> bool:
+        """Whether every member's learning rate is one number for the whole training (no schedule, no warm-up)."""
+        groups = self.rates()
+        return list(groups) == [Constant] and not np.any(groups[Constant][1].warmup)
 
     def momenta(self) -> list:
         """``[(member indices, schedule with array fields, cycled)]``: each member's momentum schedule — its own,

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from inertia.optim import rules
-from inertia.optim.schedules import Constant
 from inertia.population.chunk import Chunk
 from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, stacked_weights
@@ -55,7 +54,7 @@ class TritonChunk(Chunk):
         # usual case) a steady rule's are two rows for the whole run: the first update's and every later one's.
         self.device_rule = rules.convert(self.rule, lambda a: torch.as_tensor(a, device=device, dtype=torch.float64))
         self.constant_lr = None
-        if list(self.schedules) == [Constant] and not self.momenta:
+        if self.constant_rates and not self.momenta:
             self.constant_lr = torch.as_tensor(self.learning_rates(np.zeros(1)), device=device)
         self.steady_table = None
         if self.constant_lr is not None and self.rule.steady:

@@ -3,7 +3,9 @@ and the schedules of :mod:`inertia.optim.schedules` they name for a training of 
 
 from __future__ import annotations
 
-SCHEDULES = {"constant": (), "inverse_time": ("decay",), "step": ("every", "gamma"), "cosine": ("total", "floor"),
+WARM_UP = ("warmup", "warmup_factor")  # a linear warm-up in front of any schedule but one-cycle
+SCHEDULES = {"constant": WARM_UP, "inverse_time": ("decay", *WARM_UP), "step": ("every", "gamma", *WARM_UP),
+             "cosine": ("total", "floor", *WARM_UP),
              "onecycle": ("max_lr", "total_steps", "pct_start", "anneal_strategy", "cycle_momentum", "base_momentum",
                           "max_momentum", "div_factor", "final_div_factor", "three_phase")}
 MOMENTUM_SCHEDULES = {"sutskever": ("mu_max", "every"), "demon": ("beta0", "total")}
@@ -28,7 +30,7 @@ def schedule_of(table: dict, lr: float, updates: int, check: bool = True):
     """A ``[schedule]`` table's schedule (None: constant), by :func:`inertia.optim.schedules.build`."""
     from inertia.optim import schedules
 
-    if table["kind"] == "constant":
+    if table["kind"] == "constant" and not table.get("warmup"):
         return None
     return schedules.build(table["kind"], {k: v for k, v in table.items() if k != "kind"}, lr, updates, check)
 

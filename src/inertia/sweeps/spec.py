@@ -9,7 +9,8 @@ A spec has these tables (every key optional except where noted)::
                   torch.optim's semantics and defaults), lr, momentum (QHM's β), dampening, weight_decay,
                   nesterov, form, effective_lr = false, and nu (qhm), beta1, beta2, eps (adam, adamw),
                   alpha, eps, centered (rmsprop)
-    [schedule]    kind = "constant" | "inverse_time" (decay) | "step" (every, gamma) | "cosine" (total, floor) |
+    [schedule]    kind = "constant" | "inverse_time" (decay) | "step" (every, gamma) | "cosine" (total, floor),
+                  each with warmup (updates) and warmup_factor (the first update's fraction of the rate); or
                   "onecycle" (torch's OneCycleLR: max_lr (default: optimizer.lr), total_steps (default: the whole
                   training), pct_start, anneal_strategy, cycle_momentum, base_momentum, max_momentum, div_factor,
                   final_div_factor, three_phase)
