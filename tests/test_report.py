@@ -55,6 +55,50 @@ def test_the_compare_report_is_one_offline_file(compared):
     assert list(regions["classes"]) == ["1", "3", "6", "12"]
 
 
+def test_a_report_of_schedules_draws_them_and_its_command_reproduces_them(tmp_path):
+    """The learning rate and every arm's momentum per update, as the schedules' formulas give them, and the
+    command line that trains the same comparison again."""
+    from typer.testing import CliRunner
+
+    from inertia import data
+    from inertia.cli import app
+
+    dataset = data.spiral(points=30, seed=0)
+    comparison = inertia.compare(momenta=[0.0, 0.9], seeds=2, epochs=3, dataset=dataset, batch_size=15,
+                                 schedule="cosine:warmup=4:warmup_factor=0.5",
+                                 momentum_schedules=["demon:beta0=0.9", "sutskever:mu_max=0.9:every=3"])
+    comparison.save(tmp_path / "first", plots=False)
+    page = write_report(tmp_path / "first").read_text()
+    assert "id='lr'" in page and "id='beta'" in page
+    steps = json.loads((tmp_path / "first" / "summary.json").read_text())["schedules"]
+    updates = 3 * 6
+    t = np.array(steps["update"])
+    assert t[0] == 0 and t[-1] == updates - 1
+    ramp = np.minimum(0.5 + 0.5 * t / 4, 1.0)
+    np.testing.assert_allclose(steps["lr"], 0.1 * (1 + np.cos(np.pi * t / updates)) / 2 * ramp, rtol=1e-12)
+    np.testing.assert_allclose(steps["momentum"]["demon:beta0=0.9"],
+                               0.9 * (1 - t / updates) / (0.1 + 0.9 * (1 - t / updates)), rtol=1e-12)
+    np.testing.assert_allclose(steps["momentum"]["sutskever:mu_max=0.9:every=3"],
+                               np.minimum(1 - 2.0 ** (-1 - np.log2(t // 3 + 1)), 0.9), rtol=1e-12)
+    assert steps["momentum"]["momentum 0.9"] == [0.9] * len(t)
+    command = page.split("<pre class='command'>")[1].split("</pre>")[0]
+    assert "--schedule cosine:warmup=4:warmup_factor=0.5" in command
+    assert "--momentum-schedules demon:beta0=0.9,sutskever:mu_max=0.9:every=3" in command
+    csv = tmp_path / "points.csv"  # the same data as a table the command line reads
+    csv.write_text("x0,x1,label\n" + "\n".join(f"{a},{b},{c}" for (a, b), c in
+                                                 zip(dataset.x.tolist(), dataset.y.tolist())))
+    arguments = command.split()[2:]
+    arguments[arguments.index("--dataset") + 1] = str(csv)
+    result = CliRunner().invoke(app, ["compare", *arguments, "--out", str(tmp_path / "again"), "--no-plots",
+                                      "--no-report", "--json"])
+    assert result.exit_code == 0, result.output
+    again = json.loads(result.stdout)
+    first = json.loads((tmp_path / "first" / "summary.json").read_text())
+    for ours, theirs in zip(first["baselines"], again["baselines"]):
+        assert ours["optimizer"] == theirs["optimizer"]
+        assert ours["final_loss"] == pytest.approx(theirs["final_loss"], rel=F32_EVALUATION)
+
+
 def test_the_sweep_report_has_the_heatmap_and_the_theory_edge(tmp_path):
     spec = {"data": {"name": "spiral", "points": 30}, "model": {"layers": [2, 8, 3]},
             "train": {"epochs": 3, "batch_size": 10, "seeds": 2},

@@ -42,6 +42,17 @@ def curve_chart(curves: pd.DataFrame, metric: str, label: str) -> dict:
     return {"data": traces, "layout": layout}
 
 
+def line_chart(x: list, series: dict, x_label: str, y_label: str) -> dict:
+    """Plotly figure: one line per entry of ``series`` (name → values over ``x``)."""
+    traces = [{"x": x, "y": values, "mode": "lines", "name": name,
+               "line": {"color": PALETTE[i % len(PALETTE)], "width": 2},
+               "hovertemplate": f"{html.escape(name)}<br>{x_label} %{{x}}<br>{y_label} %{{y:.4g}}<extra></extra>"}
+              for i, (name, values) in enumerate(series.items())]
+    layout = {"xaxis": {"title": {"text": x_label}}, "yaxis": {"title": {"text": y_label}}, "margin": {"t": 30},
+              "height": 320}
+    return {"data": traces, "layout": layout}
+
+
 def regions_block(regions: dict) -> tuple[str, dict, str]:
     """One heatmap per momentum with the data on top, and an epoch slider shared by all."""
     epochs = list(regions["classes"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from inertia.stats import format_estimate
-from inertia.views.charts import ball_block, curve_chart, regions_block
+from inertia.views.charts import ball_block, curve_chart, line_chart, regions_block
 from inertia.views.conclusions import baseline_conclusions, conclusions, effective_lr_sentences
 from inertia.views.page import bullets, page, save_page, section
 from inertia.views.study_report import write_study_report
@@ -86,6 +86,14 @@ def compare_report(folder: Path) -> str:
                              "<p>Mean over seeds with a 95 % band; hover for values, click a legend entry to "
                              "hide a momentum.</p><div id='loss' class='chart'></div>"
                              "<div id='accuracy' class='chart'></div>"))
+    if "schedules" in summary:
+        steps = summary["schedules"]
+        charts["lr"] = line_chart(steps["update"], {"momenta": steps["lr"]}, "update", "learning rate")
+        charts["beta"] = line_chart(steps["update"], steps["momentum"], "update", "momentum β")
+        sections.append(section("Learning rate and momentum per update",
+                                 "<p>What every arm trained with, update by update (the baselines keep their own "
+                                 "constant settings).</p><div id='lr' class='chart'></div>"
+                                 "<div id='beta' class='chart'></div>"))
     scripts = []
     regions_file = folder / "regions.json"
     if regions_file.exists():
@@ -119,6 +127,10 @@ def command_line(config: dict) -> str:
              "--shuffle" if config["shuffle"] else "--no-shuffle", f"--form {config['form']}"]
     if config.get("baselines"):
         parts.append(f"--baselines {','.join(config['baselines'])}")
+    if config.get("schedule"):
+        parts.append(f"--schedule {config['schedule']}")
+    if config.get("momentum_schedules"):
+        parts.append(f"--momentum-schedules {','.join(config['momentum_schedules'])}")
     if config.get("nesterov"):
         parts.append("--nesterov")
     if config.get("hold", "lr") != "lr":

@@ -13,6 +13,7 @@ import pandas as pd
 from inertia.data import Dataset
 from inertia.folders import writing
 from inertia.models import MLP
+from inertia.optim.schedules import parse_momentum
 from inertia.stats import mean_ci, paired_difference
 from inertia.studies.comparison.config import CompareConfig
 from inertia.train import History
@@ -157,11 +158,27 @@ class Comparison:
         if self.config.arms:
             summary["baselines"] = json.loads(self.baseline_table().reset_index().to_json(orient="records"))
             summary["paired"] = json.loads(self.paired().to_json(orient="records"))
+        if self.config.schedule or self.config.momentum_schedules:
+            summary["schedules"] = self.schedule_curves()
         if self.config.hold == "effective-lr":
             summary["effective_lr"] = {
                 "table": json.loads(self.effective_lr_table().reset_index().to_json(orient="records")),
                 "gains": json.loads(self.gains().to_json(orient="records"))}
         return summary
+
+    def schedule_curves(self, points: int = 300) -> dict:
+        """The learning rate of the momenta (and momentum schedules) and every arm's momentum per update, at up to
+        ``points`` updates from the first to the last: ``{"update": [...], "lr": [...], "momentum": {label:
+        [...]}}``; the baselines keep their own constant settings."""
+        config = self.config
+        updates = config.epochs * -(-len(self.dataset) // config.batch_size)
+        t = np.unique(np.linspace(0, updates - 1, points).round().astype(np.int64))
+        lr = config.lr_schedule(updates)
+        rate = np.full(t.shape, config.lr) if lr is None else np.broadcast_to(lr(t), t.shape)
+        momentum = {f"momentum {m:g}": [m] * len(t) for m in config.momenta}
+        for text in config.momentum_schedules:
+            momentum[text] = np.broadcast_to(parse_momentum(text, updates)(t), t.shape).tolist()
+        return {"update": t.tolist(), "lr": rate.tolist(), "momentum": momentum}
 
     def plot_loss(self, metric: str = "loss"):
         from inertia import plots
