@@ -112,9 +112,9 @@ def train_population(
     ``dataset.test``) each history also holds that split's loss and accuracy after every epoch (``test_loss``,
     ``test_accuracy``), which ``until`` may name. ``matmul_precision="tf32"`` (float32 on the triton engine only) runs
     the GPU's dense products (:mod:`~inertia.population.gpu_tiles`) on its tensor cores, with 10-bit mantissas
-    instead of float32's 23: about 1.5× faster on an H200 and no longer equal to ``fit`` to float32's tolerances
-    (results move by about 1e-3 relative; narrow one-hidden-layer networks, trained in registers without such
-    products, are unchanged); the default, ``"ieee"``, multiplies in float32 as torch does."""
+    instead of float32's 23: 1.2–1.6× faster on an H200, and no longer held to ``fit``'s float32 tolerances (narrow
+    one-hidden-layer networks, trained in registers without such products, are unchanged); the default,
+    ``"ieee"``, multiplies in float32 as torch does."""
     layers = check_layers(layers)
     epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
     shuffle, nesterov, maximize = (check_bool(n, v) for n, v in

@@ -18,7 +18,7 @@ weights not yet updated), then the weight and bias gradients, each tile updated 
 Layout per member (one flat row of ``params``): per layer its weight as (inputs, outputs), then its bias.
 Precision: ``ieee`` (the default) multiplies float32 on the FMA units, as torch does, so members equal
 :func:`inertia.train.fit` to the tests' tolerances; ``tf32`` runs the products on the tensor cores with
-10-bit mantissas (an opt-in that changes results by about 1e-3 relative).
+10-bit mantissas (an opt-in: results are no longer held to the float32 tolerances).
 
 With ``TRITON_INTERPRET=1`` the kernel runs on CPU tensors (slowly), which is how the tests check it without a GPU.
 """
