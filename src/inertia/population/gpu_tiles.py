@@ -1,14 +1,14 @@
 """A Triton kernel for population training of MLPs of any depth and width on a GPU, every optimizer.
 
-:mod:`inertia.population.gpu_kernels` holds a one-hidden-layer member's weights in registers, which suits the
-lab's ``[2, 50, 3]`` and nothing much wider. Here one program trains members one after another (a persistent
-grid), each through a whole epoch, as small dense matrix products: a minibatch's rows are the products' inner
-dimension (``tl.dot`` on tiles of ``BM`` rows × ``BN`` outputs, reducing ``BK`` inputs at a time), so any width
-and depth is a loop over tiles. A member's weights and optimizer state stay in global memory, where the few
-hundred members in flight at once stay in the L2 cache; a minibatch's activations and gradients go through a
-small scratch area per program. The update is :func:`inertia.population.gpu_kernels._update` (no optimizer's
-formula is written here), with the coefficients of every optimizer of :mod:`inertia.optim.rules` computed by
-torch on the device.
+:mod:`inertia.population.gpu_kernels` holds a one-hidden-layer member's weights in registers, which suits the lab's
+``[2, 50, 3]`` and nothing much wider. Here one program trains members one after another (a persistent grid), each
+through a whole epoch, as small dense matrix products of a minibatch's rows with a layer's weights (``tl.dot`` on
+tiles of ``BM`` rows × ``BN`` outputs, reducing ``BK`` inputs at a time; the weight gradient reduces over the rows),
+so any width and depth is a loop over tiles. A member's weights and optimizer state stay in global memory, where the
+few hundred members in flight at once stay in the L2 cache; a minibatch's activations and gradients go through a
+small scratch area per program. The update is :func:`inertia.population.gpu_kernels._update` (no optimizer's formula
+is written here), with the coefficients of every optimizer of :mod:`inertia.optim.rules` computed by torch on the
+device.
 
 Per step, with a barrier between phases (one program's threads read what the others wrote): gather the
 minibatch, each layer forward (the hidden ones through the activation), the softmax and its gradient, then
@@ -34,10 +34,6 @@ import triton.language as tl
 
 from inertia.population.gpu_kernels import _activate, _activation_grad, _coefficients, _update
 
-# Per layer in the shape table: inputs, outputs, offset of the weight and of the bias in a member's row, and
-# offsets of the layer's input and output activations in a program's scratch.
-N_IN, N_OUT, W_AT, B_AT, A_IN, A_OUT = range(6)
-FIELDS = 6
 PRECISIONS = ("ieee", "tf32")
 
 
@@ -259,8 +255,10 @@ def _train_epoch(
 
 
 def shape_table(layers, rows: int) -> tuple[torch.Tensor, int, int, int]:
-    """The kernel's shape table (int32, layers × FIELDS) for a network ``layers`` trained ``rows`` samples at a
-    time, with the scratch a program needs (values) and the offsets of its two gradient buffers."""
+    """The kernel's shape table for a network ``layers`` trained ``rows`` samples at a time: int32, one row of 6
+    per layer, in the order the kernel reads them (``s + 0`` ... ``s + 5``): inputs, outputs, the offsets of the
+    weight and of the bias in a member's row, and of the layer's input and output activations in a program's
+    scratch. Returned with the offsets of the scratch's two gradient buffers and its size (values)."""
     table, at, scratch = [], 0, rows * layers[0]
     for n_in, n_out in itertools.pairwise(layers):
         table.append([n_in, n_out, at, at + n_in * n_out, scratch - rows * n_in, scratch])
