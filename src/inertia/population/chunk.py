@@ -10,7 +10,7 @@ import numpy as np
 
 from inertia import init, outcome
 from inertia.optim import rules
-from inertia.population.columns import Members
+from inertia.population.columns import Members, constant_rates
 from inertia.population.evaluate import full_data_metrics
 from inertia.population.layout import Task
 from inertia.train import HELD_OUT, METRICS
@@ -40,7 +40,7 @@ class Chunk:
             self.rule = rules.with_momentum(self.rule, self.momentum_table(np.zeros(1, dtype=np.int64))[0])
         # With constant learning rates and momenta (the usual case) a steady rule's coefficients are two rows
         # for the whole run: the first update's and every later one's.
-        self.constant_rates = members.constant_rates()
+        self.constant_rates = constant_rates(self.schedules)
         self.steady = self.rule.steady and self.constant_rates and not self.momenta
 
     @cached_property

@@ -215,10 +215,7 @@ class Members:
                                          warmup_factor=joined("warmup_factor", 1.0)))
         return groups
 
-    def constant_rates(self) -> bool:
-        """Whether every member's learning rate is one number for the whole training (no schedule, no warm-up)."""
-        groups = self.rates()
-        return list(groups) == [Constant] and not np.any(groups[Constant][1].warmup)
+
 
     def momenta(self) -> list:
         """``[(member indices, schedule with array fields, cycled)]``: each member's momentum schedule — its own,
@@ -262,6 +259,12 @@ class Members:
             if isinstance(value, np.ndarray):
                 columns[name] = np.broadcast_to(value, len(self))
         return pd.DataFrame(columns)
+
+
+def constant_rates(rates: Mapping) -> bool:
+    """Whether :meth:`Members.rates` ``rates`` give every member one learning rate for the whole training (no
+    schedule, no warm-up)."""
+    return list(rates) == [Constant] and not np.any(rates[Constant][1].warmup)
 
 
 def _seed_column(seeds: np.ndarray) -> np.ndarray:

@@ -199,25 +199,10 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
 
 def _train_baseline(config: CompareConfig, dataset: Dataset, make, text: str, engine: str, device, advance,
                     divergence_factor) -> list[Run]:
-    """One baseline optimizer over every seed: one population, or one ``fit`` per seed with its torch optimizer."""
+    """One baseline optimizer over every seed, with its torch optimizer on the loop engine."""
     rule = rules.parse(text)
-    if engine == "population":
-        members = Members.seeds_of(rule, list(config.seeds))
-        result = train_population(
-            dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
-            shuffle=config.shuffle, activation=config.activation, device=device,
-            on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
-            divergence_factor=divergence_factor)
-        return [Run(np.nan, seed, result.history(i), result.model(i), text) for i, seed in enumerate(config.seeds)]
-    runs = []
-    for seed in config.seeds:
-        model = make(seed)
-        history = fit(model, dataset, for_rule(rule, model.parameters()), config.epochs, config.batch_size,
-                      config.shuffle, seed=seed, on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
-                      divergence_factor=divergence_factor)
-        advance(None, _epochs_skipped(history))
-        runs.append(Run(np.nan, seed, history, model, text))
-    return runs
+    return _train_beside(config, dataset, make, text, Members.seeds_of(rule, list(config.seeds)),
+                         lambda params: for_rule(rule, params), engine, device, advance, divergence_factor)
 
 
 def _train_arm(config: CompareConfig, dataset: Dataset, make, text: str, ramp, lr_schedule, engine: str, device,
@@ -226,22 +211,33 @@ def _train_arm(config: CompareConfig, dataset: Dataset, make, text: str, ramp, l
     rate and schedule, its momentum the schedule's at every update."""
     first = float(np.asarray(ramp(0)))  # the rule's momentum as of the first update
     nesterov = config.nesterov and first > 0
+    members = Members.table(seed=list(config.seeds), lr=config.lr, momentum=first, schedule=lr_schedule,
+                            momentum_schedule=ramp)
+    return _train_beside(
+        config, dataset, make, text, members,
+        lambda params: Momentum(params, lr=config.lr, momentum=first, form=config.form, nesterov=nesterov),
+        engine, device, advance, divergence_factor, population={"form": config.form, "nesterov": nesterov},
+        loop={"schedule": lr_schedule, "momentum_schedule": ramp})
+
+
+def _train_beside(config: CompareConfig, dataset: Dataset, make, text: str, members: Members, optimizer,
+                  engine: str, device, advance, divergence_factor, population=None, loop=None) -> list[Run]:
+    """An arm beside the momenta (labelled ``text``) over every seed: ``members`` (one per seed) as one population,
+    or one ``fit`` per seed with ``optimizer(parameters)``; ``population`` and ``loop`` are what each path takes
+    besides the comparison's settings."""
     if engine == "population":
-        members = Members.table(seed=list(config.seeds), lr=config.lr, momentum=first, schedule=lr_schedule,
-                                momentum_schedule=ramp)
         result = train_population(
             dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
-            shuffle=config.shuffle, activation=config.activation, form=config.form, nesterov=nesterov,
-            device=device, on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
-            divergence_factor=divergence_factor)
+            shuffle=config.shuffle, activation=config.activation, device=device,
+            on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
+            divergence_factor=divergence_factor, **(population or {}))
         return [Run(np.nan, seed, result.history(i), result.model(i), text) for i, seed in enumerate(config.seeds)]
     runs = []
     for seed in config.seeds:
         model = make(seed)
-        optimizer = Momentum(model.parameters(), lr=config.lr, momentum=first, form=config.form, nesterov=nesterov)
-        history = fit(model, dataset, optimizer, config.epochs, config.batch_size, config.shuffle, seed=seed,
-                      on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
-                      divergence_factor=divergence_factor, schedule=lr_schedule, momentum_schedule=ramp)
+        history = fit(model, dataset, optimizer(model.parameters()), config.epochs, config.batch_size,
+                      config.shuffle, seed=seed, on_epoch=lambda epoch, h, seed=seed: advance(f"{text}, seed {seed}"),
+                      divergence_factor=divergence_factor, **(loop or {}))
         advance(None, _epochs_skipped(history))
         runs.append(Run(np.nan, seed, history, model, text))
     return runs
