@@ -1,6 +1,12 @@
 """What a schedule costs: a population trained under one-cycle, Sutskever's momentum ramp or Demon against the
 same population at a constant learning rate and momentum, in the same process, per model-epoch.
 
+Two controls separate the schedule's machinery from its trajectory: ``constant_as_schedule`` is the constant
+population with its rate given as a schedule of constant value (the same weights at every step, checked; only the
+per-update table differs), and ``constant_lr_0.1`` a constant population at another rate (no schedule; a
+different trajectory, whose epochs cost differently because the kernel's time per epoch changes as training goes:
+it rises as the network grows confident, schedule or not).
+
 The lab's task (spiral 3 × 500, ``[2, 50, 3]`` ReLU, batch 20), P members (default 1,000), float32, the default
 CPU engine (``--engine`` to pick one). Constant hyperparameters let an engine use two rows of update
 coefficients for the whole run; a schedule makes a row per update for every member, on the host, each epoch
@@ -31,6 +37,12 @@ def populations(size: int, updates: int) -> dict:
     seeds, momenta = np.arange(size), np.resize([0.5, 0.9, 0.95], size)
     return {
         "constant": Members.table(seed=seeds, lr=0.05, momentum=momenta),
+        # the constant members again, their rate given as a schedule whose every value is that rate: the same
+        # trajectory bit for bit, so the difference is the schedule's machinery alone (a table per update)
+        "constant_as_schedule": Members.table(seed=seeds, lr=0.05, momentum=momenta,
+                                              schedule=schedules.Cosine(0.05, total=updates, floor=0.05)),
+        # constant members at another rate: no schedule, another trajectory, for the spread a trajectory alone makes
+        "constant_lr_0.1": Members.table(seed=seeds, lr=0.1, momentum=momenta),
         "onecycle": Members.table(seed=seeds, lr=0.05, momentum=momenta,
                                   schedule=schedules.OneCycle(0.1, updates)),
         "sutskever": Members.table(seed=seeds, lr=0.05, momentum_schedule=schedules.Sutskever(0.95, every=250)),
@@ -57,11 +69,16 @@ def main() -> None:
     for members in kinds.values():  # compile and warm up outside the timing
         train_population(spiral, [2, 50, 3], members.rows(0, min(64, args.size)), epochs=1, dtype=torch.float32,
                          engine=args.engine)
+    losses = {}
     for _ in range(args.repeat):
         for name, members in kinds.items():
             started = time.perf_counter()
-            train_population(spiral, [2, 50, 3], members, epochs=args.epochs, dtype=torch.float32, engine=engine)
+            result = train_population(spiral, [2, 50, 3], members, epochs=args.epochs, dtype=torch.float32,
+                                      engine=engine)
             times[name].append(time.perf_counter() - started)
+            losses[name] = np.array([h.loss for h in result.histories])
+    if not np.array_equal(losses["constant"], losses["constant_as_schedule"]):
+        raise SystemExit("the constant-valued schedule trained other weights than the constant rule")
     base = float(np.median(times["constant"]))
     out = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
                        "cpus": torch.get_num_threads(), "cpu": cpu_model()},
@@ -72,7 +89,7 @@ def main() -> None:
                               "model_epochs_per_s": args.size * args.epochs / median}
     stream = sys.stderr if args.json else sys.stdout
     for name, row in out["kinds"].items():
-        print(f"{name:>10}: {row['model_epochs_per_s']:>9,.0f} model-epochs/s (median of {args.repeat}), "
+        print(f"{name:>20}: {row['model_epochs_per_s']:>9,.0f} model-epochs/s (median of {args.repeat}), "
               f"{row['ratio_to_constant']:.2f}x the constant one's time", file=stream)
     if args.json:
         print(json.dumps(out, indent=2))

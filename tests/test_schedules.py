@@ -222,6 +222,13 @@ def test_a_schedule_shorter_than_training_is_refused_before_any_training():
                              f"Invalid momentum_schedule total: 10 (allowed: at least the {UPDATES} updates")):
         with pytest.raises(ValueError, match=re.escape(message)):
             train_population(DATA, [2, 4, 3], [member], epochs=EPOCHS, batch_size=BATCH)
+        model = MLP([2, 4, 3], seed=0)  # fit too, before its first update
+        before = [p.detach().clone() for p in model.parameters()]
+        with pytest.raises(ValueError, match=re.escape(message)):
+            fit(model, DATA, Momentum(model.parameters(), lr=0.1, momentum=0.9), EPOCHS, BATCH, seed=0,
+                schedule=member.schedule,
+                momentum_schedule=member.momentum_schedule)
+        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
 def test_members_keep_their_schedules_through_rows_and_back():
@@ -267,3 +274,28 @@ def test_warm_up_equals_torch_linear_lr_chained_with_the_schedule():
     assert (schedules.Cosine(0.1, 300)(steps) == schedules.Cosine(0.1, 300, warmup=0)(steps)).all()
     after = steps[50:]
     np.testing.assert_array_equal(schedules.Cosine(0.1, 300, warmup=50)(after), schedules.Cosine(0.1, 300)(after))
+
+
+@pytest.mark.parametrize("form, nesterov", [("pytorch", False), ("pytorch", True), ("polyak", False), ("ema", True)])
+def test_the_kernels_coefficient_table_is_the_plain_one_epoch_after_epoch(form, nesterov):
+    """The table the compiled engines read, computed member by member in their dtype into one buffer reused every
+    epoch (only what changes with the step written again), equals the plain (steps, members) float64 table,
+    transposed and cast, at every epoch; for an optimizer of every kind too."""
+    from inertia.population.chunk import Chunk
+    from inertia.population.layout import Task
+
+    x, y = DATA.tensors()
+    task = Task([2, 4, 3], "relu", x, y, BATCH, True, form=form, nesterov=nesterov)
+    adam = Members.table(seed=[0, 1, 2], optimizer="adam", lr=[1e-3, 2e-3, 3e-3],
+                         momentum_schedule=schedules.Demon(0.9, UPDATES))
+    qhm = Members.table(seed=[0, 1], optimizer="qhm", beta=[0.8, 0.9],
+                        schedule=schedules.OneCycle(0.3, UPDATES, cycle_momentum=False))
+    for members in (Members.of(scheduled_members()), adam, qhm):
+        chunk = Chunk(members, task)
+        per_epoch = -(-len(DATA) // BATCH)
+        buffer = None
+        for epoch in range(4):
+            steps = np.arange(epoch * per_epoch, (epoch + 1) * per_epoch)
+            buffer = chunk.coefficients(steps, by_member=True, dtype=np.float32, out=buffer)
+            plain = chunk.coefficients(steps).transpose(1, 0, 2).astype(np.float32)
+            np.testing.assert_array_equal(buffer, plain, err_msg=f"epoch {epoch}")

@@ -141,6 +141,10 @@ def fit(
     if seed is not None:
         check_seed(seed)
     divergence_factor = outcome.check_factor(divergence_factor)
+    updates = epochs * (len(loader) if loader is not None and hasattr(loader, "__len__")
+                        else -(-len(dataset) // batch_size))
+    for name, made in (("schedule", schedule), ("momentum_schedule", momentum_schedule)):
+        _check_length(name, made, updates)
     momentum = momentum_schedule
     if momentum is None and bool(np.asarray(getattr(schedule, "cycle_momentum", False)).all()):
         momentum = schedule.momentum  # a one-cycle schedule's own momentum (inertia.optim.schedules.OneCycle)
@@ -201,4 +205,13 @@ def fit(
                    seconds=time.perf_counter() - started)
 
 
-
+def _check_length(name: str, schedule, updates: int) -> None:
+    """A ValueError before training when ``schedule`` ends before ``updates`` updates, worded as the population
+    engine words it: one with a ``last_update()`` (one-cycle's ``total_steps``, Demon's ``total``) would otherwise be
+    asked for steps past its end, which torch's schedulers refuse."""
+    last = getattr(schedule, "last_update", None)
+    last = None if last is None else last()
+    if last is not None and (np.asarray(last) < updates).any():
+        field = "total_steps" if hasattr(schedule, "total_steps") else "total"
+        raise ValueError(f"Invalid {name} {field}: {int(np.min(last))} (allowed: at least the {updates} updates of "
+                         "training)")

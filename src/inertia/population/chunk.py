@@ -10,6 +10,7 @@ import numpy as np
 
 from inertia import init, outcome
 from inertia.optim import rules
+from inertia.optim.update import UPDATE_FIELDS
 from inertia.population.columns import Members, constant_rates
 from inertia.population.evaluate import full_data_metrics
 from inertia.population.layout import Task
@@ -48,12 +49,31 @@ class Chunk:
         """The members' initial weights, per layer (weight (P, out, in), bias (P, out)) on the device."""
         return init.population_weights(self.layers, self.seeds, self.x.device)
 
-    def coefficients(self, steps: np.ndarray) -> np.ndarray:
+    def coefficients(self, steps: np.ndarray, by_member: bool = False, dtype=np.float64,
+                     out: np.ndarray | None = None) -> np.ndarray:
         """The update's coefficients (:class:`inertia.optim.update.Update`) for updates ``steps`` of every member, from
-        the members' rule, learning rates and momenta: shape (len(steps), P, len(UPDATE_FIELDS))."""
-        rule = rules.with_momentum(self.rule, self.momentum_table(steps)) if self.momenta else self.rule
-        update = rule.update(self.learning_rates(steps), steps[:, None])
-        return update.table((len(steps), self.size))
+        the members' rule, learning rates and momenta: shape (len(steps), P, len(UPDATE_FIELDS)), or with
+        ``by_member`` (P, len(steps), len(UPDATE_FIELDS)), the compiled kernels' order, computed in that order and
+        written once in ``dtype`` (no transposed copy of a float64 table). ``out``, a table this returned for as
+        many steps in the same order and dtype, is written in place and only its coefficients that change with
+        the step are written again (the others are the same for every update)."""
+        lr, momentum = self.learning_rates(steps), self.momentum_table(steps) if self.momenta else None
+        rule, t, along = self.rule, steps[:, None], 0
+        if by_member:  # every per-member array as a column, the steps along rows
+            rule = rules.convert(rule, lambda a: a.reshape(-1, 1))
+            lr, t, along = lr.T, steps[None, :], 1
+            momentum = None if momentum is None else momentum.T
+        if momentum is not None:
+            rule = rules.with_momentum(rule, momentum)
+        update = rule.update(lr, t)
+        shape = (*lr.shape, len(UPDATE_FIELDS))
+        fresh = out is None or out.shape != shape or out.dtype != dtype or len(steps) < 2
+        out = np.empty(shape, dtype=dtype) if fresh else out
+        for k, name in enumerate(UPDATE_FIELDS):
+            value = getattr(update, name)
+            if fresh or (np.ndim(value) == 2 and np.shape(value)[along] > 1):
+                out[..., k] = value
+        return out
 
     def momentum_table(self, steps: np.ndarray) -> np.ndarray:
         """Each member's momentum (β; Adam's β₁) for updates ``steps``: shape (len(steps), P), its momentum

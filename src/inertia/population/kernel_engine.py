@@ -56,14 +56,13 @@ class KernelChunk(Chunk):
         self.active = np.ones(self.size, dtype=np.bool_)
         self.updates = 0
         self.measured_initial = np.full(self.size, np.nan)
-        self.table = self.cast(self.coefficients(np.arange(2)).transpose(1, 0, 2)) if self.steady else None
-
-    def cast(self, values) -> np.ndarray:
-        return np.ascontiguousarray(values, dtype=self.np_dtype)
+        self.table = self.coefficients(np.arange(2), by_member=True, dtype=self.np_dtype) if self.steady else None
 
     def epoch(self, epoch, steps):
         members = self.size
-        coefficients = self.table if self.steady else self.cast(self.coefficients(steps).transpose(1, 0, 2))
+        if not self.steady:  # the same buffer every epoch: what does not change with the step is written once
+            self.table = self.coefficients(steps, by_member=True, dtype=self.np_dtype, out=self.table)
+        coefficients = self.table
         out = [np.full(members, np.nan) for _ in range(3)] + [np.zeros(members, dtype=np.int64)]
         self.kernel(
             self.x_np, self.y_np, self.seeds, epoch, self.shuffle, self.batch_size,
