@@ -100,6 +100,35 @@ def test_equal_effective_lr_streams_both_and_says_whether_the_gain_survives(lab)
     assert "at equal effective lr (lr 0.05)" in got[-1][1]["verdicts"][0]
 
 
+def test_schedules_stream_as_curves_of_their_own_and_come_back_per_update(lab):
+    """A momentum schedule is streamed epoch by epoch as compare() trains it, its row joins the table, and the
+    learning rate and every curve's β per update come with the result."""
+    query = "momenta=0,0.9&epochs=4&seeds=2&schedule=cosine&momentum_schedules=demon:beta0%3D0.9&client=sched"
+    got = events(f"{lab}/api/run?{query}")
+    start, done = got[0][1], got[-1][1]
+    assert got[-1][0] == "done" and start["arms"] == ["demon:beta0=0.9"]
+    assert start["command"].endswith("--schedule cosine --momentum-schedules demon:beta0=0.9")
+    reference = inertia.compare(momenta=[0, 0.9], epochs=4, seeds=2, schedule="cosine",
+                                momentum_schedules=["demon:beta0=0.9"])
+    last = [p["series"] for e, p in got if e == "epoch" and "demon:beta0=0.9" in p["series"]][-1]
+    arm = reference.baseline_table().loc["demon:beta0=0.9"]
+    assert last["demon:beta0=0.9"]["loss"][0] == pytest.approx(arm["final_loss"], rel=F32_EVALUATION)
+    assert [row["momentum"] for row in done["table"]] == [0, 0.9, "demon:beta0=0.9"]
+    curves = reference.schedule_curves(points=200)
+    assert done["schedules"]["update"] == curves["update"]
+    assert done["schedules"]["lr"] == pytest.approx(curves["lr"], abs=1e-6)
+    assert done["schedules"]["momentum"]["demon:beta0=0.9"] == pytest.approx(
+        curves["momentum"]["demon:beta0=0.9"], abs=1e-5)
+    plain = events(f"{lab}/api/run?momenta=0,0.5&epochs=2&seeds=2")[-1][1]
+    assert "schedules" not in plain
+    for query, words in (("schedule=onecycle:pct_start%3D2", "learning-rate schedule: Invalid onecycle pct_start"),
+                         ("momentum_schedules=demon", "momentum schedules: Invalid demon: beta0 is required"),
+                         ("schedule=cosine&hold=effective-lr", "learning-rate schedule: comparing at equal"),
+                         ("schedule=onecycle:total_steps%3D10", "Invalid schedule total_steps: 10 (allowed: at "
+                                                               "least the 7500 updates of training)")):
+        assert words in events(f"{lab}/api/run?{query}")[-1][1]["message"], query
+
+
 def test_a_new_change_cancels_the_one_in_flight_and_other_tabs_are_untouched(lab):
     results = {}
 
@@ -257,6 +286,29 @@ def test_the_page_in_headless_chromium(lab, tmp_path):
         path = tmp_path / "report.html"
         download.value.save_as(path)
         assert "--lr 0.2" in path.read_text() and "--epochs 30" in path.read_text()
+        # the schedule picker: a one-cycle rate and a momentum schedule as a curve of its own, both drawn per update
+        count = page.evaluate("window.labTimings.length")
+        page.fill("#schedule", "onecycle")
+        page.dispatch_event("#schedule", "input")
+        page.fill("#momentum_schedules", "sutskever:mu_max=0.99:every=100")
+        page.dispatch_event("#momentum_schedules", "input")
+        page.wait_for_function(done.format(count + 1), timeout=60_000)
+        page.wait_for_timeout(300)
+        names = page.evaluate("document.getElementById('loss').data.map(t => t.name).filter(Boolean)")
+        assert "sutskever:mu_max=0.99:every=100" in names and "β 0.8" in names
+        assert "schedule=onecycle" in page.url and "momentum_schedules=sutskever" in page.url
+        assert "--schedule onecycle --momentum-schedules sutskever:mu_max=0.99:every=100" in page.inner_text(
+            "#command")
+        assert page.is_visible("#schedules")
+        lines = page.evaluate("document.getElementById('schedules').data.map(t => [t.name, t.y[0], Math.max(...t.y)])")
+        by_name = {name: (first, top) for name, first, top in lines}  # 200 of the updates: near the peak, not on it
+        assert by_name["learning rate"][1] == pytest.approx(0.2, rel=1e-3) and by_name["learning rate"][0] < 0.01
+        assert by_name["sutskever:mu_max=0.99:every=100"][0] == pytest.approx(0.5)
+        assert "sutskever:mu_max=0.99:every=100" in page.inner_text("#table")
+        page.fill("#schedule", "onecycle:pct_start=2")
+        page.dispatch_event("#schedule", "input")
+        page.wait_for_selector("#message.shown", timeout=10_000)
+        assert "learning-rate schedule: Invalid onecycle pct_start: 2" in page.inner_text("#message")
         timings = page.evaluate("window.labTimings")
         browser.close()
     assert errors == [] and outside == []

@@ -1,7 +1,8 @@
 """One change of the live lab: the comparison its settings describe, trained on the population engine and told
 as events — ``start`` (what will run, the equivalent command, the ball in the valley and the rate map for these
 momenta and learning rate), one ``epoch`` per epoch trained (each momentum's mean and 95 % CI over seeds so far),
-then ``done`` (the table, the decision regions, the effective-step verdicts) — or ``error`` / ``cancelled``."""
+then ``done`` (the table, the decision regions, the effective-step verdicts, and where a schedule is set the
+learning rate and every curve's momentum per update) — or ``error`` / ``cancelled``."""
 
 from __future__ import annotations
 
@@ -38,14 +39,16 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
     config = CompareConfig(momenta=settings.momenta, dataset=dataset.name, layers=tuple(layers),
                            activation=settings.activation, lr=settings.lr, batch_size=settings.batch_size,
                            epochs=settings.epochs, seeds=tuple(range(settings.seeds)), form=settings.form,
-                           hold=settings.hold, nesterov=settings.nesterov)
+                           hold=settings.hold, nesterov=settings.nesterov, schedule=arguments["schedule"],
+                           momentum_schedules=tuple(arguments["momentum_schedules"]))
     command = command_line(asdict(config))
     weights = sum((n_in + 1) * n_out for n_in, n_out in itertools.pairwise(layers))  # nothing built yet
     settings.check_work(len(dataset), weights, command)
     started = time.perf_counter()
     emit("start", {"command": command, "layers": layers, "samples": len(dataset),
                    "features": dataset.features, "classes": dataset.classes, "dataset": dataset.name,
-                   "momenta": list(settings.momenta), "epochs": settings.epochs, "seeds": settings.seeds,
+                   "momenta": list(settings.momenta), "arms": list(config.momentum_schedules),
+                   "epochs": settings.epochs, "seeds": settings.seeds,
                    "hold": settings.hold, "ball": ball(settings.momenta), "rates": rate_map(settings)})
 
     def on_metrics(epoch, rows):
@@ -53,7 +56,7 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
             raise Cancelled
         series = {}
         for kind, momentum, _, loss, accuracy in rows:
-            key = f"{momentum:g}" + (" held" if kind == "held" else "")
+            key = momentum if kind == "arm" else f"{momentum:g}" + (" held" if kind == "held" else "")
             series.setdefault(key, ([], []))
             series[key][0].append(loss)
             series[key][1].append(accuracy)
@@ -64,9 +67,19 @@ def train(settings: LabSettings, dataset, emit: Callable[[str, dict], None], can
     if cancelled.is_set():
         raise Cancelled
     table = comparison.table().reset_index()
+    if config.arms:  # the momentum schedules' rows after the momenta's, labelled in the momentum column
+        import pandas as pd
+
+        table = pd.concat([table, comparison.baseline_table().reset_index().rename(
+            columns={"optimizer": "momentum"})], ignore_index=True)
     done = {"seconds": time.perf_counter() - started,
             "table": [{k: _finite(v) for k, v in row.items()} for row in table.to_dict("records")],
             "verdicts": effective_lr_sentences(comparison.gains()) if settings.hold == "effective-lr" else []}
+    if config.schedule or config.momentum_schedules:
+        curves = comparison.schedule_curves(points=200)
+        done["schedules"] = {"update": curves["update"], "lr": [round(v, 6) for v in curves["lr"]],
+                             "momentum": {k: [round(v, 5) for v in values] for k, values in
+                                          curves["momentum"].items()}}
     if dataset.features == 2:
         regions = comparison.regions(resolution=60)
         last = regions["classes"][str(settings.epochs)]

@@ -40,6 +40,8 @@ class LabSettings:
     epochs: int = 100
     seeds: int = 5
     hold: str = "lr"
+    schedule: str = ""  # "" is a constant rate; else optim.schedules' text, e.g. "onecycle" or "cosine:warmup=300"
+    momentum_schedules: str = ""  # comma-separated momentum schedules, each an arm: "sutskever:mu_max=0.99,demon"
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> LabSettings:
@@ -49,7 +51,7 @@ class LabSettings:
         if unknown:
             raise SettingsError(f"unknown setting(s) {unknown}; known: {sorted(known)}")
         values = {}
-        for name in ("dataset", "upload", "layers", "activation", "form", "hold"):
+        for name in ("dataset", "upload", "layers", "activation", "form", "hold", "schedule", "momentum_schedules"):
             if name in query:
                 values[name] = str(query[name]).strip()
         for name in ("lr",):
@@ -101,6 +103,32 @@ class LabSettings:
             if max(widths) > MAX_WIDTH or len(widths) > 8:
                 raise SettingsError(f"the lab trains layers of at most {MAX_WIDTH:,} units and at most 6 hidden "
                                     f"layers; got {self.layers!r}")
+        self._check_schedules()
+
+    def _check_schedules(self) -> None:
+        """The schedules' text read as ``inertia compare`` reads it (their lengths are checked against the
+        training's once the data set is known), the control named in the message."""
+        from inertia.studies.comparison.config import CompareConfig
+
+        if self.schedule:
+            if self.hold == "effective-lr":
+                raise SettingsError("learning-rate schedule: comparing at equal effective lr trains each momentum "
+                                    "at the constant rate lr·(1 − β); choose a constant rate or equal lr")
+            try:
+                CompareConfig(lr=self.lr, schedule=self.schedule)
+            except ValueError as exc:
+                raise SettingsError(f"learning-rate schedule: {exc}") from None
+        arms = self.momentum_schedule_texts()
+        try:
+            CompareConfig(momentum_schedules=tuple(arms))
+        except ValueError as exc:
+            raise SettingsError(f"momentum schedules: {exc}") from None
+        if len(self.momenta) + len(arms) > 8:
+            raise SettingsError(f"at most 8 curves at once (momenta and momentum schedules), got "
+                                f"{len(self.momenta) + len(arms)}")
+
+    def momentum_schedule_texts(self) -> list[str]:
+        return [text.strip() for text in self.momentum_schedules.split(",") if text.strip()]
 
     def layer_widths(self) -> list[int]:
         try:
@@ -121,6 +149,7 @@ class LabSettings:
         return {"momenta": list(self.momenta), "dataset": dataset, "layers": self.layer_widths() or None,
                 "lr": self.lr, "batch_size": self.batch_size, "epochs": self.epochs, "seeds": self.seeds,
                 "activation": self.activation, "form": self.form, "nesterov": self.nesterov, "hold": self.hold,
+                "schedule": self.schedule or None, "momentum_schedules": self.momentum_schedule_texts(),
                 "engine": "population", "device": "cpu"}
 
     def check_work(self, samples: int, weights: int, command: str) -> None:
@@ -130,7 +159,7 @@ class LabSettings:
             raise SettingsError(f"this network has {weights:,} weights; the lab trains networks of at most "
                                 f"{MAX_WEIGHTS:,} (fewer or narrower layers), or run it from the command line: "
                                 f"{command}")
-        runs = len(self.momenta) * self.seeds
+        runs = (len(self.momenta) + len(self.momentum_schedule_texts())) * self.seeds
         if self.hold == "effective-lr":
             runs += sum(m > 0 for m in self.momenta) * self.seeds
         work = runs * self.epochs * samples * weights

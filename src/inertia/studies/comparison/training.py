@@ -68,8 +68,9 @@ def compare(
     seeds (:meth:`Comparison.effective_lr_table`, :meth:`Comparison.gains`): does a momentum's gain survive
     once the larger step it takes is taken away? ``nesterov`` uses Nesterov's momentum for every nonzero momentum
     (plain SGD stays plain). ``on_metrics(epoch, rows)`` streams results on the population engine: after each
-    epoch, one ``(kind, momentum, seed, loss, accuracy)`` per run trained (kind ``"momentum"``, or ``"held"`` for
-    the equal-effective-lr runs); raising from it abandons the comparison.
+    epoch, one ``(kind, momentum, seed, loss, accuracy)`` per run trained (kind ``"momentum"``, ``"held"`` for
+    the equal-effective-lr runs, or ``"arm"`` for a baseline or momentum schedule, its label in place of the
+    momentum, streamed after the momenta); raising from it abandons the comparison.
 
     ``model`` trains a network of your own instead of the MLP: ``model(seed)`` returns any ``torch.nn.Module``
     mapping the data's ``(N, features)`` rows to ``(N, classes)`` logits (or ``model`` is a ``"module:function"``
@@ -137,10 +138,11 @@ def compare(
                 done += [_train_one(config, dataset, make, momentum, seed, lr, advance, kept, divergence_factor,
                                     lr_schedule) for momentum, seed, lr in todo]
         baseline_runs = [run for text in config.baselines for run in
-                         _train_baseline(config, dataset, make, text, engine, device, advance, divergence_factor)]
+                         _train_baseline(config, dataset, make, text, engine, device, advance, divergence_factor,
+                                         on_metrics)]
         baseline_runs += [run for text, ramp in arms for run in
                           _train_arm(config, dataset, make, text, ramp, lr_schedule, engine, device, advance,
-                                     divergence_factor)]
+                                     divergence_factor, on_metrics)]
     return Comparison(config, dataset, runs, snapshots, baseline_runs, held_runs)
 
 
@@ -198,15 +200,16 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
 
 
 def _train_baseline(config: CompareConfig, dataset: Dataset, make, text: str, engine: str, device, advance,
-                    divergence_factor) -> list[Run]:
+                    divergence_factor, on_metrics=None) -> list[Run]:
     """One baseline optimizer over every seed, with its torch optimizer on the loop engine."""
     rule = rules.parse(text)
     return _train_beside(config, dataset, make, text, Members.seeds_of(rule, list(config.seeds)),
-                         lambda params: for_rule(rule, params), engine, device, advance, divergence_factor)
+                         lambda params: for_rule(rule, params), engine, device, advance, divergence_factor,
+                         on_metrics)
 
 
 def _train_arm(config: CompareConfig, dataset: Dataset, make, text: str, ramp, lr_schedule, engine: str, device,
-               advance, divergence_factor) -> list[Run]:
+               advance, divergence_factor, on_metrics=None) -> list[Run]:
     """One momentum schedule ``ramp`` (labelled ``text``) over every seed: SGD with momentum at the comparison's
     rate and schedule, its momentum the schedule's at every update."""
     first = float(np.asarray(ramp(0)))  # the rule's momentum as of the first update
@@ -216,21 +219,28 @@ def _train_arm(config: CompareConfig, dataset: Dataset, make, text: str, ramp, l
     return _train_beside(
         config, dataset, make, text, members,
         lambda params: Momentum(params, lr=config.lr, momentum=first, form=config.form, nesterov=nesterov),
-        engine, device, advance, divergence_factor, population={"form": config.form, "nesterov": nesterov},
+        engine, device, advance, divergence_factor, on_metrics, population={"form": config.form, "nesterov": nesterov},
         loop={"schedule": lr_schedule, "momentum_schedule": ramp})
 
 
 def _train_beside(config: CompareConfig, dataset: Dataset, make, text: str, members: Members, optimizer,
-                  engine: str, device, advance, divergence_factor, population=None, loop=None) -> list[Run]:
+                  engine: str, device, advance, divergence_factor, on_metrics=None, population=None,
+                  loop=None) -> list[Run]:
     """An arm beside the momenta (labelled ``text``) over every seed: ``members`` (one per seed) as one population,
     or one ``fit`` per seed with ``optimizer(parameters)``; ``population`` and ``loop`` are what each path takes
-    besides the comparison's settings."""
+    besides the comparison's settings. On the population engine ``on_metrics`` gets its runs' metrics after each
+    epoch as ``("arm", text, seed, loss, accuracy)``."""
     if engine == "population":
+        seeds = list(config.seeds)
+        stream = None if on_metrics is None else (
+            lambda first, epoch, loss, accuracy: on_metrics(
+                epoch, [("arm", text, s, float(a), float(b)) for s, a, b in
+                        zip(seeds[first:first + len(loss)], loss, accuracy)]))
         result = train_population(
             dataset, config.layers, members, epochs=config.epochs, batch_size=config.batch_size,
             shuffle=config.shuffle, activation=config.activation, device=device,
             on_epoch=lambda done: advance(f"{text}, {len(members)} seeds", done),
-            divergence_factor=divergence_factor, **(population or {}))
+            divergence_factor=divergence_factor, on_metrics=stream, **(population or {}))
         return [Run(np.nan, seed, result.history(i), result.model(i), text) for i, seed in enumerate(config.seeds)]
     runs = []
     for seed in config.seeds:
