@@ -11,9 +11,13 @@ included; plus what a study costs in model-epochs where it trains):
   sweep                   inertia sweep examples/momentum_vs_lr.toml (150 configurations) into a new store
   velocity                inertia velocity: seed 003's three ways at the default size
   batch_study             inertia batch-study: spiral, the defaults (11 batch sizes x 13 lrs x 2 optimizers x 3 seeds)
+  schedule_study          inertia schedule-study: spiral, the defaults (7 arms x 9 lrs x 10 seeds, then 7 x 10)
+  schedule_study_mnist1d  inertia schedule-study on MNIST-1D as the README runs it ([40, 100, 100, 10], 50 epochs)
 
-and, in this process, the NQM's search alone. For the study: the model-epochs it trained (each run's epochs up to
-its target, or its whole budget), and so its rate. The JSON names the CPU and its core count.
+(the two schedule studies run once each, whatever --repeats says: minutes long, their noise is small against
+their length) and, in this process, the NQM's search alone. For the batch study: the model-epochs it trained
+(each run's epochs up to its target, or its whole budget), and so its rate. The JSON names the CPU and its core
+count.
 
     python benchmarks/studies.py [--json] [--repeats 1] [--skip-study]
 """
@@ -48,7 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--skip-study", action="store_true", help="leave out the spiral batch study (~1.5 min)")
+    parser.add_argument("--skip-study", action="store_true",
+                        help="leave out the studies (the batch study ~2.5 min, the schedule studies ~4 min)")
     args = parser.parse_args()
     cli = [sys.executable, "-m", "inertia"]
     rows = []
@@ -72,6 +77,10 @@ def main() -> None:
             trained = trials.epochs_to_target.fillna(trials.epochs)
             rows[-1]["model_epochs"] = int(trained.sum())
             rows[-1]["model_epochs_per_second"] = float(trained.sum() / rows[-1]["seconds"])
+            rows.append(timed("schedule_study", [*cli, "schedule-study", "--out", str(out / "e")], 1))
+            rows.append(timed("schedule_study_mnist1d", [
+                *cli, "schedule-study", "--dataset", "mnist1d", "--layers", "40,100,100,10", "--epochs", "50",
+                "--batch-size", "100", "--out", str(out / "f")], 1))
     from inertia.studies import nqm
 
     started = time.perf_counter()
@@ -87,7 +96,7 @@ def main() -> None:
         return
     for row in rows:
         extra = f"  ({row['model_epochs']:,} model-epochs)" if "model_epochs" in row else ""
-        print(f"{row['seconds']:8.2f} s  {row['name']:13} {row['command']}{extra}")
+        print(f"{row['seconds']:8.2f} s  {row['name']:22} {row['command']}{extra}")
     print(f"{search:8.2f} s  the NQM search alone, in process")
 
 

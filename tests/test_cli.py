@@ -9,7 +9,7 @@ runner = CliRunner()
 
 
 COMMANDS = [[], ["compare"], ["reproduce"], ["reproduce", "lab"], ["reproduce", "nqm"], ["scratch"], ["velocity"],
-            ["ball"], ["theory"], ["sweep"], ["results"], ["report"], ["batch-study"], ["lab"]]
+            ["ball"], ["theory"], ["sweep"], ["results"], ["report"], ["batch-study"], ["schedule-study"], ["lab"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "inertia")

@@ -29,6 +29,7 @@ SKIPPED = {
     "inertia sweep --retry-failed": "a flag of `inertia sweep SPEC`; tests/test_sweep.py runs it",
     "inertia results": "the command's name; its use is in a block above",
     "inertia batch-study": "a block above runs it (with --out runs/spiral)",
+    "inertia schedule-study": "a block above runs it (with --out runs/schedules-spiral)",
 }
 
 
@@ -233,6 +234,40 @@ for _command in (c for _, b in BASH for c in commands(b) if c.startswith("inerti
     CHECKS[_command] = [_after_both_studies]
 
 
+SCHEDULE_TABLE = "| schedule, held-out metric |"
+
+
+def _schedule_studies(done, folder):
+    """The README's table of schedule studies: every difference the studies give now lies in the interval quoted
+    (a statistical tolerance: another CPU's float32 rounding moves a run, not the conclusion), the references are
+    the ones named, and the sentences about overfitting on MNIST-1D still describe the full-data columns."""
+    spiral, mnist1d = (json.loads((folder / "runs" / f"schedules-{name}" / "schedule_study.json").read_text())
+                       for name in ("spiral", "mnist1d"))
+    assert (spiral["best_constant"], spiral["hindsight_constant"]) == ("β = 0.5", "β = 0.9")
+    assert mnist1d["best_constant"] == mnist1d["hindsight_constant"] == "β = 0.9"
+    columns = [(spiral, "validation"), (spiral, "hindsight"), (mnist1d, "validation")]
+    rows = README.split(SCHEDULE_TABLE, 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert len(rows) == 6
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        arm, metric = (part.strip() for part in cells[0].split(","))
+        for cell, (study, chosen_by) in zip(cells[1:], columns, strict=True):
+            _, low, high = (float(v) for v in re.findall(NUMBER, cell))
+            now = next(p for p in study["paired"] if p["arm"] == arm and p["chosen_by"] == chosen_by
+                       and p["metric"] == f"test_{metric}")
+            scale = 100 if metric == "accuracy" else 1
+            assert low <= scale * now["difference"] <= high, (arm, metric, chosen_by, cell, now)
+    table = {row["arm"]: row for row in mnist1d["table"]}
+    gaps = [row["train_accuracy"] - row["test_accuracy"] for row in table.values()]
+    assert min(gaps) >= 0.10 and max(gaps) <= 0.30, gaps  # "full-data accuracy 10–30 points above held-out"
+    assert max(table, key=lambda arm: table[arm]["train_accuracy"]) == "Demon"
+    assert max(("one-cycle", "Sutskever", "Demon"), key=lambda arm: table[arm]["test_loss"]) == "Demon"
+
+
+for _command in (c for _, b in BASH for c in commands(b) if c.startswith("inertia schedule-study --dataset mnist1d")):
+    CHECKS[_command] = [_schedule_studies]
+
+
 def _benchmark(name: str) -> dict:
     return json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
 
@@ -267,6 +302,8 @@ FIGURES = [
     ("velocity", r"epochs per way\) takes ([\d.]+) s", _study("velocity")),
     ("batch-study model-epochs", r"The first trains ([\d,]+) model-epochs", _study("batch_study", "model_epochs")),
     ("batch-study", r"model-epochs in ([\d.]+) s \(report included\)", _study("batch_study")),
+    ("schedule study, spiral", r"The first \(100 epochs, batch 20\) takes ([\d.]+) s", _study("schedule_study")),
+    ("schedule study, MNIST-1D", r"a deeper network\) ([\d.]+) s", _study("schedule_study_mnist1d")),
     ("cnn rate", r"CNN trains ([\d.]+) model-epochs per second",
      lambda: _row(_benchmark(OWN), "cnn on digits")["model_epochs_per_second"]),
     ("population vs loop, digits", r"it is (\d+)× faster on the digits", _speedup("digits")),

@@ -2,17 +2,22 @@
 mean validation loss, the final runs use fresh seeds on the whole training set and are what fit gives, and the
 paired differences are those of the runs."""
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from tolerances import F32_TRAJECTORY
+from typer.testing import CliRunner
 
 from inertia import data
+from inertia.cli import app
 from inertia.models import MLP
 from inertia.optim import Momentum
 from inertia.optim.schedules import Demon
 from inertia.stats import paired_difference
-from inertia.studies.schedule_study import SCHEDULED, arms, schedule_study
+from inertia.studies.schedule_study import OUTPUT_FILES, SCHEDULED, arms, schedule_study
 from inertia.train import fit
 
 
@@ -46,13 +51,19 @@ def test_final_runs_are_fit_on_the_whole_training_set_over_fresh_seeds(study):
                 x, y = test.tensors()
                 loss = torch.nn.functional.cross_entropy(model(x), y).item()
             np.testing.assert_allclose(row["test_loss"], loss, rtol=F32_TRAJECTORY)
+            np.testing.assert_allclose(row["train_loss"], history.loss[-1], rtol=F32_TRAJECTORY)
+            np.testing.assert_allclose(row["train_accuracy"], history.accuracy[-1], atol=1 / len(full) + 1e-9)
             assert history.epochs == 6
 
 
 def test_paired_differences_are_the_runs_differences(study):
     base = study.best_constant()
-    paired = study.paired()
+    paired = study.paired().query("chosen_by == 'validation'")
     assert set(paired["arm"]) == set(SCHEDULED) and set(paired["against"]) == {base}
+    means = study.final.groupby("arm")["test_accuracy"].mean()
+    hindsight = study.paired().query("chosen_by == 'hindsight'")
+    assert study.hindsight_constant() == means[[a for a in arms() if a.startswith("β")]].idxmax()
+    assert set(hindsight["against"]) == ({study.hindsight_constant()} if study.hindsight_constant() != base else set())
     ref = study.final[study.final["arm"] == base].set_index("seed")["test_accuracy"]
     for arm in SCHEDULED:
         ours = study.final[study.final["arm"] == arm].set_index("seed")["test_accuracy"].loc[ref.index]
@@ -61,3 +72,48 @@ def test_paired_differences_are_the_runs_differences(study):
         assert row["difference"] == pytest.approx(expected.mean) and row["low"] == pytest.approx(expected.low)
         verdict = "better" if expected.low > 0 else "worse" if expected.high < 0 else "no difference"
         assert row["verdict"] == verdict
+
+
+def test_the_table_flags_a_rate_chosen_at_an_end_of_the_grid(study):
+    table = study.table()
+    for arm, row in table.iterrows():
+        assert row["lr"] == study.chosen[arm]
+        assert row["lr_at_edge"] == (row["lr"] in (0.03, 0.3))  # a two-rate grid: every choice is an edge
+        runs = study.final[study.final["arm"] == arm]
+        assert row["test_accuracy"] == pytest.approx(runs["test_accuracy"].mean())
+    middle = schedule_study(data.spiral(points=20, seed=0), epochs=2, learning_rates=(0.001, 0.03, 30.0),
+                            tune_seeds=1, test_seeds=2, test=data.spiral(points=20, seed=1))
+    flags = middle.table()["lr_at_edge"]
+    assert all(flags[arm] == (middle.chosen[arm] != 0.03) for arm in arms())
+    assert not flags.all()  # 30 diverges and 0.001 barely moves in two epochs: the middle rate wins somewhere
+
+
+@pytest.mark.parametrize("kwargs, field", [({"learning_rates": (0.1, -1)}, "learning_rates"),
+                                           ({"learning_rates": ()}, "learning_rates"),
+                                           ({"test_seeds": 1}, "test_seeds"), ({"epochs": 0}, "epochs"),
+                                           ({"activation": "gelu"}, "activation"),
+                                           ({"batch_size": 1000}, "batch_size")])
+def test_bad_input_names_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=f"^{field} must"):
+        schedule_study(data.spiral(points=20, seed=0), **{"epochs": 1, **kwargs}, test=data.spiral(points=20))
+
+
+def test_the_command_writes_its_folder_and_refuses_bad_options(tmp_path):
+    out = CliRunner().invoke(app, ["schedule-study", "--epochs", "3", "--lrs", "0.1,0.3", "--tune-seeds", "2",
+                                   "--test-seeds", "2", "--out", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert [row["arm"] for row in summary["table"]] == arms() and len(summary["paired"]) in (2 * len(SCHEDULED),
+                                                                                          4 * len(SCHEDULED))
+    assert summary["config"]["learning_rates"] == [0.1, 0.3] and summary["best_constant"] in arms()[:4]
+    for name in OUTPUT_FILES:
+        assert (tmp_path / name).exists(), name
+    final = pd.read_csv(tmp_path / "final.csv")
+    assert len(final) == 2 * len(arms()) and sorted(final["seed"].unique()) == [2, 3]
+    printed = CliRunner().invoke(app, ["schedule-study", "--epochs", "2", "--lrs", "0.1,0.3", "--tune-seeds", "1",
+                                       "--test-seeds", "2", "--out", str(tmp_path)])
+    assert printed.exit_code == 0 and "grid edge" in printed.stdout and "chosen by validation loss" in printed.stdout
+    for option, value in (("--lrs", "0.1,-1"), ("--test-seeds", "1"), ("--epochs", "0"), ("--batch-size", "0")):
+        bad = CliRunner().invoke(app, ["schedule-study", option, value, "--out", str(tmp_path / "x")])
+        assert bad.exit_code == 2 and f"Error: {option} must" in bad.output, bad.output
+    assert not (tmp_path / "x").exists()

@@ -1,6 +1,6 @@
 """Matplotlib figures of frames and arrays: curves with their confidence bands, the seed notebook's loss and
-accuracy panels, decision regions, named curves and batch-size scaling. Each function returns a ``Figure`` (no
-pyplot state, no GUI needed). They know no study: results draw themselves through them
+accuracy panels, decision regions, named curves, batch-size scaling and arms tuned on one grid. Each function
+returns a ``Figure`` (no pyplot state, no GUI needed). They know no study: results draw themselves through them
 (``Comparison.plot_loss()``, ``BatchStudy.plot()``), which is why this module sits at the foundation."""
 
 from __future__ import annotations
@@ -233,4 +233,53 @@ def batch_scaling(series: Mapping[str, Mapping[str, np.ndarray]], title: str, st
     lr_ax.set_ylabel(lr_label)
     steps_ax.set_title(title)
     lr_ax.set_title("best hyperparameters per batch size")
+    return figure
+
+
+def tuned_arms(tuning: Mapping[str, tuple[Sequence[float], Sequence[float], float]],
+               held_out: Mapping[str, tuple[float, float]], paired: Mapping[str, tuple[float, float, float]],
+               title: str, metric_label: str = "held-out accuracy (fraction correct)") -> Figure:
+    """Three panels for arms whose learning rate was tuned on one grid: ``tuning[arm] = (rates, mean validation
+    losses, chosen rate)`` (log-log, the chosen rate ringed; a diverged rate is a gap), ``held_out[arm] = (mean,
+    half-width of its 95 % interval)`` and ``paired[arm] = (difference, low, high)`` against a reference arm
+    (a zero line: an interval clear of it is a claim)."""
+    figure = Figure(figsize=(15, 4.8), layout="constrained")
+    tune_ax, out_ax, pair_ax = figure.subplots(1, 3)
+    colors = {arm: colormaps["tab10"](i) for i, arm in enumerate(tuning)}
+    for arm, (rates, losses, chosen) in tuning.items():
+        rates, losses = np.asarray(rates, float), np.asarray(losses, float)
+        tune_ax.plot(rates, np.where(np.isfinite(losses), losses, np.nan), "o-", color=colors[arm], lw=1.5, ms=3,
+                     label=arm)
+        at = np.flatnonzero(rates == chosen)
+        if at.size and np.isfinite(losses[at[0]]):
+            tune_ax.plot(chosen, losses[at[0]], "o", ms=10, mfc="none", mec=colors[arm], mew=1.5)
+    tune_ax.set_xscale("log")
+    drawn = np.concatenate([np.asarray(line.get_ydata(), float) for line in tune_ax.get_lines()] or [np.ones(1)])
+    drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
+    if drawn.size and drawn.max() > 10 * drawn.min():  # log only where the losses span more than a decade
+        tune_ax.set_yscale("log")
+    tune_ax.set_xlabel("learning rate (one-cycle: its peak)")
+    tune_ax.set_ylabel("mean validation loss (nats)")
+    tune_ax.set_title("tuning: each arm's rate (ringed)")
+    tune_ax.legend(fontsize=8)
+    names = list(held_out)
+    y = np.arange(len(names))[::-1]
+    for yi, arm in zip(y, names, strict=True):
+        mean, half = held_out[arm]
+        out_ax.errorbar(mean, yi, xerr=half, fmt="o", color=colors.get(arm, "k"), capsize=3)
+    out_ax.set_yticks(y, names)
+    out_ax.set_xlabel(metric_label)
+    out_ax.set_title("final runs at the tuned rates (95 % CI)")
+    names = list(paired)
+    y = np.arange(len(names))[::-1]
+    for yi, arm in zip(y, names, strict=True):
+        d, low, high = paired[arm]
+        pair_ax.errorbar(d, yi, xerr=[[d - low], [high - d]], fmt="o", color=colors.get(arm, "k"), capsize=3)
+    pair_ax.axvline(0, color="gray", lw=1)
+    pair_ax.set_yticks(y, names)
+    pair_ax.set_xlabel(f"difference in {metric_label.split(' (')[0]}, paired by seed")
+    pair_ax.set_title("each schedule minus the best constant (95 % CI)")
+    for ax in (tune_ax, out_ax, pair_ax):
+        ax.grid(alpha=0.3, which="both")
+    figure.suptitle(title)
     return figure

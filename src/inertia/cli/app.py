@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typer
 
-from inertia.cli import batch_study, compare, demos, lab, report, reproduce, sweeps
+from inertia.cli import batch_study, compare, demos, lab, report, reproduce, schedule_study, sweeps
 from inertia.cli.common import Boundary
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.command("sweep")(sweeps.sweep_command)
 app.command("results")(sweeps.results)
 app.command("report")(report.report_command)
 app.command("batch-study")(batch_study.batch_study_command)
+app.command("schedule-study")(schedule_study.schedule_study_command)
 app.command("lab")(lab.lab_command)
 app.add_typer(reproduce_app, name="reproduce")
 reproduce_app.command("lab")(reproduce.reproduce_lab)

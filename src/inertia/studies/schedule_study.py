@@ -10,6 +10,10 @@ test split — the data set's own (MNIST-1D) or, for generated data, a fresh dra
 schedule arm is compared with the best constant momentum (the constant arm with the lowest mean validation loss)
 by paired differences over the test seeds, with 95 % t-intervals: a claim holds when its interval excludes 0.
 
+Every figure is reported on the full training set (full-data loss and accuracy after the last epoch) and on the
+held-out split. A rate chosen at either end of the grid is flagged (``lr_at_edge``): the grid should be widened
+before that arm's result is read.
+
 Arms: constant β ∈ {0, 0.5, 0.9, 0.99}; one-cycle (torch's OneCycleLR at its defaults, peaking at the tuned
 rate, cycling momentum 0.95 → 0.85 → 0.95); Sutskever's ramp (μ_max 0.99, a step every 250 updates); Demon (β₀
 0.9, decaying to 0 at the end of training).
@@ -17,22 +21,32 @@ rate, cycling momentum 0.95 → 0.85 → 0.95); Sutskever's ramp (μ_max 0.99, a
 
 from __future__ import annotations
 
+import json
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from inertia import data as data_module
-from inertia.arguments import layers_for
+from inertia.arguments import POPULATION_ACTIVATIONS, layers_for
 from inertia.data import Dataset
+from inertia.folders import writing
 from inertia.optim.schedules import Demon, OneCycle, Sutskever
-from inertia.population import Member, train_population
-from inertia.stats import paired_difference
+from inertia.stats import mean_ci, paired_difference
+
+if TYPE_CHECKING:
+    from inertia.population import Member
 
 CONSTANTS = (0.0, 0.5, 0.9, 0.99)
 SCHEDULED = ("one-cycle", "Sutskever", "Demon")
-LEARNING_RATES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+LEARNING_RATES = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+OUTPUT_FILES = ("trials.csv", "final.csv", "table.csv", "paired.csv", "schedule_study.json", "schedule_study.png")
+METRICS = ("test_loss", "test_accuracy", "train_loss", "train_accuracy")
 
 
 def arms() -> list[str]:
@@ -41,6 +55,8 @@ def arms() -> list[str]:
 
 def member(arm: str, lr: float, seed: int, updates: int) -> Member:
     """The member that trains ``arm`` at rate ``lr`` (one-cycle: its peak) for ``updates`` updates."""
+    from inertia.population import Member
+
     if arm == "one-cycle":
         return Member(lr=lr, momentum=0.9, seed=seed, schedule=OneCycle(lr, updates))
     if arm == "Sutskever":
@@ -56,54 +72,132 @@ class ScheduleStudy:
 
     dataset: str
     layers: list[int]
-    epochs: int
+    config: dict  # epochs, batch_size, learning_rates, tune_seeds, test_seeds, data_seed, activation
     trials: pd.DataFrame  # arm, lr, seed, validation loss and accuracy (NaN: diverged)
     chosen: dict = field(default_factory=dict)  # arm -> learning rate
-    final: pd.DataFrame | None = None  # arm, seed, test loss and accuracy
+    final: pd.DataFrame | None = None  # arm, seed, held-out and full-data loss and accuracy
+    seconds: float = 0.0
 
     def best_constant(self) -> str:
-        means = self._tuned_losses()
+        """The constant-momentum arm with the lowest mean validation loss at its chosen rate."""
+        means = self.tuning().groupby("arm")["val_loss"].min().to_dict()
         return min((a for a in means if a.startswith("β")), key=means.get)
 
-    def _tuned_losses(self) -> dict:
-        rows = self.trials[self.trials.apply(lambda r: self.chosen.get(r["arm"]) == r["lr"], axis=1)]
-        return rows.groupby("arm")["val_loss"].apply(lambda v: v.fillna(np.inf).mean()).to_dict()
+    def tuning(self) -> pd.DataFrame:
+        """Mean validation loss and accuracy per arm and rate over the tuning seeds (a diverged run: infinite
+        loss), and how many of them diverged."""
+        frame = self.trials.assign(diverged=self.trials["val_loss"].isna(),
+                                   val_loss=self.trials["val_loss"].fillna(np.inf))
+        return frame.groupby(["arm", "lr"], sort=False).agg(
+            val_loss=("val_loss", "mean"), val_accuracy=("val_accuracy", "mean"),
+            diverged=("diverged", "sum")).reset_index()
 
     def table(self) -> pd.DataFrame:
-        """Per arm: its rate, and mean ± half-width of the 95 % interval of held-out loss and accuracy."""
+        """Per arm: its rate (and whether it is at an end of the grid), the runs that diverged, and the mean and
+        half-width of the 95 % interval of each held-out and full-data metric."""
+        grid = self.config["learning_rates"]
         rows = []
         for arm, group in self.final.groupby("arm", sort=False):
-            row = {"arm": arm, "lr": self.chosen[arm], "diverged": int(group["test_loss"].isna().sum())}
-            for metric in ("test_loss", "test_accuracy"):
-                estimate = paired_difference(group[metric].to_numpy(), np.zeros(len(group)))
+            lr = self.chosen[arm]
+            row = {"arm": arm, "lr": lr, "lr_at_edge": lr in (min(grid), max(grid)),
+                   "diverged": int(group["test_loss"].isna().sum())}
+            for metric in METRICS:
+                estimate = mean_ci(group[metric].to_numpy())
                 row[metric], row[f"{metric}_ci"] = estimate.mean, (estimate.high - estimate.low) / 2
             rows.append(row)
         return pd.DataFrame(rows).set_index("arm")
 
+    def hindsight_constant(self) -> str:
+        """The constant-momentum arm with the highest mean held-out accuracy in the final runs: a reference chosen
+        by looking at the test data, so the one most favourable to constant momentum."""
+        means = self.final.groupby("arm")["test_accuracy"].mean()
+        return max((a for a in means.index if a.startswith("β")), key=means.get)
+
     def paired(self) -> pd.DataFrame:
-        """Each schedule arm minus the best constant momentum, paired by test seed, with 95 % intervals; a claim
-        "the schedule is better" holds when the interval lies wholly on the better side."""
-        base = self.best_constant()
-        ref = self.final[self.final["arm"] == base].set_index("seed")
+        """Each schedule arm minus the best constant momentum, paired by test seed, with 95 % intervals: against
+        the one chosen by validation loss (the protocol's reference, ``chosen_by`` "validation") and, where it
+        differs, against the best constant in hindsight (``chosen_by`` "hindsight": a claim that holds there too
+        holds whichever constant a user would have kept). A claim "the schedule is better" holds when the interval
+        lies wholly on the better side (each comparison at 95 %, no correction for the several made)."""
         rows = []
-        for arm in SCHEDULED:
-            ours = self.final[self.final["arm"] == arm].set_index("seed").loc[ref.index]
-            for metric, better in (("test_accuracy", 1), ("test_loss", -1)):
-                d = paired_difference(ours[metric].to_numpy(), ref[metric].to_numpy())
-                holds = bool(better * d.low > 0) if better > 0 else bool(d.high < 0)
-                worse = bool(d.high < 0) if better > 0 else bool(d.low > 0)
-                rows.append({"arm": arm, "against": base, "metric": metric, "difference": d.mean, "low": d.low,
-                             "high": d.high, "verdict": "better" if holds else "worse" if worse else "no difference"})
+        bases = dict.fromkeys([self.best_constant(), self.hindsight_constant()])
+        for base, chosen_by in zip(bases, ("validation", "hindsight"), strict=False):
+            ref = self.final[self.final["arm"] == base].set_index("seed")
+            for arm in SCHEDULED:
+                ours = self.final[self.final["arm"] == arm].set_index("seed").loc[ref.index]
+                for metric, sign in (("test_accuracy", 1), ("test_loss", -1)):
+                    d = paired_difference(ours[metric].to_numpy(), ref[metric].to_numpy())
+                    better = d.low > 0 if sign > 0 else d.high < 0
+                    worse = d.high < 0 if sign > 0 else d.low > 0
+                    rows.append({"arm": arm, "against": base, "chosen_by": chosen_by, "metric": metric,
+                                 "difference": d.mean, "low": d.low, "high": d.high, "pairs": d.n,
+                                 "verdict": "better" if better else "worse" if worse else "no difference"})
         return pd.DataFrame(rows)
+
+    def summary(self) -> dict:
+        """JSON-ready: the configuration, each arm's rate, the table and the paired comparisons."""
+        table = self.table().reset_index()
+        return {"dataset": self.dataset, "layers": self.layers, "config": self.config, "chosen": self.chosen,
+                "best_constant": self.best_constant(), "hindsight_constant": self.hindsight_constant(),
+                "seconds": round(self.seconds, 1),
+                "table": json.loads(table.to_json(orient="records")),
+                "paired": json.loads(self.paired().to_json(orient="records"))}
+
+    def plot(self):
+        """Tuning curves, the final runs' held-out accuracy, and each schedule minus the best constant."""
+        from inertia import plots
+
+        tuning = self.tuning()
+        curves = {arm: (rows["lr"].to_numpy(), rows["val_loss"].to_numpy(), self.chosen[arm])
+                  for arm, rows in tuning.groupby("arm", sort=False)}
+        table = self.table()
+        held_out = {arm: (row["test_accuracy"], row["test_accuracy_ci"]) for arm, row in table.iterrows()}
+        accuracy = self.paired().query("metric == 'test_accuracy' and chosen_by == 'validation'")
+        paired = {row.arm: (row.difference, row.low, row.high) for row in accuracy.itertuples()}
+        c = self.config
+        return plots.tuned_arms(curves, held_out, paired,
+                                f"{self.dataset}, layers {self.layers}, {c['epochs']} epochs, batch "
+                                f"{c['batch_size']}: {c['test_seeds']} paired seeds against "
+                                f"{self.best_constant()}")
+
+    def save(self, out: str | Path) -> dict[str, Path]:
+        """Write the trials, final runs, table, paired comparisons, summary and figure into ``out`` as one unit
+        (:func:`inertia.folders.writing`)."""
+        with writing(out, kind="schedule-study") as folder:
+            here = folder.path
+            self.trials.to_csv(here / "trials.csv", index=False)
+            self.final.to_csv(here / "final.csv", index=False)
+            self.table().to_csv(here / "table.csv")
+            self.paired().to_csv(here / "paired.csv", index=False)
+            (here / "schedule_study.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+            self.plot().savefig(here / "schedule_study.png", dpi=120)
+        return {name: folder.final / name for name in OUTPUT_FILES}
+
+
+def check(learning_rates: Sequence[float], epochs: int, batch_size: int, tune_seeds: int, test_seeds: int,
+          activation: str) -> list[float]:
+    """The study's arguments checked (a ``ValueError`` naming the field), the rates as floats."""
+    learning_rates = [float(v) for v in learning_rates]
+    if not learning_rates or not all(math.isfinite(v) and v > 0 for v in learning_rates):
+        raise ValueError(f"learning_rates must be one or more finite rates > 0; got {learning_rates}")
+    for name, value, least in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("tune_seeds", tune_seeds, 1),
+                               ("test_seeds", test_seeds, 2)):
+        if not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer ≥ {least}" + (" (a confidence interval needs two paired "
+                             "seeds)" if name == "test_seeds" else "") + f"; got {value!r}")
+    if activation not in POPULATION_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(POPULATION_ACTIVATIONS)}; got {activation!r}")
+    return learning_rates
 
 
 def schedule_study(dataset: str | Dataset = "spiral", layers: Sequence[int] | None = None, epochs: int = 100,
                    batch_size: int = 20, learning_rates: Sequence[float] = LEARNING_RATES, tune_seeds: int = 10,
-                   test_seeds: int = 10, data_seed: int = 0, device: str = "auto",
-                   test: Dataset | None = None) -> ScheduleStudy:
+                   test_seeds: int = 10, data_seed: int = 0, activation: str = "relu", device: str = "auto",
+                   test: Dataset | None = None, progress: bool = False) -> ScheduleStudy:
     """Run the study (see the module docstring) on ``dataset`` (a name, or a :class:`Dataset`) and return its
     :class:`ScheduleStudy`. The held-out split is ``test``, else the data set's own, else (a data set given by
     name) the same generator's draw with the next data seed."""
+    learning_rates = check(learning_rates, epochs, batch_size, tune_seeds, test_seeds, activation)
     full = data_module.get(dataset, seed=data_seed) if isinstance(dataset, str) else dataset
     test = test if test is not None else full.test
     if test is None:
@@ -113,27 +207,45 @@ def schedule_study(dataset: str | Dataset = "spiral", layers: Sequence[int] | No
     layers = layers_for(full, layers)
     order = np.random.default_rng(data_seed).permutation(len(full))
     cut = int(0.8 * len(full))
+    if batch_size > cut:
+        raise ValueError(f"batch_size must be at most {cut} (80 % of the {len(full)} training examples, the "
+                         f"tuning split); got {batch_size}")
     train = Dataset(full.x[order[:cut]], full.y[order[:cut]], full.classes, full.name + " (80 %)")
     validation = Dataset(full.x[order[cut:]], full.y[order[cut:]], full.classes, full.name + " (validation)")
-
-    updates = epochs * -(-len(train) // batch_size)
+    config = {"epochs": epochs, "batch_size": batch_size, "learning_rates": learning_rates,
+              "tune_seeds": tune_seeds, "test_seeds": test_seeds, "data_seed": data_seed, "activation": activation}
     grid = [(arm, lr, seed) for arm in arms() for lr in learning_rates for seed in range(tune_seeds)]
-    tuned = train_population(train, layers, [member(a, lr, s, updates) for a, lr, s in grid], epochs=epochs,
-                             batch_size=batch_size, held_out=validation, device=device)
-    trials = pd.DataFrame(grid, columns=["arm", "lr", "seed"])
-    trials["val_loss"] = [h.test_loss[-1] if not h.diverged else np.nan for h in tuned.histories]
-    trials["val_accuracy"] = [h.test_accuracy[-1] if not h.diverged else np.nan for h in tuned.histories]
-    study = ScheduleStudy(full.name, list(layers), epochs, trials)
-    means = trials.assign(val_loss=trials["val_loss"].fillna(np.inf)).groupby(["arm", "lr"])["val_loss"].mean()
-    study.chosen = {arm: float(means[arm].idxmin()) for arm in arms()}
-
-    updates = epochs * -(-len(full) // batch_size)
     seeds = range(tune_seeds, tune_seeds + test_seeds)  # fresh seeds: the choice is not scored on its own draws
     runs = [(arm, seed) for arm in arms() for seed in seeds]
-    result = train_population(full, layers, [member(a, study.chosen[a], s, updates) for a, s in runs],
-                              epochs=epochs, batch_size=batch_size, held_out=test, device=device)
+    from inertia.population import train_population
+    from inertia.progress import progress_bar
+
+    started = time.perf_counter()
+    with progress_bar((len(grid) + len(runs)) * epochs, progress) as advance:
+        updates = epochs * -(-len(train) // batch_size)
+        tuned = train_population(train, layers, [member(a, lr, s, updates) for a, lr, s in grid], epochs=epochs,
+                                 batch_size=batch_size, activation=activation, held_out=validation, device=device,
+                                 on_epoch=lambda done: advance(f"tuning: {len(grid)} runs at once", done))
+        trials = pd.DataFrame(grid, columns=["arm", "lr", "seed"])
+        trials["val_loss"] = _last(tuned.histories, "test_loss")
+        trials["val_accuracy"] = _last(tuned.histories, "test_accuracy")
+        study = ScheduleStudy(full.name, list(layers), config, trials)
+        means = study.tuning().set_index(["arm", "lr"])["val_loss"]
+        study.chosen = {arm: float(means[arm].idxmin()) for arm in arms()}
+
+        updates = epochs * -(-len(full) // batch_size)
+        result = train_population(full, layers, [member(a, study.chosen[a], s, updates) for a, s in runs],
+                                  epochs=epochs, batch_size=batch_size, activation=activation, held_out=test,
+                                  device=device,
+                                  on_epoch=lambda done: advance(f"final runs: {len(runs)} at the tuned rates", done))
     final = pd.DataFrame(runs, columns=["arm", "seed"])
-    final["test_loss"] = [h.test_loss[-1] if not h.diverged else np.nan for h in result.histories]
-    final["test_accuracy"] = [h.test_accuracy[-1] if not h.diverged else np.nan for h in result.histories]
+    for metric in METRICS:
+        final[metric] = _last(result.histories, metric.removeprefix("train_"))
     study.final = final
+    study.seconds = time.perf_counter() - started
     return study
+
+
+def _last(histories, metric: str) -> list[float]:
+    """Each history's ``metric`` after its last epoch, NaN for a diverged run."""
+    return [np.nan if h.diverged else float(getattr(h, metric)[-1]) for h in histories]
