@@ -48,6 +48,11 @@ def timed(fn) -> float:
     return time.perf_counter() - started
 
 
+def best_of(repeats: int, fn) -> float:
+    """The shortest of ``repeats`` timed calls of ``fn``: on a shared machine, the one least disturbed."""
+    return min(timed(fn) for _ in range(repeats))
+
+
 def cpu_model() -> str:
     try:
         return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))

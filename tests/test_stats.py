@@ -67,3 +67,21 @@ def test_by_epoch_pads_epochs_with_fewer_runs():
     epochs, table = by_epoch(frame, "loss")
     assert epochs.tolist() == [1, 2, 3]
     np.testing.assert_array_equal(table, [[1.0, 0.9], [0.5, 0.4], [0.3, np.nan]])
+
+
+def test_proportions_take_the_wilson_interval():
+    """Against the interval's closed form worked by hand (z = 1.959964): 5 of 10 is 0.2366–0.7634, 81 of 263 is
+    0.2553–0.3662, and at 0 or n successes it stays inside [0, 1] where the normal approximation collapses."""
+    from inertia.stats import proportion_ci
+
+    for successes, n, low, high in ((5, 10, 0.2366, 0.7634), (81, 263, 0.2553, 0.3662), (0, 10, 0.0, 0.2775),
+                                    (10, 10, 0.7225, 1.0)):
+        estimate = proportion_ci(successes, n)
+        assert estimate.mean == successes / n and estimate.n == n
+        assert estimate.low == pytest.approx(low, abs=5e-5) and estimate.high == pytest.approx(high, abs=5e-5)
+    for successes, n in ((0, 7), (3, 7), (7, 7), (123, 1000), (999, 1000)):
+        reference = stats.binomtest(successes, n).proportion_ci(0.95, method="wilson")
+        estimate = proportion_ci(successes, n)
+        assert estimate.low == pytest.approx(reference.low, abs=1e-12)
+        assert estimate.high == pytest.approx(reference.high, abs=1e-12)
+    assert np.isnan(proportion_ci(0, 0).mean)

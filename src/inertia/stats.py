@@ -1,4 +1,5 @@
-"""Summaries over seeds: means with Student-t confidence intervals, paired differences, time-to-target."""
+"""Summaries over seeds: means with Student-t confidence intervals, paired differences, proportions with Wilson
+intervals, time-to-target."""
 
 from __future__ import annotations
 
@@ -80,6 +81,20 @@ def paired_difference(a, b, level: float = 0.95) -> Estimate:
     """Mean of ``a - b`` over pairs (seeds) where both are finite, with its t-interval."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return mean_ci(a - b, level)
+
+
+def proportion_ci(successes: int, n: int, level: float = 0.95) -> Estimate:
+    """The fraction ``successes / n`` with its Wilson score interval (sound at 0 and 1, where the normal
+    approximation's collapses to a point)."""
+    if n == 0:
+        return Estimate(np.nan, np.nan, np.nan, 0, level)
+    from scipy.special import ndtri
+
+    z = float(ndtri(0.5 + level / 2))
+    share = successes / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return Estimate(float(share), float(max(0.0, centre - half)), float(min(1.0, centre + half)), n, level)
 
 
 def epochs_to_target(curve, target: float) -> float:

@@ -15,6 +15,8 @@ import numpy as np
 
 from inertia.optim.checks import check_momentum
 from inertia.optim.rules import momentum_step
+from inertia.studies import functions as test_functions
+from inertia.studies.functions import VALLEY_BUMP, VALLEY_WIDTH
 
 BUMP_INDEX, BUMP_HEIGHT = 25, 2e-3
 
@@ -90,9 +92,6 @@ def _register(name, value, gradient, start, minimum):
 
 
 # The continuous valley: the seed's parabola with a Gaussian bump at 0.25 tall enough to make a local minimum.
-VALLEY_BUMP, VALLEY_WIDTH = 4e-3, 0.02
-
-
 def _valley(p):
     return 0.2 * (p[0] - 0.5) ** 2 + VALLEY_BUMP * np.exp(-(((p[0] - 0.25) / VALLEY_WIDTH) ** 2))
 
@@ -103,30 +102,22 @@ def _valley_grad(p):
 
 
 _register("valley", _valley, _valley_grad, [0.0], [0.5])
-_register("quadratic", lambda p: 0.5 * (p[0] ** 2 + 25 * p[1] ** 2),
-          lambda p: np.array([p[0], 25 * p[1]]), [-1.5, 0.6], [0.0, 0.0])
-_register("rosenbrock", lambda p: (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2,
-          lambda p: np.array([-2 * (1 - p[0]) - 400 * p[0] * (p[1] - p[0] ** 2), 200 * (p[1] - p[0] ** 2)]),
-          [-1.2, 1.0], [1.0, 1.0])
+
+def _first_axis(f: test_functions.TestFunction):
+    """``f``'s value and gradient on points whose coordinates run along the first axis (``p[0]``, ``p[1]``, as
+    this module's figures hold grids), from the 2-D functions' one definition (coordinates along the last)."""
+    def value(p):
+        return f.value(np.moveaxis(np.asarray(p), 0, -1))
+
+    def gradient(p):
+        return np.moveaxis(f.gradient(np.moveaxis(np.asarray(p), 0, -1)), -1, 0)
+
+    return value, gradient
 
 
-def _beale_terms(p):
-    x, y = p
-    return (1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3)
-
-
-def _beale(p):
-    return sum(t**2 for t in _beale_terms(p))
-
-
-def _beale_grad(p):
-    x, y = p
-    t1, t2, t3 = _beale_terms(p)
-    return np.array([2 * t1 * (y - 1) + 2 * t2 * (y**2 - 1) + 2 * t3 * (y**3 - 1),
-                     2 * t1 * x + 2 * t2 * 2 * x * y + 2 * t3 * 3 * x * y**2])
-
-
-_register("beale", _beale, _beale_grad, [1.0, 1.4], [3.0, 0.5])
+for _name, _start in (("quadratic", [-1.5, 0.6]), ("rosenbrock", [-1.2, 1.0]), ("beale", [1.0, 1.4])):
+    _f = test_functions.FUNCTIONS[_name]
+    _register(_name, *_first_axis(_f), _start, _f.minima[0])
 
 
 @dataclass
