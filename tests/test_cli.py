@@ -9,7 +9,8 @@ runner = CliRunner()
 
 
 COMMANDS = [[], ["compare"], ["reproduce"], ["reproduce", "lab"], ["reproduce", "nqm"], ["scratch"], ["velocity"],
-            ["ball"], ["theory"], ["sweep"], ["results"], ["report"], ["batch-study"], ["schedule-study"], ["lab"]]
+            ["ball"], ["theory"], ["sweep"], ["results"], ["report"], ["batch-study"], ["schedule-study"],
+            ["functions"], ["landscape"], ["lab"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "inertia")

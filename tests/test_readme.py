@@ -9,6 +9,7 @@ Commands are the lines of ```bash blocks (one block's commands in order, in one 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +32,8 @@ SKIPPED = {
     "inertia results": "the command's name; its use is in a block above",
     "inertia batch-study": "a block above runs it (with --out runs/spiral)",
     "inertia schedule-study": "a block above runs it (with --out runs/schedules-spiral)",
+    "inertia functions rosenbrock": "a block below runs it (with --out runs/functions)",
+    "inertia landscape": "a block below runs it (with --out runs/landscape)",
 }
 
 
@@ -268,6 +272,50 @@ for _command in (c for _, b in BASH for c in commands(b) if c.startswith("inerti
     CHECKS[_command] = [_schedule_studies]
 
 
+def _functions_table(done, folder):
+    """The README's Rosenbrock table is the command's (float64 NumPy arithmetic: the same bits on any x86-64 CPU),
+    and SGD's tuning runs stay under 5 % at every rate."""
+    summary = json.loads((folder / "runs" / "functions" / "functions.json").read_text())
+    from inertia.studies.functions import label
+
+    rows = README.split("| optimizer | lr | success (95 % CI) |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert len(rows) == len(summary["table"])
+    for quoted, row in zip(rows, summary["table"], strict=True):
+        steps = f"{row['steps_to_eps']:.0f} ({row['steps_low']:.0f}–{row['steps_high']:.0f})"
+        now = (f"| {label(row['optimizer'])} | {row['lr']:.3g} | {row['success']:.3f} ({row['success_low']:.3f}–"
+               f"{row['success_high']:.3f}) | {steps} | {row['diverged']}/{row['runs']} |")
+        figures_match(quoted, now)
+    assert max(summary["tuning"]["sgd"]) < 0.05
+
+
+CHECKS["inertia functions rosenbrock --out runs/functions"] = [_functions_table]
+
+
+def _landscape(done, folder):
+    """The README's landscape figures are the command's, each within 5 % (float32 training: another CPU's
+    rounding moves the run a little, not the picture), and the line from SGD's solution to momentum's falls
+    all the way."""
+    summary = json.loads((folder / "runs" / "landscape" / "landscape.json").read_text())
+    text = " ".join(README.split("inertia landscape --out runs/landscape", 1)[1].split("![", 1)[0].split())
+    quoted = re.search(r"explain ([\d.]+) % and ([\d.]+) %.*median gaps ([\d.]+) and ([\d.]+) nats.*SGD's less "
+                       r"so \(([\d.]+)\); all three start ([\d.]+) nats off.*falls all the way \(([\d.]+) to "
+                       r"([\d.]+) nats", text)
+    gaps, final = summary["gaps"], summary["final_loss"]
+    now = [100 * summary["explained"][0], 100 * summary["explained"][1], gaps["momentum"]["median"],
+           gaps["Nesterov"]["median"], gaps["SGD"]["median"], gaps["SGD"]["max"], final["SGD"], final["momentum"]]
+    for said, value in zip(quoted.groups(), now, strict=True):
+        assert float(said) == pytest.approx(value, rel=0.05), (said, value)
+    line = summary["lines"]["SGD's solution → momentum's"]
+    between = [v for a, v in zip(line["alpha"], line["loss"], strict=True) if 0 <= a <= 1]
+    assert all(later < earlier for earlier, later in itertools.pairwise(between))  # "falls all the way"
+    assert np.load(folder / "runs" / "landscape" / "surface.npz")["checkpoints_SGD"].shape[0] == 51
+    trajectories = (folder / "runs" / "landscape" / "trajectories.csv").read_text().splitlines()
+    assert len(trajectories) == 1 + 3 * 51
+
+
+CHECKS["inertia landscape --out runs/landscape"] = [_landscape]
+
+
 def _benchmark(name: str) -> dict:
     return json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
 
@@ -279,7 +327,7 @@ def _row(result: dict, name: str) -> dict:
 # Each figure the README quotes from a benchmark: a label, the text around it (a regular expression whose group is
 # the figure) and the benchmark's value.
 STUDIES, OWN, LAB, POPULATION = "studies-cpu", "own_model-cpu", "lab-cpu", "population-cpu-xeon"
-HOST = "host_work-cpu"
+HOST, FUNCTIONS, LANDSCAPE = "host_work-cpu", "functions-cpu", "landscape-cpu"
 
 
 def _study(name: str, key: str = "seconds"):
@@ -304,6 +352,19 @@ FIGURES = [
     ("batch-study", r"model-epochs in ([\d.]+) s \(report included\)", _study("batch_study")),
     ("schedule study, spiral", r"The first \(100 epochs, batch 20\) takes ([\d.]+) s", _study("schedule_study")),
     ("schedule study, MNIST-1D", r"a deeper network\) ([\d.]+) s", _study("schedule_study_mnist1d")),
+    ("functions study", r"`function_study\(\"rosenbrock\"\)` takes ([\d.]+) s here",
+     lambda: _benchmark(FUNCTIONS)["study_s"]),
+    ("functions workload", r"1,000 steps\) take ([\d.]+) s, which", lambda: _benchmark(FUNCTIONS)["workload_s"]),
+    ("functions torch loop", r"would take about ([\d,]+) s for", lambda: _benchmark(FUNCTIONS)["torch_loop_s_scaled"]),
+    ("functions speedup", r"for \(([\d,]+)× faster", lambda: _benchmark(FUNCTIONS)["speedup"]),
+    ("landscape lab", r"The surface alone takes ([\d.]+) s for this network",
+     lambda: _benchmark(LANDSCAPE)["rows"]["lab"]["surface_s"]),
+    ("landscape mnist1d", r"s for this network and ([\d.]+) s for `\[40, 100, 100, 10\]`",
+     lambda: _benchmark(LANDSCAPE)["rows"]["mnist1d"]["surface_s"]),
+    ("landscape lab loop", r"against ([\d.]+) s and [\d.]+ s one model at a time",
+     lambda: _benchmark(LANDSCAPE)["rows"]["lab"]["loop_s_scaled"]),
+    ("landscape mnist1d loop", r"against [\d.]+ s and ([\d.]+) s one model at a time",
+     lambda: _benchmark(LANDSCAPE)["rows"]["mnist1d"]["loop_s_scaled"]),
     ("cnn rate", r"CNN trains ([\d.]+) model-epochs per second",
      lambda: _row(_benchmark(OWN), "cnn on digits")["model_epochs_per_second"]),
     ("population vs loop, digits", r"it is (\d+)× faster on the digits", _speedup("digits")),

@@ -1,7 +1,8 @@
 """Matplotlib figures of frames and arrays: curves with their confidence bands, the seed notebook's loss and
-accuracy panels, decision regions, named curves, batch-size scaling and arms tuned on one grid. Each function
-returns a ``Figure`` (no pyplot state, no GUI needed). They know no study: results draw themselves through them
-(``Comparison.plot_loss()``, ``BatchStudy.plot()``), which is why this module sits at the foundation."""
+accuracy panels, decision regions, named curves, batch-size scaling, arms tuned on one grid and paths on a
+contour. Each function returns a ``Figure`` (no pyplot state, no GUI needed). They know no study: results draw
+themselves through them (``Comparison.plot_loss()``, ``BatchStudy.plot()``), which is why this module sits at the
+foundation."""
 
 from __future__ import annotations
 
@@ -282,4 +283,93 @@ def tuned_arms(tuning: Mapping[str, tuple[Sequence[float], Sequence[float], floa
     for ax in (tune_ax, out_ax, pair_ax):
         ax.grid(alpha=0.3, which="both")
     figure.suptitle(title)
+    return figure
+
+
+def contour_paths(x: np.ndarray, y: np.ndarray, gap: np.ndarray, paths: Mapping[str, np.ndarray], minima,
+                  bars: Mapping[str, tuple[float, float, float, float, float, float]], title: str) -> Figure:
+    """Left: log₁₀ of ``gap`` (f − f*, on the grid ``x`` × ``y``) as filled contours with a colour bar, each
+    optimizer's ``paths[name]`` (steps + 1, starts, 2) drawn over it from its starts (circles) and the minima
+    (stars). Right: per optimizer ``bars[name] = (success, low, high, steps, steps low, steps high)``: the success
+    rate and the steps to ε of the successes, each with its 95 % interval."""
+    figure = Figure(figsize=(14, 5.2), layout="constrained")
+    grid = figure.add_gridspec(2, 2, width_ratios=(1.35, 1))
+    ax = figure.add_subplot(grid[:, 0])
+    rate_ax, steps_ax = figure.add_subplot(grid[0, 1]), figure.add_subplot(grid[1, 1])
+    with np.errstate(divide="ignore"):
+        levels = np.log10(np.maximum(gap, 1e-12))
+    filled = ax.contourf(x, y, levels, levels=30, cmap="viridis")
+    ax.contour(x, y, levels, levels=15, colors="white", linewidths=0.3, alpha=0.5)
+    figure.colorbar(filled, ax=ax, label="log₁₀ (f − f*)")
+    colors = colormaps["tab10"]
+    for i, (name, path) in enumerate(paths.items()):
+        path = np.asarray(path, float)
+        for k in range(path.shape[1]):
+            keep = np.isfinite(path[:, k]).all(axis=-1)
+            ax.plot(path[keep, k, 0], path[keep, k, 1], "-", color=colors(i), lw=1.2, alpha=0.9,
+                    label=name if k == 0 else None)
+            ax.plot(*path[0, k], "o", color=colors(i), ms=4)
+    minima = np.asarray(minima, float)
+    ax.plot(minima[:, 0], minima[:, 1], "*", color="white", mec="black", ms=13, label="global minima")
+    ax.set_xlim(x[0], x[-1])
+    ax.set_ylim(y[0], y[-1])
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.8)
+    names = list(bars)
+    at = np.arange(len(names))[::-1]
+    for yi, (i, name) in zip(at, enumerate(names), strict=True):
+        share, low, high, steps, steps_low, steps_high = bars[name]
+        rate_ax.errorbar(share, yi, xerr=[[max(0.0, share - low)], [max(0.0, high - share)]], fmt="o",
+                         color=colors(i), capsize=3)
+        if np.isfinite(steps):
+            err = [[max(0.0, steps - steps_low)], [max(0.0, steps_high - steps)]] if np.isfinite(steps_low) else None
+            steps_ax.errorbar(steps, yi, xerr=err, fmt="o", color=colors(i), capsize=3)
+    for axis, label in ((rate_ax, "success rate (fraction of starts × seeds reaching ε)"),
+                        (steps_ax, "steps to ε (mean over the runs that reached it)")):
+        axis.set_yticks(at, names, fontsize=8)
+        axis.set_xlabel(label)
+        axis.grid(alpha=0.3)
+    rate_ax.set_xlim(-0.02, 1.02)
+    rate_ax.set_title("at the tuned rates, from fresh starts and seeds (95 % CI)")
+    return figure
+
+
+def landscape(xs, ys, loss, paths: Mapping[str, np.ndarray], gaps: Mapping[str, np.ndarray],
+              lines: Mapping[str, tuple[np.ndarray, np.ndarray]], axis_labels: tuple[str, str], title: str) -> Figure:
+    """A loss surface on a plane (log₁₀ of ``loss`` on ``xs`` × ``ys``, colour bar) with each run's projected
+    path ``paths[name]`` (T, 2) from its start (circle) to its end (square); beside it each path's gap between
+    its own loss and the surface's at its projection, per epoch; and 1-D losses ``lines[name] = (α, loss)``."""
+    figure = Figure(figsize=(16, 5), layout="constrained")
+    ax, gap_ax, line_ax = figure.subplots(1, 3, width_ratios=(1.4, 1, 1))
+    filled = ax.contourf(xs, ys, np.log10(np.maximum(loss, 1e-12)), levels=30, cmap="viridis")
+    ax.contour(xs, ys, np.log10(np.maximum(loss, 1e-12)), levels=15, colors="white", linewidths=0.3, alpha=0.5)
+    figure.colorbar(filled, ax=ax, label="log₁₀ full-data loss (nats)")
+    colors = colormaps["tab10"]
+    for i, (name, path) in enumerate(paths.items()):
+        path = np.asarray(path, float)
+        ax.plot(path[:, 0], path[:, 1], "-", color=colors(i), lw=1.6, label=name)
+        ax.plot(*path[0], "o", color=colors(i), ms=6)
+        ax.plot(*path[-1], "s", color=colors(i), ms=6, mec="white")
+        gap_ax.plot(np.arange(len(gaps[name])), np.maximum(gaps[name], 1e-6), "-", color=colors(i), lw=1.5,
+                    label=name)  # 1e-6: the floor drawn (a point on the plane, its centre, has no gap at all)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    gap_ax.set_yscale("log")
+    gap_ax.set_xlabel("epoch")
+    gap_ax.set_ylabel("|L(θ_t) − L(projection of θ_t)| (nats)")
+    gap_ax.set_title("how faithful each drawn path is")
+    gap_ax.grid(alpha=0.3, which="both")
+    gap_ax.legend(fontsize=8)
+    for name, (alphas, values) in lines.items():
+        line_ax.plot(alphas, values, "-", lw=1.5, label=name)
+    line_ax.set_yscale("log")
+    line_ax.set_xlabel("α along the line (0: its start, 1: its end)")
+    line_ax.set_ylabel("full-data loss (nats)")
+    line_ax.set_title("1-D interpolations")
+    line_ax.grid(alpha=0.3, which="both")
+    line_ax.legend(fontsize=8)
     return figure

@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import typer
 
-from inertia.cli import batch_study, compare, demos, lab, report, reproduce, schedule_study, sweeps
+from inertia.cli import (
+    batch_study,
+    compare,
+    demos,
+    functions,
+    lab,
+    landscape,
+    report,
+    reproduce,
+    schedule_study,
+    sweeps,
+)
 from inertia.cli.common import Boundary
 
 app = typer.Typer(
@@ -31,6 +42,8 @@ app.command("results")(sweeps.results)
 app.command("report")(report.report_command)
 app.command("batch-study")(batch_study.batch_study_command)
 app.command("schedule-study")(schedule_study.schedule_study_command)
+app.command("functions")(functions.functions_command)
+app.command("landscape")(landscape.landscape_command)
 app.command("lab")(lab.lab_command)
 app.add_typer(reproduce_app, name="reproduce")
 reproduce_app.command("lab")(reproduce.reproduce_lab)

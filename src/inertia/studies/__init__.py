@@ -8,6 +8,9 @@ and never import a view; a result may draw its own figures (``plot_*`` methods, 
 - :mod:`~inertia.studies.nqm` (with :mod:`~inertia.studies.nqm_kernel`): the noisy quadratic model, exactly;
 - :mod:`~inertia.studies.theory`: heavy-ball momentum on quadratics; :mod:`~inertia.studies.stability`: the stable
   learning-rate edge on a network;
-- :mod:`~inertia.studies.valley`: the ball in the bumpy valley and test functions;
+- :mod:`~inertia.studies.schedule_study`: momentum schedules against a tuned constant momentum;
+- :mod:`~inertia.studies.valley`: the ball in the bumpy valley; :mod:`~inertia.studies.functions`: every optimizer
+  on the classic 2-D test functions from many starts; :mod:`~inertia.studies.landscape`: the loss surface a run
+  travels, and how faithful its picture is;
   :mod:`~inertia.studies.velocity`: seed 003's momentum by hand against torch.optim.SGD.
 """
