@@ -117,3 +117,21 @@ def test_the_command_writes_its_folder_and_refuses_bad_options(tmp_path):
         bad = CliRunner().invoke(app, ["schedule-study", option, value, "--out", str(tmp_path / "x")])
         assert bad.exit_code == 2 and f"Error: {option} must" in bad.output, bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_data_set_without_a_held_out_split_keeps_a_fifth_of_itself_out():
+    """digits, a file or a Dataset with no test split: the final runs train on four fifths and are scored on the
+    other fifth (drawn with the next data seed), never on examples they trained on."""
+    whole = data.spiral(points=40, seed=0)
+    study = schedule_study(whole, epochs=2, learning_rates=(0.1,), tune_seeds=1, test_seeds=2)
+    order = np.random.default_rng(1).permutation(len(whole))
+    held, kept = order[: len(whole) // 5], order[len(whole) // 5 :]
+    assert study.config["test_samples"] == len(held) and study.config["train_samples"] == len(kept)
+    row = study.final[(study.final["arm"] == "β = 0.5") & (study.final["seed"] == 1)].iloc[0]
+    model = MLP([2, 50, 3], seed=1)
+    train = data.Dataset(whole.x[kept], whole.y[kept], whole.classes, "kept")
+    fit(model, train, Momentum(model.parameters(), lr=0.1, momentum=0.5), 2, 20, seed=1)
+    with torch.no_grad():
+        loss = torch.nn.functional.cross_entropy(model(torch.as_tensor(whole.x[held], dtype=torch.float32)),
+                                                 torch.as_tensor(whole.y[held])).item()
+    np.testing.assert_allclose(row["test_loss"], loss, rtol=F32_TRAJECTORY)

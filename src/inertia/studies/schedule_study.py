@@ -6,9 +6,10 @@ arm × learning rate × tuning seed is one member of one population trained on t
 is the one with the lowest mean final validation loss over the tuning seeds (a diverged run counts as infinite
 loss). Then every arm, at its own learning rate, is trained on the whole training set over fresh seeds (the test
 seeds, shared by the arms: the same initial weights and minibatch order per seed) and evaluated on the held-out
-test split — the data set's own (MNIST-1D) or, for generated data, a fresh draw with the next data seed. Each
-schedule arm is compared with the best constant momentum (the constant arm with the lowest mean validation loss)
-by paired differences over the test seeds, with 95 % t-intervals: a claim holds when its interval excludes 0.
+test split — the data set's own (MNIST-1D), for generated data a fresh draw with the next data seed, else a
+fifth of the data held out. Each schedule arm is compared with the best constant momentum (the constant arm with
+the lowest mean validation loss) by paired differences over the test seeds, with 95 % t-intervals: a claim holds
+when its interval excludes 0.
 
 Every figure is reported on the full training set (full-data loss and accuracy after the last epoch) and on the
 held-out split. A rate chosen at either end of the grid is flagged (``lr_at_edge``): the grid should be widened
@@ -195,15 +196,19 @@ def schedule_study(dataset: str | Dataset = "spiral", layers: Sequence[int] | No
                    test_seeds: int = 10, data_seed: int = 0, activation: str = "relu", device: str = "auto",
                    test: Dataset | None = None, progress: bool = False) -> ScheduleStudy:
     """Run the study (see the module docstring) on ``dataset`` (a name, or a :class:`Dataset`) and return its
-    :class:`ScheduleStudy`. The held-out split is ``test``, else the data set's own, else (a data set given by
-    name) the same generator's draw with the next data seed."""
+    :class:`ScheduleStudy`. The held-out split is ``test``, else the data set's own, else for a generated data
+    set given by name the same generator's draw with the next data seed, else a fifth of the data set (drawn with
+    the next data seed), the rest being the training set."""
     learning_rates = check(learning_rates, epochs, batch_size, tune_seeds, test_seeds, activation)
     full = data_module.get(dataset, seed=data_seed) if isinstance(dataset, str) else dataset
     test = test if test is not None else full.test
-    if test is None:
-        if not isinstance(dataset, str):
-            raise ValueError(f"{full.name} has no test split: give one (test=...) or the data set's name")
-        test = data_module.get(dataset, seed=data_seed + 1)
+    if test is None and isinstance(dataset, str) and dataset in data_module.GENERATORS:
+        test = data_module.get(dataset, seed=data_seed + 1)  # a fresh draw of the same generator
+    elif test is None:  # a fixed data set (digits, a file) without its own split: a fifth of it held out
+        order = np.random.default_rng(data_seed + 1).permutation(len(full))
+        keep, out = order[len(full) // 5 :], order[: len(full) // 5]
+        test = Dataset(full.x[out], full.y[out], full.classes, full.name + " (held out)")
+        full = Dataset(full.x[keep], full.y[keep], full.classes, full.name)
     layers = layers_for(full, layers)
     order = np.random.default_rng(data_seed).permutation(len(full))
     cut = int(0.8 * len(full))
@@ -212,8 +217,9 @@ def schedule_study(dataset: str | Dataset = "spiral", layers: Sequence[int] | No
                          f"tuning split); got {batch_size}")
     train = Dataset(full.x[order[:cut]], full.y[order[:cut]], full.classes, full.name + " (80 %)")
     validation = Dataset(full.x[order[cut:]], full.y[order[cut:]], full.classes, full.name + " (validation)")
-    config = {"epochs": epochs, "batch_size": batch_size, "learning_rates": learning_rates,
-              "tune_seeds": tune_seeds, "test_seeds": test_seeds, "data_seed": data_seed, "activation": activation}
+    config = {"train_samples": len(full), "test_samples": len(test), "epochs": epochs, "batch_size": batch_size,
+              "learning_rates": learning_rates, "tune_seeds": tune_seeds, "test_seeds": test_seeds,
+              "data_seed": data_seed, "activation": activation}
     grid = [(arm, lr, seed) for arm in arms() for lr in learning_rates for seed in range(tune_seeds)]
     seeds = range(tune_seeds, tune_seeds + test_seeds)  # fresh seeds: the choice is not scored on its own draws
     runs = [(arm, seed) for arm in arms() for seed in seeds]
