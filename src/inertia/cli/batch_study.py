@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inertia.cli.common import claims_table, floats, ints, out_console, saved
+from inertia.cli.common import as_typed, claims_table, floats, ints, out_console, saved
 from inertia.paths import check_output_dir
 
 STUDY_OPTIONS = {"learning_rates": "--lrs", "batch_sizes": "--batch-sizes", "target_value": "--target value",
@@ -72,10 +72,7 @@ def batch_study_command(
     try:  # every argument checked before torch loads
         config = StudyConfig.of(**arguments)
     except ValueError as exc:  # name the options as typed, not the library's fields
-        message = str(exc)
-        for field, option in STUDY_OPTIONS.items():
-            message = message.replace(f"{field} ", f"{option} ", 1) if message.startswith(field) else message
-        raise ValueError(message) from None
+        raise ValueError(as_typed(str(exc), STUDY_OPTIONS)) from None
     grid = len(config.learning_rates) * (1 + len(config.momenta)) * len(config.seeds)
     status(f"inertia batch-study: {len(config.batch_sizes)} batch sizes, {grid} runs each, to {config.target} "
            f"{config.target_value:g}", not json_output)

@@ -113,6 +113,15 @@ def ints(text: str) -> list[int]:
         raise typer.BadParameter(f"expected comma-separated integers such as 2,50,3; got {text!r}") from None
 
 
+def as_typed(message: str, options: dict[str, str]) -> str:
+    """A library error's message with the field it starts with named as the option a user typed
+    (``options`` maps fields to options, e.g. ``learning_rates`` → ``--lrs``); others unchanged."""
+    for field, option in options.items():
+        if message.startswith((f"{field} ", f"{field}:")):
+            return option + message[len(field):]
+    return message
+
+
 def saved(folder, names) -> None:
     """``Saved to FOLDER: a, b`` with the folder in bold and nothing read as markup."""
     out_console.print(Text.assemble("Saved to ", (str(folder), "bold"), ": " + ", ".join(names)))

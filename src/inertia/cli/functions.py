@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inertia.cli.common import floats, out_console, saved
+from inertia.cli.common import as_typed, floats, out_console, saved
 from inertia.paths import check_output_dir
 
 OPTIONS = {"learning_rates": "--lrs", "starts": "--starts", "seeds": "--seeds", "steps": "--steps",
@@ -63,12 +63,7 @@ def functions_command(
     try:
         study = study_module.function_study(**arguments)
     except ValueError as exc:  # the option as typed, not the library's field
-        message = str(exc)
-        for field, option in OPTIONS.items():
-            if message.startswith(f"{field} ") or message.startswith(f"{field}:"):
-                message = option + message[len(field):]
-                break
-        raise ValueError(message) from None
+        raise ValueError(as_typed(str(exc), OPTIONS)) from None
     names = study_module.save(study, out)
     if json_output:
         print(json.dumps(study_module.summary(study)))

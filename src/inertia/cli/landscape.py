@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from inertia.cli.common import ints, out_console, saved
+from inertia.cli.common import as_typed, ints, out_console, saved
 from inertia.paths import check_output_dir
 
 
@@ -53,12 +53,8 @@ def landscape_command(
             dataset, ints(layers) if layers else None, activation, lr, momentum, epochs, batch_size, seed, basis,
             grid, span, direction_seed, data_seed)
     except ValueError as exc:  # the option as typed, not the library's field
-        message = str(exc)
-        for field in ("basis", "grid", "span", "momentum", "lr", "epochs", "batch_size"):
-            if message.startswith(f"{field} "):
-                message = "--" + field.replace("_", "-") + message[len(field):]
-                break
-        raise ValueError(message) from None
+        raise ValueError(as_typed(str(exc), {field: "--" + field.replace("_", "-") for field in (
+            "basis", "grid", "span", "momentum", "lr", "epochs", "batch_size")})) from None
     names = study_module.save(study, out)
     summary = study.summary()
     if json_output:

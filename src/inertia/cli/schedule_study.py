@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from inertia.cli.common import floats, ints, out_console, saved
+from inertia.cli.common import as_typed, floats, ints, out_console, saved
 from inertia.paths import check_output_dir
 
 OPTIONS = {"learning_rates": "--lrs", "tune_seeds": "--tune-seeds", "test_seeds": "--test-seeds",
@@ -58,14 +58,14 @@ def schedule_study_command(
     try:  # every argument checked before torch loads, named as typed
         check(arguments["learning_rates"], epochs, batch_size, tune_seeds, test_seeds, activation)
     except ValueError as exc:
-        raise ValueError(_as_typed(str(exc))) from None
+        raise ValueError(as_typed(str(exc), OPTIONS)) from None
     status(f"inertia schedule-study: 7 arms × {len(arguments['learning_rates'])} rates × {tune_seeds} seeds to "
            f"tune, then 7 × {test_seeds} final runs, {epochs} epochs each", not json_output)
     with writing(out, kind="schedule-study") as folder:  # --out is ours from here on
         try:
             study = schedule_study(**arguments, device=device, progress=not json_output)
         except ValueError as exc:
-            raise ValueError(_as_typed(str(exc))) from None
+            raise ValueError(as_typed(str(exc), OPTIONS)) from None
         files = study.save(folder.path)
     if json_output:
         print(json.dumps(study.summary()))
@@ -98,10 +98,3 @@ def schedule_study_command(
         out_console.print(verdicts)
     saved(out, [p.name for p in files.values()])
 
-
-def _as_typed(message: str) -> str:
-    """The library's message with its field named as the option a user typed (``learning_rates`` → ``--lrs``)."""
-    for field, option in OPTIONS.items():
-        if message.startswith(f"{field} "):
-            return option + message[len(field):]
-    return message
