@@ -183,6 +183,7 @@ print(code, sorted(m for m in ("torch", "numba", "matplotlib") if m in sys.modul
 @pytest.mark.parametrize("args", [["compare", "--lr", "-1"], ["compare", "--layers", "3,10,3"],
                                   ["batch-study", "--lrs", "0.1,-1"],
                                   ["schedule-study", "--test-seeds", "1"], ["functions", "beale", "--steps", "0"],
+                                  ["landscape", "--grid", "1"], ["landscape", "no-such-run-folder"],
                                   ["velocity", "--momentum", "2"],
                                   ["compare", "--dataset", "nope"]], ids=" ".join)
 def test_a_bad_argument_is_refused_before_torch_loads(args):

@@ -194,6 +194,50 @@ def test_export_is_the_report_compare_writes(lab):
         raise AssertionError("a bad export was accepted")
 
 
+def fetch(url: str) -> dict:
+    with urllib.request.urlopen(signed(url)) as response:
+        return json.loads(response.read())
+
+
+def test_a_test_functions_paths_follow_the_beta_dragged(lab):
+    """The lab's function view: heavy ball's path at the β asked for is a plain loop of v ← βv + ∇f, x ← x − lr·v
+    from the same start; another β moves it; a bad β is a message."""
+    import numpy as np
+
+    from inertia.studies import functions as F
+
+    first, second = (fetch(f"{lab}/api/functions?name=rosenbrock&beta={b}&lr=0.0002") for b in (0.5, 0.9))
+    f = F.function("rosenbrock")
+    for view, beta in ((first, 0.5), (second, 0.9)):
+        path = np.array(view["paths"][f"momentum β {beta:g}"][1], dtype=float)
+        x, v = F.starts(f, 5, 0)[1], np.zeros(2)
+        for t in range(40):
+            assert np.allclose(path[t], x, rtol=0, atol=5.1e-6), t  # the view sends 5 decimals
+            v = beta * v + f.gradient(x)
+            x = x - 0.0002 * v
+        assert view["paths"]["SGD"] == first["paths"]["SGD"] and len(path) == view["steps"] + 1
+    assert first["paths"]["momentum β 0.5"] != second["paths"]["momentum β 0.9"]
+    assert fetch(f"{lab}/api/functions?name=beale&beta=0.9")["lr"] in F.LEARNING_RATES  # tuned on the grid
+    assert fetch(f"{lab}/api/functions?name=rosenbrock&beta=1")["error"].startswith("beta must be in [0, 1)")
+    assert fetch(f"{lab}/api/functions?name=nope&beta=0.5")["error"].startswith("function must be one of")
+
+
+def test_the_comparisons_landscape_draws_the_dragged_run_on_its_own_plane(lab):
+    """The lab's comparison view: the comparison's first-seed runs on its surface, and the run at the dragged β
+    traced on its own and projected onto the same plane: dragged onto one of the comparison's momenta, it lands
+    on that run's path."""
+    import numpy as np
+
+    query = f"{lab}/api/landscape?momenta=0,0.5&epochs=4&seeds=2&layers=2,8,3"
+    moved = fetch(f"{query}&beta=0.9")
+    assert list(moved["runs"]) == ["momentum 0", "momentum 0.5"] and len(moved["path"]) == 5
+    assert len(moved["z"]) == len(moved["y"]) and len(moved["z"][0]) == len(moved["x"])
+    onto = fetch(f"{query}&beta=0.5")
+    np.testing.assert_allclose(onto["path"], onto["runs"]["momentum 0.5"], rtol=1e-4, atol=1e-4)
+    assert onto["z"] == moved["z"] and not np.allclose(moved["path"], onto["path"])
+    assert "learning rate" in fetch(f"{lab}/api/landscape?lr=-1&beta=0.5")["error"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
 def test_the_page_in_headless_chromium(lab, tmp_path):
@@ -243,6 +287,20 @@ def test_the_page_in_headless_chromium(lab, tmp_path):
         assert page.evaluate("JSON.stringify(document.getElementById('region-4').data[0].z)") != before
         command = page.inner_text("#command")
         assert "--momenta 0,0.1,0.2,0.4,0.9" in command
+        # the landscape view: a test function's paths move with the β dragged; the comparison's own surface
+        surface = "document.getElementById('surface-chart').data"
+        page.wait_for_function(f"{surface} && {surface}.length > 3", timeout=30_000)
+        path = f"JSON.stringify({surface}.filter(t => t.name && t.name.startsWith('momentum β'))[0].x)"
+        before_path = page.evaluate(path)
+        page.fill("#surface-beta", "0.5")
+        page.dispatch_event("#surface-beta", "input")
+        page.wait_for_function(f"{path} !== {json.dumps(before_path)}", timeout=30_000)
+        assert "momentum β 0.5" in page.evaluate(f"{surface}.map(t => t.name)")
+        page.select_option("#surface", "comparison")
+        page.wait_for_function(f"{surface}.some(t => t.name === 'β 0.5 (dragged)')", timeout=60_000)
+        assert page.evaluate(f"{surface}[0].type") == "contour" and "off its own loss" in page.inner_text(
+            "#surface-note")
+        page.select_option("#surface", "rosenbrock")
         # the URL round-trip: the same address, a fresh page, the same lab
         again = browser.new_page()
         again.route("**/*", guard)

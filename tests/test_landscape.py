@@ -135,3 +135,84 @@ def test_the_command_saves_what_recomputes_any_point(tmp_path):
         bad = CliRunner().invoke(app, ["landscape", option, value, "--out", str(tmp_path / "x")])
         assert bad.exit_code == 2 and f"Error: {option}" in bad.output, bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_model_of_ones_own_is_evaluated_as_inertias_mlp_is():
+    """The vectorized path for any nn.Module (functional_call under vmap) against the MLP's batched products, on
+    points of one plane; filter normalisation reads the module's own parameter shapes."""
+    model = MLP(LAYERS, seed=3)
+    centre = L.flatten(model)
+    d = L.filter_normalized(centre, model, seed=2)
+    assert torch.equal(d, L.filter_normalized(centre, LAYERS, seed=2))
+    points = L.plane_points(L.Basis(centre, d, L.filter_normalized(centre, LAYERS, 5)), np.linspace(-1, 1, 40),
+                            np.linspace(1, -1, 40))
+    x, y = DATA.tensors()
+    ours_loss, ours_accuracy = L.evaluate(points, model, "ignored", x, y)
+    loss, accuracy = L.evaluate(points, LAYERS, "relu", x, y)
+    np.testing.assert_allclose(ours_loss, loss, rtol=F32_EVALUATION)
+    np.testing.assert_array_equal(ours_accuracy, accuracy)
+
+
+def _compare(folder, *options):
+    out = CliRunner().invoke(app, ["compare", "--epochs", "4", "--seeds", "2", "--momenta", "0,0.9", "--no-plots",
+                                   "--out", str(folder), *options])
+    assert out.exit_code == 0, out.output
+
+
+def test_a_comparisons_folder_is_drawn_from_its_own_runs(tmp_path):
+    """``inertia landscape RUN_FOLDER``: the first seed's runs traced again equal the folder's curves and an
+    independent fit epoch by epoch; the plane goes through the best run's end; the comparison's report gains the
+    section, and a new comparison in the folder takes the stale landscape away with its other results."""
+    folder = tmp_path / "run"
+    _compare(folder, "--layers", "2,8,3")
+    out = CliRunner().invoke(app, ["landscape", str(folder), "--grid", "9", "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert set(summary["config"]["reproduced"]) == {"momentum 0", "momentum 0.9"}
+    assert max(summary["config"]["reproduced"].values()) <= 1e-6  # the same engine, the same machine
+    saved = np.load(folder / "landscape" / "surface.npz")
+    spiral = data.spiral(seed=0)
+    for momentum in (0.0, 0.9):
+        model = MLP([2, 8, 3], seed=0)
+        kept = [L.flatten(model)]
+        fit(model, spiral, Momentum(model.parameters(), lr=0.1, momentum=momentum), 4, 20, seed=0,
+            on_epoch=lambda e, h, model=model, kept=kept: kept.append(L.flatten(model)))
+        np.testing.assert_allclose(saved[f"checkpoints_momentum {momentum:g}"], torch.stack(kept),
+                                   rtol=F32_TRAJECTORY, atol=F32_TRAJECTORY)
+    best = min(summary["final_loss"], key=summary["final_loss"].get)
+    assert summary["config"]["centre"] == best
+    np.testing.assert_array_equal(saved["centre"], saved[f"checkpoints_{best}"][-1])
+    assert "The loss landscape the runs travel" in (folder / "report.html").read_text()
+    assert "landscape" in json.loads((folder / ".inertia.json").read_text())["files"]
+    _compare(folder, "--layers", "2,8,3", "--no-report")
+    assert not (folder / "landscape").exists() and not (folder / "report.html").exists()
+
+
+def test_a_comparison_of_ones_own_model_is_drawn_too(tmp_path):
+    (tmp_path / "owned.py").write_text("from torch import nn\n\ndef net(seed):\n"
+                                       "    return nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 3))\n")
+    import os
+
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        _compare(tmp_path / "run", "--model", "owned:net", "--no-report")
+        out = CliRunner().invoke(app, ["landscape", str(tmp_path / "run"), "--grid", "5", "--basis", "filter",
+                                       "--out", str(tmp_path / "drawn"), "--json"])
+    finally:
+        os.chdir(here)
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert summary["config"]["model"] == "owned:net" and max(summary["config"]["reproduced"].values()) <= 1e-6
+    assert (tmp_path / "drawn" / "report.html").is_file() and not (tmp_path / "run" / "landscape").exists()
+
+
+def test_a_folder_without_a_run_or_options_beside_one_are_refused_in_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for args in (["landscape", str(tmp_path / "empty")], ["landscape", str(tmp_path / "none")]):
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code == 2 and ("holds no compare run" in out.output or "is not a folder" in out.output)
+        assert out.output.count("\n") == 1, out.output
+    _compare(tmp_path / "run", "--layers", "2,8,3", "--no-report")
+    out = CliRunner().invoke(app, ["landscape", str(tmp_path / "run"), "--epochs", "3"])
+    assert out.exit_code == 2 and "Error: --epochs does not apply with RUN_FOLDER" in out.output, out.output

@@ -316,6 +316,19 @@ def _landscape(done, folder):
 CHECKS["inertia landscape --out runs/landscape"] = [_landscape]
 
 
+def _run_landscape(done, folder):
+    """A comparison's landscape: every momentum's first-seed run traced again as the folder's curves say it went,
+    drawn into the folder, whose report gains the section."""
+    run = folder / "runs" / "short"
+    summary = json.loads((run / "landscape" / "landscape.json").read_text())
+    assert set(summary["config"]["reproduced"]) == {f"momentum {m:g}" for m in (0, 0.1, 0.2, 0.4, 0.5)}
+    assert max(summary["config"]["reproduced"].values()) <= 1e-4 and "differs from" not in done.stdout
+    assert "The loss landscape the runs travel" in (run / "report.html").read_text()
+
+
+CHECKS["inertia landscape runs/short"] = [_run_landscape]
+
+
 def _benchmark(name: str) -> dict:
     return json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
 

@@ -9,9 +9,11 @@ import pytest
 from browser import toolbars_cover_nothing
 from matplotlib.colors import to_hex
 from tolerances import F32_EVALUATION
+from typer.testing import CliRunner
 
 import inertia
 from inertia import plots
+from inertia.cli import app
 from inertia.stats import paired_difference
 from inertia.sweeps.run import sweep
 from inertia.views.conclusions import conclusions
@@ -137,6 +139,8 @@ def test_figures_and_reports_share_one_class_colour_map(compared):
 def test_the_report_in_headless_chromium(compared, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     _, folder = compared
+    drawn = CliRunner().invoke(app, ["landscape", str(folder), "--grid", "11"])  # the landscape's section too
+    assert drawn.exit_code == 0, drawn.output
     report = write_report(folder)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -146,13 +150,16 @@ def test_the_report_in_headless_chromium(compared, tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("request", lambda r: requests.append(r.url))
         page.goto(report.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 8")
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 11")
         assert errors == []
         assert requests == [report.as_uri()]  # nothing but the file itself
         # every chart is drawn, with data
         charts = page.evaluate("""[...document.querySelectorAll('.js-plotly-plot')].map(d => ({id: d.id,
             traces: d.data.length, marks: d.querySelectorAll('.main-svg path, .main-svg image, canvas').length}))""")
-        assert {c["id"] for c in charts} >= {"loss", "accuracy", "ball", "regions-0"}
+        assert {c["id"] for c in charts} >= {"loss", "accuracy", "ball", "regions-0", "landscape-surface",
+                                             "landscape-gaps", "landscape-lines"}
+        paths = page.evaluate("document.getElementById('landscape-surface').data.map(t => t.name).filter(Boolean)")
+        assert paths == [f"momentum {m:g}" for m in (0, 0.1, 0.2, 0.4, 0.5)]
         assert all(c["traces"] > 0 and c["marks"] > 0 for c in charts), charts
         # the toolbars cover no title, legend or plot, here and in a narrow window
         assert toolbars_cover_nothing(page) == []

@@ -57,7 +57,7 @@ def functions_command(
     texts = study_module.OPTIMIZERS if optimizers is None else [t.strip() for t in optimizers.split(",") if t.strip()]
     arguments = dict(name=name, optimizers=texts,
                      starts_count=starts, seeds=seeds, steps=steps, noise=noise, tolerance=tolerance, seed=seed,
-                     shown=shown)
+                     shown=shown, progress=not json_output)
     if lrs is not None:
         arguments["learning_rates"] = floats(lrs)
     try:

@@ -8,58 +8,115 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from inertia.cli.common import as_typed, ints, out_console, saved
 from inertia.paths import check_output_dir
 
+TRAINING = {"dataset": "spiral", "layers": None, "activation": "relu", "lr": 0.05, "momentum": 0.9, "epochs": 50,
+            "batch_size": 20, "seed": 0, "data_seed": 0}  # the runs' settings when no RUN_FOLDER gives them
+OPTIONS = {field: "--" + field.replace("_", "-") for field in ("basis", "grid", "span", *TRAINING)}
+
 
 def landscape_command(
-    dataset: Annotated[str, typer.Option(
-        help="spiral, moons, circles, blobs, digits, mnist1d, or a .csv/.npz file with a 'label' column.")] = "spiral",
+    run: Annotated[Path | None, typer.Argument(
+        help="A folder `inertia compare` wrote: its first seed's run of every momentum is traced again (checked "
+             "against the folder's curves) and drawn. Without it, SGD, momentum and Nesterov are trained from "
+             "the options below.", show_default=False)] = None,
+    dataset: Annotated[str | None, typer.Option(
+        help="spiral, moons, circles, blobs, digits, mnist1d, or a .csv/.npz file with a 'label' column. "
+             "Default: spiral.", show_default=False)] = None,
     layers: Annotated[str | None, typer.Option(
-        help="Layer widths, input first and classes last, e.g. 2,50,3. Default: features,50,classes.")] = None,
-    activation: Annotated[str, typer.Option(help="Hidden activation.")] = "relu",
-    lr: Annotated[float, typer.Option(help="Learning rate of all three runs.")] = 0.05,
-    momentum: Annotated[float, typer.Option(help="β of the momentum and Nesterov runs (SGD has none).")] = 0.9,
-    epochs: Annotated[int, typer.Option(help="Epochs; every epoch's weights are a checkpoint.")] = 50,
-    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 20,
-    seed: Annotated[int, typer.Option(help="Seed of the shared initial weights and minibatch order.")] = 0,
+        help="Layer widths, input first and classes last, e.g. 2,50,3. Default: features,50,classes.",
+        show_default=False)] = None,
+    activation: Annotated[str | None, typer.Option(help="Hidden activation. Default: relu.",
+                                                   show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate of all three runs. Default: 0.05.",
+                                             show_default=False)] = None,
+    momentum: Annotated[float | None, typer.Option(
+        help="β of the momentum and Nesterov runs (SGD has none). Default: 0.9.", show_default=False)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs; every epoch's weights are a checkpoint. Default: 50.",
+                                               show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size. Default: 20.", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of the shared initial weights and minibatch order. Default: 0.", show_default=False)] = None,
+    data_seed: Annotated[int | None, typer.Option(help="Seed of the generated data set. Default: 0.",
+                                                  show_default=False)] = None,
     basis: Annotated[str, typer.Option(
-        help="pca: the top two principal directions of the three runs' checkpoints; filter: Li et al.'s "
+        help="pca: the top two principal directions of the runs' checkpoints; filter: Li et al.'s "
              "filter-normalised random directions.")] = "pca",
     grid: Annotated[int, typer.Option(help="Points on each axis of the surface (grid × grid evaluations).")] = 51,
     span: Annotated[float, typer.Option(
         help="Half-width of the surface: a multiple of the farthest projected checkpoint (pca), or of the "
              "directions' length (filter).")] = 1.25,
     direction_seed: Annotated[int, typer.Option(help="Seed of the filter-normalised directions.")] = 0,
-    data_seed: Annotated[int, typer.Option(help="Seed of the generated data set.")] = 0,
-    out: Annotated[Path, typer.Option(help="Folder for surface.npz, trajectories.csv, landscape.json and the "
-                                           "figure.")] = Path("inertia-out/landscape"),
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for surface.npz, trajectories.csv, landscape.json, the figure and report.html. Default: "
+             "RUN_FOLDER/landscape (its report.html gains the landscape's section), else inertia-out/landscape.",
+        show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print landscape.json on stdout.")] = False,
 ) -> None:
-    """The loss surface SGD, momentum and Nesterov travel from one initialisation, drawn on one plane.
+    """The loss surface runs travel from one initialisation, drawn on one plane, and how faithful the picture is.
 
-    Every epoch's weights of the three runs are projected (least squares) onto a plane through momentum's final
-    weights; each grid point is a full-data evaluation, all of them stacked as one population. The picture says
-    how faithful it is: the variance the two PCA directions explain, and per checkpoint the gap between its own
-    loss and the surface's at its projection. 1-D interpolations run from each start to its end and between
-    SGD's and momentum's solutions. surface.npz holds the centre, both directions and every checkpoint.
+    Every epoch's weights of the runs are projected (least squares) onto a plane through the final weights of
+    the best run (momentum's, without RUN_FOLDER); each grid point is a full-data evaluation, all of them stacked
+    as one population. The picture says how faithful it is: the variance the two PCA directions explain, and per
+    checkpoint the gap between its own loss and the surface's at its projection. 1-D interpolations run from
+    each start to its end and between two runs' solutions. surface.npz holds the centre, both directions and
+    every checkpoint: enough to recompute any point.
     """
-    check_output_dir(out, "--out")
+    from inertia.progress import status
+    from inertia.studies.plane import check_plane
+
+    given = {"dataset": dataset, "layers": layers, "activation": activation, "lr": lr, "momentum": momentum,
+             "epochs": epochs, "batch_size": batch_size, "seed": seed, "data_seed": data_seed}
+    try:
+        check_plane(basis, grid, span)
+    except ValueError as exc:
+        raise ValueError(as_typed(str(exc), OPTIONS)) from None
+    if run is not None:
+        from inertia.studies.run_landscape import read_run
+
+        for field, value in given.items():
+            if value is not None:
+                raise ValueError(f"{OPTIONS[field]} does not apply with RUN_FOLDER: the runs are the folder's own, "
+                                 "with its settings")
+        summary = read_run(run)[0]
+        place = out or run / "landscape"
+        if out is not None:
+            check_output_dir(out, "--out")
+        what = (f"tracing the first seed's {len(summary['config']['momenta'])} runs of {run} again, then a "
+                f"{grid} × {grid} surface")
+    else:
+        settings = {field: TRAINING[field] if value is None else value for field, value in given.items()}
+        place = out or Path("inertia-out/landscape")
+        check_output_dir(place, "--out")
+        what = (f"SGD, momentum {settings['momentum']:g} and Nesterov on {settings['dataset']} for "
+                f"{settings['epochs']} epochs, then a {grid} × {grid} surface")
+    status(f"inertia landscape: {what}", not json_output)
     from inertia.studies import landscape as study_module
 
     try:
-        study = study_module.landscape_study(
-            dataset, ints(layers) if layers else None, activation, lr, momentum, epochs, batch_size, seed, basis,
-            grid, span, direction_seed, data_seed)
+        if run is not None:
+            from inertia.studies.run_landscape import run_landscape
+
+            study = run_landscape(run, basis, grid, span, direction_seed, progress=not json_output)
+        else:
+            study = study_module.landscape_study(
+                settings["dataset"], ints(settings["layers"]) if settings["layers"] else None,
+                settings["activation"], settings["lr"], settings["momentum"], settings["epochs"],
+                settings["batch_size"], settings["seed"], basis, grid, span, direction_seed, settings["data_seed"])
     except ValueError as exc:  # the option as typed, not the library's field
-        raise ValueError(as_typed(str(exc), {field: "--" + field.replace("_", "-") for field in (
-            "basis", "grid", "span", "momentum", "lr", "epochs", "batch_size")})) from None
-    names = study_module.save(study, out)
+        raise ValueError(as_typed(str(exc), OPTIONS)) from None
+    names, report = _save(study, run, out, place)
     summary = study.summary()
     if json_output:
         print(json.dumps(summary))
         return
+    from inertia.studies.run_landscape import faithful
+
+    for sentence in faithful(study):
+        out_console.print(sentence, markup=False, highlight=False)
     explained = summary["explained"]
     if explained:
         out_console.print(f"plane: the top two principal directions, {100 * explained[0]:.1f} % and "
@@ -68,4 +125,27 @@ def landscape_command(
         out_console.print(f"{arm}: final loss {summary['final_loss'][arm]:.4f}; the drawn path is off its own loss by "
                           f"{gap['median']:.3g} (median over epochs), at most {gap['max']:.3g}", markup=False,
                           highlight=False)
-    saved(out, names)
+    saved(place, names)
+    if report is not None:
+        out_console.print(Text.assemble("Its section added to ", (str(report), "bold")))
+
+
+def _save(study, run: Path | None, out: Path | None, place: Path) -> tuple[list[str], Path | None]:
+    """The landscape's files and page in ``place``; inside RUN_FOLDER (no --out) as part of the comparison's
+    folder, whose report, when it has one, gains the landscape's section in the same unit."""
+    from inertia.studies.landscape import save
+    from inertia.views.landscape_report import landscape_page
+
+    if run is None or out is not None:
+        names = save(study, place)
+        return [*names, landscape_page(place).name], None
+    from inertia.folders import writing
+    from inertia.views.report import compare_report
+
+    report = None
+    with writing(run, kind="compare", add=True) as folder:
+        names = save(study, folder.path / "landscape")
+        if (run / "report.html").exists():
+            (folder.path / "report.html").write_text(compare_report(run, folder.path / "landscape"))
+            report = run / "report.html"
+    return names, report

@@ -14,13 +14,15 @@ from inertia.paths import check_output_file
 
 def report_command(
     path: Annotated[Path, typer.Argument(
-        help="A folder written by `inertia compare` or `inertia batch-study`, or a sweep store (.db).")],
+        help="A folder written by `inertia compare`, `inertia batch-study` or `inertia landscape --out`, or a sweep "
+             "store (.db).")],
     out: Annotated[Path | None, typer.Option(
         help="The HTML file (default: report.html in the folder, or STORE.html beside the store STORE.db).")
 ] = None,
 ) -> None:
     """Write one self-contained HTML report: tables, conclusions with their statistics, interactive charts,
-    decision regions across epochs, the ball in the valley with a momentum slider. It works offline."""
+    decision regions across epochs, the ball in the valley with a momentum slider, the loss landscape where
+    `inertia landscape` drew one. It works offline."""
     from inertia.views.report import default_output, write_report
 
     check_output_file(out or default_output(path), "--out")

@@ -3,7 +3,9 @@
 Routes: ``/`` the page; ``/static/plotly.min.js`` Plotly from the installed ``plotly`` package (nothing comes from
 the network); ``/api/run?<settings>&client=<id>`` the comparison as server-sent events; ``/api/upload`` a CSV
 (the request body) checked by :func:`inertia.data.load_table`; ``/api/export?<settings>`` the ``report.html``
-``inertia compare`` would write for the same settings.
+``inertia compare`` would write for the same settings; ``/api/functions?name=&beta=&lr=&noise=`` a test function's
+contour and paths at that β; ``/api/landscape?<settings>&beta=`` the comparison's loss surface with its first
+seed's runs and the run at that β on the same plane (:mod:`~inertia.lab.landscape_view`).
 
 Each page (tab) sends its own ``client`` id: a new run from a client cancels that client's run in flight (it stops
 after its current epoch), and a closed stream or a download whose client left cancels its run. Runs take turns on
@@ -49,6 +51,7 @@ class Lab:
         self.uploads: OrderedDict[str, object] = OrderedDict()  # the 16 most recent
         self.running: dict[str, threading.Event] = {}
         self.finished: OrderedDict[str, object] = OrderedDict()
+        self.landscapes: OrderedDict[str, object] = OrderedDict()  # the 4 most recent comparisons' surfaces
         self.turn = threading.Lock()  # one training at a time: the compiled kernel is not shared between threads
         self.lock = threading.Lock()
         self.working: set[threading.Event] = set()  # every run's cancellation, so that shutting down stops them
@@ -101,6 +104,28 @@ class Lab:
                 return train(settings, dataset, emit, cancelled)
         finally:
             self.working.discard(cancelled)
+
+    def landscape(self, settings: LabSettings, beta: float) -> dict:
+        """The comparison of ``settings`` (trained now unless it just was) drawn on its loss surface, with the
+        first seed's run at ``beta`` on the same plane; the surface is kept for the next β."""
+        from inertia.lab.landscape_view import GRID, comparison_view
+        from inertia.studies.run_landscape import comparison_landscape
+
+        key, dataset = settings.to_query(), self.dataset(settings)
+        with self.lock:
+            comparison, study = self.finished.get(key), self.landscapes.get(key)
+        if comparison is None:
+            comparison = self.train(settings, dataset, lambda event, payload: None, threading.Event())
+            self.keep(settings, comparison)
+        with self.turn:
+            summary = comparison.summary()
+            if study is None:
+                study = comparison_landscape(summary, comparison.curves(), grid=GRID, dataset=dataset)
+                with self.lock:
+                    self.landscapes[key] = study
+                    while len(self.landscapes) > 4:
+                        self.landscapes.popitem(last=False)
+            return comparison_view(study, summary, beta, dataset)
 
     def stop_all(self) -> None:
         for cancelled in list(self.working):
@@ -217,6 +242,30 @@ def create_app(host: str = "127.0.0.1", token: str | None = None) -> Guard:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return HTMLResponse(html, headers={"Content-Disposition": 'attachment; filename="report.html"'})
 
+    async def functions(request: Request):
+        from inertia.lab.landscape_view import function_view
+
+        query = request.query_params
+        try:
+            lr = query.get("lr", "").strip()
+            view = await _in_thread(function_view, query.get("name", "rosenbrock"), _number(query, "beta", 0.9),
+                                    float(lr) if lr else None, _number(query, "noise", 0.0))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)})
+        return JSONResponse(view)
+
+    async def landscape(request: Request):
+        query = _settings_query(request)
+        query.pop("client", None)
+        try:
+            beta = _number(query, "beta", 0.9)
+            query.pop("beta", None)
+            settings = LabSettings.from_query(query)
+            view = await _in_thread(lab.landscape, settings, beta)
+        except (ValueError, Cancelled) as exc:
+            return JSONResponse({"error": str(exc) or "cancelled"})
+        return JSONResponse(view)
+
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
@@ -224,8 +273,17 @@ def create_app(host: str = "127.0.0.1", token: str | None = None) -> Guard:
 
     guard.app = Starlette(routes=[
         Route("/", index), Route("/static/plotly.min.js", plotly_js), Route("/api/run", run),
-        Route("/api/upload", upload, methods=["POST"]), Route("/api/export", export)], lifespan=lifespan)
+        Route("/api/upload", upload, methods=["POST"]), Route("/api/export", export),
+        Route("/api/functions", functions), Route("/api/landscape", landscape)], lifespan=lifespan)
     return guard
+
+
+def _number(query, name: str, default: float) -> float:
+    text = str(query.get(name, "")).strip()
+    try:
+        return float(text) if text else default
+    except ValueError:
+        raise ValueError(f"{name} must be a number; got {text!r}") from None
 
 
 def _settings_query(request: Request) -> dict:

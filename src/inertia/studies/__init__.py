@@ -11,6 +11,7 @@ and never import a view; a result may draw its own figures (``plot_*`` methods, 
 - :mod:`~inertia.studies.schedule_study`: momentum schedules against a tuned constant momentum;
 - :mod:`~inertia.studies.valley`: the ball in the bumpy valley; :mod:`~inertia.studies.functions`: every optimizer
   on the classic 2-D test functions from many starts; :mod:`~inertia.studies.landscape`: the loss surface a run
-  travels, and how faithful its picture is;
+  travels, and how faithful its picture is (:mod:`~inertia.studies.run_landscape`: a saved comparison's;
+  :mod:`~inertia.studies.plane`: the plane's checks);
   :mod:`~inertia.studies.velocity`: seed 003's momentum by hand against torch.optim.SGD.
 """

@@ -240,13 +240,15 @@ class FunctionStudy:
 def function_study(name: str = "rosenbrock", optimizers: Sequence[str] = OPTIMIZERS,
                    learning_rates: Sequence[float] = LEARNING_RATES, starts_count: int = 100, seeds: int = 10,
                    steps: int = 1000, noise: float | None = None, tolerance: float | None = None, seed: int = 0,
-                   shown: int = 3) -> FunctionStudy:
+                   shown: int = 3, progress: bool = False) -> FunctionStudy:
     """Every optimizer of ``optimizers`` on the test function ``name``: each rate of one grid tuned from
     ``starts_count`` starts (drawn with ``seed``) × ``seeds`` noise seeds, the rate with the highest success rate
     chosen (ties: fewer mean steps, failures counted as ``steps``), then that rate run again from fresh starts
     (drawn with ``seed + 1``) under fresh noise seeds, which the table reports. ``noise`` and ``tolerance``
-    default to the function's own."""
+    default to the function's own. ``progress`` says on stderr what starts, once the arguments pass their checks."""
     import time
+
+    from inertia.progress import status
 
     f = function(name)
     rules_ = parse_optimizers(list(optimizers))
@@ -265,6 +267,8 @@ def function_study(name: str = "rosenbrock", optimizers: Sequence[str] = OPTIMIZ
         if not (np.isfinite(tolerance) and tolerance > 0):
             raise ValueError(f"tolerance must be a finite ε > 0; got {tolerance}")
         f = replace(f, tolerance=float(tolerance))
+    status(f"inertia functions: {len(rules_)} optimizers × {len(learning_rates)} rates × {starts_count} starts × "
+           f"{seeds} noise seeds × {steps} steps on {f.name}, then each at its rate from fresh starts", progress)
     started = time.perf_counter()
     tune_points, test_points = starts(f, starts_count, seed), starts(f, starts_count, seed + 1)
     tune_noise = noise_draws(range(seeds), steps, starts_count)

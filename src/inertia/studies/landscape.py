@@ -1,7 +1,11 @@
 """The loss landscape a run travels: directions, surfaces evaluated many points at once, and how faithful they are.
 
-Weights are flat vectors θ (every ``nn.Linear`` of an :class:`inertia.models.MLP`, weight (out, in) row-major then
-bias, layer by layer: :func:`flatten`). Around a centre θ₀ a plane θ₀ + a·d₁ + b·d₂ is spanned by two directions:
+Weights are flat vectors θ, a model's parameters in ``parameters()`` order (for an :class:`inertia.models.MLP`,
+weight (out, in) row-major then bias, layer by layer: :func:`flatten`). A *network* is the layer widths of
+inertia's MLP (evaluated on the population engine's batched products) or a ``torch.nn.Module`` of one's own (its
+points evaluated many at once with ``torch.func.vmap`` over ``functional_call``).
+
+Around a centre θ₀ a plane θ₀ + a·d₁ + b·d₂ is spanned by two directions:
 
 - **filter-normalised** random directions (Li et al. 2018): Gaussian, then each filter — a row of a weight matrix,
   one output unit — rescaled to the norm of the same row of θ₀; biases left out (zero);
@@ -31,24 +35,30 @@ def flatten(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1).double() for p in model.parameters()])
 
 
-def shapes_of(layers: Sequence[int]) -> list[tuple[int, ...]]:
-    """The parameter shapes of an MLP of ``layers``: per layer (out, in) then (out,)."""
+Network = Sequence[int] | torch.nn.Module
+
+
+def shapes_of(layers: Network) -> list[tuple[int, ...]]:
+    """The parameter shapes of a network: for an MLP of widths ``layers``, per layer (out, in) then (out,)."""
+    if isinstance(layers, torch.nn.Module):
+        return [tuple(p.shape) for p in layers.parameters()]
     out = []
     for n_in, n_out in itertools.pairwise(layers):
         out += [(n_out, n_in), (n_out,)]
     return out
 
 
-def filter_normalized(centre: torch.Tensor, layers: Sequence[int], seed: int) -> torch.Tensor:
-    """Li et al.'s direction: standard normal (generator ``seed``), each weight row scaled to the norm of that row
-    of ``centre``, biases zero. A float64 vector shaped like ``centre``."""
+def filter_normalized(centre: torch.Tensor, layers: Network, seed: int) -> torch.Tensor:
+    """Li et al.'s direction: standard normal (generator ``seed``), each filter — a weight row, or a convolution's
+    output channel — scaled to the norm of the same filter of ``centre``; biases (every 1-D parameter) zero. A
+    float64 vector shaped like ``centre``."""
     generator = torch.Generator().manual_seed(seed)
     d = torch.randn(centre.shape, generator=generator, dtype=torch.float64)
     at = 0
     for shape in shapes_of(layers):
         size = int(np.prod(shape))
-        if len(shape) == 2:
-            rows, own = d[at : at + size].view(shape), centre[at : at + size].view(shape)
+        if len(shape) >= 2:
+            rows, own = d[at : at + size].view(shape[0], -1), centre[at : at + size].view(shape[0], -1)
             rows.mul_(own.norm(dim=1, keepdim=True) / rows.norm(dim=1, keepdim=True).clamp_min(1e-30))
         else:
             d[at : at + size] = 0
@@ -85,11 +95,13 @@ def project(points: torch.Tensor, basis: Basis) -> np.ndarray:
     return solution.T.numpy()
 
 
-def evaluate(points: torch.Tensor, layers: Sequence[int], activation: str, x: torch.Tensor, y: torch.Tensor,
+def evaluate(points: torch.Tensor, layers: Network, activation: str, x: torch.Tensor, y: torch.Tensor,
              dtype=torch.float32) -> tuple[np.ndarray, np.ndarray]:
     """Full-data loss and accuracy of every flat weight vector of ``points`` (P, D) at once, as one population
-    in ``dtype``."""
+    in ``dtype`` (a module of one's own: ``activation`` unused, a block of points per vectorized call)."""
     points = points.to(dtype)
+    if isinstance(layers, torch.nn.Module):
+        return _module_metrics(points, layers, x.to(dtype), y)
     stacked, at = [], 0
     for n_in, n_out in itertools.pairwise(layers):
         weight = points[:, at : at + n_in * n_out].view(-1, n_out, n_in)
@@ -97,6 +109,34 @@ def evaluate(points: torch.Tensor, layers: Sequence[int], activation: str, x: to
         stacked += [weight.transpose(1, 2).contiguous(), points[:, None, at : at + n_out]]  # (P, in, out) for bmm
         at += n_out
     return full_data_metrics(stacked, activation, x.to(dtype), y)
+
+
+def _module_metrics(points: torch.Tensor, module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    block: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    import copy
+
+    from torch.func import functional_call, vmap
+
+    template = copy.deepcopy(module).to(points.dtype).eval()
+    named = [(name, tuple(p.shape)) for name, p in template.named_parameters()]
+
+    def metrics(parameters):
+        logits = functional_call(template, parameters, (x,))
+        hits = (logits.argmax(dim=1) == y).double().mean()
+        return torch.nn.functional.cross_entropy(logits, y), hits
+
+    losses, hits = [], []
+    with torch.no_grad():
+        for part in points.split(block):
+            at, parameters = 0, {}
+            for name, shape in named:
+                size = int(np.prod(shape))
+                parameters[name] = part[:, at : at + size].reshape(len(part), *shape)
+                at += size
+            loss, hit = vmap(metrics)(parameters)
+            losses.append(loss)
+            hits.append(hit)
+    return torch.cat(losses).double().numpy(), torch.cat(hits).double().numpy()
 
 
 def plane_points(basis: Basis, a: np.ndarray, b: np.ndarray) -> torch.Tensor:
@@ -117,7 +157,7 @@ class Surface:
     accuracy: np.ndarray
 
 
-def surface(basis: Basis, xs: Sequence[float], ys: Sequence[float], layers: Sequence[int], activation: str,
+def surface(basis: Basis, xs: Sequence[float], ys: Sequence[float], layers: Network, activation: str,
             x: torch.Tensor, y: torch.Tensor) -> Surface:
     """Every grid point's full-data loss and accuracy, all of them as one population (see the module docstring)."""
     xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
@@ -129,7 +169,7 @@ def surface(basis: Basis, xs: Sequence[float], ys: Sequence[float], layers: Sequ
     return Surface(basis, xs, ys, loss.reshape(a.shape), accuracy.reshape(a.shape))
 
 
-def interpolation(start: torch.Tensor, end: torch.Tensor, alphas: Sequence[float], layers: Sequence[int],
+def interpolation(start: torch.Tensor, end: torch.Tensor, alphas: Sequence[float], layers: Network,
                   activation: str, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Full-data loss along (1 − α)·start + α·end for each α (0: ``start``, 1: ``end``)."""
     alphas = torch.as_tensor(np.asarray(alphas, dtype=np.float64))[:, None]
@@ -137,7 +177,7 @@ def interpolation(start: torch.Tensor, end: torch.Tensor, alphas: Sequence[float
     return evaluate(points, layers, activation, x, y)[0]
 
 
-def projection_gaps(checkpoints: torch.Tensor, basis: Basis, layers: Sequence[int], activation: str,
+def projection_gaps(checkpoints: torch.Tensor, basis: Basis, layers: Network, activation: str,
                     x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Each checkpoint's coordinates on the plane (T, 2) and the gap |L(θ_t) − L(its projection)| (T,)."""
     coordinates = project(checkpoints, basis)
@@ -151,16 +191,17 @@ ARMS = ("SGD", "momentum", "Nesterov")
 
 @dataclass
 class LandscapeStudy:
-    """Three runs from one initialisation (SGD, heavy-ball momentum and Nesterov at one rate), their checkpoints
-    after every epoch, the plane they are drawn on and its surface, each checkpoint's projection and gap, and the
-    1-D loss along initial → final for each run and between SGD's and momentum's solutions."""
+    """Runs from one initialisation, their checkpoints after every epoch, the plane they are drawn on and its
+    surface, each checkpoint's projection and gap, and the 1-D loss along initial → final for each run and between
+    two runs' solutions. ``config`` says what was drawn (for a saved comparison, also its folder and how closely
+    the runs traced again match its curves)."""
 
     config: dict
-    checkpoints: dict  # arm -> (epochs + 1, D)
+    checkpoints: dict  # run -> (epochs + 1, D)
     surface: Surface
-    coordinates: dict  # arm -> (epochs + 1, 2)
-    losses: dict  # arm -> (epochs + 1,) its own full-data loss
-    gaps: dict  # arm -> (epochs + 1,) |L(θ_t) − L(projection)|
+    coordinates: dict  # run -> (epochs + 1, 2)
+    losses: dict  # run -> (epochs + 1,) its own full-data loss
+    gaps: dict  # run -> (epochs + 1,) |L(θ_t) − L(projection)|
     lines: dict  # name -> (alphas, losses)
     seconds: float = 0.0
 
@@ -177,16 +218,56 @@ class LandscapeStudy:
                           for name, (alphas, values) in self.lines.items()}}
 
 
+def draw(checkpoints: dict, centre: str, between: tuple[str, str] | None, layers: Network, activation: str,
+         x: torch.Tensor, y: torch.Tensor, config: dict, basis: str = "pca", grid: int = 51, span: float = 1.25,
+         direction_seed: int = 0, started: float | None = None) -> LandscapeStudy:
+    """Draw runs' ``checkpoints`` (name → (T, D), from one start) on one plane through the final weights of run
+    ``centre``: ``basis="pca"`` (the top two principal directions of all the checkpoints) or ``"filter"`` (Li et
+    al.'s filter-normalised random directions, seeded by ``direction_seed``). The grid is ``grid`` × ``grid``
+    points over ``span`` times the largest projected coordinate (PCA), or [−span, span] in units of the
+    directions (filter). 1-D interpolations run from each start to its end and (unless ``between`` is None) from
+    run ``between[0]``'s solution to ``between[1]``'s."""
+    import time
+
+    from inertia.studies.plane import check_plane
+
+    check_plane(basis, grid, span)
+    started = time.perf_counter() if started is None else started
+    middle = checkpoints[centre][-1]
+    if basis == "pca":
+        plane = pca_basis(torch.cat(list(checkpoints.values())), middle)
+        extent = max(float(np.abs(project(c, plane)).max()) for c in checkpoints.values())
+        axis = np.linspace(-span * extent, span * extent, grid)
+    else:
+        plane = Basis(middle.double(), filter_normalized(middle, layers, direction_seed),
+                      filter_normalized(middle, layers, direction_seed + 1))
+        axis = np.linspace(-span, span, grid)
+    drawn = surface(plane, axis, axis, layers, activation, x, y)
+    coordinates, losses, gaps = {}, {}, {}
+    for arm, kept in checkpoints.items():
+        coordinates[arm], gaps[arm] = projection_gaps(kept, plane, layers, activation, x, y)
+        losses[arm] = evaluate(kept, layers, activation, x, y)[0]
+    alphas = np.linspace(-0.25, 1.25, 61)
+    lines = {f"{arm}: initial → final": (alphas, interpolation(kept[0], kept[-1], alphas, layers, activation, x, y))
+             for arm, kept in checkpoints.items()}
+    if between is not None:
+        first, second = between
+        lines[f"{first}'s solution → {second}'s"] = (alphas, interpolation(
+            checkpoints[first][-1], checkpoints[second][-1], alphas, layers, activation, x, y))
+    config = {**config, "basis": basis, "grid": grid, "span": span, "direction_seed": direction_seed,
+              "centre": centre}
+    return LandscapeStudy(config, checkpoints, drawn, coordinates, losses, gaps, lines,
+                          time.perf_counter() - started)
+
+
 def landscape_study(dataset="spiral", layers: Sequence[int] | None = None, activation: str = "relu",
                     lr: float = 0.05, momentum: float = 0.9, epochs: int = 50, batch_size: int = 20, seed: int = 0,
                     basis: str = "pca", grid: int = 51, span: float = 1.25, direction_seed: int = 0,
                     data_seed: int = 0) -> LandscapeStudy:
     """Train SGD, momentum ``momentum`` and Nesterov at rate ``lr`` from the MLP of ``seed`` (the same minibatch
     order; on the population engine, which equals :func:`inertia.train.fit` run by run), keep every epoch's
-    weights, and draw them on one plane centred on momentum's final weights: ``basis="pca"`` (the top two
-    principal directions of all three runs' checkpoints) or ``"filter"`` (Li et al.'s filter-normalised random
-    directions, seeded by ``direction_seed``). The grid is ``grid`` × ``grid`` points over ``span`` times the
-    largest projected coordinate (PCA), or [−span, span] in units of the directions (filter)."""
+    weights, and :func:`draw` them on one plane centred on momentum's final weights, with the 1-D line from SGD's
+    solution to momentum's. For the runs of a saved comparison see :mod:`inertia.studies.run_landscape`."""
     import time
 
     from inertia import data as data_module
@@ -194,13 +275,9 @@ def landscape_study(dataset="spiral", layers: Sequence[int] | None = None, activ
     from inertia.models import MLP
     from inertia.optim.checks import check_hyperparameters
     from inertia.population import Member, train_population
+    from inertia.studies.plane import check_plane
 
-    if basis not in ("pca", "filter"):
-        raise ValueError(f"basis must be pca or filter; got {basis!r}")
-    if not isinstance(grid, int) or grid < 2:
-        raise ValueError(f"grid must be an integer ≥ 2 (points on each axis); got {grid!r}")
-    if not (np.isfinite(span) and span > 0):
-        raise ValueError(f"span must be a finite number > 0; got {span!r}")
+    check_plane(basis, grid, span)
     if momentum == 0:
         raise ValueError("momentum must be > 0: the study draws SGD beside momentum and Nesterov")
     check_hyperparameters(lr, momentum, 0.0, True, 0.0, "pytorch")
@@ -219,46 +296,37 @@ def landscape_study(dataset="spiral", layers: Sequence[int] | None = None, activ
                 raise ValueError(f"{arm} diverged at lr {lr:g} after epoch {result.histories[j].diverged_at + 1}: "
                                  "choose a smaller lr, whose run the landscape can show")
             checkpoints[arm] = torch.stack([initial] + [flatten(result.model(j, e)) for e in epochs_kept])
-    checkpoints = {arm: checkpoints[arm] for arm in ARMS}
-    centre = checkpoints["momentum"][-1]
-    if basis == "pca":
-        plane = pca_basis(torch.cat(list(checkpoints.values())), centre)
-        extent = max(float(np.abs(project(c, plane)).max()) for c in checkpoints.values())
-        axis = np.linspace(-span * extent, span * extent, grid)
-    else:
-        plane = Basis(centre.double(), filter_normalized(centre, layers, direction_seed),
-                      filter_normalized(centre, layers, direction_seed + 1))
-        axis = np.linspace(-span, span, grid)
-    drawn = surface(plane, axis, axis, layers, activation, x, y)
-    coordinates, losses, gaps = {}, {}, {}
-    for arm, kept in checkpoints.items():
-        coordinates[arm], gaps[arm] = projection_gaps(kept, plane, layers, activation, x, y)
-        losses[arm] = evaluate(kept, layers, activation, x, y)[0]
-    alphas = np.linspace(-0.25, 1.25, 61)
-    lines = {f"{arm}: initial → final": (alphas, interpolation(kept[0], kept[-1], alphas, layers, activation, x, y))
-             for arm, kept in checkpoints.items()}
-    lines["SGD's solution → momentum's"] = (alphas, interpolation(checkpoints["SGD"][-1], centre, alphas, layers,
-                                                                  activation, x, y))
     config = {"dataset": full.name, "layers": list(layers), "activation": activation, "lr": lr, "momentum": momentum,
-              "epochs": epochs, "batch_size": batch_size, "seed": seed, "basis": basis, "grid": grid, "span": span,
-              "direction_seed": direction_seed}
-    return LandscapeStudy(config, checkpoints, drawn, coordinates, losses, gaps, lines,
-                          time.perf_counter() - started)
+              "epochs": epochs, "batch_size": batch_size, "seed": seed}
+    return draw({arm: checkpoints[arm] for arm in ARMS}, "momentum", ("SGD", "momentum"), layers, activation, x, y,
+                config, basis, grid, span, direction_seed, started)
+
+
+def axis_labels(basis: Basis) -> tuple[str, str]:
+    """What each direction of the plane is, with the share of the variance a PCA direction explains."""
+    if basis.explained is not None:
+        return (f"d₁: first principal direction ({100 * basis.explained[0]:.1f} % of the variance)",
+                f"d₂: second ({100 * basis.explained[1]:.1f} %)")
+    return "d₁: filter-normalised random direction", "d₂: another"
+
+
+def title(config: dict) -> str:
+    """The picture's title: the data, the network and which runs (two lines)."""
+    network = config.get("model") or config["layers"]
+    if "run" in config:
+        return (f"{config['dataset']} {network}: the runs of {config['run']} from one start\n(seed "
+                f"{config['seed']}, lr {config['lr']:g}, {config['epochs']} epochs)")
+    return (f"{config['dataset']} {network}: three runs from one start\n(lr {config['lr']:g}, β "
+            f"{config['momentum']:g}, {config['epochs']} epochs)")
 
 
 def plot(study: LandscapeStudy):
-    """The surface with the three projected paths, their gaps per epoch, and the 1-D interpolations."""
+    """The surface with the projected paths, their gaps per epoch, and the 1-D interpolations."""
     from inertia import plots
 
-    c, s = study.config, study.surface
-    if s.basis.explained is not None:
-        labels = (f"d₁: first principal direction ({100 * s.basis.explained[0]:.1f} % of the variance)",
-                  f"d₂: second ({100 * s.basis.explained[1]:.1f} %)")
-    else:
-        labels = ("d₁: filter-normalised random direction", "d₂: another")
-    title = (f"{c['dataset']} {c['layers']}: three runs from one start\n(lr {c['lr']:g}, β {c['momentum']:g}, "
-             f"{c['epochs']} epochs)")
-    return plots.landscape(s.xs, s.ys, s.loss, study.coordinates, study.gaps, study.lines, labels, title)
+    s = study.surface
+    return plots.landscape(s.xs, s.ys, s.loss, study.coordinates, study.gaps, study.lines, axis_labels(s.basis),
+                           title(study.config))
 
 
 def save(study: LandscapeStudy, out) -> list[str]:
@@ -277,7 +345,7 @@ def save(study: LandscapeStudy, out) -> list[str]:
         here = folder.path
         np.savez_compressed(here / names[0], xs=s.xs, ys=s.ys, loss=s.loss, accuracy=s.accuracy,
                             centre=s.basis.centre.numpy(), d1=s.basis.d1.numpy(), d2=s.basis.d2.numpy(),
-                            layers=np.array(study.config["layers"]),
+                            **({"layers": np.array(study.config["layers"])} if study.config.get("layers") else {}),
                             **{f"checkpoints_{arm}": c.numpy() for arm, c in study.checkpoints.items()})
         rows = [{"run": arm, "epoch": t, "a": xy[0], "b": xy[1], "loss": study.losses[arm][t],
                  "gap": study.gaps[arm][t]} for arm, coords in study.coordinates.items()

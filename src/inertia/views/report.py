@@ -20,6 +20,7 @@ import pandas as pd
 from inertia.stats import format_estimate
 from inertia.views.charts import ball_block, curve_chart, line_chart, regions_block
 from inertia.views.conclusions import baseline_conclusions, conclusions, effective_lr_sentences
+from inertia.views.landscape_report import has_landscape, landscape_page, landscape_section
 from inertia.views.page import bullets, page, save_page, section
 from inertia.views.study_report import write_study_report
 from inertia.views.sweep_report import sweep_report
@@ -33,6 +34,8 @@ def write_report(path: str | Path, out: str | Path | None = None) -> Path:
     path = Path(path)
     if path.is_dir() and (path / "batch_study.json").exists():
         return write_study_report(path, out)
+    if path.is_dir() and has_landscape(path):
+        return landscape_page(path, out)
     if path.is_dir():
         return save_page(compare_report(path), path, out, kind="compare")
     return save_page(sweep_report(path), None, out or default_output(path), kind="sweep")
@@ -49,7 +52,9 @@ def default_output(path: str | Path) -> Path:
     raise FileNotFoundError(f"{path} is neither a compare output folder nor a sweep store (.db)")
 
 
-def compare_report(folder: Path) -> str:
+def compare_report(folder: Path, landscape: Path | None = None) -> str:
+    """The page of the comparison saved in ``folder``, with the section of its landscape when ``landscape`` (by
+    default the folder's ``landscape`` folder, which ``inertia landscape FOLDER`` writes) holds one."""
     summary_file, curves_file = folder / "summary.json", folder / "curves.csv"
     if not summary_file.exists() or not curves_file.exists():
         raise FileNotFoundError(f"{folder} has no summary.json and curves.csv; run `inertia compare --out {folder}`")
@@ -102,6 +107,11 @@ def compare_report(folder: Path) -> str:
         charts.update(chart_specs)
         scripts.append(script)
         sections.append(section(f"Decision regions (seed {regions['seed']})", body))
+    landscape = folder / "landscape" if landscape is None else landscape
+    if has_landscape(landscape):
+        body, landscape_charts = landscape_section(landscape)
+        charts.update(landscape_charts)
+        sections.append(body)
     ball_body, ball_chart, ball_script = ball_block()
     charts.update(ball_chart)
     scripts.append(ball_script)

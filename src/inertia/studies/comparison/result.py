@@ -18,9 +18,10 @@ from inertia.stats import mean_ci, paired_difference
 from inertia.studies.comparison.config import CompareConfig
 from inertia.train import History
 
-# Every file a comparison's folder may hold: what Comparison.save writes, and its report.
+# Every file a comparison's folder may hold: what Comparison.save writes, its report, and the folder of its
+# landscape (inertia.studies.run_landscape; a new comparison in the folder removes it with the other results).
 OUTPUT_FILES = {"table.csv", "baselines.csv", "effective_lr.csv", "curves.csv", "summary.json", "regions.json",
-                "loss.png", "accuracy.png", "loss_accuracy.png", "decision_regions.png", "report.html"}
+                "loss.png", "accuracy.png", "loss_accuracy.png", "decision_regions.png", "report.html", "landscape"}
 # The table's columns and the run-summary key each comes from.
 TABLE_METRICS = {"final_loss": "final_loss", "best_loss": "best_loss", "final_accuracy": "final_accuracy",
                  "epochs_to_target": "epochs_to_accuracy"}
@@ -50,6 +51,7 @@ class Comparison:
     snapshots: dict[int, dict[float, MLP]] = field(default_factory=dict, repr=False)
     baseline_runs: list[Run] = field(default_factory=list)
     held_runs: list[Run] = field(default_factory=list)
+    trained_on: dict = field(default_factory=dict)  # {"engine": population or loop, "device": where}
 
     def run(self, momentum: float, seed: int | None = None) -> Run:
         seed = self.config.seeds[0] if seed is None else seed
@@ -155,6 +157,8 @@ class Comparison:
         """A JSON-ready dict: the configuration and the table (NaN written as null)."""
         records = json.loads(self.table().reset_index().to_json(orient="records"))
         summary = {"config": asdict(self.config), "dataset": self.dataset.name, "table": records}
+        if self.trained_on:
+            summary["trained_on"] = self.trained_on
         if self.config.arms:
             summary["baselines"] = json.loads(self.baseline_table().reset_index().to_json(orient="records"))
             summary["paired"] = json.loads(self.paired().to_json(orient="records"))

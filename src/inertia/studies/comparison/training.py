@@ -50,6 +50,7 @@ def compare(
     model: Callable | str | None = None,
     schedule: str | None = None,
     momentum_schedules: Sequence[str] = (),
+    keep: Sequence[int] | None = None,
 ) -> Comparison:
     """Train one model per (momentum, seed) with SGD and compare them.
 
@@ -87,6 +88,10 @@ def compare(
     ``schedule``) whose momentum follows one schedule, such as ``"sutskever:mu_max=0.99"`` or ``"demon:beta0=0.9"``
     (:func:`inertia.optim.schedules.parse_momentum`), over the same seeds, paired with the momenta as the baselines
     are.
+
+    ``keep`` lists the epochs after which the first seed's model of every momentum is kept in
+    :attr:`Comparison.snapshots` (0: its initial weights; default :func:`snapshot_epochs`, what the decision
+    regions show).
     """
     check_factor(divergence_factor)
     factory = factories.load(model, "model") if isinstance(model, str) else model
@@ -124,7 +129,10 @@ def compare(
     pairs = [(momentum, seed, config.lr) for seed in config.seeds for momentum in config.momenta]
     held = [(momentum, seed, config.lr * (1 - momentum)) for seed in config.seeds for momentum in config.momenta
             if momentum != 0] if config.hold == "effective-lr" else []
-    snapshots: dict[int, dict[float, MLP]] = {e: {} for e in snapshot_epochs(config.epochs)}
+    snapshots: dict[int, dict[float, MLP]] = {e: {} for e in (snapshot_epochs(config.epochs) if keep is None
+                                                              else sorted(set(keep)))}
+    if 0 in snapshots:
+        snapshots[0] = {m: make(config.seeds[0]) for m in config.momenta}
     total = (len(pairs) + len(held) + len(config.arms) * len(config.seeds)) * config.epochs
     with progress_bar(total, progress) as advance:
         runs, held_runs = [], []
@@ -143,7 +151,9 @@ def compare(
         baseline_runs += [run for text, ramp in arms for run in
                           _train_arm(config, dataset, make, text, ramp, lr_schedule, engine, device, advance,
                                      divergence_factor, on_metrics)]
-    return Comparison(config, dataset, runs, snapshots, baseline_runs, held_runs)
+    return Comparison(config, dataset, runs, snapshots, baseline_runs, held_runs,
+                      trained_on={"engine": engine,
+                                  "device": str(resolve_device(device)) if engine == "population" else "cpu"})
 
 
 def snapshot_epochs(epochs: int) -> list[int]:
@@ -195,7 +205,8 @@ def _train_population(config: CompareConfig, dataset: Dataset, pairs, device, ad
             runs[i] = Run(m, s, result.history(j), result.model(j), lr=lr)
             if s == config.seeds[0]:
                 for epoch in snapshots:
-                    snapshots[epoch][m] = result.model(j, epoch)
+                    if epoch > 0:
+                        snapshots[epoch][m] = result.model(j, epoch)
     return runs
 
 
