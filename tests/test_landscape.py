@@ -216,3 +216,51 @@ def test_a_folder_without_a_run_or_options_beside_one_are_refused_in_one_line(tm
     _compare(tmp_path / "run", "--layers", "2,8,3", "--no-report")
     out = CliRunner().invoke(app, ["landscape", str(tmp_path / "run"), "--epochs", "3"])
     assert out.exit_code == 2 and "Error: --epochs does not apply with RUN_FOLDER" in out.output, out.output
+
+
+def test_a_saved_model_is_drawn_around_its_own_weights(tmp_path, monkeypatch):
+    """A state dict file: the surface's centre is the file's weights, its directions are filter-normalised, and
+    any point is the model loaded and evaluated there (inertia's MLP, or a network of one's own through vmap)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "saved_net.py").write_text("from torch import nn\n\ndef net(seed):\n"
+                                           "    return nn.Sequential(nn.Linear(2, 7), nn.Tanh(), nn.Linear(7, 3))\n")
+    import saved_net
+
+    spiral = data.spiral(seed=0)
+    x, y = spiral.tensors()
+    for name, network, options in (("mlp.pt", MLP([2, 8, 3], seed=5), ["--layers", "2,8,3"]),
+                                   ("own.pt", saved_net.net(0), ["--model", "saved_net:net"])):
+        torch.save(network.state_dict(), tmp_path / name)
+        out = CliRunner().invoke(app, ["landscape", name, *options, "--grid", "7", "--out", str(tmp_path / name[:3]),
+                                       "--json"])
+        assert out.exit_code == 0, out.output
+        assert json.loads(out.stdout)["config"]["weights"] == name
+        saved = np.load(tmp_path / name[:3] / "surface.npz")
+        np.testing.assert_array_equal(saved["centre"], L.flatten(network).numpy())
+        for d in (saved["d1"], saved["d2"]):
+            at = 0
+            for p in network.parameters():
+                part, own = d[at : at + p.numel()], p.detach().double().reshape(p.shape[0], -1)
+                if p.dim() > 1:
+                    np.testing.assert_allclose(np.linalg.norm(part.reshape(own.shape), axis=1), own.norm(dim=1),
+                                               rtol=1e-12)
+                else:
+                    assert (part == 0).all()
+                at += p.numel()
+        for i, j in ((1, 5), (6, 0), (3, 3)):
+            theta = torch.from_numpy(saved["centre"] + saved["xs"][j] * saved["d1"] + saved["ys"][i] * saved["d2"])
+            with torch.no_grad():
+                loss = torch.nn.functional.cross_entropy(_load(network, theta)(x), y).item()
+            assert saved["loss"][i, j] == pytest.approx(loss, rel=F32_EVALUATION)
+        assert (tmp_path / name[:3] / "report.html").is_file()
+    (tmp_path / "junk.pt").write_text("not a tensor")
+    for args, says in ((["mlp.pt", "--layers", "2,9,3"], "is not a state dict of an MLP [2, 9, 3] (relu): size "
+                                                         "mismatch"),
+                       (["junk.pt"], "is not a file torch.save wrote"),
+                       (["mlp.pt", "--basis", "pca"], "--basis pca needs a run's checkpoints"),
+                       (["mlp.pt", "--epochs", "3"], "--epochs does not apply to a saved model"),
+                       (["--model", "saved_net:net"], "--model applies to a saved model")):
+        out = CliRunner().invoke(app, ["landscape", *args, "--out", str(tmp_path / "refused")])
+        assert out.exit_code == 2 and says in out.output and out.output.count("\n") == 1, (args, out.output)
+    assert not (tmp_path / "refused").exists()

@@ -358,12 +358,18 @@ def landscape(xs, ys, loss, paths: Mapping[str, np.ndarray], gaps: Mapping[str, 
     ax.set_ylabel(axis_labels[1])
     ax.set_title(title)
     ax.legend(fontsize=8)
-    gap_ax.set_yscale("log")
-    gap_ax.set_xlabel("epoch")
-    gap_ax.set_ylabel("|L(θ_t) − L(projection of θ_t)| (nats)")
+    if all(len(path) == 1 for path in paths.values()):  # one point (a saved model): no path to be faithful to
+        gap_ax.text(0.5, 0.5, "one point, no path:\nnothing projected", ha="center", va="center",
+                    transform=gap_ax.transAxes)
+        gap_ax.set_xticks([])
+        gap_ax.set_yticks([])
+    else:
+        gap_ax.set_yscale("log")
+        gap_ax.set_xlabel("epoch")
+        gap_ax.set_ylabel("|L(θ_t) − L(projection of θ_t)| (nats)")
+        gap_ax.grid(alpha=0.3, which="both")
+        gap_ax.legend(fontsize=8)
     gap_ax.set_title("how faithful each drawn path is")
-    gap_ax.grid(alpha=0.3, which="both")
-    gap_ax.legend(fontsize=8)
     for name, (alphas, values) in lines.items():
         line_ax.plot(alphas, values, "-", lw=1.5, label=name)
     line_ax.set_yscale("log")

@@ -15,14 +15,19 @@ from inertia.paths import check_output_dir
 
 TRAINING = {"dataset": "spiral", "layers": None, "activation": "relu", "lr": 0.05, "momentum": 0.9, "epochs": 50,
             "batch_size": 20, "seed": 0, "data_seed": 0}  # the runs' settings when no RUN_FOLDER gives them
-OPTIONS = {field: "--" + field.replace("_", "-") for field in ("basis", "grid", "span", *TRAINING)}
+OPTIONS = {field: "--" + field.replace("_", "-") for field in ("basis", "grid", "span", "model", *TRAINING)}
+SAVED = ("dataset", "layers", "activation", "data_seed")  # what a saved model's surface takes
 
 
 def landscape_command(
     run: Annotated[Path | None, typer.Argument(
         help="A folder `inertia compare` wrote: its first seed's run of every momentum is traced again (checked "
-             "against the folder's curves) and drawn. Without it, SGD, momentum and Nesterov are trained from "
-             "the options below.", show_default=False)] = None,
+             "against the folder's curves) and drawn. Or a saved model: a state dict file (torch.save(model."
+             "state_dict(), path)) of an MLP of --layers, or of --model, drawn on filter-normalised directions. "
+             "Without it, SGD, momentum and Nesterov are trained from the options below.", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option(
+        help="With a saved model: its network as module:function (function(seed) returns the nn.Module the state "
+             "dict fits). Default: inertia's MLP of --layers.", show_default=False)] = None,
     dataset: Annotated[str | None, typer.Option(
         help="spiral, moons, circles, blobs, digits, mnist1d, or a .csv/.npz file with a 'label' column. "
              "Default: spiral.", show_default=False)] = None,
@@ -42,9 +47,10 @@ def landscape_command(
         help="Seed of the shared initial weights and minibatch order. Default: 0.", show_default=False)] = None,
     data_seed: Annotated[int | None, typer.Option(help="Seed of the generated data set. Default: 0.",
                                                   show_default=False)] = None,
-    basis: Annotated[str, typer.Option(
+    basis: Annotated[str | None, typer.Option(
         help="pca: the top two principal directions of the runs' checkpoints; filter: Li et al.'s "
-             "filter-normalised random directions.")] = "pca",
+             "filter-normalised random directions. Default: pca (filter for a saved model).",
+        show_default=False)] = None,
     grid: Annotated[int, typer.Option(help="Points on each axis of the surface (grid × grid evaluations).")] = 51,
     span: Annotated[float, typer.Option(
         help="Half-width of the surface: a multiple of the farthest projected checkpoint (pca), or of the "
@@ -63,18 +69,33 @@ def landscape_command(
     as one population. The picture says how faithful it is: the variance the two PCA directions explain, and per
     checkpoint the gap between its own loss and the surface's at its projection. 1-D interpolations run from
     each start to its end and between two runs' solutions. surface.npz holds the centre, both directions and
-    every checkpoint: enough to recompute any point.
+    every checkpoint: enough to recompute any point. A saved model (a state dict file) is drawn Li et al.'s way:
+    the surface around its weights on filter-normalised directions, and the lines through it along both.
     """
     from inertia.progress import status
     from inertia.studies.plane import check_plane
 
     given = {"dataset": dataset, "layers": layers, "activation": activation, "lr": lr, "momentum": momentum,
              "epochs": epochs, "batch_size": batch_size, "seed": seed, "data_seed": data_seed}
+    saved_model = run is not None and run.is_file()
+    if saved_model and basis == "pca":
+        raise ValueError("--basis pca needs a run's checkpoints; a saved model is drawn on filter-normalised "
+                         "directions (--basis filter)")
+    basis = basis or ("filter" if saved_model else "pca")
     try:
         check_plane(basis, grid, span)
     except ValueError as exc:
         raise ValueError(as_typed(str(exc), OPTIONS)) from None
-    if run is not None:
+    if model is not None and not saved_model:
+        raise ValueError("--model applies to a saved model (RUN_FOLDER a state dict file): a comparison's folder "
+                         "knows its own network")
+    settings = {field: TRAINING[field] if value is None else value for field, value in given.items()}
+    if saved_model:
+        for field, value in given.items():
+            if value is not None and field not in SAVED:
+                raise ValueError(f"{OPTIONS[field]} does not apply to a saved model: it is drawn as it was saved")
+        place, what = out or Path("inertia-out/landscape"), ""
+    elif run is not None:
         from inertia.studies.run_landscape import read_run
 
         for field, value in given.items():
@@ -83,29 +104,33 @@ def landscape_command(
                                  "with its settings")
         summary = read_run(run)[0]
         place = out or run / "landscape"
-        if out is not None:
-            check_output_dir(out, "--out")
         what = (f"tracing the first seed's {len(summary['config']['momenta'])} runs of {run} again, then a "
                 f"{grid} × {grid} surface")
     else:
-        settings = {field: TRAINING[field] if value is None else value for field, value in given.items()}
         place = out or Path("inertia-out/landscape")
-        check_output_dir(place, "--out")
         what = (f"SGD, momentum {settings['momentum']:g} and Nesterov on {settings['dataset']} for "
                 f"{settings['epochs']} epochs, then a {grid} × {grid} surface")
-    status(f"inertia landscape: {what}", not json_output)
+    if run is None or saved_model or out is not None:
+        check_output_dir(place, "--out")
+    status(f"inertia landscape: {what}", not json_output and not saved_model)  # a saved model's: once it loads
     from inertia.studies import landscape as study_module
 
+    widths = ints(settings["layers"]) if settings["layers"] else None
     try:
-        if run is not None:
+        if saved_model:
+            from inertia.studies.run_landscape import saved_model_landscape
+
+            study = saved_model_landscape(run, settings["dataset"], widths, settings["activation"], model, grid,
+                                          span, direction_seed, settings["data_seed"], progress=not json_output)
+        elif run is not None:
             from inertia.studies.run_landscape import run_landscape
 
             study = run_landscape(run, basis, grid, span, direction_seed, progress=not json_output)
         else:
             study = study_module.landscape_study(
-                settings["dataset"], ints(settings["layers"]) if settings["layers"] else None,
-                settings["activation"], settings["lr"], settings["momentum"], settings["epochs"],
-                settings["batch_size"], settings["seed"], basis, grid, span, direction_seed, settings["data_seed"])
+                settings["dataset"], widths, settings["activation"], settings["lr"], settings["momentum"],
+                settings["epochs"], settings["batch_size"], settings["seed"], basis, grid, span, direction_seed,
+                settings["data_seed"])
     except ValueError as exc:  # the option as typed, not the library's field
         raise ValueError(as_typed(str(exc), OPTIONS)) from None
     names, report = _save(study, run, out, place)
@@ -121,7 +146,10 @@ def landscape_command(
     if explained:
         out_console.print(f"plane: the top two principal directions, {100 * explained[0]:.1f} % and "
                           f"{100 * explained[1]:.1f} % of the checkpoints' variance", markup=False, highlight=False)
-    for arm, gap in summary["gaps"].items():
+    if "weights" in study.config:
+        out_console.print(f"the saved model's loss {summary['final_loss']['saved model']:.4f}; lowest on the surface "
+                          f"{summary['surface_min']:.4f}", markup=False, highlight=False)
+    for arm, gap in ({} if "weights" in study.config else summary["gaps"]).items():
         out_console.print(f"{arm}: final loss {summary['final_loss'][arm]:.4f}; the drawn path is off its own loss by "
                           f"{gap['median']:.3g} (median over epochs), at most {gap['max']:.3g}", markup=False,
                           highlight=False)
@@ -136,7 +164,7 @@ def _save(study, run: Path | None, out: Path | None, place: Path) -> tuple[list[
     from inertia.studies.landscape import save
     from inertia.views.landscape_report import landscape_page
 
-    if run is None or out is not None:
+    if run is None or run.is_file() or out is not None:
         names = save(study, place)
         return [*names, landscape_page(place).name], None
     from inertia.folders import writing

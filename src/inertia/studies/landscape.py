@@ -249,7 +249,11 @@ def draw(checkpoints: dict, centre: str, between: tuple[str, str] | None, layers
         losses[arm] = evaluate(kept, layers, activation, x, y)[0]
     alphas = np.linspace(-0.25, 1.25, 61)
     lines = {f"{arm}: initial → final": (alphas, interpolation(kept[0], kept[-1], alphas, layers, activation, x, y))
-             for arm, kept in checkpoints.items()}
+             for arm, kept in checkpoints.items() if len(kept) > 1}
+    if not lines:  # one point each (a saved model): the lines through it along the plane's two directions
+        lines = {f"θ − {name} → θ + {name}": (alphas, interpolation(middle - d, middle + d, alphas, layers,
+                                                                     activation, x, y))
+                 for name, d in (("d₁", plane.d1), ("d₂", plane.d2))}
     if between is not None:
         first, second = between
         lines[f"{first}'s solution → {second}'s"] = (alphas, interpolation(
@@ -313,6 +317,9 @@ def axis_labels(basis: Basis) -> tuple[str, str]:
 def title(config: dict) -> str:
     """The picture's title: the data, the network and which runs (two lines)."""
     network = config.get("model") or config["layers"]
+    if "weights" in config:
+        return (f"{config['dataset']} {network}: around the saved weights of {config['weights']}\n"
+                f"(filter-normalised directions, seed {config['direction_seed']})")
     if "run" in config:
         return (f"{config['dataset']} {network}: the runs of {config['run']} from one start\n(seed "
                 f"{config['seed']}, lr {config['lr']:g}, {config['epochs']} epochs)")

@@ -152,3 +152,58 @@ def faithful(study) -> list[str]:
             f"{difference:.2g} (relative): the folder was made on another machine, engine or version, and the path "
             "drawn is this machine's" for name, difference in study.config.get("reproduced", {}).items()
             if not difference <= REPRODUCED]
+
+
+def saved_model_landscape(weights: str | Path, dataset="spiral", layers=None, activation: str = "relu",
+                          model: str | None = None, grid: int = 51, span: float = 1.25, direction_seed: int = 0,
+                          data_seed: int = 0, progress: bool = False):
+    """The loss surface around a saved model (Li et al.'s use): the state dict in the file ``weights`` (what
+    ``torch.save(model.state_dict(), path)`` writes) loaded into inertia's MLP of ``layers`` and ``activation``,
+    or into ``model(0)`` for a ``"module:function"`` of one's own; drawn on two filter-normalised directions
+    (seeded by ``direction_seed``) over [−span, span], with the 1-D lines θ − d₁ → θ + d₁ and θ − d₂ → θ + d₂.
+    There is no trajectory, so no PCA plane; the saved weights are the one point drawn. ``progress`` says on
+    stderr what starts once the file has loaded."""
+    import torch
+
+    from inertia import data as data_module
+    from inertia import factory as factories
+    from inertia.arguments import layers_for
+    from inertia.models import MLP
+    from inertia.studies import landscape as L
+
+    check_plane("filter", grid, span)
+    weights = Path(weights)
+    if not weights.is_file():
+        raise RunFolderError(f"RUN_FOLDER {weights} is neither a folder nor a file: give a compare folder or a saved "
+                             "state dict (.pt)")
+    full = data_module.get(dataset, seed=data_seed) if isinstance(dataset, str) else dataset
+    if model is None:
+        layers = layers_for(full, layers)
+        network = MLP(layers, activation)
+    else:
+        factory = factories.load(model)
+        factories.check(factory, full, 0)
+        network = factories.build(factory, 0)
+    what = f"model {model}" if model else f"an MLP {list(layers)} ({activation})"
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RunFolderError(f"RUN_FOLDER {weights} is not a file torch.save wrote ({type(exc).__name__}); give a "
+                             f"state dict of {what}") from None
+    try:
+        network.load_state_dict(state)
+    except (RuntimeError, ValueError, TypeError, AttributeError) as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise RunFolderError(f"RUN_FOLDER {weights} is not a state dict of {what}: "
+                             f"{' '.join(lines[1:2] or lines[:1]) or type(exc).__name__}") from None
+    from inertia.progress import status
+
+    status(f"inertia landscape: a {grid} × {grid} surface around the saved weights of {weights}", progress)
+    started = time.perf_counter()
+    centre = L.flatten(network)
+    x, y = full.tensors()
+    shape = list(layers) if model is None else network
+    described = {"weights": str(weights), "dataset": full.name, "layers": list(layers) if model is None else None,
+                 "model": model, "activation": activation}
+    return L.draw({"saved model": centre[None, :]}, "saved model", None, shape, activation, x, y, described,
+                  "filter", grid, span, direction_seed, started)

@@ -59,25 +59,32 @@ def landscape_block(folder: Path, prefix: str = "landscape") -> tuple[str, dict]
     charts[f"{prefix}-lines"] = line_chart(alphas, {name: line["loss"] for name, line in lines.items()},
                                            "α along the line (0: its start, 1: its end)", "full-data loss (nats)")
     charts[f"{prefix}-lines"]["layout"]["yaxis"]["type"] = "log"
-    notes = [f"{name}: the drawn path is off its own loss by {gap['median']:.3g} nats (median over epochs), at most "
-             f"{gap['max']:.3g}" for name, gap in summary["gaps"].items()]
+    saved = "weights" in config  # a saved model: one point, no path
+    notes = [] if saved else [f"{name}: the drawn path is off its own loss by {gap['median']:.3g} nats (median over "
+                              f"epochs), at most {gap['max']:.3g}" for name, gap in summary["gaps"].items()]
     notes += [f"{name} traced again differs from the folder's curves by up to {d:.2g} (relative): the path drawn is "
               "this machine's" for name, d in config.get("reproduced", {}).items() if not d <= 1e-4]
     notes += [f"{name} diverged and is not drawn" for name in config.get("left_out", [])]
     plane = ("the top two principal directions of every checkpoint minus the centre" if explained else
              "two filter-normalised random directions (Li et al. 2018)")
-    body = (f"<p>{html.escape(_what(config))} Every epoch's weights are projected by least squares onto a plane "
-            f"through the final weights of {html.escape(config.get('centre', 'the best run'))}, spanned by "
-            f"{plane}; each of the {summary['grid'][0]} × {summary['grid'][1]} grid points is a full-data "
-            "evaluation. A 2-D picture of a high-dimensional path is only as faithful as its gaps: how far each "
-            "checkpoint's own loss is from the surface's at its projection.</p>"
+    where = ("The plane goes through the saved weights" if saved else "Every epoch's weights are projected by least "
+             f"squares onto a plane through the final weights of {config.get('centre', 'the best run')}")
+    faithful = "" if saved else (" A 2-D picture of a high-dimensional path is only as faithful as its gaps: how far "
+                                 "each checkpoint's own loss is from the surface's at its projection.")
+    body = (f"<p>{html.escape(_what(config))} {html.escape(where)}, spanned by {plane}; each of the "
+            f"{summary['grid'][0]} × {summary['grid'][1]} grid points is a full-data evaluation.{faithful}</p>"
             f"<div id='{prefix}-surface' class='chart' style='min-height:560px'></div>{bullets(notes)}"
-            f"<div id='{prefix}-gaps' class='chart'></div><div id='{prefix}-lines' class='chart'></div>")
+            + ("" if saved else f"<div id='{prefix}-gaps' class='chart'></div>")
+            + f"<div id='{prefix}-lines' class='chart'></div>")
+    if saved:
+        del charts[f"{prefix}-gaps"]
     return body, charts
 
 
 def _what(config: dict) -> str:
     network = config.get("model") or config.get("layers")
+    if "weights" in config:
+        return f"The saved model {config['weights']}: {config['dataset']}, {network}."
     if "run" in config:
         return (f"The first seed's ({config['seed']}) run of every momentum of this comparison, traced again "
                 f"epoch by epoch: {config['dataset']}, {network}, lr {config['lr']:g}, {config['epochs']} epochs.")
