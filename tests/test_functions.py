@@ -128,7 +128,7 @@ def test_the_command_writes_its_folder_and_refuses_bad_options(tmp_path):
     assert out.exit_code == 0, out.output
     summary = json.loads(out.stdout)
     assert summary["function"] == "beale" and [r["optimizer"] for r in summary["table"]] == list(F.OPTIMIZERS)
-    for name in ("table.csv", "tuning.csv", "runs.csv", "functions.json", "beale.png"):
+    for name in ("table.csv", "tuning.csv", "runs.csv", "functions.json", "paths.json", "beale.png", "report.html"):
         assert (tmp_path / name).exists(), name
     runs = (tmp_path / "runs.csv").read_text().splitlines()
     assert len(runs) == 1 + len(F.OPTIMIZERS) * 10 * 2
@@ -141,3 +141,26 @@ def test_the_command_writes_its_folder_and_refuses_bad_options(tmp_path):
     bad = CliRunner().invoke(app, ["functions", "sphere", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "function must be one of rosenbrock" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_the_page_draws_the_paths_the_study_took(tmp_path):
+    """paths.json and the page: heavy ball's drawn path is a plain loop of v ← βv + ∇f, x ← x − lr·v from the first
+    fresh start (noise 0), at the rate the table says; the page names every optimizer with its interval."""
+    out = CliRunner().invoke(app, ["functions", "himmelblau", "--starts", "6", "--seeds", "1", "--steps", "60",
+                                   "--noise", "0", "--shown", "2", "--optimizers", "sgd,momentum:momentum=0.9",
+                                   "--out", str(tmp_path), "--json"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    paths = json.loads((tmp_path / "paths.json").read_text())
+    f, lr = F.function("himmelblau"), summary["chosen"]["momentum:momentum=0.9"]
+    drawn = np.array(paths["momentum:momentum=0.9"][0], dtype=float)
+    x, v = F.starts(f, 6, 1)[0], np.zeros(2)
+    assert len(paths["sgd"]) == 2 and drawn.shape == (61, 2)
+    for t in range(61):
+        np.testing.assert_allclose(drawn[t], x, rtol=0, atol=5.1e-6)  # paths.json keeps 5 decimals
+        v = 0.9 * v + f.gradient(x)
+        x = x - lr * v
+    page = (tmp_path / "report.html").read_text()
+    assert "id='contour'" in page and "id='tuning'" in page and "momentum 0.9" in page
+    table = summary["table"][1]
+    assert f"{table['success']:.3f} [{table['success_low']:.3f}, {table['success_high']:.3f}]" in page

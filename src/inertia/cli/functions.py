@@ -40,8 +40,8 @@ def functions_command(
         show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the tuning starts (the reported ones use the next).")] = 0,
     shown: Annotated[int, typer.Option(help="Starts whose paths are drawn on the contour.")] = 3,
-    out: Annotated[Path, typer.Option(help="Folder for table.csv, tuning.csv, runs.csv, functions.json and the "
-                                           "figure.")] = Path("inertia-out/functions"),
+    out: Annotated[Path, typer.Option(help="Folder for table.csv, tuning.csv, runs.csv, functions.json, paths.json, "
+                                           "the figure and report.html.")] = Path("inertia-out/functions"),
     json_output: Annotated[bool, typer.Option("--json", help="Print functions.json on stdout.")] = False,
 ) -> None:
     """Every optimizer on a classic 2-D test function, each with its learning rate tuned on one grid.
@@ -64,7 +64,9 @@ def functions_command(
         study = study_module.function_study(**arguments)
     except ValueError as exc:  # the option as typed, not the library's field
         raise ValueError(as_typed(str(exc), OPTIONS)) from None
-    names = study_module.save(study, out)
+    from inertia.views.functions_report import functions_page
+
+    names = [*study_module.save(study, out), functions_page(out).name]
     if json_output:
         print(json.dumps(study_module.summary(study)))
         return

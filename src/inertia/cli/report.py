@@ -14,8 +14,8 @@ from inertia.paths import check_output_file
 
 def report_command(
     path: Annotated[Path, typer.Argument(
-        help="A folder written by `inertia compare`, `inertia batch-study` or `inertia landscape --out`, or a sweep "
-             "store (.db).")],
+        help="A folder written by `inertia compare`, `inertia batch-study`, `inertia functions` or `inertia "
+             "landscape --out`, or a sweep store (.db).")],
     out: Annotated[Path | None, typer.Option(
         help="The HTML file (default: report.html in the folder, or STORE.html beside the store STORE.db).")
 ] = None,

@@ -40,7 +40,7 @@ def function_view(name: str, beta: float, lr: float | None = None, noise: float 
         raise ValueError(f"lr must be a finite rate > 0; got {lr}")
     if not (np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a finite scale ≥ 0; got {noise}")
-    (x0, x1), (y0, y1) = f.box
+    (x0, x1), (y0, y1) = F.extent(f)
     xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
     gap = f.value(np.stack(np.meshgrid(xs, ys), axis=-1)) - f.minimum
     points, draws = F.starts(f, STARTS, 0), F.noise_draws([0], STEPS, STARTS)

@@ -138,6 +138,16 @@ def function(name: str) -> TestFunction:
     return FUNCTIONS[name]
 
 
+def extent(f: TestFunction) -> tuple[tuple[float, float], tuple[float, float]]:
+    """What a picture of ``f`` shows: its box of starts and its minima (Beale's lies outside the box), with a
+    margin of a tenth around minima outside it."""
+    (x0, x1), (y0, y1) = f.box
+    mx, my = np.asarray(f.minima, dtype=float).T
+    pad_x, pad_y = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
+    return ((min(x0, mx.min() - pad_x), max(x1, mx.max() + pad_x)),
+            (min(y0, my.min() - pad_y), max(y1, my.max() + pad_y)))
+
+
 def starts(f: TestFunction, count: int, seed: int) -> np.ndarray:
     """``count`` points drawn uniformly in ``f``'s box by generator ``seed``: (count, 2)."""
     (x0, x1), (y0, y1) = f.box
@@ -314,7 +324,7 @@ def plot(study: FunctionStudy, resolution: int = 240):
     from inertia import plots
 
     f = study.function
-    (x0, x1), (y0, y1) = f.box
+    (x0, x1), (y0, y1) = extent(f)
     x, y = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
     gap = f.value(np.stack(np.meshgrid(x, y), axis=-1)) - f.minimum
     bars = {label(r["optimizer"]): (r["success"], r["success_low"], r["success_high"], r["steps_to_eps"],
@@ -332,8 +342,9 @@ def path_count(study: FunctionStudy) -> int:
 
 def save(study: FunctionStudy, out) -> list[str]:
     """Write ``table.csv``, ``tuning.csv`` (success rate per optimizer and rate), ``runs.csv`` (every reported
-    run: its start and noise seed, steps to ε, final f − f*), ``functions.json`` and ``NAME.png`` into ``out`` as one
-    unit (:func:`inertia.folders.writing`); returns the names written."""
+    run: its start and noise seed, steps to ε, final f − f*), ``functions.json``, ``paths.json`` (the drawn paths:
+    per optimizer, per start, every step's (x, y); null once a path left the finite numbers) and ``NAME.png`` into
+    ``out`` as one unit (:func:`inertia.folders.writing`); returns the names written."""
     import json
 
     import pandas as pd
@@ -341,7 +352,7 @@ def save(study: FunctionStudy, out) -> list[str]:
     from inertia.folders import writing
 
     f = study.function
-    names = ["table.csv", "tuning.csv", "runs.csv", "functions.json", f"{f.name}.png"]
+    names = ["table.csv", "tuning.csv", "runs.csv", "functions.json", "paths.json", f"{f.name}.png"]
     with writing(out, kind="functions") as folder:
         here = folder.path
         pd.DataFrame(study.table()).to_csv(here / names[0], index=False)
@@ -358,5 +369,8 @@ def save(study: FunctionStudy, out) -> list[str]:
                                  "steps_to_eps": int(run.steps_to[0, i, j]), "final_gap": float(run.final[0, i, j])})
         pd.DataFrame(rows).to_csv(here / names[2], index=False)
         (here / names[3]).write_text(json.dumps(summary(study), indent=2) + "\n")
-        plot(study).savefig(here / names[4], dpi=120)
+        paths = {text: np.where(np.isfinite(path), path.round(5), np.nan).transpose(1, 0, 2).tolist()
+                 for text, path in study.trajectories.items()}
+        (here / names[4]).write_text(json.dumps(paths).replace("NaN", "null"))
+        plot(study).savefig(here / names[5], dpi=120)
     return names

@@ -20,6 +20,7 @@ import pandas as pd
 from inertia.stats import format_estimate
 from inertia.views.charts import ball_block, curve_chart, line_chart, regions_block
 from inertia.views.conclusions import baseline_conclusions, conclusions, effective_lr_sentences
+from inertia.views.functions_report import functions_page, has_functions
 from inertia.views.landscape_report import has_landscape, landscape_page, landscape_section
 from inertia.views.page import bullets, page, save_page, section
 from inertia.views.study_report import write_study_report
@@ -36,6 +37,8 @@ def write_report(path: str | Path, out: str | Path | None = None) -> Path:
         return write_study_report(path, out)
     if path.is_dir() and has_landscape(path):
         return landscape_page(path, out)
+    if path.is_dir() and has_functions(path):
+        return functions_page(path, out)
     if path.is_dir():
         return save_page(compare_report(path), path, out, kind="compare")
     return save_page(sweep_report(path), None, out or default_output(path), kind="sweep")
