@@ -9,9 +9,11 @@ directions (the cost does not depend on where the plane is):
             data, one point after another, timed over ``--loop-points`` points and scaled to 2,601
 
 with the CPU's fp32 peak (a 4096² ``torch.mm``) measured in the same run and the fraction of it the surface's
-forward products reach.
+forward products reach. ``--module`` times instead the path a network of one's own takes (``landscape.evaluate``
+given an ``nn.Module``: ``torch.func.vmap`` over ``functional_call``, a block of points at a time), on the same
+networks as ``nn.Module``s, against the MLP path in the same run.
 
-    python benchmarks/landscape.py [--json] [--repeats 3] [--loop-points 100]
+    python benchmarks/landscape.py [--json] [--repeats 3] [--loop-points 100] [--module]
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--loop-points", type=int, default=100)
+    parser.add_argument("--module", action="store_true", help="the path of a network of one's own")
     args = parser.parse_args()
+    if args.module:
+        return module_path(args)
     peak = cpu_peak()
     axis = np.linspace(-1, 1, 51)
     rows = {}
@@ -76,6 +81,29 @@ def main() -> None:
     for name, row in rows.items():
         print(f"{name:8} {row['layers']}: 51 × 51 surface {row['surface_s']:.2f} s ({100 * row['peak_fraction']:.0f} % "
               f"of the fp32 peak); one model at a time {row['loop_s_scaled']:.1f} s ({row['speedup']:.1f}x)")
+
+
+def module_path(args) -> None:
+    """Each network's 51 × 51 surface through the path for any ``nn.Module`` against the MLP path, same run."""
+    axis = np.linspace(-1, 1, 51)
+    rows = {}
+    for name, (dataset, layers) in CASES.items():
+        full = data.get(dataset, seed=0)
+        x, y = full.tensors()
+        model = MLP(layers, seed=0)
+        centre = L.flatten(model)
+        basis = L.Basis(centre, L.filter_normalized(centre, layers, 0), L.filter_normalized(centre, layers, 1))
+        times = {path: best_of(args.repeats, lambda network=network, basis=basis, x=x, y=y: L.surface(
+            basis, axis, axis, network, "relu", x, y)) for path, network in (("mlp", layers), ("module", model))}
+        rows[name] = {"dataset": dataset, "layers": layers, "points": axis.size**2, "mlp_s": times["mlp"],
+                      "module_s": times["module"], "slowdown": times["module"] / times["mlp"]}
+    out = {"machine": cpu_model(), "threads": torch.get_num_threads(), "rows": rows}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    for name, row in rows.items():
+        print(f"{name:8} {row['layers']}: 51 × 51 surface, MLP path {row['mlp_s']:.2f} s, any-module path "
+              f"{row['module_s']:.2f} s ({row['slowdown']:.1f}x)")
 
 
 if __name__ == "__main__":

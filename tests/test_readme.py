@@ -341,6 +341,7 @@ def _row(result: dict, name: str) -> dict:
 # the figure) and the benchmark's value.
 STUDIES, OWN, LAB, POPULATION = "studies-cpu", "own_model-cpu", "lab-cpu", "population-cpu-xeon"
 HOST, FUNCTIONS, LANDSCAPE = "host_work-cpu", "functions-cpu", "landscape-cpu"
+MODULE_PATH = "landscape-module-cpu"
 
 
 def _study(name: str, key: str = "seconds"):
@@ -378,6 +379,10 @@ FIGURES = [
      lambda: _benchmark(LANDSCAPE)["rows"]["lab"]["loop_s_scaled"]),
     ("landscape mnist1d loop", r"against [\d.]+ s and ([\d.]+) s one model at a time",
      lambda: _benchmark(LANDSCAPE)["rows"]["mnist1d"]["loop_s_scaled"]),
+    ("landscape, any module, lab", r"that path takes ([\d.]+)× the MLP path's time",
+     lambda: _benchmark(MODULE_PATH)["rows"]["lab"]["slowdown"]),
+    ("landscape, any module, mnist1d", r"the MLP path's time for the lab's network and ([\d.]+)× for",
+     lambda: _benchmark(MODULE_PATH)["rows"]["mnist1d"]["slowdown"]),
     ("cnn rate", r"CNN trains ([\d.]+) model-epochs per second",
      lambda: _row(_benchmark(OWN), "cnn on digits")["model_epochs_per_second"]),
     ("population vs loop, digits", r"it is (\d+)× faster on the digits", _speedup("digits")),

@@ -21,6 +21,7 @@ SAVED = ("dataset", "layers", "activation", "data_seed")  # what a saved model's
 
 def landscape_command(
     run: Annotated[Path | None, typer.Argument(
+        metavar="RUN_FOLDER",
         help="A folder `inertia compare` wrote: its first seed's run of every momentum is traced again (checked "
              "against the folder's curves) and drawn. Or a saved model: a state dict file (torch.save(model."
              "state_dict(), path)) of an MLP of --layers, or of --model, drawn on filter-normalised directions. "
