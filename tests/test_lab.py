@@ -220,6 +220,7 @@ def test_a_test_functions_paths_follow_the_beta_dragged(lab):
     assert fetch(f"{lab}/api/functions?name=beale&beta=0.9")["lr"] in F.LEARNING_RATES  # tuned on the grid
     assert fetch(f"{lab}/api/functions?name=rosenbrock&beta=1")["error"].startswith("beta must be in [0, 1)")
     assert fetch(f"{lab}/api/functions?name=nope&beta=0.5")["error"].startswith("function must be one of")
+    assert fetch(f"{lab}/api/functions?name=beale&lr=fast")["error"] == "lr must be a number; got 'fast'"
 
 
 def test_the_comparisons_landscape_draws_the_dragged_run_on_its_own_plane(lab):

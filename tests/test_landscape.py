@@ -211,7 +211,7 @@ def test_a_folder_without_a_run_or_options_beside_one_are_refused_in_one_line(tm
     (tmp_path / "empty").mkdir()
     for args in (["landscape", str(tmp_path / "empty")], ["landscape", str(tmp_path / "none")]):
         out = CliRunner().invoke(app, args)
-        assert out.exit_code == 2 and ("holds no compare run" in out.output or "is not a folder" in out.output)
+        assert out.exit_code == 2 and ("holds no compare run" in out.output or "does not exist" in out.output)
         assert out.output.count("\n") == 1, out.output
     _compare(tmp_path / "run", "--layers", "2,8,3", "--no-report")
     out = CliRunner().invoke(app, ["landscape", str(tmp_path / "run"), "--epochs", "3"])
@@ -260,6 +260,7 @@ def test_a_saved_model_is_drawn_around_its_own_weights(tmp_path, monkeypatch):
                        (["junk.pt"], "is not a file torch.save wrote"),
                        (["mlp.pt", "--basis", "pca"], "--basis pca needs a run's checkpoints"),
                        (["mlp.pt", "--epochs", "3"], "--epochs does not apply to a saved model"),
+                       (["own.pt", "--model", "saved_net:net", "--layers", "2,7,3"], "--layers does not apply with"),
                        (["--model", "saved_net:net"], "--model applies to a saved model")):
         out = CliRunner().invoke(app, ["landscape", *args, "--out", str(tmp_path / "refused")])
         assert out.exit_code == 2 and says in out.output and out.output.count("\n") == 1, (args, out.output)

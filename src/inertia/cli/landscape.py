@@ -95,6 +95,8 @@ def landscape_command(
         for field, value in given.items():
             if value is not None and field not in SAVED:
                 raise ValueError(f"{OPTIONS[field]} does not apply to a saved model: it is drawn as it was saved")
+            if value is not None and model is not None and field in ("layers", "activation"):
+                raise ValueError(f"{OPTIONS[field]} does not apply with --model: the network is the function's")
         place, what = out or Path("inertia-out/landscape"), ""
     elif run is not None:
         from inertia.studies.run_landscape import read_run

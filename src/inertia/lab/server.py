@@ -247,9 +247,8 @@ def create_app(host: str = "127.0.0.1", token: str | None = None) -> Guard:
 
         query = request.query_params
         try:
-            lr = query.get("lr", "").strip()
             view = await _in_thread(function_view, query.get("name", "rosenbrock"), _number(query, "beta", 0.9),
-                                    float(lr) if lr else None, _number(query, "noise", 0.0))
+                                    _number(query, "lr", None), _number(query, "noise", 0.0))
         except ValueError as exc:
             return JSONResponse({"error": str(exc)})
         return JSONResponse(view)
@@ -278,7 +277,8 @@ def create_app(host: str = "127.0.0.1", token: str | None = None) -> Guard:
     return guard
 
 
-def _number(query, name: str, default: float) -> float:
+def _number(query, name: str, default: float | None) -> float | None:
+    """The query's number ``name`` (``default`` when absent or empty); a ValueError naming it otherwise."""
     text = str(query.get(name, "")).strip()
     try:
         return float(text) if text else default

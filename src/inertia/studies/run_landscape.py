@@ -34,6 +34,8 @@ def read_run(folder: str | Path) -> tuple[dict, object]:
 
     folder = Path(folder)
     how = f"give the folder `inertia compare --out {folder}` wrote"
+    if not folder.exists():
+        raise RunFolderError(f"RUN_FOLDER {folder} does not exist: {how}, or a saved state dict (.pt)")
     if not folder.is_dir():
         raise RunFolderError(f"RUN_FOLDER {folder} is not a folder: {how}")
     summary_file, curves_file = folder / "summary.json", folder / "curves.csv"
