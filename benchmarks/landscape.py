@@ -37,6 +37,23 @@ from inertia.studies import landscape as L
 CASES = {"lab": ("spiral", [2, 50, 3]), "mnist1d": ("mnist1d", [40, 100, 100, 10])}
 
 
+def case(dataset: str, layers: list[int]):
+    """The data's tensors, seed 0's MLP and the plane through its weights on two filter-normalised directions."""
+    x, y = data.get(dataset, seed=0).tensors()
+    model = MLP(layers, seed=0)
+    centre = L.flatten(model)
+    return x, y, model, L.Basis(centre, L.filter_normalized(centre, layers, 0), L.filter_normalized(centre, layers, 1))
+
+
+def report(out: dict, as_json: bool, line) -> None:
+    """``out`` as JSON, or ``line(name, row)`` for each of its rows."""
+    if as_json:
+        print(json.dumps(out, indent=2))
+        return
+    for name, row in out["rows"].items():
+        print(line(name, row))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true")
@@ -50,10 +67,7 @@ def main() -> None:
     axis = np.linspace(-1, 1, 51)
     rows = {}
     for name, (dataset, layers) in CASES.items():
-        full = data.get(dataset, seed=0)
-        x, y = full.tensors()
-        centre = L.flatten(MLP(layers, seed=0))
-        basis = L.Basis(centre, L.filter_normalized(centre, layers, 0), L.filter_normalized(centre, layers, 1))
+        x, y, _, basis = case(dataset, layers)
         surface = best_of(args.repeats, lambda basis=basis, layers=layers, x=x, y=y: L.surface(
             basis, axis, axis, layers, "relu", x, y))
         a, b = np.meshgrid(axis, axis)
@@ -75,12 +89,9 @@ def main() -> None:
                       "surface_s": surface, "loop_s_scaled": one_by_one, "speedup": one_by_one / surface,
                       "gflops": flops / surface / 1e9, "peak_fraction": flops / surface / 1e9 / peak}
     out = {"machine": cpu_model(), "threads": torch.get_num_threads(), "peak_gflops": peak, "rows": rows}
-    if args.json:
-        print(json.dumps(out, indent=2))
-        return
-    for name, row in rows.items():
-        print(f"{name:8} {row['layers']}: 51 × 51 surface {row['surface_s']:.2f} s ({100 * row['peak_fraction']:.0f} % "
-              f"of the fp32 peak); one model at a time {row['loop_s_scaled']:.1f} s ({row['speedup']:.1f}x)")
+    report(out, args.json, lambda name, row: (
+        f"{name:8} {row['layers']}: 51 × 51 surface {row['surface_s']:.2f} s ({100 * row['peak_fraction']:.0f} % "
+        f"of the fp32 peak); one model at a time {row['loop_s_scaled']:.1f} s ({row['speedup']:.1f}x)"))
 
 
 def module_path(args) -> None:
@@ -88,22 +99,15 @@ def module_path(args) -> None:
     axis = np.linspace(-1, 1, 51)
     rows = {}
     for name, (dataset, layers) in CASES.items():
-        full = data.get(dataset, seed=0)
-        x, y = full.tensors()
-        model = MLP(layers, seed=0)
-        centre = L.flatten(model)
-        basis = L.Basis(centre, L.filter_normalized(centre, layers, 0), L.filter_normalized(centre, layers, 1))
+        x, y, model, basis = case(dataset, layers)
         times = {path: best_of(args.repeats, lambda network=network, basis=basis, x=x, y=y: L.surface(
             basis, axis, axis, network, "relu", x, y)) for path, network in (("mlp", layers), ("module", model))}
         rows[name] = {"dataset": dataset, "layers": layers, "points": axis.size**2, "mlp_s": times["mlp"],
                       "module_s": times["module"], "slowdown": times["module"] / times["mlp"]}
     out = {"machine": cpu_model(), "threads": torch.get_num_threads(), "rows": rows}
-    if args.json:
-        print(json.dumps(out, indent=2))
-        return
-    for name, row in rows.items():
-        print(f"{name:8} {row['layers']}: 51 × 51 surface, MLP path {row['mlp_s']:.2f} s, any-module path "
-              f"{row['module_s']:.2f} s ({row['slowdown']:.1f}x)")
+    report(out, args.json, lambda name, row: (
+        f"{name:8} {row['layers']}: 51 × 51 surface, MLP path {row['mlp_s']:.2f} s, any-module path "
+        f"{row['module_s']:.2f} s ({row['slowdown']:.1f}x)"))
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def landscape_command(
             if value is not None:
                 raise ValueError(f"{OPTIONS[field]} does not apply with RUN_FOLDER: the runs are the folder's own, "
                                  "with its settings")
-        summary = read_run(run)[0]
+        summary, curves = read_run(run)
         place = out or run / "landscape"
         what = (f"tracing the first seed's {len(summary['config']['momenta'])} runs of {run} again, then a "
                 f"{grid} × {grid} surface")
@@ -126,9 +126,10 @@ def landscape_command(
             study = saved_model_landscape(run, settings["dataset"], widths, settings["activation"], model, grid,
                                           span, direction_seed, settings["data_seed"], progress=not json_output)
         elif run is not None:
-            from inertia.studies.run_landscape import run_landscape
+            from inertia.studies.run_landscape import comparison_landscape
 
-            study = run_landscape(run, basis, grid, span, direction_seed, progress=not json_output)
+            study = comparison_landscape(summary, curves, basis, grid, span, direction_seed,
+                                         progress=not json_output, source=str(run))
         else:
             study = study_module.landscape_study(
                 settings["dataset"], widths, settings["activation"], settings["lr"], settings["momentum"],
@@ -143,7 +144,7 @@ def landscape_command(
         return
     from inertia.studies.run_landscape import faithful
 
-    for sentence in faithful(study):
+    for sentence in faithful(study.config):
         out_console.print(sentence, markup=False, highlight=False)
     explained = summary["explained"]
     if explained:

@@ -40,9 +40,9 @@ def function_view(name: str, beta: float, lr: float | None = None, noise: float 
         raise ValueError(f"lr must be a finite rate > 0; got {lr}")
     if not (np.isfinite(noise) and noise >= 0):
         raise ValueError(f"noise must be a finite scale ≥ 0; got {noise}")
-    (x0, x1), (y0, y1) = F.extent(f)
-    xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
-    gap = f.value(np.stack(np.meshgrid(xs, ys), axis=-1)) - f.minimum
+    xs, ys, gap = F.contour(f, resolution)
+    low, high = np.array([xs[0], ys[0]]), np.array([xs[-1], ys[-1]])
+    low, high = low - (high - low), high + (high - low)  # a path that leaves the picture is cut a width beyond it
     points, draws = F.starts(f, STARTS, 0), F.noise_draws([0], STEPS, STARTS)
     paths, reached = {}, {}
     for label, text in (("SGD", "sgd"), (f"momentum β {beta:g}", f"momentum:momentum={beta!r}"),
@@ -50,8 +50,7 @@ def function_view(name: str, beta: float, lr: float | None = None, noise: float 
         if beta == 0 and text != "sgd":
             continue  # β = 0 is SGD
         run = F.descend(f, F.parse_optimizers([text])[0], [lr], points, draws, noise, STEPS, keep=True)
-        box = np.array([[x0, y0]]) - (np.array([[x1, y1]]) - np.array([[x0, y0]]))  # a path that leaves is cut
-        path = np.clip(run.positions[:, 0, :, 0, :], box, 2 * np.array([[x1, y1]]) - np.array([[x0, y0]]))
+        path = np.clip(run.positions[:, 0, :, 0, :], low, high)
         paths[label] = np.where(np.isfinite(path), path, np.nan).round(5).transpose(1, 0, 2).tolist()
         reached[label] = run.steps_to[0, :, 0].tolist()
     z = np.log10(np.maximum(gap, 1e-12))
@@ -75,10 +74,10 @@ def comparison_view(study, summary: dict, beta: float, dataset=None) -> dict:
     kept = checkpoints_of(traced, beta)
     network = study.config["layers"] or traced.snapshots[0][beta]
     x, y = traced.dataset.tensors()
-    coordinates, gaps = L.projection_gaps(kept, s.basis, network, study.config["activation"], x, y)
-    losses = L.evaluate(kept, network, study.config["activation"], x, y)[0]
+    coordinates, losses, gaps = L.projection_gaps(kept, s.basis, network, study.config["activation"], x, y)
     return {"x": s.xs.round(6).tolist(), "y": s.ys.round(6).tolist(),
-            "z": np.log10(np.maximum(s.loss, 1e-12)).round(4).tolist(), "labels": list(L.axis_labels(s.basis)),
+            "z": np.log10(np.maximum(s.loss, 1e-12)).round(4).tolist(),
+            "labels": list(L.axis_labels(s.basis.explained)),
             "runs": runs, "beta": beta, "path": _nulls(coordinates.round(5).tolist()),
             "loss": _nulls(losses.round(5).tolist()), "gap": _nulls(gaps.round(5).tolist()),
             "diverged": bool(traced.run(beta).history.diverged), "title": L.title(study.config).replace("\n", " ")}

@@ -148,6 +148,14 @@ def extent(f: TestFunction) -> tuple[tuple[float, float], tuple[float, float]]:
             (min(y0, my.min() - pad_y), max(y1, my.max() + pad_y)))
 
 
+def contour(f: TestFunction, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``f − f*`` on a ``resolution`` × ``resolution`` grid over :func:`extent`: the axes ``xs``, ``ys`` and the
+    values (len(ys), len(xs))."""
+    (x0, x1), (y0, y1) = extent(f)
+    xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
+    return xs, ys, f.value(np.stack(np.meshgrid(xs, ys), axis=-1)) - f.minimum
+
+
 def starts(f: TestFunction, count: int, seed: int) -> np.ndarray:
     """``count`` points drawn uniformly in ``f``'s box by generator ``seed``: (count, 2)."""
     (x0, x1), (y0, y1) = f.box
@@ -324,9 +332,7 @@ def plot(study: FunctionStudy, resolution: int = 240):
     from inertia import plots
 
     f = study.function
-    (x0, x1), (y0, y1) = extent(f)
-    x, y = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
-    gap = f.value(np.stack(np.meshgrid(x, y), axis=-1)) - f.minimum
+    x, y, gap = contour(f, resolution)
     bars = {label(r["optimizer"]): (r["success"], r["success_low"], r["success_high"], r["steps_to_eps"],
                                     r["steps_low"], r["steps_high"]) for r in study.table()}
     paths = {f"{label(text)} (lr {study.chosen[text]:.2g})": path for text, path in study.trajectories.items()}

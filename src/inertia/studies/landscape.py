@@ -178,12 +178,13 @@ def interpolation(start: torch.Tensor, end: torch.Tensor, alphas: Sequence[float
 
 
 def projection_gaps(checkpoints: torch.Tensor, basis: Basis, layers: Network, activation: str,
-                    x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Each checkpoint's coordinates on the plane (T, 2) and the gap |L(θ_t) − L(its projection)| (T,)."""
+                    x: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each checkpoint's coordinates on the plane (T, 2), its own full-data loss L(θ_t) (T,) and the gap
+    |L(θ_t) − L(its projection)| (T,)."""
     coordinates = project(checkpoints, basis)
     own = evaluate(checkpoints, layers, activation, x, y)[0]
     there = evaluate(plane_points(basis, coordinates[:, 0], coordinates[:, 1]), layers, activation, x, y)[0]
-    return coordinates, np.abs(own - there)
+    return coordinates, own, np.abs(own - there)
 
 
 ARMS = ("SGD", "momentum", "Nesterov")
@@ -245,8 +246,7 @@ def draw(checkpoints: dict, centre: str, between: tuple[str, str] | None, layers
     drawn = surface(plane, axis, axis, layers, activation, x, y)
     coordinates, losses, gaps = {}, {}, {}
     for arm, kept in checkpoints.items():
-        coordinates[arm], gaps[arm] = projection_gaps(kept, plane, layers, activation, x, y)
-        losses[arm] = evaluate(kept, layers, activation, x, y)[0]
+        coordinates[arm], losses[arm], gaps[arm] = projection_gaps(kept, plane, layers, activation, x, y)
     alphas = np.linspace(-0.25, 1.25, 61)
     lines = {f"{arm}: initial → final": (alphas, interpolation(kept[0], kept[-1], alphas, layers, activation, x, y))
              for arm, kept in checkpoints.items() if len(kept) > 1}
@@ -306,11 +306,12 @@ def landscape_study(dataset="spiral", layers: Sequence[int] | None = None, activ
                 config, basis, grid, span, direction_seed, started)
 
 
-def axis_labels(basis: Basis) -> tuple[str, str]:
-    """What each direction of the plane is, with the share of the variance a PCA direction explains."""
-    if basis.explained is not None:
-        return (f"d₁: first principal direction ({100 * basis.explained[0]:.1f} % of the variance)",
-                f"d₂: second ({100 * basis.explained[1]:.1f} %)")
+def axis_labels(explained) -> tuple[str, str]:
+    """What each direction of the plane is, given the share of the variance each PCA direction explains
+    (:attr:`Basis.explained`; None for random directions)."""
+    if explained:
+        return (f"d₁: first principal direction ({100 * explained[0]:.1f} % of the variance)",
+                f"d₂: second ({100 * explained[1]:.1f} %)")
     return "d₁: filter-normalised random direction", "d₂: another"
 
 
@@ -332,8 +333,8 @@ def plot(study: LandscapeStudy):
     from inertia import plots
 
     s = study.surface
-    return plots.landscape(s.xs, s.ys, s.loss, study.coordinates, study.gaps, study.lines, axis_labels(s.basis),
-                           title(study.config))
+    return plots.landscape(s.xs, s.ys, s.loss, study.coordinates, study.gaps, study.lines,
+                           axis_labels(s.basis.explained), title(study.config))
 
 
 def save(study: LandscapeStudy, out) -> list[str]:

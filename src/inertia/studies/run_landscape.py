@@ -148,11 +148,12 @@ def comparison_landscape(summary: dict, curves, basis: str = "pca", grid: int = 
                 network, config.activation, x, y, described, basis, grid, span, direction_seed, started)
 
 
-def faithful(study) -> list[str]:
-    """Sentences for each traced run that does not match the folder's curves (empty when all do)."""
-    return [f"{name}: traced again here, its loss differs from {study.config['run']}'s curves by up to "
+def faithful(config: dict) -> list[str]:
+    """Sentences for each traced run of a study's ``config`` that does not match the folder's curves (empty when
+    all do, or when nothing was traced)."""
+    return [f"{name}: traced again here, its loss differs from {config['run']}'s curves by up to "
             f"{difference:.2g} (relative): the folder was made on another machine, engine or version, and the path "
-            "drawn is this machine's" for name, difference in study.config.get("reproduced", {}).items()
+            "drawn is this machine's" for name, difference in config.get("reproduced", {}).items()
             if not difference <= REPRODUCED]
 
 

@@ -38,9 +38,7 @@ def functions_page(folder: str | Path, out: str | Path | None = None, resolution
     summary = json.loads((folder / "functions.json").read_text())
     paths = json.loads((folder / "paths.json").read_text())
     f, config = F.function(summary["function"]), summary["config"]
-    (x0, x1), (y0, y1) = F.extent(f)
-    xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
-    gap = f.value(np.stack(np.meshgrid(xs, ys), axis=-1)) - f.minimum
+    xs, ys, gap = F.contour(f, resolution)
     data = [{"type": "contour", "x": xs.round(5).tolist(), "y": ys.round(5).tolist(),
              "z": np.log10(np.maximum(gap, 1e-12)).round(3).tolist(), "colorscale": "Viridis", "ncontours": 30,
              "colorbar": {"title": {"text": "log₁₀ (f − f*)", "side": "right"}},
@@ -56,8 +54,8 @@ def functions_page(folder: str | Path, out: str | Path | None = None, resolution
                  "x": [m[0] for m in summary["minima"]], "y": [m[1] for m in summary["minima"]],
                  "marker": {"symbol": "star", "size": 13, "color": "#ffd700", "line": {"color": "#000", "width": 1}}})
     charts = {"contour": {"data": data, "layout": {
-        "height": 560, "margin": {"t": 30}, "xaxis": {"title": {"text": "x"}, "range": [x0, x1]},
-        "yaxis": {"title": {"text": "y"}, "range": [y0, y1]}, "legend": {"orientation": "h", "y": -0.15}}}}
+        "height": 560, "margin": {"t": 30}, "xaxis": {"title": {"text": "x"}, "range": [xs[0], xs[-1]]},
+        "yaxis": {"title": {"text": "y"}, "range": [ys[0], ys[-1]]}, "legend": {"orientation": "h", "y": -0.15}}}}
     rates = config["learning_rates"]
     charts["tuning"] = {"data": [
         {"x": rates, "y": success, "mode": "lines+markers", "name": F.label(text),

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inertia.studies.run_landscape import faithful
 from inertia.views.charts import line_chart
 from inertia.views.page import PALETTE, bullets, page, save_page, section
 
@@ -23,16 +24,14 @@ def has_landscape(folder: Path) -> bool:
 
 def landscape_block(folder: Path, prefix: str = "landscape") -> tuple[str, dict]:
     """The section's HTML and its charts (ids ``prefix-surface``, ``prefix-gaps``, ``prefix-lines``)."""
+    from inertia.studies.landscape import axis_labels  # torch, which a page drawn without a landscape need not load
+
     summary = json.loads((folder / "landscape.json").read_text())
     with np.load(folder / "surface.npz") as saved:
         xs, ys, loss = saved["xs"], saved["ys"], saved["loss"]
     paths = pd.read_csv(folder / "trajectories.csv")
     config, explained = summary["config"], summary["explained"]
-    if explained:
-        labels = (f"d₁: first principal direction ({100 * explained[0]:.1f} % of the variance)",
-                  f"d₂: second ({100 * explained[1]:.1f} %)")
-    else:
-        labels = ("d₁: filter-normalised random direction", "d₂: another")
+    labels = axis_labels(explained)
     data = [{"type": "contour", "x": xs.round(6).tolist(), "y": ys.round(6).tolist(),
              "z": np.log10(np.maximum(loss, 1e-12)).round(4).tolist(), "colorscale": "Viridis", "ncontours": 30,
              "colorbar": {"title": {"text": "log₁₀ full-data loss (nats)", "side": "right"}},
@@ -62,17 +61,16 @@ def landscape_block(folder: Path, prefix: str = "landscape") -> tuple[str, dict]
     saved = "weights" in config  # a saved model: one point, no path
     notes = [] if saved else [f"{name}: the drawn path is off its own loss by {gap['median']:.3g} nats (median over "
                               f"epochs), at most {gap['max']:.3g}" for name, gap in summary["gaps"].items()]
-    notes += [f"{name} traced again differs from the folder's curves by up to {d:.2g} (relative): the path drawn is "
-              "this machine's" for name, d in config.get("reproduced", {}).items() if not d <= 1e-4]
+    notes += faithful(config)
     notes += [f"{name} diverged and is not drawn" for name in config.get("left_out", [])]
     plane = ("the top two principal directions of every checkpoint minus the centre" if explained else
              "two filter-normalised random directions (Li et al. 2018)")
     where = ("The plane goes through the saved weights" if saved else "Every epoch's weights are projected by least "
              f"squares onto a plane through the final weights of {config.get('centre', 'the best run')}")
-    faithful = "" if saved else (" A 2-D picture of a high-dimensional path is only as faithful as its gaps: how far "
+    caveat = "" if saved else (" A 2-D picture of a high-dimensional path is only as faithful as its gaps: how far "
                                  "each checkpoint's own loss is from the surface's at its projection.")
     body = (f"<p>{html.escape(_what(config))} {html.escape(where)}, spanned by {plane}; each of the "
-            f"{summary['grid'][0]} × {summary['grid'][1]} grid points is a full-data evaluation.{faithful}</p>"
+            f"{summary['grid'][0]} × {summary['grid'][1]} grid points is a full-data evaluation.{caveat}</p>"
             f"<div id='{prefix}-surface' class='chart' style='min-height:560px'></div>{bullets(notes)}"
             + ("" if saved else f"<div id='{prefix}-gaps' class='chart'></div>")
             + f"<div id='{prefix}-lines' class='chart'></div>")
