@@ -35,31 +35,28 @@ tiles, for any depth and width).
 
 from __future__ import annotations
 
-import atexit
-import gc
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from inertia import outcome
-from inertia.arguments import check_bool, check_layers, check_positive_int, layers_for
+from inertia.arguments import check_positive_int
 from inertia.data import Dataset
-from inertia.models import resolve_device
 from inertia.population.columns import Member, Members
 from inertia.population.evaluate import initial_losses
-from inertia.population.layout import ACTIVATIONS, Task, flat_weights, lanes_per_vector, unflatten_weights
+from inertia.population.layout import ACTIVATIONS, flat_weights, unflatten_weights
 from inertia.population.memory import chunk_sizes, member_bytes
 from inertia.population.result import PopulationResult
-
-DTYPES = (torch.float32, torch.float64)
+from inertia.population.segments import Population
+from inertia.population.setup import ENGINES, choose_engine, prepare, triton_runs_on
 
 __all__ = [
     "ACTIVATIONS",
     "ENGINES",
     "Member",
     "Members",
+    "Population",
     "PopulationResult",
     "choose_engine",
     "chunk_sizes",
@@ -115,47 +112,21 @@ def train_population(
     instead of float32's 23: 1.2–1.6× faster on an H200, and no longer held to ``fit``'s float32 tolerances (narrow
     one-hidden-layer networks, trained in registers without such products, are unchanged); the default,
     ``"ieee"``, multiplies in float32 as torch does."""
-    layers = check_layers(layers)
-    epochs, batch_size = check_positive_int("epochs", epochs), check_positive_int("batch_size", batch_size)
-    shuffle, nesterov, maximize = (check_bool(n, v) for n, v in
-                                   (("shuffle", shuffle), ("nesterov", nesterov), ("maximize", maximize)))
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be torch.float32 or torch.float64 (what every engine trains in), got {dtype!r}")
-    if matmul_precision not in ("ieee", "tf32"):
-        raise ValueError(f"matmul_precision must be 'ieee' or 'tf32', got {matmul_precision!r}")
-    if memory_budget is not None:
-        memory_budget = check_positive_int("memory_budget", memory_budget)
-    divergence_factor = outcome.check_factor(divergence_factor)
+    epochs = check_positive_int("epochs", epochs)
     targets = tuple(t for t in outcome.TARGETS if held_out is not None or not t.startswith("test_"))
     if until is not None and (len(until) != 2 or until[0] not in targets or not np.isfinite(until[1])):
         raise ValueError(f"until must be (metric, value) with metric one of {targets}, got {until!r}")
-    if not isinstance(members, Members):
-        members = Members.of(members, form, nesterov, maximize)
-    members.check(form, nesterov, maximize)
-    members.check_length(epochs * -(-len(dataset) // batch_size))
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"the population engine supports activations {ACTIVATIONS}, not {activation!r}; "
-                         "use the loop engine for others")
-    layers_for(dataset, layers)
-    _settle_collector()
-    device = resolve_device(device)
-    engine = choose_engine(engine, layers, device, len(members), dtype)
-    if matmul_precision == "tf32" and (engine != "triton" or dtype != torch.float32):
-        raise ValueError(f"matmul_precision='tf32' applies to float32 on the triton engine (CUDA), not {engine} in "
-                         f"{str(dtype).removeprefix('torch.')}")
-    n = len(dataset)
-    chunk, eval_chunk = chunk_sizes(layers, n, batch_size, len(members), device, dtype, memory_budget, engine)
-    x, y = dataset.tensors(device, dtype)
+    setup = prepare(dataset, layers, members, batch_size=batch_size, shuffle=shuffle, activation=activation,
+                    form=form, nesterov=nesterov, maximize=maximize, device=device, dtype=dtype,
+                    memory_budget=memory_budget, engine=engine, divergence_factor=divergence_factor,
+                    held_out=held_out, matmul_precision=matmul_precision)
+    members, layers = setup.members, setup.task.layers
+    members.check_length(epochs * -(-len(dataset) // setup.task.batch_size))
+    chunk, eval_chunk = setup.chunk_sizes(len(members))
     parts, blocks = [], []
     kept = {e: [] for e in sorted(set(snapshots)) if 1 <= e <= epochs}
-    if held_out is not None and (held_out.features != dataset.features or held_out.classes != dataset.classes):
-        raise ValueError(f"held_out has {held_out.features} features and {held_out.classes} classes; the data set "
-                         f"{dataset.features} and {dataset.classes}")
-    task = Task(layers, activation, x, y, batch_size, shuffle, form, nesterov, maximize, divergence_factor,
-                None if held_out is None else held_out.tensors(device, dtype))
     for start in range(0, len(members), chunk):
-        trainer = _chunk(engine, members.rows(start, start + chunk), task, device, dtype, eval_chunk,
-                         matmul_precision)
+        trainer = setup.trainer(members.rows(start, start + chunk), eval_chunk)
         report = None if on_metrics is None else (lambda e, loss, acc, first=start: on_metrics(first, e, loss, acc))
         taken = dict.fromkeys(kept)
         *part, weights = trainer.run(epochs, on_epoch, taken, until, report)
@@ -167,78 +138,5 @@ def train_population(
     metrics = {name: join([part[0][name] for part in parts]) for name in parts[0][0]}
     ends, diverged_at, initial = (join([part[i] for part in parts]) for i in (1, 2, 3))
     return PopulationResult(members, metrics, ends, diverged_at, initial, layers, activation, blocks, kept)
-
-
-def _chunk(engine: str, part, task: Task, device: torch.device, dtype: torch.dtype, eval_chunk: int,
-           matmul_precision: str = "ieee"):
-    """The trainer of one chunk of members on ``engine``."""
-    if engine in ("kernel", "lanes"):
-        from inertia.population.kernel_engine import KernelChunk
-
-        return KernelChunk(part, task, dtype=dtype, lanes=engine == "lanes")
-    if engine == "triton":
-        from inertia.population.triton_engine import TritonChunk
-
-        return TritonChunk(part, task, device=device, dtype=dtype, matmul_precision=matmul_precision)
-    from inertia.population.torch_engine import TorchChunk
-
-    return TorchChunk(part, task, device=device, dtype=dtype, eval_chunk=eval_chunk)
-
-
-_settled = False
-
-
-def _settle_collector() -> None:
-    """Once per process, move the objects alive now (torch's, numba's, the modules') out of the reach of
-    Python's cyclic garbage collector (``gc.freeze``). A full collection traverses every tracked object, about
-    0.1 s with torch and numba loaded, and a population's thousands of small objects (members, rules,
-    histories) set one off at nearly every call: at the lab's size that pause was as long as the training."""
-    global _settled
-    if not _settled:
-        gc.collect()
-        gc.freeze()
-        atexit.register(gc.unfreeze)  # so that what is freed at exit still is (extension modules check)
-        _settled = True
-
-
-ENGINES = ("auto", "kernel", "lanes", "triton", "torch")
-
-
-def choose_engine(engine: str, layers: Sequence[int], device: torch.device, members: int = 1,
-                  dtype: torch.dtype = torch.float32) -> str:
-    """``auto``: the compiled kernel of the device where it applies — on the CPU (any depth) ``lanes`` once
-    there are enough ``members`` for a full group of lanes on every core (:func:`lanes_pay_off`), ``kernel``
-    below that; ``triton`` on CUDA (any depth) when Triton is installed — batched torch otherwise. Every engine
-    runs every optimizer."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown population engine {engine!r}; choose one of {ENGINES}")
-    if engine in ("kernel", "lanes") and device.type != "cpu":
-        raise ValueError(f"the {engine} engine runs on the CPU, not {device.type!r}; use engine='triton' or "
-                         "'torch'")
-    if engine == "triton" and not triton_runs_on(device):
-        raise ValueError("the triton engine runs on a CUDA device (with Triton installed); use engine='torch'")
-    if engine == "auto":
-        if device.type == "cpu":
-            return "lanes" if lanes_pay_off(members, dtype) else "kernel"
-        return "triton" if triton_runs_on(device) else "torch"
-    return engine
-
-
-def lanes_pay_off(members: int, dtype: torch.dtype) -> bool:
-    """Whether members across the SIMD lanes beat one member at a time: measured so once every core has a full
-    group (16 float32 or 8 float64 members); below that the lanes engine leaves lanes or cores idle
-    (``benchmarks/architectures.py --engine kernel|lanes --sizes 8,16,32,64``)."""
-    import numba
-
-    return members >= lanes_per_vector(dtype) * numba.get_num_threads()
-
-
-def triton_runs_on(device: torch.device) -> bool:
-    """Whether the Triton kernels can run on ``device``: CUDA, or the CPU under ``TRITON_INTERPRET=1``."""
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return device.type == "cuda" or (device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1")
 
 

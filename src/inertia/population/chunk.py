@@ -14,6 +14,7 @@ from inertia.optim.update import UPDATE_FIELDS
 from inertia.population.columns import Members, constant_rates
 from inertia.population.evaluate import full_data_metrics
 from inertia.population.layout import Task
+from inertia.population.state import State
 from inertia.train import HELD_OUT, METRICS
 
 
@@ -26,14 +27,21 @@ class Chunk:
     full-data loss before training) by the end of the first epoch; this class holds what every engine shares
     (``initial``: the members' initial weights, stacked per layer on the device, from :mod:`inertia.init`)
     and keeps the per-epoch records. ``stacked()`` gives the current weights as the torch engine stacks them
-    (per layer (P, in, out) and (P, 1, out)), for the held-out split's metrics."""
+    (per layer (P, in, out) and (P, 1, out)), for the held-out split's metrics.
 
-    def __init__(self, members: Members, task: Task):
-        self.size, self.task = len(members), task
+    With ``start`` (a :class:`~inertia.population.state.State`) the members start from its weights, optimizer
+    state and update count instead of their initial weights, zeroed state and update 0, and ``capture()`` hands
+    back where they stand (subclasses provide ``slot_state()``: per slot of the rule, per layer (weight, bias) on
+    the CPU)."""
+
+    def __init__(self, members: Members, task: Task, start: State | None = None):
+        self.size, self.task, self.start = len(members), task, start
+        self.updates = 0 if start is None else start.steps
         self.layers, self.activation = task.layers, task.activation
         self.x, self.y, self.batch_size, self.shuffle = task.x, task.y, task.batch_size, task.shuffle
         self.seeds = members.seeds
-        self.initial_loss = None
+        # measured by the engine before the first update; a state past it carries it
+        self.initial_loss = None if start is None or start.steps == 0 else start.initial_loss
         self.rule = members.settled(task.form, task.nesterov, task.maximize)
         self.schedules = members.rates()
         self.momenta = members.momenta()
@@ -46,8 +54,17 @@ class Chunk:
 
     @cached_property
     def initial(self) -> list:
-        """The members' initial weights, per layer (weight (P, out, in), bias (P, out)) on the device."""
+        """The members' initial weights (or ``start``'s), per layer (weight (P, out, in), bias (P, out)) on the
+        device."""
+        if self.start is not None:
+            return [(w.to(self.x.device), b.to(self.x.device)) for w, b in self.start.weights]
         return init.population_weights(self.layers, self.seeds, self.x.device)
+
+    def capture(self) -> State:
+        """Where the members stand now (copies on the CPU): weights, optimizer state, updates taken, initial loss.
+        A member frozen by the divergence rule holds its weights as it diverged."""
+        weights = [(w.clone(), b.clone()) for w, b in self.weights(copy=True)]
+        return State(weights, self.slot_state(), self.updates, np.array(self.initial_loss, dtype=np.float64))
 
     def coefficients(self, steps: np.ndarray, by_member: bool = False, dtype=np.float64,
                      out: np.ndarray | None = None) -> np.ndarray:
@@ -92,14 +109,17 @@ class Chunk:
             table[:, index] = _values(schedule, steps)
         return table
 
-    def run(self, epochs, on_epoch, snapshots=None, until=None, on_metrics=None):
+    def run(self, epochs, on_epoch, snapshots=None, until=None, on_metrics=None, first_epoch=0, frozen=None):
         """Train for ``epochs``; returns the per-epoch metrics ``{name: (P, epochs)}``, each member's number of
         epochs, the epoch it diverged at (−1: none), its initial loss, and the final weights; puts a copy of the
         weights in ``snapshots[epoch]`` after each epoch it names. With ``until = (metric, value)`` a member stops
         after the first epoch whose full-data ``metric`` reaches ``value`` (accuracy: at least; loss: at most): it is
         frozen like a diverged one, its history ends with that epoch, and training ends when no member is left.
         ``on_metrics(epoch, loss, accuracy)`` gets every member's full-data metrics after each epoch (NaN after a
-        member that diverged or stopped)."""
+        member that diverged or stopped). ``first_epoch``: the epochs trained before (a chunk that starts from a
+        ``State``; the data order of epoch e is the members' for e whatever the stretch); ``frozen``: members not to
+        train at all (diverged before), whose records stay NaN. Epochs in what this returns count from
+        ``first_epoch``."""
         members, n = self.size, len(self.y)
         names = METRICS + (HELD_OUT if self.task.held_out is not None else ())
         metrics = {name: np.full((members, epochs), np.nan) for name in names}
@@ -107,10 +127,14 @@ class Chunk:
         stopped_at = np.full(members, -1)
         trained = epochs
         steps_per_epoch = -(-n // self.batch_size)
+        frozen = np.zeros(members, dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
+        if frozen.any():
+            self.freeze(frozen)
         for epoch in range(epochs):
-            steps = np.arange(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch)
-            mean, last, full_loss, correct = self.epoch(epoch, steps)
-            running = (diverged_at < 0) & (stopped_at < 0)
+            at = first_epoch + epoch
+            steps = np.arange(at * steps_per_epoch, (at + 1) * steps_per_epoch)
+            mean, last, full_loss, correct = self.epoch(at, steps)
+            running = (diverged_at < 0) & (stopped_at < 0) & ~frozen
             metrics["batch_loss_mean"][running, epoch] = mean[running]
             metrics["batch_loss_last"][running, epoch] = last[running]
             newly = running & outcome.diverging(full_loss, mean, self.initial_loss, self.task.divergence_factor,
@@ -138,7 +162,7 @@ class Chunk:
                 on_metrics(epoch, metrics["loss"][:, epoch].copy(), metrics["accuracy"][:, epoch].copy())
             if on_epoch is not None:
                 on_epoch(members)
-            if until is not None and not ((diverged_at < 0) & (stopped_at < 0)).any():
+            if until is not None and not ((diverged_at < 0) & (stopped_at < 0) & ~frozen).any():
                 trained = epoch + 1
                 break
         ends = np.where(stopped_at >= 0, stopped_at + 1, trained)

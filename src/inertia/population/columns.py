@@ -12,7 +12,7 @@ rule's own message>``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 
 import numpy as np
@@ -239,6 +239,42 @@ class Members:
         return Members(_take(self.rule, slice(start, stop)), self.seeds[start:stop], _rows(self.schedules, start, stop),
                        self.momentum_settings, _rows(self.momentum_schedules, start, stop))
 
+    def take(self, index) -> Members:
+        """Rows ``index`` (integers, in any order, repeats allowed), as copies: a population narrowed, reordered,
+        or with some members' hyperparameters copied onto others."""
+        index = np.asarray(index, dtype=np.int64)
+        return Members(_take(self.rule, index), self.seeds[index], _pick(self.schedules, index, len(self)),
+                       self.momentum_settings, _pick(self.momentum_schedules, index, len(self)))
+
+    def with_values(self, index, **values) -> Members:
+        """Members with hyperparameters ``values`` (one value, or one per row of ``index``) given to rows
+        ``index``: ``members.with_values([2, 5], lr=[0.2, 0.05])``. The names are the rule's own (``lr``,
+        ``momentum``, ``dampening``, ``weight_decay``; another kind's fields for other optimizers); a member
+        whose learning rate or momentum follows a schedule takes no new ``lr`` or momentum (a ValueError names
+        it). Not checked here: :meth:`check` does that with the population's settings."""
+        index = np.atleast_1d(np.asarray(index, dtype=np.int64))
+        allowed = MOMENTUM_COLUMNS if self.momentum_settings else \
+            [f.name for f in fields(self.rule) if f.name not in (*SHARED, "centered")]
+        scheduled = {"lr": self.schedules,
+                     rules.MOMENTUM_FIELD[self.rule.kind]: {i: (m, s) for i, (m, s, _) in enumerate(self.momenta())}}
+        columns = {}
+        for name, value in values.items():
+            if name not in allowed:
+                raise ValueError(f"{self.rule.kind} has no hyperparameter {name} to set (allowed: "
+                                 f"{', '.join(allowed)})")
+            for group, _ in scheduled.get(name, {}).values():
+                clash = np.intersect1d(group, index)
+                if len(clash):
+                    raise ValueError(f"member {clash[0]}: its {name} follows a schedule; set the schedule's "
+                                     f"fields instead")
+            column = np.array(np.broadcast_to(np.asarray(getattr(self.rule, name), dtype=np.float64), len(self)))
+            try:
+                column[index] = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number or one number per member set, got {value!r}") from None
+            columns[name] = column
+        return replace(self, rule=replace(self.rule, **columns))
+
     def member(self, index: int) -> Member:
         """Member ``index`` as a :class:`Member`."""
         schedule, momentum = _row_of(self.schedules, index), _row_of(self.momentum_schedules, index)
@@ -301,6 +337,20 @@ def _rows(groups: Mapping, start: int, stop: int) -> dict:
         keep = (index >= start) & (index < stop)
         if keep.any():
             out[kind] = (index[keep] - start, _take(schedule, keep))
+    return out
+
+
+def _pick(groups: Mapping, index: np.ndarray, size: int) -> dict:
+    """Schedule groups (``{kind: (member indices, schedule)}``) of the members ``index`` of ``size``, renumbered
+    in that order."""
+    out = {}
+    for kind, (members, schedule) in groups.items():
+        at = np.full(size, -1)
+        at[members] = np.arange(len(members))
+        rows = at[index]
+        kept = rows >= 0
+        if kept.any():
+            out[kind] = (np.flatnonzero(kept), _take(schedule, rows[kept]))
     return out
 
 

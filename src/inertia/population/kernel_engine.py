@@ -12,6 +12,7 @@ from inertia.population.chunk import Chunk
 from inertia.population.layout import (
     ACTIVATION_CODES,
     ONE_HIDDEN,
+    flat_weights,
     forms,
     slot_rows,
     stacked_views,
@@ -24,8 +25,8 @@ class KernelChunk(Chunk):
     flat_weights`, held as the kernel reads them), trained by the kernel for the network's depth, or with
     ``lanes`` by :mod:`~inertia.population.lane_kernels` (any depth), groups of members across the SIMD lanes."""
 
-    def __init__(self, members, task, *, dtype, lanes=False):
-        super().__init__(members, task)
+    def __init__(self, members, task, *, dtype, lanes=False, start=None):
+        super().__init__(members, task, start)
         self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
         x = self.x.cpu().numpy().astype(self.np_dtype)
         if lanes:
@@ -49,12 +50,16 @@ class KernelChunk(Chunk):
             self.x_np = np.zeros((len(x), table[0, deep_kernels.P_IN]), dtype=self.np_dtype)
             self.x_np[:, : x.shape[1]] = x
         self.y_np = self.y.cpu().numpy()
-        self.params = init.flat_population_weights(self.layers, self.seeds, self.rows, self.np_dtype)
         self.slots = self.rule.slots
+        if self.start is None:
+            self.params = init.flat_population_weights(self.layers, self.seeds, self.rows, self.np_dtype)
+        else:
+            self.params = flat_weights(self.initial, self.rows).numpy().astype(self.np_dtype)
         self.state = task.zeros("state", (self.size, len(self.slots), self.params.shape[1]), self.np_dtype)
+        for k, slot in enumerate(self.slots if self.start is not None else ()):
+            self.state[:, k] = flat_weights(self.start.slot(slot), self.rows).numpy()
         self.slot_rows = slot_rows(self.slots)
         self.active = np.ones(self.size, dtype=np.bool_)
-        self.updates = 0
         self.measured_initial = np.full(self.size, np.nan)
         self.table = self.coefficients(np.arange(2), by_member=True, dtype=self.np_dtype) if self.steady else None
 
@@ -86,4 +91,8 @@ class KernelChunk(Chunk):
     def weights(self, copy=False):
         params = self.params.copy() if copy else self.params
         return stacked_weights(torch.from_numpy(params), self.layers, self.rows)
+
+    def slot_state(self) -> dict:
+        return {slot: stacked_weights(torch.from_numpy(self.state[:, k].copy()), self.layers, self.rows)
+                for k, slot in enumerate(self.slots)}
 

@@ -15,15 +15,20 @@ class TorchChunk(Chunk):
     """The batched-tensor engine (any device): weights ``W[l]`` (P, in, out), biases (P, 1, out), and the
     members' rule applied once to each stacked tensor by :func:`inertia.optim.update.apply`."""
 
-    def __init__(self, members, task, *, device, dtype, eval_chunk):
-        super().__init__(members, task)
+    def __init__(self, members, task, *, device, dtype, eval_chunk, start=None):
+        super().__init__(members, task, start)
         self.device, self.dtype, self.eval_chunk = device, dtype, eval_chunk
         self.params = []
         for weight, bias in self.initial:
             self.params += [weight.transpose(1, 2).to(dtype).contiguous(), bias[:, None, :].to(dtype)]
-        self.initial_loss = initial_losses(self.params, self.activation, self.x, self.y)
+        if self.initial_loss is None:
+            self.initial_loss = initial_losses(self.params, self.activation, self.x, self.y)
         self.slots = self.rule.slots
         self.state = [initial_state(p, self.slots) for p in self.params]
+        for slot in self.slots if self.start is not None else ():
+            for layer, (weight, bias) in enumerate(self.start.slot(slot)):
+                self.state[2 * layer][slot] = weight.transpose(1, 2).to(device, dtype).contiguous()
+                self.state[2 * layer + 1][slot] = bias[:, None, :].to(device, dtype)
         self.active = torch.ones(self.size, dtype=torch.bool, device=device)
         self.kept = {}
 
@@ -89,6 +94,7 @@ class TorchChunk(Chunk):
             self.update(grads, table[step])
             total += loss.double()
         full_loss, correct = self.evaluate()
+        self.updates += len(steps)
         steps = -(-n // self.batch_size)
         return ((total / steps).cpu().numpy(), loss.double().cpu().numpy(), full_loss.double().cpu().numpy(),
                 correct.cpu().numpy())
@@ -103,6 +109,12 @@ class TorchChunk(Chunk):
         keep = self.active.reshape(-1, 1, 1)
         self.params = [torch.where(keep, p, 0) for p in self.params]
         self.state = [{slot: torch.where(keep, value, 0) for slot, value in state.items()} for state in self.state]
+
+    def slot_state(self) -> dict:
+        """The optimizer's state, per slot and layer (weight (P, out, in), bias (P, out)) on the CPU (zero for a
+        frozen member, whose state no one reads)."""
+        return {slot: [(w[slot].transpose(1, 2).to("cpu", copy=True), b[slot][:, 0].to("cpu", copy=True))
+                       for w, b in zip(self.state[::2], self.state[1::2])] for slot in self.slots}
 
     def finite_weights(self) -> np.ndarray:
         finite = torch.stack([p.isfinite().flatten(1).all(dim=1) for p in self.params]).all(dim=0)

@@ -27,8 +27,8 @@ class TritonChunk(Chunk):
     device, trained by :mod:`~inertia.population.gpu_kernels` where :func:`in_registers` says so and by
     :mod:`~inertia.population.gpu_tiles` otherwise."""
 
-    def __init__(self, members, task, *, device, dtype, matmul_precision="ieee"):
-        super().__init__(members, task)
+    def __init__(self, members, task, *, device, dtype, matmul_precision="ieee", start=None):
+        super().__init__(members, task, start)
         self.matmul_precision = matmul_precision  # the tiled kernel's products (train_population's argument)
         from inertia import shuffle
         from inertia.population import gpu_kernels, gpu_tiles
@@ -43,11 +43,14 @@ class TritonChunk(Chunk):
         slots = self.rule.slots
         self.state = torch.zeros((self.size, max(len(slots), 1), self.params.shape[1]), device=device,
                                  dtype=dtype)
+        self.slots = slots
+        for k, slot in enumerate(slots if self.start is not None else ()):
+            self.state[:, k] = flat_weights(self.start.slot(slot), self.form).to(device, dtype)
         self.rows = slot_rows(slots)
         self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
         self.active = torch.ones(self.size, dtype=torch.int8, device=device)
-        self.updates = 0
-        self.initial_loss = initial_losses(self.stacked(), self.activation, self.x, self.y)
+        if self.initial_loss is None:
+            self.initial_loss = initial_losses(self.stacked(), self.activation, self.x, self.y)
         # The coefficients are computed by torch on the device from the rule's hyperparameters there, in float64
         # whatever the training dtype, as the CPU engines compute them (a hyperparameter held as a number, raised
         # to an integer tensor of steps, as Adam's β₂ᵗ, would be float32). With constant learning rates (the
@@ -100,5 +103,9 @@ class TritonChunk(Chunk):
 
     def weights(self, copy=False):
         return stacked_weights(self.params.to("cpu", copy=True), self.layers, self.form)
+
+    def slot_state(self) -> dict:
+        return {slot: stacked_weights(self.state[:, k].to("cpu", copy=True).contiguous(), self.layers, self.form)
+                for k, slot in enumerate(self.slots)}
 
 
