@@ -90,6 +90,13 @@ CASES = [
     (["results", "store.db", "--metric", "f1"], "--metric must be one of"),
     (["results", "store.db", "--baseline", "beta=1"], "baseline names ['beta']"),
     (["report", "adir"], "adir has no summary.json and curves.csv"),
+    (["tune", "spec.toml"], "spec.toml: the spec has nothing to search"),
+    (["tune", "tune.toml", "--quantile", "0.7"], r"--quantile must be in (0, 0.5], got 0.7"),
+    (["tune", "tune.toml", "--method", "halving", "--budget", "1"], "--budget 1 member-epochs buys less than one"),
+    (["tune", "tune.toml", "--method", "halving", "--reduction-factor", "1"], "--reduction-factor must be greater"),
+    (["tune", "tune.toml", "--retrain-seeds", "1"], "--retrain-seeds must be 0 or at least 2"),
+    (["tune", "tune.toml", "--out", "afile.txt"], "--out: afile.txt exists and is not a folder"),
+    (["tune", "grid.toml"], "grid.toml: grid.batch_size: is the population's"),
     (["report", "store.db", "--out", "adir"], "--out: adir is a folder"),
     (["report", "missing.db"], "missing.db is neither a compare output folder nor a sweep store"),
 ]
@@ -116,6 +123,8 @@ def workspace(tmp_path, store_file, monkeypatch):
     (tmp_path / "binary.toml").write_bytes(bytes(range(256)))
     (tmp_path / "empty.toml").touch()
     (tmp_path / "spec.toml").write_text(SPEC)
+    (tmp_path / "tune.toml").write_text(SPEC + "[random]\ncount = 1\nlr = { log_uniform = [0.01, 1.0] }\n")
+    (tmp_path / "grid.toml").write_text(SPEC + "[grid]\nbatch_size = [5, 10]\n")
     (tmp_path / "short.toml").write_text(SHORT_ONECYCLE)
     (tmp_path / "empty.db").touch()
     theirs = sqlite3.connect(tmp_path / "theirs.db")
@@ -184,7 +193,8 @@ print(code, sorted(m for m in ("torch", "numba", "matplotlib") if m in sys.modul
                                   ["batch-study", "--lrs", "0.1,-1"],
                                   ["schedule-study", "--test-seeds", "1"], ["functions", "beale", "--steps", "0"],
                                   ["landscape", "--grid", "1"], ["landscape", "no-such-run-folder"],
-                                  ["velocity", "--momentum", "2"],
+                                  ["velocity", "--momentum", "2"], ["tune", "no-such.toml"],
+                                  ["tune", "x.toml", "--method", "bayes"],
                                   ["compare", "--dataset", "nope"]], ids=" ".join)
 def test_a_bad_argument_is_refused_before_torch_loads(args):
     """What a newcomer mistypes is refused in well under a second: before torch, numba or matplotlib load."""

@@ -17,6 +17,7 @@ from inertia.cli import (
     reproduce,
     schedule_study,
     sweeps,
+    tune,
 )
 from inertia.cli.common import Boundary
 
@@ -39,6 +40,7 @@ app.command("ball")(demos.ball)
 app.command("theory")(demos.theory)
 app.command("sweep")(sweeps.sweep_command)
 app.command("results")(sweeps.results)
+app.command("tune")(tune.tune_command)
 app.command("report")(report.report_command)
 app.command("batch-study")(batch_study.batch_study_command)
 app.command("schedule-study")(schedule_study.schedule_study_command)

@@ -146,6 +146,18 @@ class Population:
                                 self.state.initial_loss.copy(), task.layers, task.activation,
                                 [(0, self.state.weights)])
 
+    def checkpoint(self) -> dict:
+        """What changes as the population trains (members, state, records, epoch), to save (``torch.save``) and
+        give back to :meth:`restore` on a population made with the same arguments."""
+        return {"members": self.members, "state": self.state, "metrics": self.metrics, "epoch": self.epoch,
+                "diverged_at": self.diverged_at, "origin": self.origin}
+
+    def restore(self, checkpoint: dict) -> Population:
+        """The population as :meth:`checkpoint` saw it; it trains on exactly as it would have. Returns it."""
+        self.members, self.state, self.metrics = checkpoint["members"], checkpoint["state"], checkpoint["metrics"]
+        self.epoch, self.diverged_at, self.origin = checkpoint["epoch"], checkpoint["diverged_at"], checkpoint["origin"]
+        return self
+
     def _rows(self, index, name: str) -> np.ndarray:
         rows = np.atleast_1d(np.asarray(index))
         if rows.dtype == bool and rows.shape == (len(self),):

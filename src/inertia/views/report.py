@@ -25,6 +25,7 @@ from inertia.views.landscape_report import has_landscape, landscape_page, landsc
 from inertia.views.page import bullets, page, save_page, section
 from inertia.views.study_report import write_study_report
 from inertia.views.sweep_report import sweep_report
+from inertia.views.tune_report import has_tuning, tune_page
 
 
 def write_report(path: str | Path, out: str | Path | None = None) -> Path:
@@ -39,6 +40,8 @@ def write_report(path: str | Path, out: str | Path | None = None) -> Path:
         return landscape_page(path, out)
     if path.is_dir() and has_functions(path):
         return functions_page(path, out)
+    if path.is_dir() and has_tuning(path):
+        return tune_page(path, out)
     if path.is_dir():
         return save_page(compare_report(path), path, out, kind="compare")
     return save_page(sweep_report(path), None, out or default_output(path), kind="sweep")

@@ -1,0 +1,130 @@
+"""``inertia tune SPEC``: random search, successive halving or population-based training over a sweep spec's
+search space, inside one population, then the best configuration trained again from fresh seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from inertia.cli.common import as_typed, floats, out_console, saved
+from inertia.paths import check_output_dir
+
+OPTIONS = {"method": "--method", "budget": "--budget", "reduction_factor": "--reduction-factor",
+           "min_epochs": "--min-epochs", "interval": "--interval", "quantile": "--quantile",
+           "resample_probability": "--resample-probability", "factors": "--factors", "metric": "--metric"}
+
+
+def tune_command(
+    spec: Annotated[Path, typer.Argument(
+        help="Sweep spec (TOML): [data], [model], [optimizer] and [train] as every member shares them; [random] "
+             "ranges (lr = { log_uniform = [0.001, 1.0] }) and [grid] lists are the space searched.")],
+    method: Annotated[str, typer.Option(help="random, halving (successive halving) or pbt (population-based "
+                                             "training).")] = "halving",
+    budget: Annotated[int | None, typer.Option(
+        help="Member-epochs every method spends (default: 32 full trainings).", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="The tuner's seed: draws, initial weights, PBT's choices.")] = 0,
+    reduction_factor: Annotated[float, typer.Option(help="Halving: η, one member in η goes on at each rung.")] = 4.0,
+    min_epochs: Annotated[int, typer.Option(help="Halving: the first rung, in epochs (then ×η).")] = 1,
+    interval: Annotated[int | None, typer.Option(
+        help="PBT: epochs between exploit/explore rounds (default: a tenth of the training).",
+        show_default=False)] = None,
+    quantile: Annotated[float, typer.Option(help="PBT: the fraction that exploits (bottom) and is copied "
+                                                 "(top).")] = 0.25,
+    resample_probability: Annotated[float, typer.Option(
+        help="PBT: the chance a hyperparameter is drawn afresh instead of perturbed.")] = 0.25,
+    factors: Annotated[str, typer.Option(help="PBT: perturbation factors, comma-separated.")] = "1.2,0.8",
+    metric: Annotated[str, typer.Option(
+        help="loss or accuracy, on the held-out split where the data set has one.")] = "loss",
+    retrain_seeds: Annotated[int, typer.Option(
+        help="Fresh seeds the best configuration is trained again from (0: none).")] = 10,
+    engine: Annotated[str, typer.Option(help="auto, kernel, lanes, triton or torch.")] = "auto",
+    device: Annotated[str, typer.Option(help="cpu, cuda, or auto.")] = "cpu",
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for tune.json, members.csv, lineage.csv, trajectory.csv, report.html and the checkpoint "
+             "a re-run resumes from (default: inertia-out/tune/SPEC-METHOD).", show_default=False)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print tune.json on stdout.")] = False,
+) -> None:
+    """Tune momentum, learning rate and the rest of a spec's search space inside one population.
+
+    halving drops members at each rung, PBT copies the weights and optimizer state of the best quarter onto the
+    worst quarter every interval and perturbs their hyperparameters: no trial processes, no checkpoint files
+    between members. Every method spends the same budget of member-epochs. Each decision is saved with the
+    population, so a killed tuning re-run with the same arguments goes on from its last one.
+    """
+    from inertia.progress import status
+    from inertia.sweeps import tune as tuner
+    from inertia.sweeps.space import space_of
+    from inertia.sweeps.spec import SpecError, load_spec
+
+    if retrain_seeds < 0 or (retrain_seeds == 1):
+        raise ValueError(f"--retrain-seeds must be 0 or at least 2 (for an interval), got {retrain_seeds}")
+    try:
+        parsed = load_spec(spec)
+        space = space_of(parsed)
+        tuner._check_spec(parsed)
+    except SpecError as exc:
+        raise SpecError(f"{spec}: {exc}") from None
+    settings = dict(method=method, budget=budget, seed=seed, reduction_factor=reduction_factor,
+                    min_epochs=min_epochs, interval=interval, quantile=quantile,
+                    resample_probability=resample_probability, factors=tuple(floats(factors)), metric=metric)
+    epochs = parsed.train["epochs"]
+    try:
+        chosen = tuner.Settings(**settings).checked(epochs)
+    except ValueError as exc:
+        raise ValueError(as_typed(str(exc), OPTIONS)) from None
+    out = out or Path("inertia-out/tune") / f"{spec.stem}-{method}"
+    check_output_dir(out, "--out")
+    status(f"inertia tune: {method} over {', '.join(space.names)}, {chosen.members(epochs)} members to start, "
+           f"{chosen.budget:,} member-epochs of {epochs}-epoch training", not json_output)
+
+    def said(tuning):
+        record = tuning.records[-1]
+        best = min((s for s in record["scores"] if s is not None and s == s),
+                   key=lambda s: s if metric == "loss" else -s, default=float("nan"))
+        went = f"; {len(record['kept'])} go on" if "kept" in record else ""
+        went += f"; {len(record['exploited'])} take over better runs" if record.get("exploited") else ""
+        status(f"  epoch {record['epoch']}/{epochs}: {len(record['members'])} members, best {metric} {best:.4g}"
+               f"{went}", not json_output)
+
+    tuning = tuner.tune(parsed, folder=out, engine=engine, device=device, on_decision=said, **settings)
+    retrained = None
+    if retrain_seeds:
+        from inertia.sweeps.tuned import retrain
+
+        status(f"  training the best configuration again from {retrain_seeds} fresh seeds", not json_output)
+        retrained = retrain(parsed, tuning, retrain_seeds, engine=engine, device=device)
+    from inertia.sweeps.tuned import save, summary
+    from inertia.views.tune_report import tune_page
+
+    names = [*save(tuning, out, retrained), tune_page(out).name]
+    if json_output:
+        print(json.dumps(summary(tuning, retrained)))
+        return
+    best = tuning.best
+    table = Table(title=f"{method}: {len(tuning.records[0]['members'])} members, {tuning.member_epochs:,} "
+                        f"member-epochs, {tuning.seconds['training']:.1f} s training + "
+                        f"{tuning.seconds['deciding']:.2f} s deciding")
+    last = " (at the end)" if method == "pbt" else ""
+    for header in ("best member", *(n + last for n in space.names), f"its {metric}", "retrained (95 % CI)"):
+        table.add_column(header, justify="right")
+    again = "—"
+    if retrained is not None and retrained[f"{metric}_mean"] is not None:
+        low, high = retrained[f"{metric}_low"], retrained[f"{metric}_high"]
+        again = f"{retrained[f'{metric}_mean']:.4g} [{low:.4g}, {high:.4g}] over {retrained['seeds']} seeds" \
+            if low is not None else f"{retrained[f'{metric}_mean']:.4g}"
+    table.add_row(str(best["member"]), *(f"{best[n]:.4g}" for n in space.names), f"{best['score']:.4g}", again)
+    out_console.print(table)
+    if method == "pbt":  # the schedule its lineage discovered
+        from inertia.sweeps.tuned import ancestry
+
+        steps = Table(title="The winner's schedule, back through the runs it took over")
+        for header in ("epochs", "run of member", *space.names):
+            steps.add_column(header, justify="right")
+        for row in ancestry(tuning):
+            steps.add_row(f"{row['start']}–{row['end']}", str(row["member"]), *(f"{row[n]:.4g}" for n in space.names))
+        out_console.print(steps)
+    saved(out, names)

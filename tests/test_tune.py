@@ -1,0 +1,240 @@
+"""Tuning inside the population (inertia.sweeps.tune): halving against a plain reimplementation over runs trained
+straight through, PBT's exploit and explore as documented, reproducibility from the seed, a tuning killed and
+resumed, and bad settings refused before any training."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from inertia import data
+from inertia.population import Members, train_population
+from inertia.sweeps.spec import SpecError, load_spec
+from inertia.sweeps.tune import tune
+
+EPOCHS = 12
+SPEC = {"data": {"name": "spiral", "points": 30, "seed": 1}, "model": {"layers": [2, 16, 3]},
+        "train": {"epochs": EPOCHS, "batch_size": 10},
+        "random": {"count": 1, "seed": 0, "lr": {"log_uniform": [0.01, 1.0]}, "momentum": {"uniform": [0.0, 0.95]}}}
+
+
+def straight_through(tuning):
+    """Every starting member trained all the epochs in one population: the runs halving's cuts are read from."""
+    values = tuning.trajectory[0]
+    members = Members.table(seed=tuning.seeds, lr=values["lr"], momentum=values["momentum"])
+    return train_population(data.spiral(points=30, seed=1), [2, 16, 3], members, epochs=EPOCHS, batch_size=10)
+
+
+def test_halving_keeps_exactly_the_members_successive_halving_keeps():
+    tuning = tune(SPEC, method="halving", budget=EPOCHS * 16, reduction_factor=3, min_epochs=1, seed=4)
+    # the plain algorithm: rungs 1, 3, 9 epochs and the end; the best third (rounded down) goes on from each
+    plan, eta = [1, 3, 9, EPOCHS], 3
+    cost = lambda n: sum(max(1, n // eta**k) * (b - a) for k, (a, b) in enumerate(zip([0, *plan], plan)))  # noqa
+    start = len(tuning.seeds)
+    assert cost(start) <= EPOCHS * 16 < cost(start + 1), "as many members as the budget pays for"
+    assert tuning.member_epochs == cost(start)
+    losses = straight_through(tuning).metrics["loss"]
+    alive = np.arange(start)
+    for k, rung in enumerate(plan):
+        record = tuning.records[k]
+        assert record["epoch"] == rung and record["members"] == alive.tolist()
+        at = losses[alive, rung - 1]
+        np.testing.assert_array_equal(record["scores"], at)  # the same runs, bit for bit
+        if rung < EPOCHS:
+            ranked = sorted(range(len(alive)), key=lambda i: (np.nan_to_num(at[i], nan=np.inf), i))
+            alive = alive[ranked[: max(1, len(alive) // eta)]]
+            assert record["kept"] == alive.tolist()
+    assert len(tuning.result) == len(alive)
+    best = alive[np.nanargmin(losses[alive, -1])]
+    assert tuning.best["lr"] == tuning.trajectory[0]["lr"][best]
+
+
+def test_random_search_trains_budget_over_epochs_members_to_the_end():
+    tuning = tune(SPEC, method="random", budget=EPOCHS * 10 + 5, seed=2)
+    assert len(tuning.result) == 10 and tuning.member_epochs == EPOCHS * 10 and len(tuning.records) == 1
+    losses = straight_through(tuning).metrics["loss"]
+    np.testing.assert_array_equal(tuning.records[0]["scores"], losses[:, -1])
+
+
+def pbt(folder=None, seed=3, **extra):
+    settings = dict(method="pbt", budget=EPOCHS * 16, interval=3, seed=seed, **extra)
+    return tune(SPEC, folder=folder, **settings)
+
+
+def test_pbt_exploits_copy_the_source_run_and_explore_by_the_documented_factors(tmp_path):
+    """At each round the checkpoint (the population as the round left it) holds every exploited member with its
+    source's weights and optimizer state; its new hyperparameters are the source's times 1.2 or 0.8, kept in the
+    space (no resampling here), and the population trains with them."""
+    seen = []
+
+    def check(tuning):
+        saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+        state, members = saved["population"]["state"], saved["population"]["members"]
+        exploited = tuning.records[-1].get("exploited", [])
+        for target, source in exploited:
+            for (w, b), slot in zip(state.weights, state.slots["m"]):
+                assert torch.equal(w[target], w[source]) and torch.equal(b[target], b[source])
+                assert torch.equal(slot[0][target], slot[0][source])
+        for row in tuning.lineage[len(seen) and sum(len(s) for s in seen):]:
+            for name, (low, high) in {"lr": (0.01, 1.0), "momentum": (0.0, 0.95)}.items():
+                allowed = {min(max(row[f"{name}_copied"] * f, low), high) for f in (1.2, 0.8)}
+                assert row[name] in allowed
+                assert getattr(members.rule, name)[row["member"]] == row[name]
+        seen.append(exploited)
+
+    tuning = pbt(tmp_path, resample_probability=0.0, on_decision=check)
+    assert len(seen) == EPOCHS // 3 and all(len(s) == math.ceil(16 * 0.25) for s in seen[:-1]) and seen[-1] == []
+    assert len(tuning.lineage) == 4 * 3 and tuning.member_epochs == 16 * EPOCHS
+    for row in tuning.lineage:  # a source comes from the top quarter of its round, a target from the bottom
+        scores = np.asarray(tuning.records[row["round"]]["scores"])
+        order = np.argsort(np.where(np.isnan(scores), np.inf, scores), kind="stable")
+        assert row["source"] in order[:4] and row["member"] in order[-4:]
+
+
+def test_pbt_resamples_from_the_space_when_told_to():
+    tuning = pbt(resample_probability=1.0)
+    for row in tuning.lineage:
+        assert 0.01 <= row["lr"] <= 1.0 and 0.0 <= row["momentum"] <= 0.95
+        assert row["lr"] not in {row["lr_copied"] * 1.2, row["lr_copied"] * 0.8}
+
+
+def test_a_pbt_run_is_reproducible_from_its_seed_and_differs_with_another():
+    a, b, c = pbt(seed=5), pbt(seed=5), pbt(seed=6)
+    assert a.lineage == b.lineage and a.records == b.records
+    for name in a.result.metrics:
+        np.testing.assert_array_equal(a.result.metrics[name], b.result.metrics[name])
+    assert a.lineage != c.lineage
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("method", ["halving", "pbt"])
+def test_a_tuning_killed_mid_way_resumes_to_the_result_of_one_run(tmp_path, method):
+    settings = dict(method=method, budget=EPOCHS * 16, interval=3, reduction_factor=3, seed=7)
+    whole = tune(SPEC, **settings)
+
+    def kill(tuning):
+        if len(tuning.records) == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        tune(SPEC, folder=tmp_path, on_decision=kill, **settings)
+    resumed = tune(SPEC, folder=tmp_path, **settings)
+    assert resumed.records == whole.records and resumed.lineage == whole.lineage
+    assert resumed.member_epochs == whole.member_epochs
+    for name in whole.result.metrics:
+        np.testing.assert_array_equal(resumed.result.metrics[name], whole.result.metrics[name])
+    with pytest.raises(ValueError, match="holds a tuning of another spec or other settings"):
+        tune(SPEC, folder=tmp_path, **{**settings, "seed": 8})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"budget": EPOCHS}, "budget 12 member-epochs buys less than one comparison: pbt needs at least 24"),
+    ({"method": "halving", "budget": 3}, "halving needs at least"),
+    ({"method": "halving", "reduction_factor": 1}, "reduction_factor must be greater than 1, got 1"),
+    ({"quantile": 0.6}, r"quantile must be in \(0, 0.5\], got 0.6"),
+    ({"quantile": 0}, r"quantile must be in \(0, 0.5\], got 0"),
+    ({"method": "bayes"}, "method must be one of random, halving, pbt, got 'bayes'"),
+    ({"interval": 0}, "interval must be a whole number of epochs >= 1, got 0"),
+])
+def test_bad_settings_are_refused_before_any_training(change, message):
+    with pytest.raises(ValueError, match=message):
+        tune(SPEC, **{"method": "pbt", **change})
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ({**SPEC, "random": {}}, "the spec has nothing to search"),
+    ({**SPEC, "grid": {"batch_size": [10, 20]}}, "grid.batch_size: is the population's"),
+    ({**SPEC, "grid": {"lr": [0.1]}, "random": {}}, "the spec has nothing to search"),
+    ({**SPEC, "optimizer": {"name": "adam"}}, "random.momentum: is not a hyperparameter of adam"),
+    ({**SPEC, "schedule": {"kind": "step", "every": 5}}, "tune searches constant hyperparameters"),
+])
+def test_specs_a_population_cannot_search_are_refused(spec, message):
+    with pytest.raises(SpecError, match=message):
+        tune(spec, method="random")
+
+
+SPEC_TOML = """[data]
+name = "spiral"
+points = 30
+seed = 1
+[model]
+layers = [2, 16, 3]
+[train]
+epochs = 12
+batch_size = 10
+[random]
+count = 1
+lr = { log_uniform = [0.01, 1.0] }
+[grid]
+momentum = [0.0, 0.5, 0.9]
+"""
+
+
+def test_the_command_tunes_saves_and_resumes(tmp_path):
+    """inertia tune writes the tuning, the winner's schedule and its retrained interval; run again on the same
+    folder it goes on from the checkpoint (all done: no member trained again) to the same result."""
+    from typer.testing import CliRunner
+
+    from inertia.cli import app
+
+    (tmp_path / "space.toml").write_text(SPEC_TOML)
+    out = tmp_path / "tuned"
+    args = ["tune", str(tmp_path / "space.toml"), "--method", "pbt", "--budget", "192", "--interval", "4",
+            "--retrain-seeds", "3", "--out", str(out)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "The winner's schedule" in first.output
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["members"] == 16 and summary["member_epochs"] == 192
+    assert [row["start"] for row in summary["schedule"]] == [0, 4, 8]
+    assert all(row["momentum"] in (0.0, 0.5, 0.9) for row in summary["schedule"])  # a list moves along itself
+    again = summary["retrained"]
+    assert again["seeds"] == 3 and again["loss_low"] <= again["loss_mean"] <= again["loss_high"]
+    names = {p.name for p in out.iterdir()}
+    assert {"tune.json", "members.csv", "lineage.csv", "trajectory.csv", "report.html", "checkpoint.pt"} <= names
+    lineage = pd.read_csv(out / "lineage.csv")
+    assert len(lineage) == 2 * 4 and set(lineage["round"]) == {0, 1}
+    second = CliRunner().invoke(app, args)
+    assert second.exit_code == 0, second.output
+    assert json.loads((out / "tune.json").read_text())["records"] == summary["records"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
+@pytest.mark.parametrize("method", ["halving", "pbt"])
+def test_the_tuning_page_in_headless_chromium(tmp_path, method):
+    from browser import toolbars_cover_nothing
+    from playwright.sync_api import sync_playwright
+
+    from inertia.sweeps import tuned
+    from inertia.views.tune_report import tune_page
+
+    tuning = tune(SPEC, method=method, budget=EPOCHS * 16, interval=3, reduction_factor=3, seed=1)
+    tuned.save(tuning, tmp_path, tuned.retrain(load_spec(SPEC), tuning, 3))
+    report = tune_page(tmp_path)
+    expected = {"scores"} | ({"trajectory-0", "trajectory-1", "lineage"} if method == "pbt" else set())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(report.as_uri())
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {len(expected)}")
+        charts = page.evaluate("""[...document.querySelectorAll('.js-plotly-plot')].map(d => ({id: d.id,
+            traces: d.data.length, points: d.data.reduce((n, t) => n + (t.x ? t.x.length : 0), 0)}))""")
+        assert errors == [] and {c["id"] for c in charts} == expected
+        assert all(c["traces"] > 0 and c["points"] > 0 for c in charts), charts
+        assert toolbars_cover_nothing(page) == []
+        text = page.inner_text("body")
+        assert "Trained again from 3 fresh seeds" in text and "95 % CI" in text
+        if method == "pbt":
+            winner = page.evaluate("document.getElementById('lineage').data[1].y")
+            assert winner[-1] == tuning.best["member"]
+        browser.close()
