@@ -11,7 +11,7 @@ from tolerances import F64_TRAJECTORY
 from inertia import data
 from inertia.models import MLP
 from inertia.optim import Momentum, schedules
-from inertia.population import Member, Members, Population, train_population
+from inertia.population import Member, Members, Population, chunk_sizes, member_bytes, train_population
 from inertia.train import fit
 
 STRETCHES = (2, 1, 1)  # 4 epochs: 40 updates in three stretches, the first update and the changes of stretch apart
@@ -79,6 +79,22 @@ def test_a_narrowed_and_reordered_population_goes_on_as_its_members_would(engine
     assert_same_run(population.result(), whole, kept)
     np.testing.assert_array_equal(population.origin, kept)
     assert [m.seed for m in population.result().members] == kept
+
+
+@pytest.mark.parametrize("engine", ["torch", "kernel", "lanes"])
+def test_chunks_by_memory_budget_change_nothing_across_stretches(engine):
+    """Members in several chunks, whose rules keep different slots (a chunk without momentum has none): joined
+    after each stretch and cut again for the next, every member goes on as train_population trains it in the
+    same chunks. (A chunk of members all without momentum applies plain SGD, no buffer: the same steps to within
+    round-off as with one, so the chunks, not only the members, must match for bit-for-bit equality.)"""
+    members = [Member(0.1, 0.0, seed=s) for s in range(8)] + [Member(0.1, 0.9, seed=s) for s in range(8, 20)]
+    budget = 3 * member_bytes([2, 16, 3], len(DATA), BATCH, torch.float64, engine)[0]
+    common = dict(batch_size=BATCH, engine=engine, dtype=torch.float64)
+    assert chunk_sizes([2, 16, 3], len(DATA), BATCH, 20, torch.device("cpu"), torch.float64, budget, engine)[0] <= 8
+    whole = train_population(DATA, [2, 16, 3], members, epochs=3, memory_budget=budget, **common)
+    population = Population(DATA, [2, 16, 3], members, memory_budget=budget, **common)
+    assert_same_run(population.train(1).train(2).result(), whole)
+    assert set(population.state.slots) == {"m"}  # the chunks without it joined as zeros
 
 
 @pytest.mark.parametrize("engine", ENGINES)

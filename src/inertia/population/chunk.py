@@ -63,8 +63,8 @@ class Chunk:
     def capture(self) -> State:
         """Where the members stand now (copies on the CPU): weights, optimizer state, updates taken, initial loss.
         A member frozen by the divergence rule holds its weights as it diverged."""
-        weights = [(w.clone(), b.clone()) for w, b in self.weights(copy=True)]
-        return State(weights, self.slot_state(), self.updates, np.array(self.initial_loss, dtype=np.float64))
+        return State(self.weights(copy=True), self.slot_state(), self.updates,
+                     np.array(self.initial_loss, dtype=np.float64))
 
     def coefficients(self, steps: np.ndarray, by_member: bool = False, dtype=np.float64,
                      out: np.ndarray | None = None) -> np.ndarray:

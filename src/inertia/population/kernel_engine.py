@@ -54,7 +54,7 @@ class KernelChunk(Chunk):
         if self.start is None:
             self.params = init.flat_population_weights(self.layers, self.seeds, self.rows, self.np_dtype)
         else:
-            self.params = flat_weights(self.initial, self.rows).numpy().astype(self.np_dtype)
+            self.params = flat_weights(self.initial, self.rows).numpy().astype(self.np_dtype, copy=False)
         self.state = task.zeros("state", (self.size, len(self.slots), self.params.shape[1]), self.np_dtype)
         for k, slot in enumerate(self.slots if self.start is not None else ()):
             self.state[:, k] = flat_weights(self.start.slot(slot), self.rows).numpy()

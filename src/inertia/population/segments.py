@@ -8,7 +8,11 @@ Between two stretches the population may be narrowed or reordered (:meth:`Popula
 over another's run — weights, optimizer state and, by default, hyperparameters (:meth:`Population.copy`) — and
 members' hyperparameters may change (:meth:`Population.set`). A member trained in stretches follows exactly the
 path it follows trained straight through, on every engine: its data order is its seed's for the global epoch, and
-its update count (which schedules, Adam's bias correction and the first step read) goes on from the state.
+its update count (which schedules, Adam's bias correction and the first step read) goes on from the state. One
+qualification, the engines' own: members trained together share their rule's slots, and a chunk whose members all
+train plain SGD (momentum 0, the pytorch form) keeps no buffer at all — the same steps, to within round-off
+(1e-16), as with one — so a member narrowed into such company, or chunked differently, is equal to that
+tolerance rather than bit for bit.
 """
 
 from __future__ import annotations
@@ -86,8 +90,9 @@ class Population:
                                                      frozen=self.diverged_at[lo:hi] >= 0)
             records.append((metrics, diverged))
             states.append(trainer.capture())
-        for name in self.metrics:
-            self.metrics[name] = np.concatenate([self.metrics[name], *(m[name] for m, _ in records)], axis=1)
+        for name in self.metrics:  # the chunks' rows one under another, then after the epochs so far
+            stretch = np.concatenate([m[name] for m, _ in records])
+            self.metrics[name] = np.concatenate([self.metrics[name], stretch], axis=1)
         diverged = np.concatenate([d for _, d in records])
         self.diverged_at = np.where(diverged >= 0, diverged + self.epoch, self.diverged_at)
         self.state = State.join(states)
@@ -147,14 +152,17 @@ class Population:
                                 [(0, self.state.weights)])
 
     def checkpoint(self) -> dict:
-        """What changes as the population trains (members, state, records, epoch), to save (``torch.save``) and
-        give back to :meth:`restore` on a population made with the same arguments."""
-        return {"members": self.members, "state": self.state, "metrics": self.metrics, "epoch": self.epoch,
+        """What changes as the population trains (members, state, records, epoch), as NumPy arrays and plain
+        values (quick to pickle), to give back to :meth:`restore` on a population made with the same arguments."""
+        state = None if self.state is None else self.state.arrays()
+        return {"members": self.members, "state": state, "metrics": self.metrics, "epoch": self.epoch,
                 "diverged_at": self.diverged_at, "origin": self.origin}
 
     def restore(self, checkpoint: dict) -> Population:
         """The population as :meth:`checkpoint` saw it; it trains on exactly as it would have. Returns it."""
-        self.members, self.state, self.metrics = checkpoint["members"], checkpoint["state"], checkpoint["metrics"]
+        state = checkpoint["state"]
+        self.state = None if state is None else State.from_arrays(state)
+        self.members, self.metrics = checkpoint["members"], checkpoint["metrics"]
         self.epoch, self.diverged_at, self.origin = checkpoint["epoch"], checkpoint["diverged_at"], checkpoint["origin"]
         return self
 

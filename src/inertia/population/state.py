@@ -67,6 +67,18 @@ class State:
         held = self.slots.get(name)
         return held if held is not None else [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in self.weights]
 
+    def arrays(self) -> dict:
+        """This state as NumPy arrays and numbers (views; :meth:`from_arrays` undoes it)."""
+        numpy = lambda layers: [(w.numpy(), b.numpy()) for w, b in layers]  # noqa: E731
+        return {"weights": numpy(self.weights), "slots": {n: numpy(layers) for n, layers in self.slots.items()},
+                "steps": self.steps, "initial_loss": self.initial_loss}
+
+    @staticmethod
+    def from_arrays(arrays: dict) -> State:
+        tensors = lambda layers: [(torch.from_numpy(w), torch.from_numpy(b)) for w, b in layers]  # noqa: E731
+        return State(tensors(arrays["weights"]), {n: tensors(layers) for n, layers in arrays["slots"].items()},
+                     arrays["steps"], arrays["initial_loss"])
+
     @staticmethod
     def join(parts: list[State]) -> State:
         """States of consecutive chunks of members as one (every slot any of them holds)."""

@@ -24,8 +24,9 @@ training data otherwise; a diverged member scores worst.
 from __future__ import annotations
 
 import math
+import pickle
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from inertia.sweeps.space import Space, space_of
 from inertia.sweeps.spec import Spec, SpecError, canonical, load_spec, resolve
 
 METHODS = ("random", "halving", "pbt")
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINT = "checkpoint.pickle"
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,11 @@ class Settings:
         """How many members the budget pays for at the start."""
         if self.method != "halving":
             return self.budget // epochs
-        plan, n = rungs(self, epochs), 1
-        while _halving_cost(n + 1, plan, self) <= self.budget:
-            n += 1
-        return n if _halving_cost(n, plan, self) <= self.budget else 0
+        plan, low, high = rungs(self, epochs), 0, self.budget  # the cost grows with n: the largest n it pays for
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if _halving_cost(middle, plan, self) <= self.budget else (low, middle - 1)
+        return low
 
 
 def rungs(settings: Settings, epochs: int) -> list[int]:
@@ -128,7 +130,7 @@ class Tuning:
     settings: Settings
     space: Space
     records: list = field(default_factory=list)
-    lineage: list = field(default_factory=list)
+    exploits: list = field(default_factory=list)  # per PBT round, its exploits as columns (see ``lineage``)
     trajectory: list = field(default_factory=list)
     values: dict = field(default_factory=dict)
     seeds: np.ndarray | None = None
@@ -136,6 +138,19 @@ class Tuning:
     result: object = None
     member_epochs: int = 0
     seconds: dict = field(default_factory=lambda: {"training": 0.0, "deciding": 0.0})
+
+    @property
+    def lineage(self) -> list[dict]:
+        """One row per exploit, in order: ``round``, ``epoch``, ``member`` (the row that took over), ``source`` (the
+        row whose run it took), and per hyperparameter its value ``_before``, the source's (``_copied``) and the
+        explored one (the axis's own name)."""
+        rows = []
+        for columns in self.exploits:
+            names = list(columns)
+            kinds = [int if n in ("round", "epoch", "member", "source") else float for n in names]
+            rows += [{n: kind(x) for n, kind, x in zip(names, kinds, row)}
+                     for row in zip(*(c.tolist() for c in columns.values()))]
+        return rows
 
     @property
     def best(self) -> dict:
@@ -155,8 +170,6 @@ def tune(spec: Spec | dict | str, *, folder: str | Path | None = None, engine: s
     _check_spec(spec)
     epochs = spec.train["epochs"]
     chosen = Settings(**settings).checked(epochs)
-    import torch
-
     from inertia.sweeps.run import _check_data
 
     _check_data(spec, [])
@@ -169,7 +182,8 @@ def tune(spec: Spec | dict | str, *, folder: str | Path | None = None, engine: s
     path = None if folder is None else Path(folder) / CHECKPOINT
     identity = {"spec": spec.to_dict(), "settings": asdict(chosen)}
     if path is not None and path.exists():
-        saved = torch.load(path, weights_only=False)
+        with open(path, "rb") as file:
+            saved = pickle.load(file)
         if saved["identity"] != identity:
             raise ValueError(f"{path.parent} holds a tuning of another spec or other settings; give another folder")
         population.restore(saved["population"])
@@ -202,9 +216,12 @@ def population_of(spec: Spec, values: dict[str, np.ndarray], seeds, *, engine: s
 
     dataset = dataset_of(canonical(spec.data))
     seeds = np.asarray(seeds, dtype=np.int64)
-    rows = [rule_of(resolve(spec, {name: float(v[i]) for name, v in values.items()}, int(seeds[i])))
-            for i in range(len(seeds))]
-    return Population(dataset, _layers({"model": spec.model}, dataset), Members(rules.stack(rows), seeds),
+    # one member's rule as the spec resolves it, its columns repeated, then the searched ones set
+    first = rules.stack([rule_of(resolve(spec, {name: float(v[0]) for name, v in values.items()}, int(seeds[0])))])
+    rule = rules.convert(first, lambda column: np.repeat(column, len(seeds)))
+    space = space_of(spec)
+    rule = replace(rule, **{space.field(name): np.asarray(v, dtype=np.float64).copy() for name, v in values.items()})
+    return Population(dataset, _layers({"model": spec.model}, dataset), Members(rule, seeds),
                       batch_size=spec.train["batch_size"], shuffle=spec.train["shuffle"],
                       activation=spec.model.get("activation", "relu"), engine=engine, device=device,
                       held_out=dataset.test, **_factor(spec))
@@ -226,7 +243,7 @@ def _decide(tuning: Tuning, population, rng: np.random.Generator, final: bool) -
     settings, metric = tuning.settings, _metric(population, tuning.settings.metric)
     scores = _badness(population.metrics[metric][:, -1], settings.metric)
     record = {"epoch": population.epoch, "members": population.origin.tolist(),
-              "scores": [_shown(s, settings.metric) for s in scores]}
+              "scores": _shown(scores, settings.metric).tolist()}
     tuning.scores = scores
     if settings.method == "halving" and not final:
         keep = np.argsort(scores, kind="stable")[: survivors(len(population), settings)]
@@ -255,11 +272,9 @@ def _exploit(tuning: Tuning, population, scores: np.ndarray, rng: np.random.Gene
     population.set(bottom, **{space.field(name): v for name, v in explored.items()})
     for name, v in explored.items():
         tuning.values[name][bottom] = v
-    for j, (target, source) in enumerate(zip(bottom.tolist(), sources.tolist())):
-        tuning.lineage.append({"round": len(tuning.records), "epoch": population.epoch, "member": target,
-                               "source": source, **{f"{k}_before": float(v[j]) for k, v in before.items()},
-                               **{f"{k}_copied": float(v[j]) for k, v in copied.items()},
-                               **{k: float(v[j]) for k, v in explored.items()}})
+    tuning.exploits.append({"round": np.full(count, len(tuning.records)), "epoch": np.full(count, population.epoch),
+                            "member": bottom, "source": sources, **{f"{k}_before": v for k, v in before.items()},
+                            **{f"{k}_copied": v for k, v in copied.items()}, **explored})
     return list(zip(bottom.tolist(), sources.tolist()))
 
 
@@ -274,8 +289,10 @@ def _badness(values: np.ndarray, metric: str) -> np.ndarray:
     return np.where(np.isnan(bad), np.inf, bad)
 
 
-def _shown(badness: float, metric: str) -> float:
-    return float(badness if metric == "loss" else -badness) if np.isfinite(badness) else float("nan")
+def _shown(badness, metric: str):
+    """The metric again from :func:`_badness` (an array or one number), NaN for a diverged member."""
+    shown = np.where(np.isfinite(badness), badness if metric == "loss" else -np.asarray(badness), np.nan)
+    return shown if np.ndim(badness) else float(shown)
 
 
 def _copy(values: dict) -> dict:
@@ -298,7 +315,5 @@ def _factor(spec: Spec) -> dict:
 def _save(folder: str | Path, checkpoint: dict) -> None:
     """Write ``checkpoint`` into ``folder`` as one unit with what the folder holds (:func:`inertia.folders.
     writing`): a kill while writing leaves the previous decision's."""
-    import torch
-
-    with writing(folder, kind="tune", add=True) as unit:
-        torch.save(checkpoint, unit.path / CHECKPOINT)
+    with writing(folder, kind="tune", add=True) as unit, open(unit.path / CHECKPOINT, "wb") as file:
+        pickle.dump(checkpoint, file, protocol=pickle.HIGHEST_PROTOCOL)  # torch.save's pickler visits every list item

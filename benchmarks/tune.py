@@ -1,0 +1,120 @@
+"""What tuning inside the population costs beyond the training: 4,096 members of the lab's ``[2, 50, 3]`` on the
+spiral (1,500 points, batch 20), 20 epochs.
+
+  pbt        ``inertia.sweeps.tune.tune(method="pbt")``, exploit and explore every ``--interval`` epochs (a
+             quarter of the members take over better runs each round)
+  pbt+saved  the same with its checkpoint written into a folder after every round (what a resumable tuning does)
+  halving    successive halving, η = 4, rungs at 1, 4, 16 and 20 epochs, as many members as the same budget pays for
+  straight   ``train_population`` of PBT's starting members for the 20 epochs, the path without any tuning
+
+For each, the wall time and the part of it inside the engine's epochs (the compiled kernel's training and
+full-data evaluation, timed around every engine epoch call); the rest is the bookkeeping: drawing the members,
+ranking, exploit and explore, narrowing, each stretch's start (the state handed to the engine and back), the
+records and the checkpoints. Best of ``--repeats`` in this process.
+
+    python benchmarks/tune.py [--json] [--repeats 3] [--members 4096] [--interval 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import cpu_model
+from inertia import data
+from inertia.population import Members, train_population
+from inertia.population.kernel_engine import KernelChunk
+from inertia.population.torch_engine import TorchChunk
+from inertia.sweeps.tune import tune
+
+EPOCHS = 20
+
+
+def spec() -> dict:
+    return {"data": {"name": "spiral", "seed": 0}, "model": {"layers": [2, 50, 3]},
+            "train": {"epochs": EPOCHS, "batch_size": 20},
+            "random": {"count": 1, "seed": 0, "lr": {"log_uniform": [0.01, 1.0]}, "momentum": {"uniform": [0.0, 0.99]}}}
+
+
+@contextmanager
+def engine_time():
+    """Yields a dict whose ``seconds`` add up the time spent in every engine epoch while inside."""
+    spent = {"seconds": 0.0}
+    originals = {cls: cls.epoch for cls in (KernelChunk, TorchChunk)}
+
+    def timed(original):
+        def epoch(self, *args):
+            started = time.perf_counter()
+            try:
+                return original(self, *args)
+            finally:
+                spent["seconds"] += time.perf_counter() - started
+        return epoch
+
+    for cls, original in originals.items():
+        cls.epoch = timed(original)
+    try:
+        yield spent
+    finally:
+        for cls, original in originals.items():
+            cls.epoch = original
+
+
+def measure(run) -> dict:
+    with engine_time() as spent:
+        started = time.perf_counter()
+        run()
+        wall = time.perf_counter() - started
+    return {"wall_s": wall, "engine_s": spent["seconds"], "bookkeeping_s": wall - spent["seconds"],
+            "bookkeeping_share": (wall - spent["seconds"]) / wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--members", type=int, default=4096)
+    parser.add_argument("--interval", type=int, default=2)
+    args = parser.parse_args()
+    budget = args.members * EPOCHS
+    pbt = dict(method="pbt", budget=budget, interval=args.interval, seed=0)
+    first = tune(spec(), **pbt)  # compiled kernels loaded; its starting members are the straight run's
+    members = Members.table(seed=first.seeds, lr=first.trajectory[0]["lr"], momentum=first.trajectory[0]["momentum"])
+    dataset = data.spiral(seed=0)
+
+    def saved():
+        with tempfile.TemporaryDirectory() as folder:
+            tune(spec(), folder=folder, **pbt)
+
+    cases = {"pbt": lambda: tune(spec(), **pbt), "pbt+saved": saved,
+             "halving": lambda: tune(spec(), method="halving", budget=budget, seed=0),
+             "straight": lambda: train_population(dataset, [2, 50, 3], members, epochs=EPOCHS, batch_size=20)}
+    rows = {}
+    for _ in range(args.repeats):
+        for name, run in cases.items():
+            row = measure(run)
+            if name not in rows or row["bookkeeping_s"] < rows[name]["bookkeeping_s"]:
+                rows[name] = row
+    out = {"machine": cpu_model(), "threads": torch.get_num_threads(), "members": args.members, "epochs": EPOCHS,
+           "interval": args.interval, "rounds": len(first.records) - 1, "rows": rows}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    print(f"{args.members} lab members, {EPOCHS} epochs, PBT every {args.interval} epochs, on {out['machine']} "
+          f"({out['threads']} threads)")
+    for name, row in rows.items():
+        print(f"  {name:10} {row['wall_s']:6.2f} s, of it {row['engine_s']:6.2f} s in the engine: bookkeeping "
+              f"{row['bookkeeping_s']:.3f} s ({100 * row['bookkeeping_share']:.1f} %)")
+
+
+if __name__ == "__main__":
+    main()
