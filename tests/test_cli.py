@@ -10,7 +10,7 @@ runner = CliRunner()
 
 COMMANDS = [[], ["compare"], ["reproduce"], ["reproduce", "lab"], ["reproduce", "nqm"], ["scratch"], ["velocity"],
             ["ball"], ["theory"], ["sweep"], ["results"], ["report"], ["batch-study"], ["schedule-study"],
-            ["functions"], ["landscape"], ["lab"], ["tune"]]
+            ["functions"], ["landscape"], ["lab"], ["tune"], ["tune-study"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "inertia")

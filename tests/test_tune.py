@@ -241,3 +241,75 @@ def test_the_tuning_page_in_headless_chromium(tmp_path, method):
             winner = page.evaluate("document.getElementById('lineage').data[1].y")
             assert winner[-1] == tuning.best["member"]
         browser.close()
+
+
+def test_the_winners_schedule_follows_its_lineage_back():
+    """ancestry: walking the lineage rows back from the winner (who took over whose run, round by round) gives the
+    rows that held its run; each stretch's values are that row's after the round before (none: the start)."""
+    from inertia.sweeps.tuned import ancestry
+
+    tuning = pbt(seed=11)
+    path = ancestry(tuning)
+    row, rows = tuning.best["member"], []
+    lineage = pd.DataFrame(tuning.lineage)
+    for k in range(len(tuning.records) - 1, -1, -1):
+        rows.append(row)
+        if k:
+            took = lineage[(lineage["round"] == k - 1) & (lineage["member"] == row)]
+            row = int(took["source"].iloc[0]) if len(took) else row
+    assert [r["member"] for r in path] == rows[::-1]
+    assert [(r["start"], r["end"]) for r in path] == [(0, 3), (3, 6), (6, 9), (9, 12)]
+    for k, stretch in enumerate(path):
+        took = lineage[(lineage["round"] == k - 1) & (lineage["member"] == stretch["member"])]
+        expected = (took["lr"].iloc[0] if len(took) else tuning.trajectory[max(k - 1, 0)]["lr"][stretch["member"]]) \
+            if k else tuning.trajectory[0]["lr"][stretch["member"]]
+        assert stretch["lr"] == expected
+
+
+def test_a_schedule_trained_again_follows_it():
+    """train_again sets each stretch's values before training it: a two-stretch schedule equals a population
+    trained with those values set between the stretches, and the held-out split is the data set's."""
+    from inertia.population import Population
+    from inertia.sweeps.tuned import train_again
+
+    spec = {**SPEC, "data": {**SPEC["data"], "held_out": 10}}
+    schedule = [{"start": 0, "end": 5, "lr": 0.3, "momentum": 0.5}, {"start": 5, "end": 12, "lr": 0.05,
+                                                                     "momentum": 0.9}]
+    again = train_again(load_spec(spec), schedule, 3)
+    assert again["split"] == "held-out" and again["seeds"] == 3
+    held = data.spiral(points=10, seed=1 + 1_000_000)
+    population = Population(data.spiral(points=30, seed=1), [2, 16, 3], Members.table(
+        seed=np.arange(3), lr=0.3, momentum=0.5), batch_size=10, held_out=held)
+    population.train(5).set([0, 1, 2], lr=0.05, momentum=0.9).train(7)
+    np.testing.assert_array_equal(again["loss"], population.metrics["test_loss"][:, -1])
+
+
+def test_the_study_judges_every_tuners_choice_on_held_out_data():
+    from inertia.sweeps.tune_study import tune_study
+
+    spec = {**SPEC, "data": {**SPEC["data"], "held_out": 10}}
+    study = tune_study("tiny", spec=spec, tuner_seeds=2, retrain_seeds=2, budget=EPOCHS * 8)
+    assert [(r["method"], r["tuner_seed"]) for r in study.runs] == [(m, s) for m in ("random", "halving", "pbt")
+                                                                   for s in range(2)]
+    assert all(r["split"] == "held-out" and r["member_epochs"] <= EPOCHS * 8 for r in study.runs)
+    table = study.table()
+    assert [row["method"] for row in table] == ["random", "halving", "pbt"]
+    for row in table:
+        losses = [r["loss"] for r in study.runs if r["method"] == row["method"]]
+        assert row["loss"] == pytest.approx(np.mean(losses)) and row["loss_low"] <= row["loss"] <= row["loss_high"]
+    with pytest.raises(ValueError, match="tuner_seeds and retrain_seeds must be at least 2"):
+        tune_study("spiral", tuner_seeds=1)
+
+
+def test_a_held_out_split_is_drawn_for_generated_data_only():
+    from inertia.sweeps.run import dataset_of
+    from inertia.sweeps.spec import canonical
+
+    spec = load_spec({"data": {"name": "moons", "seed": 3, "held_out": 40}})
+    dataset = dataset_of(canonical(spec.data))
+    assert len(dataset.test) == 80 and dataset.test.classes == dataset.classes
+    np.testing.assert_array_equal(dataset.test.x, data.moons(points=40, seed=1_000_003).x)
+    with pytest.raises(SpecError, match=r"data\.held_out: a held-out split is drawn for spiral, moons, circles"):
+        load_spec({"data": {"name": "blobs", "held_out": 40}})
+    with pytest.raises(SpecError, match=r"data\.held_out"):
+        load_spec({"data": {"name": "spiral", "held_out": 0}})

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from inertia.outcome import DIVERGENCE_FACTOR, SUMMARY_KEYS
 from inertia.progress import progress_bar
 from inertia.sweeps.schedule_tables import momentum_schedule_of, schedule_of
-from inertia.sweeps.spec import Spec, SpecError, canonical, config_id, load_spec
+from inertia.sweeps.spec import HELD_OUT_SEED, Spec, SpecError, canonical, config_id, load_spec
 from inertia.sweeps.store import Record, Store
 
 EXECUTORS = ("local", "process", "ray")
@@ -139,9 +139,15 @@ def dataset_of(data_json: str):
     if spec.get("name") == "mnist1d":  # a fixed data set: the reference's seed unless the spec names one
         spec.pop("name")
         return data.mnist1d(**spec)
-    name, seed = spec.pop("name"), spec.pop("seed", 0)
+    name, seed, held_out = spec.pop("name"), spec.pop("seed", 0), spec.pop("held_out", None)
     if name in data.GENERATORS:
-        return data.GENERATORS[name](seed=seed, **spec)
+        drawn = data.GENERATORS[name](seed=seed, **spec)
+        if held_out is None:
+            return drawn
+        # the same generator, another seed: independent points of the same distribution
+        test = data.GENERATORS[name](seed=seed + HELD_OUT_SEED, **{**spec, "points": held_out})
+        return data.Dataset(drawn.x, drawn.y, drawn.classes, drawn.name, test=data.Dataset(
+            test.x, test.y, test.classes, f"{drawn.name} (held out)"))
     if name == "digits":
         return data.digits()
     return data.load_table(name, **spec)

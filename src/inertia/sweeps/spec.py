@@ -3,7 +3,8 @@
 A spec has these tables (every key optional except where noted)::
 
     [data]        name = "spiral"  (spiral, moons, circles, blobs, digits, or a .csv/.npz path), seed = 0, and
-                  the generator's own arguments (points, noise, turns, ...; label for a table)
+                  the generator's own arguments (points, noise, turns, ...; label for a table); held_out = N for
+                  spiral, moons, circles: a held-out split of N points per class, drawn with seed + 1,000,000
     [model]       layers = [2, 50, 3] (default: features, 50, classes), activation = "relu"
     [optimizer]   name = "momentum" (any form; or sgd, qhm, adam, adamw, rmsprop: inertia.optim.rules, with
                   torch.optim's semantics and defaults), lr, momentum (QHM's β), dampening, weight_decay,
@@ -58,6 +59,9 @@ OPTIMIZER_KEYS = ("name", "lr", "momentum", "dampening", "weight_decay", "nester
 TRAIN_KEYS = ("epochs", "batch_size", "shuffle", "seeds", "divergence_factor")
 MODEL_KEYS = ("layers", "activation")
 TARGETS = ("accuracy", "loss")
+# generated data sets whose shape is fixed and whose seed draws only the noise: another seed, the same distribution
+GENERATED = ("spiral", "moons", "circles")
+HELD_OUT_SEED = 1_000_000  # a generated set's held-out split is drawn with its seed plus this
 
 
 class SpecError(ValueError):
@@ -128,6 +132,11 @@ def validate(raw: dict) -> Spec:
         raise SpecError(f"data.name: expected a data set name or a path, got {data['name']!r}")
     data.setdefault("seed", 0)
     _integer(data["seed"], "data.seed", minimum=0)
+    if "held_out" in data:
+        _integer(data["held_out"], "data.held_out", minimum=1)
+        if data["name"] not in GENERATED:
+            raise SpecError(f"data.held_out: a held-out split is drawn for {', '.join(GENERATED)} (another seed, the "
+                            f"same distribution); {data['name']!r} has its own split or none")
 
     model = dict(tables["model"])
     _only(model, MODEL_KEYS, "model")

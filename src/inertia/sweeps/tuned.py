@@ -35,20 +35,28 @@ def ancestry(tuning: Tuning, member: int | None = None) -> list[dict]:
 
 def retrain(spec: Spec, tuning: Tuning, seeds: int = 10, *, engine: str = "auto", device: str = "cpu") -> dict:
     """The best member's hyperparameters (:func:`ancestry`, changed between stretches as they were) trained
-    again from ``seeds`` fresh seeds (0, 1, ...): each seed's final held-out loss and accuracy (the training data's
-    where the data set has no held-out split) and their means with 95 % t-intervals."""
-    from inertia.stats import mean_ci
+    again from ``seeds`` fresh seeds: :func:`train_again`."""
+    return train_again(spec, ancestry(tuning), seeds, engine=engine, device=device)
 
-    path = ancestry(tuning)
-    names = list(tuning.values)
-    fields = [tuning.space.field(name) for name in names]
-    population = population_of(spec, {n: np.full(seeds, path[0][n]) for n in names}, np.arange(seeds),
+
+def train_again(spec: Spec, schedule: list[dict], seeds: int = 10, *, engine: str = "auto",
+                device: str = "cpu") -> dict:
+    """A configuration trained from ``seeds`` fresh seeds (0, 1, ...): ``schedule`` rows as :func:`ancestry`
+    gives them (``start``, ``end`` and the searched hyperparameters; one row for a constant configuration). Each
+    seed's final held-out loss and accuracy (the training data's where the data set has no held-out split), their
+    means with 95 % t-intervals, and how many seeds diverged."""
+    from inertia.stats import mean_ci
+    from inertia.sweeps.space import space_of
+
+    space = space_of(spec)
+    names = [name for name in schedule[0] if name not in ("start", "end", "member")]
+    population = population_of(spec, {n: np.full(seeds, schedule[0][n]) for n in names}, np.arange(seeds),
                                engine=engine, device=device)
-    for stretch in path:
-        population.set(np.arange(seeds), **{f: stretch[n] for f, n in zip(fields, names)})
+    for stretch in schedule:
+        population.set(np.arange(seeds), **{space.field(n): stretch[n] for n in names})
         population.train(stretch["end"] - stretch["start"])
     held = "test_loss" in population.metrics
-    out = {"seeds": seeds, "split": "held-out" if held else "training", "schedule": path}
+    out = {"seeds": seeds, "split": "held-out" if held else "training", "schedule": schedule}
     for metric in ("loss", "accuracy"):
         values = population.metrics[f"test_{metric}" if held else metric][:, -1]
         estimate = mean_ci(values)  # over the seeds that did not diverge
