@@ -32,7 +32,7 @@ class Chunk:
     With ``start`` (a :class:`~inertia.population.state.State`) the members start from its weights, optimizer
     state and update count instead of their initial weights, zeroed state and update 0, and ``capture()`` hands
     back where they stand (subclasses provide ``slot_state()``: per slot of the rule, per layer (weight, bias) on
-    the CPU)."""
+    the CPU; or a ``capture()`` of their own)."""
 
     def __init__(self, members: Members, task: Task, start: State | None = None):
         self.size, self.task, self.start = len(members), task, start
@@ -63,8 +63,8 @@ class Chunk:
     def capture(self) -> State:
         """Where the members stand now (copies on the CPU): weights, optimizer state, updates taken, initial loss.
         A member frozen by the divergence rule holds its weights as it diverged."""
-        return State(self.weights(copy=True), self.slot_state(), self.updates,
-                     np.array(self.initial_loss, dtype=np.float64))
+        return State.of(self.weights(copy=True), self.slot_state(), self.updates, np.array(self.initial_loss),
+                        self.layers)
 
     def coefficients(self, steps: np.ndarray, by_member: bool = False, dtype=np.float64,
                      out: np.ndarray | None = None) -> np.ndarray:

@@ -12,12 +12,12 @@ from inertia.population.chunk import Chunk
 from inertia.population.layout import (
     ACTIVATION_CODES,
     ONE_HIDDEN,
-    flat_weights,
     forms,
     slot_rows,
     stacked_views,
     stacked_weights,
 )
+from inertia.population.state import State
 
 
 class KernelChunk(Chunk):
@@ -51,13 +51,19 @@ class KernelChunk(Chunk):
             self.x_np[:, : x.shape[1]] = x
         self.y_np = self.y.cpu().numpy()
         self.slots = self.rule.slots
+        started = {}
         if self.start is None:
             self.params = init.flat_population_weights(self.layers, self.seeds, self.rows, self.np_dtype)
-        else:
-            self.params = flat_weights(self.initial, self.rows).numpy().astype(self.np_dtype, copy=False)
-        self.state = task.zeros("state", (self.size, len(self.slots), self.params.shape[1]), self.np_dtype)
-        for k, slot in enumerate(self.slots if self.start is not None else ()):
-            self.state[:, k] = flat_weights(self.start.slot(slot), self.rows).numpy()
+        else:  # the state's rows as they are where its layout is this engine's; a copy, trained in place
+            flat, started = self.start.in_layout(self.rows)
+            self.params = flat.numpy().astype(self.np_dtype)
+        shape = (self.size, len(self.slots), self.params.shape[1])
+        # a chunk that hands its state on (one started from a State) owns it; others share one buffer, in turn
+        self.owned = self.start is not None
+        self.state = np.zeros(shape, self.np_dtype) if self.owned else task.zeros("state", shape, self.np_dtype)
+        for k, slot in enumerate(self.slots):
+            if slot in started:
+                self.state[:, k] = started[slot].numpy()
         self.slot_rows = slot_rows(self.slots)
         self.active = np.ones(self.size, dtype=np.bool_)
         self.measured_initial = np.full(self.size, np.nan)
@@ -92,7 +98,11 @@ class KernelChunk(Chunk):
         params = self.params.copy() if copy else self.params
         return stacked_weights(torch.from_numpy(params), self.layers, self.rows)
 
-    def slot_state(self) -> dict:
-        return {slot: stacked_weights(torch.from_numpy(self.state[:, k].copy()), self.layers, self.rows)
-                for k, slot in enumerate(self.slots)}
+    def capture(self) -> State:
+        """Where the members stand, in this engine's own layout: its weights and optimizer state as they are (the
+        chunk is done with them), copied out of the buffer the next chunk reuses where the chunk shares one."""
+        take = (lambda a: a) if self.owned else np.copy
+        slots = {slot: torch.from_numpy(take(self.state[:, k])) for k, slot in enumerate(self.slots)}
+        return State(torch.from_numpy(self.params), slots, self.layers, tuple(self.rows), self.updates,
+                     np.array(self.initial_loss, dtype=np.float64))
 

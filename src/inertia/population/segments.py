@@ -83,7 +83,7 @@ class Population:
         records, states = [], []
         for lo in range(0, size, chunk):
             hi = min(lo + chunk, size)
-            start = None if self.state is None else self.state.rows(lo, hi)
+            start = None if self.state is None else self.state.cut(lo, hi)
             trainer = self.setup.trainer(self.members.rows(lo, hi), eval_chunk, start)
             report = None if on_metrics is None else (lambda e, loss, acc, first=lo: on_metrics(first, e, loss, acc))
             metrics, _, diverged, _, _ = trainer.run(epochs, on_epoch, None, None, report, first_epoch=self.epoch,
@@ -185,4 +185,4 @@ class Population:
         task = self.setup.task
         weights = [(w.to(self.setup.dtype), b.to(self.setup.dtype))
                    for w, b in init.population_weights(task.layers, self.members.seeds, torch.device("cpu"))]
-        return State(weights, {}, 0, np.full(len(self), np.nan))
+        return State.of(weights, {}, 0, np.full(len(self), np.nan), task.layers)

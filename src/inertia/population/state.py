@@ -1,10 +1,14 @@
 """Where a population's members stand between two stretches of training: every member's weights and optimizer
-state, held as every engine reads them in (per layer, stacked over the members), with the updates taken so far.
+state, with the updates taken so far.
 
-A chunk of any engine (:mod:`~inertia.population.chunk`) starts from a :class:`State` instead of the members'
-initial weights and zeroed state, and hands one back when its epochs are done; rows of a state are taken, repeated
-and copied onto one another in between, which is how a population is narrowed and how one member takes over
-another's run (:mod:`~inertia.population.segments`).
+A state holds each member's weights as one flat row (:func:`~inertia.population.layout.flat_weights`, in the
+layout ``rows`` of the engine that wrote it) and each slot of its optimizer the same way, so that the engine that
+trains the next stretch reads it as it is when its layout is the same (the compiled CPU engines: no copy between
+layouts), and any other engine through the per-layer view (:attr:`State.weights`). A chunk of any engine
+(:mod:`~inertia.population.chunk`) starts from a state instead of the members' initial weights and zeroed state,
+and hands one back when its epochs are done; rows of a state are taken, repeated and copied onto one another in
+between, which is how a population is narrowed and how one member takes over another's run
+(:mod:`~inertia.population.segments`).
 """
 
 from __future__ import annotations
@@ -14,78 +18,107 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from inertia.population.layout import flat_weights, forms, stacked_weights
+
 # Per layer (weight (P, out, in), bias (P, out)), as :func:`inertia.init.population_weights` makes them.
 Stacked = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(eq=False)
 class State:
-    """``weights``: per layer (weight (P, out, in), bias (P, out)); ``slots``: the optimizer's state, per slot of
-    :data:`inertia.optim.update.SLOTS` (``m``, ``v``, ``a``) the same shapes; ``steps``: the updates every member
-    has taken (the next update's index: the schedules, Adam's bias correction and the first step's special case
-    read it); ``initial_loss``: each member's full-data loss before its first update (the divergence rule's
-    reference). Tensors on the CPU, in the training dtype."""
+    """``flat``: the weights, one row per member in layout ``rows`` (:func:`~inertia.population.layout.
+    flat_weights`); ``flat_slots``: the optimizer's state per slot of :data:`inertia.optim.update.SLOTS` (``m``,
+    ``v``, ``a``), the same way; ``steps``: the updates every member has taken (the next update's index: the
+    schedules, Adam's bias correction and the first step's special case read it); ``initial_loss``: each member's
+    full-data loss before its first update (the divergence rule's reference). Tensors on the CPU, in the training
+    dtype."""
 
-    weights: Stacked
-    slots: dict[str, Stacked]
+    flat: torch.Tensor
+    flat_slots: dict[str, torch.Tensor]
+    layers: list[int]
+    rows: tuple[bool, ...]
     steps: int
     initial_loss: np.ndarray
+
+    @staticmethod
+    def of(weights: Stacked, slots: dict[str, Stacked], steps: int, initial_loss, layers, rows=None) -> State:
+        """A state from per-layer weights and slots (default layout: :func:`~inertia.population.layout.forms`)."""
+        rows = forms(layers) if rows is None else tuple(rows)
+        return State(flat_weights(weights, rows), {n: flat_weights(s, rows) for n, s in slots.items()}, list(layers),
+                     rows, steps, np.asarray(initial_loss, dtype=np.float64))
 
     def __len__(self) -> int:
         return len(self.initial_loss)
 
+    @property
+    def weights(self) -> Stacked:
+        """Per layer (weight (P, out, in), bias (P, out)): views of :attr:`flat`."""
+        return stacked_weights(self.flat, self.layers, self.rows)
+
+    @property
+    def slots(self) -> dict[str, Stacked]:
+        return {name: stacked_weights(flat, self.layers, self.rows) for name, flat in self.flat_slots.items()}
+
+    def slot(self, name: str) -> Stacked:
+        """Slot ``name``'s state per layer, or zeros where this state holds none (a rule that starts keeping a
+        buffer, as momentum set up from 0, starts it at zero)."""
+        return stacked_weights(self.flat_slot(name), self.layers, self.rows)
+
+    def flat_slot(self, name: str) -> torch.Tensor:
+        held = self.flat_slots.get(name)
+        return held if held is not None else torch.zeros_like(self.flat)
+
+    def in_layout(self, rows) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weights and slots as flat rows in layout ``rows``: these tensors themselves when the layout is this
+        state's, else converted."""
+        rows = tuple(rows)
+        if rows == self.rows:
+            return self.flat, self.flat_slots
+        convert = lambda flat: flat_weights(stacked_weights(flat, self.layers, self.rows), rows)  # noqa: E731
+        return convert(self.flat), {name: convert(flat) for name, flat in self.flat_slots.items()}
+
     def take(self, index) -> State:
         """Rows ``index`` (an integer array, in any order, repeats allowed), as copies."""
         index = torch.as_tensor(np.asarray(index, dtype=np.int64))
-        pick = lambda layers: [(w[index], b[index]) for w, b in layers]  # noqa: E731 - advanced indexing copies
-        return State(pick(self.weights), {slot: pick(layers) for slot, layers in self.slots.items()}, self.steps,
-                     self.initial_loss[index.numpy()].copy())
+        return State(self.flat[index], {n: f[index] for n, f in self.flat_slots.items()}, self.layers, self.rows,
+                     self.steps, self.initial_loss[index.numpy()].copy())
 
     def put(self, target, source: State, rows=None) -> None:
         """Rows ``target`` of this state become ``source``'s rows ``rows`` (default: all, in order): weights, every
         slot this state holds (zero where ``source`` has none) and the initial loss."""
         target = torch.as_tensor(np.asarray(target, dtype=np.int64))
         rows = torch.arange(len(source)) if rows is None else torch.as_tensor(np.asarray(rows, dtype=np.int64))
-        for (w, b), (sw, sb) in zip(self.weights, source.weights):
-            w[target], b[target] = sw[rows], sb[rows]
-        for slot, layers in self.slots.items():
-            theirs = source.slots.get(slot)
-            for k, (w, b) in enumerate(layers):
-                w[target] = 0 if theirs is None else theirs[k][0][rows]
-                b[target] = 0 if theirs is None else theirs[k][1][rows]
+        flat, slots = source.in_layout(self.rows)
+        self.flat[target] = flat[rows]
+        for name, mine in self.flat_slots.items():
+            theirs = slots.get(name)
+            mine[target] = 0 if theirs is None else theirs[rows]
         self.initial_loss[target.numpy()] = source.initial_loss[rows.numpy()]
 
-    def rows(self, start: int, stop: int) -> State:
+    def cut(self, start: int, stop: int) -> State:
         """Members ``start:stop`` (views)."""
-        cut = lambda layers: [(w[start:stop], b[start:stop]) for w, b in layers]  # noqa: E731
-        return State(cut(self.weights), {slot: cut(layers) for slot, layers in self.slots.items()}, self.steps,
-                     self.initial_loss[start:stop])
-
-    def slot(self, name: str) -> Stacked:
-        """Slot ``name``'s state, or zeros shaped like the weights where this state holds none (a rule that
-        starts keeping a buffer, as momentum edited up from 0, starts it at zero)."""
-        held = self.slots.get(name)
-        return held if held is not None else [(torch.zeros_like(w), torch.zeros_like(b)) for w, b in self.weights]
+        return State(self.flat[start:stop], {n: f[start:stop] for n, f in self.flat_slots.items()}, self.layers,
+                     self.rows, self.steps, self.initial_loss[start:stop])
 
     def arrays(self) -> dict:
-        """This state as NumPy arrays and numbers (views; :meth:`from_arrays` undoes it)."""
-        numpy = lambda layers: [(w.numpy(), b.numpy()) for w, b in layers]  # noqa: E731
-        return {"weights": numpy(self.weights), "slots": {n: numpy(layers) for n, layers in self.slots.items()},
-                "steps": self.steps, "initial_loss": self.initial_loss}
+        """This state as NumPy arrays and plain values (views; :meth:`from_arrays` undoes it), quick to pickle."""
+        return {"flat": self.flat.numpy(), "slots": {n: f.numpy() for n, f in self.flat_slots.items()},
+                "layers": self.layers, "rows": self.rows, "steps": self.steps, "initial_loss": self.initial_loss}
 
     @staticmethod
     def from_arrays(arrays: dict) -> State:
-        tensors = lambda layers: [(torch.from_numpy(w), torch.from_numpy(b)) for w, b in layers]  # noqa: E731
-        return State(tensors(arrays["weights"]), {n: tensors(layers) for n, layers in arrays["slots"].items()},
-                     arrays["steps"], arrays["initial_loss"])
+        return State(torch.from_numpy(arrays["flat"]), {n: torch.from_numpy(f) for n, f in arrays["slots"].items()},
+                     arrays["layers"], arrays["rows"], arrays["steps"], arrays["initial_loss"])
 
     @staticmethod
     def join(parts: list[State]) -> State:
-        """States of consecutive chunks of members as one (every slot any of them holds)."""
+        """States of consecutive chunks of members as one (in the first's layout, every slot any of them holds)."""
         if len(parts) == 1:
             return parts[0]
-        cat = lambda layers: [(torch.cat([w for w, _ in pair]), torch.cat([b for _, b in pair]))  # noqa: E731
-                              for pair in zip(*layers)]
-        names = dict.fromkeys(name for p in parts for name in p.slots)  # a chunk without a slot holds zeros there
-        return State(cat([p.weights for p in parts]), {n: cat([p.slot(n) for p in parts]) for n in names},
-                     parts[0].steps, np.concatenate([p.initial_loss for p in parts]))
+        first = parts[0]
+        laid = [p.in_layout(first.rows) for p in parts]
+        names = dict.fromkeys(name for _, slots in laid for name in slots)  # a chunk without a slot holds zeros
+        zeros = lambda flat: torch.zeros_like(flat)  # noqa: E731
+        return State(torch.cat([flat for flat, _ in laid]),
+                     {n: torch.cat([slots.get(n, zeros(flat)) for flat, slots in laid]) for n in names},
+                     first.layers, first.rows, first.steps, np.concatenate([p.initial_loss for p in parts]))

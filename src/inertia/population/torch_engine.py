@@ -20,7 +20,7 @@ class TorchChunk(Chunk):
         self.device, self.dtype, self.eval_chunk = device, dtype, eval_chunk
         self.params = []
         for weight, bias in self.initial:
-            self.params += [weight.transpose(1, 2).to(dtype).contiguous(), bias[:, None, :].to(dtype)]
+            self.params += [weight.transpose(1, 2).to(dtype).contiguous(), bias[:, None, :].to(dtype, copy=True)]
         if self.initial_loss is None:
             self.initial_loss = initial_losses(self.params, self.activation, self.x, self.y)
         self.slots = self.rule.slots

@@ -11,6 +11,7 @@ from inertia.optim import rules
 from inertia.population.chunk import Chunk
 from inertia.population.evaluate import initial_losses
 from inertia.population.layout import ONE_HIDDEN, flat_weights, slot_rows, stacked_views, stacked_weights
+from inertia.population.state import State
 
 REGISTER_WEIGHTS = 512  # first-layer weights up to which a one-hidden-layer member's weights stay in registers
 
@@ -39,13 +40,19 @@ class TritonChunk(Chunk):
         self.form = ONE_HIDDEN if self.registers else (False,) * (len(self.layers) - 1)
         self.device, self.dtype = device, dtype
         self.x = self.x.contiguous()
-        self.params = flat_weights(self.initial, self.form).to(dtype)
+        started = {}
+        if self.start is None:
+            self.params = flat_weights(self.initial, self.form).to(dtype)
+        else:  # a copy: trained in place
+            flat, started = self.start.in_layout(self.form)
+            self.params = flat.to(device, dtype, copy=True)
         slots = self.rule.slots
         self.state = torch.zeros((self.size, max(len(slots), 1), self.params.shape[1]), device=device,
                                  dtype=dtype)
         self.slots = slots
-        for k, slot in enumerate(slots if self.start is not None else ()):
-            self.state[:, k] = flat_weights(self.start.slot(slot), self.form).to(device, dtype)
+        for k, slot in enumerate(slots):
+            if slot in started:
+                self.state[:, k] = started[slot].to(device, dtype)
         self.rows = slot_rows(slots)
         self.seed_words = torch.from_numpy(shuffle._seed_words(self.seeds).astype(np.int64)).to(device)
         self.active = torch.ones(self.size, dtype=torch.int8, device=device)
@@ -104,8 +111,10 @@ class TritonChunk(Chunk):
     def weights(self, copy=False):
         return stacked_weights(self.params.to("cpu", copy=True), self.layers, self.form)
 
-    def slot_state(self) -> dict:
-        return {slot: stacked_weights(self.state[:, k].to("cpu", copy=True).contiguous(), self.layers, self.form)
-                for k, slot in enumerate(self.slots)}
+    def capture(self) -> State:
+        """Where the members stand, in this engine's layout, copied to the CPU."""
+        slots = {slot: self.state[:, k].to("cpu", copy=True).contiguous() for k, slot in enumerate(self.slots)}
+        return State(self.params.to("cpu", copy=True), slots, self.layers, tuple(self.form), self.updates,
+                     np.array(self.initial_loss, dtype=np.float64))
 
 
