@@ -34,6 +34,7 @@ SKIPPED = {
     "inertia schedule-study": "a block above runs it (with --out runs/schedules-spiral)",
     "inertia functions rosenbrock": "a block below runs it (with --out runs/functions)",
     "inertia landscape": "a block below runs it (with --out runs/landscape)",
+    "inertia tune-study": "a block below runs it (with --out runs/tune-spiral)",
 }
 
 
@@ -420,3 +421,61 @@ def test_the_machine_the_times_were_taken_on_is_named():
         result = _benchmark(name)
         machine = result.get("machine") or result.get("cpu")
         assert (machine["cpu"] if isinstance(machine, dict) else machine) in README
+
+
+TUNE_TABLE = "| tuner | spiral: held-out loss | spiral: held-out accuracy |"
+
+
+def _tune_studies(done, folder):
+    """The README's table of tuners: every mean the studies give now lies in the 95 % interval quoted (a statistical
+    tolerance: another CPU's float32 rounding can move a ranking, and so a choice, not the conclusion)."""
+    studies = [json.loads((folder / "runs" / f"tune-{name}" / "tune_study.json").read_text())
+               for name in ("spiral", "mnist1d")]
+    rows = README.split(TUNE_TABLE, 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    assert len(rows) == 3
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        method = cells[0]
+        for cell, (study, metric) in zip(cells[1:], itertools.product(studies, ("loss", "accuracy")), strict=True):
+            _, low, high = (float(v) for v in re.findall(NUMBER, cell))
+            now = next(r for r in study["table"] if r["method"] == method)[metric]
+            assert low <= now <= high, (method, metric, cell, now)
+    for study in studies:  # PBT's choice best; every winner's effective rate lr / (1 - β) ends lower than it began
+        table = {r["method"]: r for r in study["table"]}
+        assert table["pbt"]["loss_high"] < table["random"]["loss_low"]
+        assert table["pbt"]["loss"] == min(row["loss"] for row in table.values())
+        for run in (r for r in study["runs"] if r["method"] == "pbt"):
+            first, last = run["schedule"][0], run["schedule"][-1]
+            assert last["lr"] / (1 - last["momentum"]) < first["lr"] / (1 - first["momentum"]), run
+
+
+for _command in (c for _, b in BASH for c in commands(b) if c.startswith("inertia tune-study --dataset mnist1d")):
+    CHECKS[_command] = [_tune_studies]
+
+
+TUNE, OPTUNA = "tune-cpu", "tune-optuna-cpu"
+OPTUNA_TABLE = "| data set | tuner | held-out loss (95 % CI) | held-out accuracy (95 % CI) |"
+
+
+def test_the_tuning_figures_are_the_benchmarks():
+    """The bookkeeping shares and the Optuna table the README quotes are what the benchmarks wrote."""
+    rows = _benchmark(TUNE)["rows"]
+    quoted = re.search(r"PBT ([\d.]+) %, halving ([\d.]+) %, PBT with its checkpoint written after every round "
+                       r"([\d.]+) %; the same members trained straight through, ([\d.]+) %", " ".join(README.split()))
+    for said, name in zip(quoted.groups(), ("pbt", "halving", "pbt+saved", "straight"), strict=True):
+        assert float(said) == round(100 * rows[name]["bookkeeping_share"], 1), (name, said)
+    result = _benchmark(OPTUNA)
+    table = README.split(OPTUNA_TABLE, 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    expected = []
+    for name, data_set in result["datasets"].items():
+        for method, row in data_set["rows"].items():
+            expected.append(f"| {'spiral' if name == 'spiral' else 'MNIST-1D'} | {method} | {row['loss']:.4f} "
+                            f"[{row['loss_low']:.4f}, {row['loss_high']:.4f}] | {row['accuracy']:.4f} "
+                            f"[{row['accuracy_low']:.4f}, {row['accuracy_high']:.4f}] | {row['seconds']:.2f} | "
+                            f"{row['trials']:.0f} |")
+    assert table == expected
+    ratios = {name: [data_set["rows"]["optuna"]["seconds"] / data_set["rows"][m]["seconds"]
+                     for m in ("random", "halving", "pbt")] for name, data_set in result["datasets"].items()}
+    assert min(ratios["spiral"]) > 100, ratios
+    assert (round(min(ratios["mnist1d"]), 1), round(max(ratios["mnist1d"]), 1)) == tuple(float(v) for v in re.search(
+        r"and ([\d.]+)–([\d.]+)× on MNIST-1D, where", " ".join(README.split())).groups()), ratios

@@ -133,7 +133,7 @@ def test_a_tuning_killed_mid_way_resumes_to_the_result_of_one_run(tmp_path, meth
     assert resumed.member_epochs == whole.member_epochs
     for name in whole.result.metrics:
         np.testing.assert_array_equal(resumed.result.metrics[name], whole.result.metrics[name])
-    with pytest.raises(ValueError, match="holds a tuning of another spec or other settings"):
+    with pytest.raises(ValueError, match="holds a tuning of another spec, other settings or another engine"):
         tune(SPEC, folder=tmp_path, **{**settings, "seed": 8})
 
 

@@ -180,12 +180,14 @@ def tune(spec: Spec | dict | str, *, folder: str | Path | None = None, engine: s
     population = population_of(spec, values, seeds, engine=engine, device=device)
     tuning = Tuning(chosen.method, chosen, space, values=values, trajectory=[_copy(values)], seeds=seeds)
     path = None if folder is None else Path(folder) / CHECKPOINT
-    identity = {"spec": spec.to_dict(), "settings": asdict(chosen)}
+    identity = {"spec": spec.to_dict(), "settings": asdict(chosen), "engine": population.engine,
+                "device": str(population.setup.device)}  # the same engine: resumed bit for bit
     if path is not None and path.exists():
         with open(path, "rb") as file:
             saved = pickle.load(file)
         if saved["identity"] != identity:
-            raise ValueError(f"{path.parent} holds a tuning of another spec or other settings; give another folder")
+            raise ValueError(f"{path.parent} holds a tuning of another spec, other settings or another engine; give "
+                             "another folder")
         population.restore(saved["population"])
         rng.bit_generator.state = saved["rng"]
         tuning = saved["tuning"]
