@@ -132,7 +132,7 @@ class Population:
     def set(self, index, **values) -> Population:
         """Members ``index`` take hyperparameters ``values`` (:meth:`Members.with_values`: one value or one per
         member), checked as the population's are. Returns the population."""
-        index = self._rows(index, "index")
+        index = self._rows(index, "members")
         members = self.members.with_values(index, **values)
         task = self.setup.task
         members.check(task.form, task.nesterov, task.maximize)
