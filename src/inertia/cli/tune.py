@@ -3,13 +3,13 @@ search space, inside one population, then the best configuration trained again f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from inertia import jsontext
 from inertia.cli.common import as_typed, floats, out_console, saved
 from inertia.paths import check_output_dir
 
@@ -102,7 +102,7 @@ def tune_command(
 
     names = [*save(tuning, out, retrained), tune_page(out).name]
     if json_output:
-        print(json.dumps(summary(tuning, retrained)))
+        print(jsontext.dumps(summary(tuning, retrained)))
         return
     best = tuning.best
     table = Table(title=f"{method}: {len(tuning.records[0]['members'])} members, {tuning.member_epochs:,} "
@@ -112,10 +112,10 @@ def tune_command(
     for header in ("best member", *(n + last for n in space.names), f"its {metric}", "retrained (95 % CI)"):
         table.add_column(header, justify="right")
     again = "—"
-    if retrained is not None and retrained[f"{metric}_mean"] is not None:
-        low, high = retrained[f"{metric}_low"], retrained[f"{metric}_high"]
-        again = f"{retrained[f'{metric}_mean']:.4g} [{low:.4g}, {high:.4g}] over {retrained['seeds']} seeds" \
-            if low is not None else f"{retrained[f'{metric}_mean']:.4g}"
+    if retrained is not None:
+        again = _interval(retrained | {metric: retrained[f"{metric}_mean"]}, metric, ".4g")
+        low = retrained[f"{metric}_low"]
+        again += f" over {retrained['seeds']} seeds" if low == low else ""  # an interval: the seeds it is over
     table.add_row(str(best["member"]), *(f"{best[n]:.4g}" for n in space.names), f"{best['score']:.4g}", again)
     out_console.print(table)
     if method == "pbt":  # the schedule its lineage discovered
@@ -169,7 +169,7 @@ def tune_study_command(
                                     retrain_seeds=retrain_seeds, progress=not json_output)
     saved_names = study_module.save(study, out)
     if json_output:
-        print(json.dumps(study_module.summary(study)))
+        print(jsontext.dumps(study_module.summary(study)))
         return
     c = study.config
     table = Table(title=f"{dataset}: {c['tuner_seeds']} tuner seeds per method, {c['budget']:,} member-epochs per "

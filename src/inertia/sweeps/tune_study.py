@@ -52,7 +52,7 @@ class TuneStudy:
             mine = [r for r in self.runs if r["method"] == method]
             row = {"method": method, "tuner_seeds": len(mine)}
             for metric in ("loss", "accuracy"):
-                estimate = mean_ci([np.nan if r[metric] is None else r[metric] for r in mine])
+                estimate = mean_ci([r[metric] for r in mine])  # NaN: every seed diverged
                 row |= {metric: estimate.mean, f"{metric}_low": estimate.low, f"{metric}_high": estimate.high}
             row["seconds"] = float(np.mean([r["seconds"] for r in mine]))
             row["member_epochs"] = int(np.mean([r["member_epochs"] for r in mine]))
@@ -99,23 +99,20 @@ def tune_study(dataset: str = "spiral", *, methods=METHODS, tuner_seeds: int = 1
 
 def summary(study: TuneStudy) -> dict:
     """The study as JSON: the spec, the settings, every run and the table."""
-    from inertia.sweeps.tuned import _clean
-
-    return _clean({"dataset": study.dataset, "spec": study.spec, "config": study.config, "runs": study.runs,
-                   "table": study.table()})
+    return {"dataset": study.dataset, "spec": study.spec, "config": study.config, "runs": study.runs,
+            "table": study.table()}
 
 
 def save(study: TuneStudy, out: str | Path) -> list[str]:
     """Write ``tune_study.json`` (:func:`summary`), ``runs.csv`` and ``table.csv`` into ``out`` as one unit."""
-    import json
-
     import pandas as pd
 
+    from inertia import jsontext
     from inertia.folders import writing
 
     names = ["tune_study.json", "runs.csv", "table.csv"]
     with writing(out, kind="tune-study") as unit:
-        (unit.path / names[0]).write_text(json.dumps(summary(study), indent=1, allow_nan=False) + "\n")
+        (unit.path / names[0]).write_text(jsontext.dumps(summary(study), indent=1) + "\n")
         pd.DataFrame([{k: v for k, v in r.items() if k != "schedule"} for r in study.runs]).to_csv(
             unit.path / names[1], index=False)
         pd.DataFrame(study.table()).to_csv(unit.path / names[2], index=False)

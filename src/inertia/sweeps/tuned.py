@@ -63,28 +63,27 @@ def train_again(spec: Spec, schedule: list[dict], seeds: int = 10, *, engine: st
         out[metric] = values.tolist()
         out |= {f"{metric}_mean": estimate.mean, f"{metric}_low": estimate.low, f"{metric}_high": estimate.high}
     out["diverged"] = int((~np.isfinite(population.metrics["loss"][:, -1])).sum())
-    return _clean(out)
+    return out
 
 
 def summary(tuning: Tuning, retrained: dict | None = None) -> dict:
     """The tuning as JSON: method and settings, the space, the budget spent, seconds, every decision, the best
     member with the hyperparameters it trained with (:func:`ancestry`) and, where given, its retrained result."""
     settings = tuning.settings
-    return _clean({"method": tuning.method, "settings": {**settings.__dict__, "factors": list(settings.factors)},
-                   "space": [axis.__dict__ | {"values": list(axis.values)} for axis in tuning.space.axes],
-                   "members": len(tuning.records[0]["members"]), "member_epochs": tuning.member_epochs,
-                   "seconds": tuning.seconds, "best": tuning.best, "schedule": ancestry(tuning),
-                   "records": tuning.records, "retrained": retrained})
+    return {"method": tuning.method, "settings": {**settings.__dict__, "factors": list(settings.factors)},
+            "space": [axis.__dict__ | {"values": list(axis.values)} for axis in tuning.space.axes],
+            "members": len(tuning.records[0]["members"]), "member_epochs": tuning.member_epochs,
+            "seconds": tuning.seconds, "best": tuning.best, "schedule": ancestry(tuning),
+            "records": tuning.records, "retrained": retrained}
 
 
 def save(tuning: Tuning, folder: str | Path, retrained: dict | None = None) -> list[str]:
     """Write ``tune.json`` (:func:`summary`), ``members.csv`` (every starting member: seed, hyperparameters, its
     score at each decision it reached), ``lineage.csv`` (PBT: every exploit) and ``trajectory.csv`` (PBT: every
     member's hyperparameters after each round) into ``folder`` as one unit with its checkpoint; returns the names."""
-    import json
-
     import pandas as pd
 
+    from inertia import jsontext
     from inertia.folders import writing
 
     start = pd.DataFrame({"member": np.arange(len(tuning.seeds)), "seed": tuning.seeds,
@@ -96,7 +95,7 @@ def save(tuning: Tuning, folder: str | Path, retrained: dict | None = None) -> l
         start[f"score_epoch_{record['epoch']}"] = [score.get(i, np.nan) for i in range(len(start))]
     names = ["tune.json", "members.csv"]
     with writing(folder, kind="tune", add=True) as unit:
-        (unit.path / names[0]).write_text(json.dumps(summary(tuning, retrained), indent=1, allow_nan=False) + "\n")
+        (unit.path / names[0]).write_text(jsontext.dumps(summary(tuning, retrained), indent=1) + "\n")
         start.to_csv(unit.path / names[1], index=False)
         if tuning.method == "pbt":
             pd.DataFrame(tuning.lineage, columns=_lineage_columns(tuning)).to_csv(unit.path / "lineage.csv",
@@ -113,14 +112,3 @@ def _lineage_columns(tuning: Tuning) -> list[str]:
     axes = list(tuning.values)
     return ["round", "epoch", "member", "source", *(f"{a}_before" for a in axes), *(f"{a}_copied" for a in axes),
             *axes]
-
-
-def _clean(value):
-    """Plain JSON: NumPy numbers as Python's, tuples as lists, NaN (a diverged member's score) as null."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    return None if isinstance(value, float) and value != value else value
