@@ -1,7 +1,8 @@
 """The page of ``inertia tune``, from the folder it wrote: what was searched and what won, with the winner trained
-again from fresh seeds; every member's score at each decision (halving's rungs and survivors); and for PBT the
-hyperparameter trajectories it discovered, with the winner's schedule drawn over them, and its lineage: who took
-over whose run, when."""
+again from fresh seeds (each seed's result, the mean and its interval, against the winner's score in the tuning);
+every member's score at each decision (halving's rungs and survivors); and for PBT the hyperparameter
+trajectories it discovered, with the winner's schedule drawn over them, and its lineage: who took over whose run,
+when."""
 
 from __future__ import annotations
 
@@ -31,7 +32,11 @@ def tune_page(folder: str | Path, out: str | Path | None = None) -> Path:
     metric, method = summary["settings"]["metric"], summary["method"]
     names = [axis["name"] for axis in summary["space"]]
     charts = {"scores": _scores(summary, metric)}
-    sections = [section("What was searched, and what won", _what(summary, names, metric)),
+    what = _what(summary, names, metric)
+    if summary["retrained"] is not None:
+        charts["retrained"] = _retrained(summary, metric)
+        what += "<div id='retrained' class='chart'></div>"
+    sections = [section("What was searched, and what won", what),
                 section("Every member's score at each decision",
                         "<p>" + html.escape(_scores_note(method)) + "</p><div id='scores' class='chart'></div>")]
     if method == "pbt":
@@ -69,6 +74,36 @@ def _what(summary: dict, names: list[str], metric: str) -> str:
         result += (f"<p>Trained again from {again['seeds']} fresh seeds: {again['split']} {metric} "
                    f"{_number(again[f'{metric}_mean'])}{interval} (mean, 95 % CI), {again['diverged']} diverged.</p>")
     return f"<p>{html.escape(text)}</p>{result}{table}"
+
+
+def _retrained(summary: dict, metric: str) -> dict:
+    """Each fresh seed's result for the winner's configuration, their mean and 95 % interval, and the score the
+    winner had in the tuning (chosen as the best of many: above what a new seed reaches, as a rule)."""
+    again = summary["retrained"]
+    values, seeds = again[metric], list(range(again["seeds"]))
+    mean, low, high = again[f"{metric}_mean"], again[f"{metric}_low"], again[f"{metric}_high"]
+    ends = [-0.5, len(seeds) - 0.5]
+    data = [{"type": "scatter", "mode": "markers", "x": seeds, "y": values, "name": "a fresh seed",
+             "marker": {"size": 9, "color": PALETTE[0]},
+             "hovertemplate": "seed %{x}<br>" + metric + " %{y:.4g}<extra></extra>"}]
+    if low is not None and high is not None:
+        data.append({"type": "scatter", "mode": "lines", "x": [*ends, *ends[::-1]], "y": [low, low, high, high],
+                     "fill": "toself", "fillcolor": rgba(PALETTE[0], 0.15), "line": {"width": 0},
+                     "name": "95 % CI of the mean", "hoverinfo": "skip"})
+    if mean is not None:
+        data.append({"type": "scatter", "mode": "lines", "x": ends, "y": [mean, mean], "name": "mean",
+                     "line": {"color": PALETTE[0], "width": 2}, "hoverinfo": "skip"})
+    score = summary["best"]["score"]
+    if score is not None:
+        data.append({"type": "scatter", "mode": "lines", "x": ends, "y": [score, score],
+                     "name": "the winner in the tuning", "line": {"color": PALETTE[3], "width": 2, "dash": "dash"},
+                     "hoverinfo": "skip"})
+    return {"data": data, "layout": {"height": 320, "margin": {"t": 40},
+                                     "title": {"text": f"The winner trained again: {again['split']} {metric} per "
+                                                       "fresh seed"},
+                                     "xaxis": {"title": {"text": "fresh seed"}, "dtick": 1},
+                                     "yaxis": {"title": {"text": f"{again['split']} {metric}"}},
+                                     "legend": {"orientation": "h", "y": -0.3}}}
 
 
 def _scores(summary: dict, metric: str) -> dict:
