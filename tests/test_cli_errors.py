@@ -96,6 +96,8 @@ CASES = [
     (["tune", "tune.toml", "--method", "halving", "--reduction-factor", "1"], "--reduction-factor must be greater"),
     (["tune", "tune.toml", "--retrain-seeds", "1"], "--retrain-seeds must be 0 or at least 2"),
     (["tune", "tune.toml", "--out", "afile.txt"], "--out: afile.txt exists and is not a folder"),
+    (["tune", "tune.toml", "--checkpoint-every", "-1"], "--checkpoint-every must be a number of seconds >= 0, got -1"),
+    (["tune", "tune.toml", "--store", "afile.txt"], "afile.txt"),
     (["tune", "grid.toml"], "grid.toml: grid.batch_size: is the population's"),
     (["report", "store.db", "--out", "adir"], "--out: adir is a folder"),
     (["report", "missing.db"], "missing.db is neither a compare output folder nor a sweep store"),

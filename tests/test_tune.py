@@ -15,7 +15,9 @@ import torch
 from inertia import data
 from inertia.population import Members, train_population
 from inertia.population.state import State
+from inertia.sweeps import tunings
 from inertia.sweeps.spec import SpecError, load_spec
+from inertia.sweeps.store import Store
 from inertia.sweeps.tune import tune
 
 EPOCHS = 12
@@ -62,9 +64,9 @@ def test_random_search_trains_budget_over_epochs_members_to_the_end():
     np.testing.assert_array_equal(tuning.records[0]["scores"], losses[:, -1])
 
 
-def pbt(folder=None, seed=3, **extra):
+def pbt(store=None, seed=3, **extra):
     settings = dict(method="pbt", budget=EPOCHS * 16, interval=3, seed=seed, **extra)
-    return tune(SPEC, folder=folder, **settings)
+    return tune(SPEC, store=store, **settings)
 
 
 def test_pbt_exploits_copy_the_source_run_and_explore_by_the_documented_factors(tmp_path):
@@ -74,7 +76,7 @@ def test_pbt_exploits_copy_the_source_run_and_explore_by_the_documented_factors(
     seen = []
 
     def check(tuning):
-        with open(tmp_path / "checkpoint.pickle", "rb") as file:
+        with open(tmp_path / "tune.tunings" / f"{tuning.id}.pickle", "rb") as file:
             saved = pickle.load(file)
         state, members = State.from_arrays(saved["population"]["state"]), saved["population"]["members"]
         exploited = tuning.records[-1].get("exploited", [])
@@ -89,7 +91,7 @@ def test_pbt_exploits_copy_the_source_run_and_explore_by_the_documented_factors(
                 assert getattr(members.rule, name)[row["member"]] == row[name]
         seen.append(exploited)
 
-    tuning = pbt(tmp_path, resample_probability=0.0, on_decision=check)
+    tuning = pbt(tmp_path / "tune.db", checkpoint_every=0, resample_probability=0.0, on_decision=check)
     assert len(seen) == EPOCHS // 3 and all(len(s) == math.ceil(16 * 0.25) for s in seen[:-1]) and seen[-1] == []
     assert len(tuning.lineage) == 4 * 3 and tuning.member_epochs == 16 * EPOCHS
     for row in tuning.lineage:  # a source comes from the top quarter of its round, a target from the bottom
@@ -117,24 +119,90 @@ class Killed(Exception):
     pass
 
 
+def assert_same_tuning(a, b):
+    assert a.records == b.records and a.lineage == b.lineage and a.member_epochs == b.member_epochs
+    for name in b.result.metrics:
+        np.testing.assert_array_equal(a.result.metrics[name], b.result.metrics[name])
+
+
+def stored(path, key):
+    """The decisions tuning ``key`` recorded in the store at ``path``: (number, epoch) rows and summaries."""
+    with Store(path, readonly=True) as db:
+        numbers = db.db.execute("SELECT number, epoch FROM decisions WHERE tuning = ? ORDER BY number",
+                                (key,)).fetchall()
+        return numbers, tunings.decisions(db, key)
+
+
+@pytest.mark.parametrize("every", [0, 1e9])
 @pytest.mark.parametrize("method", ["halving", "pbt"])
-def test_a_tuning_killed_mid_way_resumes_to_the_result_of_one_run(tmp_path, method):
+def test_a_tuning_killed_mid_way_resumes_to_the_result_of_one_run(tmp_path, method, every):
+    """Killed after its second decision, the same call on the same store goes on from its checkpoint (the second
+    decision's; with checkpoints far apart, none: from the start) to the straight run's result, every decision
+    recorded in the store once; another seed is another tuning in that store."""
     settings = dict(method=method, budget=EPOCHS * 16, interval=3, reduction_factor=3, seed=7)
     whole = tune(SPEC, **settings)
+    path = tmp_path / "tune.db"
 
     def kill(tuning):
         if len(tuning.records) == 2:
-            raise Killed
+            raise Killed(tuning.id)
 
+    with pytest.raises(Killed) as killed:
+        tune(SPEC, store=path, on_decision=kill, checkpoint_every=every, **settings)
+    assert (path.parent / "tune.tunings" / f"{killed.value.args[0]}.pickle").exists() == (every == 0)
+    assert len(stored(path, killed.value.args[0])[0]) == 2
+    resumed = tune(SPEC, store=path, checkpoint_every=every, **settings)
+    assert_same_tuning(resumed, whole)
+    numbers, rows = stored(path, resumed.id)
+    assert numbers == [(k, record["epoch"]) for k, record in enumerate(whole.records)]
+    for (summary, arrays), record in zip(rows, whole.records):
+        assert arrays["members"].tolist() == record["members"] and arrays["scores"].tolist() == record["scores"]
+        assert summary["members"] == len(record["members"])
+    other = tune(SPEC, store=path, **{**settings, "seed": 8})
+    assert other.id != resumed.id
+    with Store(path, readonly=True) as db:
+        listed = tunings.tunings(db)
+    assert listed["id"].tolist() == [resumed.id, other.id] and listed["finished"].notna().all()
+    assert listed["best_score"].tolist() == [whole.best["score"], other.best["score"]]
+
+
+def test_a_decision_recorded_but_not_checkpointed_is_made_again_and_recorded_once(tmp_path, monkeypatch):
+    """A kill between a decision's record and its checkpoint: the resumed tuning makes that decision again from
+    the checkpoint before it, and the store still holds one row per decision, the straight run's."""
+    settings = dict(method="pbt", budget=EPOCHS * 16, interval=3, seed=9)
+    whole = tune(SPEC, **settings)
+    path, saved = tmp_path / "tune.db", tunings.save_checkpoint
+    calls = []
+
+    def dies_on_the_third(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise Killed
+        saved(*args)
+
+    monkeypatch.setattr(tunings, "save_checkpoint", dies_on_the_third)
     with pytest.raises(Killed):
-        tune(SPEC, folder=tmp_path, on_decision=kill, **settings)
-    resumed = tune(SPEC, folder=tmp_path, **settings)
-    assert resumed.records == whole.records and resumed.lineage == whole.lineage
-    assert resumed.member_epochs == whole.member_epochs
-    for name in whole.result.metrics:
-        np.testing.assert_array_equal(resumed.result.metrics[name], whole.result.metrics[name])
-    with pytest.raises(ValueError, match="holds a tuning of another spec, other settings or another engine"):
-        tune(SPEC, folder=tmp_path, **{**settings, "seed": 8})
+        tune(SPEC, store=path, checkpoint_every=0, **settings)
+    monkeypatch.setattr(tunings, "save_checkpoint", saved)
+    with Store(path, readonly=True) as db:
+        (key,) = tunings.tunings(db)["id"]
+    assert len(stored(path, key)[0]) == 3  # the third decision recorded, its checkpoint never written
+    resumed = tune(SPEC, store=path, **settings)
+    assert_same_tuning(resumed, whole)
+    numbers, rows = stored(path, resumed.id)
+    assert [n for n, _ in numbers] == list(range(len(whole.records)))
+    assert [arrays["scores"].tolist() for _, arrays in rows] == [r["scores"] for r in whole.records]
+
+
+def test_a_second_process_on_the_same_tuning_is_refused(tmp_path):
+    settings, path = dict(method="halving", budget=EPOCHS * 16, seed=1), tmp_path / "tune.db"
+    key = tune(SPEC, store=path, **settings).id
+    with Store(path) as other:  # another worker holding the tuning's claim
+        assert other.claim([key]) == [key]
+        with pytest.raises(RuntimeError, match=f"another process is running this tuning \\({key}\\)"):
+            tune(SPEC, store=path, **settings)
+        other.release()
+    assert tune(SPEC, store=path, **settings).id == key
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -181,16 +249,16 @@ momentum = [0.0, 0.5, 0.9]
 
 
 def test_the_command_tunes_saves_and_resumes(tmp_path):
-    """inertia tune writes the tuning, the winner's schedule and its retrained interval; run again on the same
-    folder it goes on from the checkpoint (all done: no member trained again) to the same result."""
+    """inertia tune writes the tuning, the winner's schedule and its retrained interval; run again with the same
+    store it goes on from the checkpoint (all done: no member trained again) to the same result."""
     from typer.testing import CliRunner
 
     from inertia.cli import app
 
     (tmp_path / "space.toml").write_text(SPEC_TOML)
-    out = tmp_path / "tuned"
+    out, store = tmp_path / "tuned", tmp_path / "runs.db"
     args = ["tune", str(tmp_path / "space.toml"), "--method", "pbt", "--budget", "192", "--interval", "4",
-            "--retrain-seeds", "3", "--out", str(out)]
+            "--retrain-seeds", "3", "--out", str(out), "--store", str(store)]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "The winner's schedule" in first.output
@@ -201,12 +269,21 @@ def test_the_command_tunes_saves_and_resumes(tmp_path):
     again = summary["retrained"]
     assert again["seeds"] == 3 and again["loss_low"] <= again["loss_mean"] <= again["loss_high"]
     names = {p.name for p in out.iterdir()}
-    assert {"tune.json", "members.csv", "lineage.csv", "trajectory.csv", "report.html", "checkpoint.pickle"} <= names
+    assert {"tune.json", "members.csv", "lineage.csv", "trajectory.csv", "report.html"} <= names
+    assert (tmp_path / "runs.tunings" / f"{summary['id']}.pickle").is_file() and f"as {summary['id']}" in first.output
+    page = (out / "report.html").read_text()
+    assert "id='retrained'" in page and "The winner trained again: training loss per fresh seed" in page
     lineage = pd.read_csv(out / "lineage.csv")
     assert len(lineage) == 2 * 4 and set(lineage["round"]) == {0, 1}
     second = CliRunner().invoke(app, args)
     assert second.exit_code == 0, second.output
     assert json.loads((out / "tune.json").read_text())["records"] == summary["records"]
+    listed = CliRunner().invoke(app, ["results", str(store), "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.output)["tunings"]
+    assert row["id"] == summary["id"] and row["decisions"] == 3 and row["best_score"] == summary["best"]["score"]
+    table = CliRunner().invoke(app, ["results", str(store)])
+    assert "1 tuning " in table.output and summary["id"] in table.output
 
 
 @pytest.mark.slow
@@ -220,9 +297,10 @@ def test_the_tuning_page_in_headless_chromium(tmp_path, method):
     from inertia.views.tune_report import tune_page
 
     tuning = tune(SPEC, method=method, budget=EPOCHS * 16, interval=3, reduction_factor=3, seed=1)
-    tuned.save(tuning, tmp_path, tuned.retrain(load_spec(SPEC), tuning, 3))
+    again = tuned.retrain(load_spec(SPEC), tuning, 3)
+    tuned.save(tuning, tmp_path, again)
     report = tune_page(tmp_path)
-    expected = {"scores"} | ({"trajectory-0", "trajectory-1", "lineage"} if method == "pbt" else set())
+    expected = {"scores", "retrained"} | ({"trajectory-0", "trajectory-1", "lineage"} if method == "pbt" else set())
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -237,6 +315,8 @@ def test_the_tuning_page_in_headless_chromium(tmp_path, method):
         assert toolbars_cover_nothing(page) == []
         text = page.inner_text("body")
         assert "Trained again from 3 fresh seeds" in text and "95 % CI" in text
+        seeds = page.evaluate("document.getElementById('retrained').data[0].y")
+        assert seeds == again["loss"]  # each fresh seed's own result
         if method == "pbt":
             winner = page.evaluate("document.getElementById('lineage').data[1].y")
             assert winner[-1] == tuning.best["member"]

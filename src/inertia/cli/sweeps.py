@@ -88,7 +88,8 @@ def sweep_command(
 
 
 def results(
-    store: Annotated[Path, typer.Argument(help="A store written by `inertia sweep` (opened read-only).")],
+    store: Annotated[Path, typer.Argument(
+        help="A store written by `inertia sweep` or `inertia tune` (opened read-only).")],
     baseline: Annotated[str | None, typer.Option(
         help="Setting to compare against, paired by seed, e.g. momentum=0 (other axes matched).")] = None,
     metric: Annotated[str, typer.Option(
@@ -105,7 +106,8 @@ def results(
     """Summarize a sweep: each setting over seeds (mean, 95 % CI, n), the best setting per metric,
     time-to-target, paired comparisons against a baseline, and figures (lr × momentum heatmaps, plain and at
     equal effective lr, and parallel coordinates). Diverged runs are counted and left out of the means; runs
-    that made no progress are counted and kept in them."""
+    that made no progress are counted and kept in them. Tunings recorded in the store (`inertia tune`) are
+    listed after, with their best member."""
     from inertia.sweeps.results import METRICS, Results, describe, parse_baseline
 
     if metric not in METRICS:
@@ -126,6 +128,8 @@ def results(
 
     found = Results.load(store)
     if found.runs.empty:
+        if _tunings(store, json_output):
+            return
         raise ValueError(f"{store} holds no finished runs yet")
     paired = found.paired(parse_baseline(baseline), metric) if baseline else None
     if figures_folder is not None:
@@ -146,7 +150,7 @@ def results(
                    "best": best.to_dict("records"), "figures": [str(f) for f in figures]}
         if paired is not None:
             payload["paired"] = paired.to_dict("records")
-        print(jsontext.dumps(payload))
+        print(jsontext.dumps(payload | {"tunings": _found(store).to_dict("records")}))
         return
     axes = found.axes
     table = Table(title=f"{escape(str(store))}: {len(found.runs)} runs, {len(summary)} settings (mean ± 95 % CI "
@@ -173,3 +177,33 @@ def results(
                               f"{row['pairs']} seeds", markup=False, highlight=False)
     if figures:
         out_console.print("Figures: " + ", ".join(str(f) for f in figures), markup=False, highlight=False)
+    _tunings(store, json_output)
+
+
+def _tunings(store: Path, json_output: bool) -> bool:
+    """The store's tunings (`inertia tune`) as a table, or as JSON where the store holds no runs; False if none."""
+    found = _found(store)
+    if found.empty:
+        return False
+    if json_output:
+        print(jsontext.dumps({"tunings": found.to_dict("records")}))
+        return True
+    table = Table(title=f"{escape(str(store))}: {len(found)} tuning{'s' * (len(found) != 1)} (`inertia tune`)")
+    for column in ("id", "method", "searched", "decisions", "finished", "best score", "best member's values"):
+        table.add_column(column, justify="left" if column in ("id", "method", "searched") else "right")
+    for row in found.to_dict("records"):
+        values = ", ".join(f"{k.removeprefix('best_')} {v:.4g}" for k, v in row.items()
+                           if k.startswith("best_") and k not in ("best_member", "best_score") and v == v)
+        done = row["finished"] == row["finished"] and row["finished"] is not None
+        table.add_row(row["id"], row["method"], row["searched"], str(row["decisions"]), "yes" if done else "no",
+                      f"{row['best_score']:.4g}" if done else "—", values or "—")
+    out_console.print(table)
+    return True
+
+
+def _found(store: Path):
+    from inertia.sweeps import tunings
+    from inertia.sweeps.store import Store
+
+    with Store(store, readonly=True) as db:
+        return tunings.tunings(db)

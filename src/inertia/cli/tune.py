@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from inertia import jsontext
 from inertia.cli.common import as_typed, floats, out_console, saved
@@ -43,23 +44,34 @@ def tune_command(
         help="Fresh seeds the best configuration is trained again from (0: none).")] = 10,
     engine: Annotated[str, typer.Option(help="auto, kernel, lanes, triton or torch.")] = "auto",
     device: Annotated[str, typer.Option(help="cpu, cuda, or auto.")] = "cpu",
+    store: Annotated[Path | None, typer.Option(
+        help="SQLite store the tuning and each decision are recorded in, with its checkpoint beside it in "
+             "STORE.tunings/ (default: runs/SPEC.db, as `inertia sweep`); re-run, the same tuning goes on from its "
+             "last decision.", show_default=False)] = None,
+    checkpoint_every: Annotated[float, typer.Option(
+        help="Seconds between checkpoints of the population (0: after every decision); a killed tuning goes on "
+             "from its last and makes the decisions after it again.")] = 60.0,
     out: Annotated[Path | None, typer.Option(
-        help="Folder for tune.json, members.csv, lineage.csv, trajectory.csv, report.html and the checkpoint "
-             "a re-run resumes from (default: inertia-out/tune/SPEC-METHOD).", show_default=False)] = None,
+        help="Folder for tune.json, members.csv, lineage.csv, trajectory.csv and report.html (default: "
+             "inertia-out/tune/SPEC-METHOD).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print tune.json on stdout.")] = False,
 ) -> None:
     """Tune momentum, learning rate and the rest of a spec's search space inside one population.
 
     halving drops members at each rung, PBT copies the weights and optimizer state of the best quarter onto the
     worst quarter every interval and perturbs their hyperparameters: no trial processes, no checkpoint files
-    between members. Every method spends the same budget of member-epochs. Each decision is saved with the
-    population, so a killed tuning re-run with the same arguments goes on from its last one.
+    between members. Every method spends the same budget of member-epochs. Each decision is recorded in the
+    store and the population saved after it, so a killed tuning re-run with the same arguments goes on from its
+    last one.
     """
     from inertia.progress import status
     from inertia.sweeps import tune as tuner
     from inertia.sweeps.space import space_of
     from inertia.sweeps.spec import SpecError, load_spec
+    from inertia.sweeps.store import Store, check_store_path
 
+    if not checkpoint_every >= 0:
+        raise ValueError(f"--checkpoint-every must be a number of seconds >= 0, got {checkpoint_every}")
     if retrain_seeds < 0 or (retrain_seeds == 1):
         raise ValueError(f"--retrain-seeds must be 0 or at least 2 (for an interval), got {retrain_seeds}")
     try:
@@ -77,7 +89,11 @@ def tune_command(
     except ValueError as exc:
         raise ValueError(as_typed(str(exc), OPTIONS)) from None
     out = out or Path("inertia-out/tune") / f"{spec.stem}-{method}"
+    store = store or Path("runs") / f"{spec.stem}.db"
     check_output_dir(out, "--out")
+    check_store_path(store)
+    if store.exists():  # another file there is refused before any training
+        Store(store, readonly=True).close()
     status(f"inertia tune: {method} over {', '.join(space.names)}, {chosen.members(epochs)} members to start, "
            f"{chosen.budget:,} member-epochs of {epochs}-epoch training", not json_output)
 
@@ -90,7 +106,8 @@ def tune_command(
         status(f"  epoch {record['epoch']}/{epochs}: {len(record['members'])} members, best {metric} {best:.4g}"
                f"{went}", not json_output)
 
-    tuning = tuner.tune(parsed, folder=out, engine=engine, device=device, on_decision=said, **settings)
+    tuning = tuner.tune(parsed, store=store, checkpoint_every=checkpoint_every, engine=engine, device=device,
+                         on_decision=said, **settings)
     retrained = None
     if retrain_seeds:
         from inertia.sweeps.tuned import retrain
@@ -127,6 +144,8 @@ def tune_command(
         for row in ancestry(tuning):
             steps.add_row(f"{row['start']}–{row['end']}", str(row["member"]), *(f"{row[n]:.4g}" for n in space.names))
         out_console.print(steps)
+    out_console.print(Text.assemble("Recorded in ", (str(store), "bold"), f" as {tuning.id} (see `inertia results "
+                                    f"{store}`)"))
     saved(out, names)
 
 

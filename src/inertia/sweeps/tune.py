@@ -4,9 +4,10 @@ spec's search space (:mod:`inertia.sweeps.space`), every method spending the sam
 A configuration is a row of one :class:`~inertia.population.segments.Population`: halving drops rows, PBT's
 exploit copies a row's weights, optimizer state and hyperparameters onto another, its explore changes a row's
 hyperparameters — no checkpoint files, no trial processes. A tuning is a sequence of stretches of training, each
-followed by one decision (a rung's cut, a PBT round); with a ``folder`` each decision is saved once, atomically,
-with the population and the random generator, so a tuning killed mid-way resumes from its last decision and ends
-as one run straight through would.
+followed by one decision (a rung's cut, a PBT round); with a ``store`` each decision is recorded there once
+(:mod:`inertia.sweeps.tunings`) and the population and the random generator are checkpointed after a decision
+(every minute by default, and at the end), so a tuning killed mid-way resumes from its checkpoint, makes the
+decisions after it again, and ends as one run straight through would.
 
 - ``random``: ``budget // epochs`` members drawn from the space, trained ``epochs``; the best at the end wins.
 - ``halving`` (successive halving; in a population every rung fills at once, so asynchronous halving's
@@ -23,20 +24,20 @@ training data otherwise; a diverged member scores worst.
 
 from __future__ import annotations
 
+import contextlib
 import math
-import pickle
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from inertia.folders import writing
+from inertia.sweeps import tunings
 from inertia.sweeps.space import Space, space_of
 from inertia.sweeps.spec import Spec, SpecError, canonical, load_spec, resolve
+from inertia.sweeps.store import Store
 
 METHODS = ("random", "halving", "pbt")
-CHECKPOINT = "checkpoint.pickle"
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ class Tuning:
     hyperparameters before and after), ``trajectory`` (each member's hyperparameters through the rounds), the
     final population's ``result``, each member's ``values`` and ``scores``, the ``best`` member, the ``seeds`` the
     members started with (``trajectory[0]`` their hyperparameters), the member-epochs spent and the seconds spent
-    training and deciding."""
+    training and deciding (recording included); in a store, its ``id`` there."""
 
     method: str
     settings: Settings
@@ -138,6 +139,7 @@ class Tuning:
     result: object = None
     member_epochs: int = 0
     seconds: dict = field(default_factory=lambda: {"training": 0.0, "deciding": 0.0})
+    id: str | None = None  # in a store: the tuning's id there
 
     @property
     def lineage(self) -> list[dict]:
@@ -160,11 +162,15 @@ class Tuning:
                 **{name: float(v[i]) for name, v in self.values.items()}}
 
 
-def tune(spec: Spec | dict | str, *, folder: str | Path | None = None, engine: str = "auto", device: str = "cpu",
-         on_decision=None, **settings) -> Tuning:
+def tune(spec: Spec | dict | str, *, store: str | Path | None = None, checkpoint_every: float = 60.0,
+         engine: str = "auto", device: str = "cpu", on_decision=None, **settings) -> Tuning:
     """Tune ``spec``'s search space (``settings``: :class:`Settings`' fields) and return the :class:`Tuning`.
-    With ``folder`` every decision is saved there and a tuning found there goes on from its last one.
-    ``on_decision(tuning)`` is called after each decision (raising from it stops the tuning there)."""
+
+    With ``store`` (a path) every decision is recorded there (:mod:`inertia.sweeps.tunings`), and the population
+    is checkpointed beside it after the first decision ``checkpoint_every`` seconds after the last checkpoint (0:
+    after every one) and after the last: the same tuning found there goes on from its checkpoint, making the
+    decisions after it again, as they were. ``on_decision(tuning)`` is called after each decision (raising from
+    it stops the tuning there)."""
     spec = spec if isinstance(spec, Spec) else load_spec(spec)
     space = space_of(spec)
     _check_spec(spec)
@@ -179,33 +185,45 @@ def tune(spec: Spec | dict | str, *, folder: str | Path | None = None, engine: s
     seeds = rng.integers(0, 2**31, size=size)
     population = population_of(spec, values, seeds, engine=engine, device=device)
     tuning = Tuning(chosen.method, chosen, space, values=values, trajectory=[_copy(values)], seeds=seeds)
-    path = None if folder is None else Path(folder) / CHECKPOINT
     identity = {"spec": spec.to_dict(), "settings": asdict(chosen), "engine": population.engine,
                 "device": str(population.setup.device)}  # the same engine: resumed bit for bit
-    if path is not None and path.exists():
-        with open(path, "rb") as file:
-            saved = pickle.load(file)
-        if saved["identity"] != identity:
-            raise ValueError(f"{path.parent} holds a tuning of another spec, other settings or another engine; give "
-                             "another folder")
-        population.restore(saved["population"])
-        rng.bit_generator.state = saved["rng"]
-        tuning = saved["tuning"]
-    stretches = _stretches(chosen, epochs)
-    while population.epoch < epochs:
-        length, started = stretches[population.epoch], time.perf_counter()
-        population.train(length)
-        trained = time.perf_counter()
-        tuning.member_epochs += len(population) * length
-        _decide(tuning, population, rng, final=population.epoch == epochs)
-        if folder is not None:
-            _save(folder, {"identity": identity, "population": population.checkpoint(), "rng": rng.bit_generator.state,
-                         "tuning": tuning})
-        tuning.seconds["training"] += trained - started
-        tuning.seconds["deciding"] += time.perf_counter() - trained
-        if on_decision is not None:
-            on_decision(tuning)
-    tuning.result = population.result()
+    if not checkpoint_every >= 0:
+        raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {checkpoint_every}")
+    with contextlib.ExitStack() as held:
+        db, checkpointed = None, time.perf_counter()
+        if store is not None:
+            db = held.enter_context(Store(store))
+            tuning.id = tunings.begin(db, identity)
+            held.callback(db.release)
+            held.enter_context(db.heartbeat())
+            saved = tunings.load_checkpoint(db, tuning.id)
+            if saved is not None:
+                _rebuild(tuning, tunings.decisions(db, tuning.id, before=saved["decisions"]), saved["decisions"], db)
+                population.restore(saved["population"])
+                rng.bit_generator.state = saved["rng"]
+        stretches = _stretches(chosen, epochs)
+        while population.epoch < epochs:
+            length, started = stretches[population.epoch], time.perf_counter()
+            population.train(length)
+            trained = time.perf_counter()
+            tuning.member_epochs += len(population) * length
+            _decide(tuning, population, rng, final=population.epoch == epochs)
+            tuning.seconds["training"] += trained - started
+            tuning.seconds["deciding"] += time.perf_counter() - trained
+            if db is not None:
+                saving = time.perf_counter()
+                tunings.record(db, tuning.id, len(tuning.records) - 1, population.epoch, *_decision(tuning))
+                if population.epoch == epochs or saving - checkpointed >= checkpoint_every:
+                    tunings.save_checkpoint(db, tuning.id, {"decisions": len(tuning.records), "population":
+                                                            population.checkpoint(), "rng": rng.bit_generator.state})
+                    checkpointed = time.perf_counter()
+                tuning.seconds["deciding"] += time.perf_counter() - saving
+            if on_decision is not None:
+                on_decision(tuning)
+        tuning.result = population.result()
+        if db is not None:
+            tunings.finish(db, tuning.id, {"best": tuning.best, "member_epochs": tuning.member_epochs,
+                                           "members": len(tuning.seeds), "seconds": tuning.seconds})
     return tuning
 
 
@@ -314,8 +332,40 @@ def _factor(spec: Spec) -> dict:
     return {} if factor is None else {"divergence_factor": factor}
 
 
-def _save(folder: str | Path, checkpoint: dict) -> None:
-    """Write ``checkpoint`` into ``folder`` as one unit with what the folder holds (:func:`inertia.folders.
-    writing`): a kill while writing leaves the previous decision's."""
-    with writing(folder, kind="tune", add=True) as unit, open(unit.path / CHECKPOINT, "wb") as file:
-        pickle.dump(checkpoint, file, protocol=pickle.HIGHEST_PROTOCOL)  # torch.save's pickler visits every list item
+def _decision(tuning: Tuning) -> tuple[dict, dict]:
+    """The last decision as :func:`inertia.sweeps.tunings.record` stores it: enough to rebuild it exactly."""
+    record = tuning.records[-1]
+    scores = np.asarray(record["scores"], dtype=np.float64)
+    arrays = {"members": np.asarray(record["members"], dtype=np.int64), "scores": scores, "badness": tuning.scores,
+              **{f"value_{name}": v for name, v in tuning.values.items()}}
+    summary = {"epoch": record["epoch"], "members": len(record["members"]),
+               "best": None if np.isnan(scores).all() else float(_shown(tuning.scores.min(), tuning.settings.metric)),
+               "member_epochs": tuning.member_epochs, "seconds": dict(tuning.seconds)}
+    if "kept" in record:
+        arrays["kept"] = np.asarray(record["kept"], dtype=np.int64)
+        summary["kept"] = len(record["kept"])
+    if "exploited" in record:
+        arrays |= {f"exploit_{name}": column for name, column in tuning.exploits[-1].items()}
+        summary["exploited"] = len(record["exploited"])
+    return summary, arrays
+
+
+def _rebuild(tuning: Tuning, rows: list, count: int, db) -> None:
+    """``tuning`` as its first ``count`` decisions (``rows``, from the store) left it."""
+    if len(rows) != count:
+        raise ValueError(f"{db.path} holds {len(rows)} of the {count} decisions tuning {tuning.id}'s checkpoint "
+                         f"follows; remove {tunings.checkpoint_path(db, tuning.id)} to start it again")
+    for summary, arrays in rows:
+        record = {"epoch": summary["epoch"], "members": arrays["members"].tolist(),
+                  "scores": arrays["scores"].tolist()}
+        if "kept" in arrays:
+            record["kept"] = arrays["kept"].tolist()
+        exploit = {name.removeprefix("exploit_"): a for name, a in arrays.items() if name.startswith("exploit_")}
+        tuning.values = {name.removeprefix("value_"): a for name, a in arrays.items() if name.startswith("value_")}
+        if "exploited" in summary:
+            record["exploited"] = list(zip(exploit["member"].tolist(), exploit["source"].tolist()))
+            tuning.exploits.append(exploit)
+            tuning.trajectory.append(_copy(tuning.values))
+        tuning.records.append(record)
+        tuning.scores, tuning.member_epochs = arrays["badness"], summary["member_epochs"]
+        tuning.seconds = dict(summary["seconds"])

@@ -70,7 +70,8 @@ def summary(tuning: Tuning, retrained: dict | None = None) -> dict:
     """The tuning as JSON: method and settings, the space, the budget spent, seconds, every decision, the best
     member with the hyperparameters it trained with (:func:`ancestry`) and, where given, its retrained result."""
     settings = tuning.settings
-    return {"method": tuning.method, "settings": {**settings.__dict__, "factors": list(settings.factors)},
+    return {"method": tuning.method, "id": tuning.id,
+            "settings": {**settings.__dict__, "factors": list(settings.factors)},
             "space": [axis.__dict__ | {"values": list(axis.values)} for axis in tuning.space.axes],
             "members": len(tuning.records[0]["members"]), "member_epochs": tuning.member_epochs,
             "seconds": tuning.seconds, "best": tuning.best, "schedule": ancestry(tuning),
@@ -80,7 +81,7 @@ def summary(tuning: Tuning, retrained: dict | None = None) -> dict:
 def save(tuning: Tuning, folder: str | Path, retrained: dict | None = None) -> list[str]:
     """Write ``tune.json`` (:func:`summary`), ``members.csv`` (every starting member: seed, hyperparameters, its
     score at each decision it reached), ``lineage.csv`` (PBT: every exploit) and ``trajectory.csv`` (PBT: every
-    member's hyperparameters after each round) into ``folder`` as one unit with its checkpoint; returns the names."""
+    member's hyperparameters after each round) into ``folder`` as one unit; returns the names."""
     import pandas as pd
 
     from inertia import jsontext
