@@ -3,14 +3,16 @@ spiral (1,500 points, batch 20), 20 epochs.
 
   pbt        ``inertia.sweeps.tune.tune(method="pbt")``, exploit and explore every ``--interval`` epochs (a
              quarter of the members take over better runs each round)
-  pbt+saved  the same with its checkpoint written into a folder after every round (what a resumable tuning does)
+  pbt+store  the same recorded in a store, as ``inertia tune`` does: every round's decision in the SQLite file, the
+             population checkpointed beside it once a minute (here: at the end) and after the last round
+  pbt+every  the same with the population checkpointed after every round (``checkpoint_every=0``)
   halving    successive halving, η = 4, rungs at 1, 4, 16 and 20 epochs, as many members as the same budget pays for
   straight   ``train_population`` of PBT's starting members for the 20 epochs, the path without any tuning
 
 For each, the wall time and the part of it inside the engine's epochs (the compiled kernel's training and
 full-data evaluation, timed around every engine epoch call); the rest is the bookkeeping: drawing the members,
 ranking, exploit and explore, narrowing, each stretch's start (the state handed to the engine and back), the
-records and the checkpoints. Best of ``--repeats`` in this process.
+records, the store and the checkpoints. Best of ``--repeats`` in this process.
 
     python benchmarks/tune.py [--json] [--repeats 3] [--members 4096] [--interval 2]
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -91,11 +94,13 @@ def main() -> None:
     members = Members.table(seed=first.seeds, lr=first.trajectory[0]["lr"], momentum=first.trajectory[0]["momentum"])
     dataset = data.spiral(seed=0)
 
-    def saved():
-        with tempfile.TemporaryDirectory() as folder:
-            tune(spec(), folder=folder, **pbt)
+    folder = Path(tempfile.mkdtemp())  # a new store for each run; removing them is not the tuning's cost
+    made = iter(range(10**6))
 
-    cases = {"pbt": lambda: tune(spec(), **pbt), "pbt+saved": saved,
+    def stored(every):
+        return lambda: tune(spec(), store=folder / f"tune-{next(made)}.db", checkpoint_every=every, **pbt)
+
+    cases = {"pbt": lambda: tune(spec(), **pbt), "pbt+store": stored(60.0), "pbt+every": stored(0),
              "halving": lambda: tune(spec(), method="halving", budget=budget, seed=0),
              "straight": lambda: train_population(dataset, [2, 50, 3], members, epochs=EPOCHS, batch_size=20)}
     rows = {}
@@ -104,6 +109,7 @@ def main() -> None:
             row = measure(run)
             if name not in rows or row["bookkeeping_s"] < rows[name]["bookkeeping_s"]:
                 rows[name] = row
+    shutil.rmtree(folder)
     out = {"machine": cpu_model(), "threads": torch.get_num_threads(), "members": args.members, "epochs": EPOCHS,
            "interval": args.interval, "rounds": len(first.records) - 1, "rows": rows}
     if args.json:
