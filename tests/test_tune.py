@@ -199,7 +199,7 @@ def test_a_second_process_on_the_same_tuning_is_refused(tmp_path):
     key = tune(SPEC, store=path, **settings).id
     with Store(path) as other:  # another worker holding the tuning's claim
         assert other.claim([key]) == [key]
-        with pytest.raises(RuntimeError, match=f"another process is running this tuning \\({key}\\)"):
+        with pytest.raises(OSError, match=f"another process is running this tuning \\({key}\\)"):
             tune(SPEC, store=path, **settings)
         other.release()
     assert tune(SPEC, store=path, **settings).id == key

@@ -53,14 +53,14 @@ def tuning_id(identity: dict) -> str:
 
 def begin(store: Store, identity: dict) -> str:
     """Record the tuning ``identity`` describes (once) and claim it for this process; returns its id. A
-    ``RuntimeError`` when another live process holds the claim."""
+    ``OSError`` when another live process holds the claim."""
     key = tuning_id(identity)
     store.db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
     store.db.execute("INSERT OR IGNORE INTO tunings (id, spec, settings, engine, started) VALUES (?, ?, ?, ?, ?)",
                      (key, canonical(identity["spec"]), canonical(identity["settings"]),
                       f"{identity['engine']} on {identity['device']}", time.time()))
     if not store.claim([key]):
-        raise RuntimeError(f"{store.path}: another process is running this tuning ({key}); wait for it, or give "
+        raise OSError(f"{store.path}: another process is running this tuning ({key}); wait for it, or give "
                            "another store")
     return key
 
