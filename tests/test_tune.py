@@ -5,6 +5,7 @@ resumed, and bad settings refused before any training."""
 import json
 import math
 import pickle
+import re
 import shutil
 
 import numpy as np
@@ -151,6 +152,13 @@ def test_a_tuning_killed_mid_way_resumes_to_the_result_of_one_run(tmp_path, meth
         tune(SPEC, store=path, on_decision=kill, checkpoint_every=every, **settings)
     assert (path.parent / "tune.tunings" / f"{killed.value.args[0]}.pickle").exists() == (every == 0)
     assert len(stored(path, killed.value.args[0])[0]) == 2
+    from typer.testing import CliRunner
+
+    from inertia.cli import app
+
+    listed = CliRunner().invoke(app, ["results", str(path)])  # the killed tuning: 2 decisions, not finished
+    assert listed.exit_code == 0, listed.output
+    assert re.search(rf"{killed.value.args[0]} .* {method} .* 2 .* no .* — .* — ", listed.output), listed.output
     resumed = tune(SPEC, store=path, checkpoint_every=every, **settings)
     assert_same_tuning(resumed, whole)
     numbers, rows = stored(path, resumed.id)

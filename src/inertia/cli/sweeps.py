@@ -192,13 +192,18 @@ def _tunings(store: Path, json_output: bool) -> bool:
     for column in ("id", "method", "searched", "decisions", "finished", "best score", "best member's values"):
         table.add_column(column, justify="left" if column in ("id", "method", "searched") else "right")
     for row in found.to_dict("records"):
-        values = ", ".join(f"{k.removeprefix('best_')} {v:.4g}" for k, v in row.items()
-                           if k.startswith("best_") and k not in ("best_member", "best_score") and v == v)
-        done = row["finished"] == row["finished"] and row["finished"] is not None
+        values = ", ".join(f"{k.removeprefix('best_')} {_number(v)}" for k, v in row.items()
+                           if k.startswith("best_") and k not in ("best_member", "best_score"))
+        done = _number(row["finished"]) != "—"
         table.add_row(row["id"], row["method"], row["searched"], str(row["decisions"]), "yes" if done else "no",
-                      f"{row['best_score']:.4g}" if done else "—", values or "—")
+                      _number(row.get("best_score")) if done else "—", values if done else "—")
     out_console.print(table)
     return True
+
+
+def _number(value) -> str:
+    """A number to 4 figures; "—" for none (a tuning not finished, or whose every member diverged)."""
+    return "—" if value is None or value != value else f"{value:.4g}"
 
 
 def _found(store: Path):
