@@ -47,7 +47,7 @@ def tune_command(
     store: Annotated[Path | None, typer.Option(
         help="SQLite store the tuning and each decision are recorded in, with its checkpoint beside it in "
              "STORE.tunings/ (default: runs/SPEC.db, as `inertia sweep`); re-run, the same tuning goes on from its "
-             "last decision.", show_default=False)] = None,
+             "last checkpoint.", show_default=False)] = None,
     checkpoint_every: Annotated[float, typer.Option(
         help="Seconds between checkpoints of the population (0: after every decision); a killed tuning goes on "
              "from its last and makes the decisions after it again.")] = 60.0,
@@ -61,8 +61,8 @@ def tune_command(
     halving drops members at each rung, PBT copies the weights and optimizer state of the best quarter onto the
     worst quarter every interval and perturbs their hyperparameters: no trial processes, no checkpoint files
     between members. Every method spends the same budget of member-epochs. Each decision is recorded in the
-    store and the population saved after it, so a killed tuning re-run with the same arguments goes on from its
-    last one.
+    store and the population checkpointed beside it every minute, so a killed tuning re-run with the same
+    arguments goes on from its last checkpoint, making the decisions after it again.
     """
     from inertia.progress import status
     from inertia.sweeps import tune as tuner
