@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from inertia.stats import by_epoch, epochs_to_target, mean_ci, mean_ci_rows, paired_difference
+from inertia.stats import by_epoch, epochs_to_target, format_interval, mean_ci, mean_ci_rows, paired_difference
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -85,3 +85,12 @@ def test_proportions_take_the_wilson_interval():
         assert estimate.low == pytest.approx(reference.low, abs=1e-12)
         assert estimate.high == pytest.approx(reference.high, abs=1e-12)
     assert np.isnan(proportion_ci(0, 0).mean)
+
+
+def test_an_interval_is_written_mean_low_high_with_a_dash_for_no_mean():
+    row = {"loss": 0.123456, "loss_low": 0.1, "loss_high": 0.15, "steps": 12.0, "lo": 10.0, "hi": None}
+    assert format_interval(row, "loss", ".3f") == "0.123 [0.100, 0.150]"
+    assert format_interval(row, "steps", ".0f", "lo", "hi") == "12"  # no upper bound: the mean alone
+    assert format_interval({**row, "loss": float("nan")}, "loss") == "—"
+    assert format_interval({**row, "loss": None}, "loss") == "—"
+    assert format_interval({**row, "loss_low": float("nan")}, "loss", ".2f") == "0.12"

@@ -103,6 +103,21 @@ def epochs_to_target(curve, target: float) -> float:
     return float(hits[0] + 1) if hits.size else np.nan
 
 
+def format_interval(row, name: str, spec: str = ".4g", low: str | None = None, high: str | None = None) -> str:
+    """``row[name]`` and its interval as "mean [low, high]" (the bounds' keys ``low`` and ``high``, by default
+    ``name + "_low"`` and ``name + "_high"``); "—" for a missing mean (None or NaN), the mean alone without an
+    interval."""
+    def missing(v):
+        return v is None or v != v
+
+    mean, lower, upper = row[name], row[low or f"{name}_low"], row[high or f"{name}_high"]
+    if missing(mean):
+        return "—"
+    if missing(lower) or missing(upper):
+        return format(mean, spec)
+    return f"{format(mean, spec)} [{format(lower, spec)}, {format(upper, spec)}]"
+
+
 def format_estimate(row, name: str, spec: str = ".4g", separator: str = " ± ") -> str:
     """``row[name]`` ± half its interval (``row[name + "_low"]``, ``row[name + "_high"]``) as text, for a
     table row (a dict or a pandas row); "—" for a missing or non-finite mean, the mean alone without an

@@ -182,6 +182,8 @@ def results(
 
 def _tunings(store: Path, json_output: bool) -> bool:
     """The store's tunings (`inertia tune`) as a table, or as JSON where the store holds no runs; False if none."""
+    from inertia.stats import format_estimate
+
     found = _found(store)
     if found.empty:
         return False
@@ -192,18 +194,13 @@ def _tunings(store: Path, json_output: bool) -> bool:
     for column in ("id", "method", "searched", "decisions", "finished", "best score", "best member's values"):
         table.add_column(column, justify="left" if column in ("id", "method", "searched") else "right")
     for row in found.to_dict("records"):
-        values = ", ".join(f"{k.removeprefix('best_')} {_number(v)}" for k, v in row.items()
+        values = ", ".join(f"{k.removeprefix('best_')} {format_estimate(row, k)}" for k in row
                            if k.startswith("best_") and k not in ("best_member", "best_score"))
-        done = _number(row["finished"]) != "—"
+        done = row["finished"] is not None and row["finished"] == row["finished"]
         table.add_row(row["id"], row["method"], row["searched"], str(row["decisions"]), "yes" if done else "no",
-                      _number(row.get("best_score")) if done else "—", values if done else "—")
+                      format_estimate(row, "best_score") if done else "—", values if done else "—")
     out_console.print(table)
     return True
-
-
-def _number(value) -> str:
-    """A number to 4 figures; "—" for none (a tuning not finished, or whose every member diverged)."""
-    return "—" if value is None or value != value else f"{value:.4g}"
 
 
 def _found(store: Path):

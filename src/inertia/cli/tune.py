@@ -65,6 +65,7 @@ def tune_command(
     arguments goes on from its last checkpoint, making the decisions after it again.
     """
     from inertia.progress import status
+    from inertia.stats import format_interval
     from inertia.sweeps import tune as tuner
     from inertia.sweeps.space import space_of
     from inertia.sweeps.spec import SpecError, load_spec
@@ -130,7 +131,7 @@ def tune_command(
         table.add_column(header, justify="right")
     again = "—"
     if retrained is not None:
-        again = _interval(retrained | {metric: retrained[f"{metric}_mean"]}, metric, ".4g")
+        again = format_interval(retrained, f"{metric}_mean", ".4g", f"{metric}_low", f"{metric}_high")
         low = retrained[f"{metric}_low"]
         again += f" over {retrained['seeds']} seeds" if low == low else ""  # an interval: the seeds it is over
     table.add_row(str(best["member"]), *(f"{best[n]:.4g}" for n in space.names), f"{best['score']:.4g}", again)
@@ -171,6 +172,7 @@ def tune_study_command(
     held-out data. The table gives each method's held-out loss and accuracy, mean over tuner seeds with a 95 %
     interval, and what one tuning costs.
     """
+    from inertia.stats import format_interval
     from inertia.sweeps import tune_study as study_module
 
     names = [m.strip() for m in methods.split(",") if m.strip()]
@@ -196,15 +198,7 @@ def tune_study_command(
     for header in ("method", "held-out loss (95 % CI)", "held-out accuracy (95 % CI)", "s per tuning"):
         table.add_column(header, justify="right")
     for row in study.table():
-        table.add_row(row["method"], _interval(row, "loss", ".4f"), _interval(row, "accuracy", ".4f"),
+        table.add_row(row["method"], format_interval(row, "loss", ".4f"), format_interval(row, "accuracy", ".4f"),
                       f"{row['seconds']:.2f}")
     out_console.print(table)
     saved(out, saved_names)
-
-
-def _interval(row: dict, name: str, spec: str) -> str:
-    low, high = row[f"{name}_low"], row[f"{name}_high"]
-    if row[name] != row[name]:
-        return "—"
-    return f"{format(row[name], spec)} [{format(low, spec)}, {format(high, spec)}]" if low == low else \
-        format(row[name], spec)

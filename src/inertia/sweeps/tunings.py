@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from inertia.folders import writing_file
-from inertia.sweeps.spec import canonical, config_id
+from inertia.sweeps.space import space_of
+from inertia.sweeps.spec import canonical, config_id, load_spec
 from inertia.sweeps.store import Store
 
 SCHEMA = """
@@ -105,8 +106,7 @@ def tunings(store: Store) -> pd.DataFrame:
     for key, settings, spec, started, finished, summary, count in store.db.execute(
             "SELECT id, settings, spec, started, finished, summary, (SELECT COUNT(*) FROM decisions WHERE "
             "tuning = tunings.id) FROM tunings ORDER BY started"):
-        settings, spec = json.loads(settings), json.loads(spec)
-        searched = sorted({*spec.get("random", {}), *spec.get("grid", {})} - {"count", "seed"})
+        settings, searched = json.loads(settings), space_of(load_spec(json.loads(spec))).names
         best = json.loads(summary)["best"] if summary else {}
         rows.append({"id": key, "method": settings["method"], "searched": ", ".join(searched), "decisions": count,
                      "started": started, "finished": finished,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inertia.stats import format_interval
 from inertia.studies import functions as F
 from inertia.views.page import PALETTE, page, save_page, section
 
@@ -18,14 +19,6 @@ FILES = ("functions.json", "paths.json")
 
 def has_functions(folder: Path) -> bool:
     return all((folder / name).is_file() for name in FILES)
-
-
-def _interval(row: dict, name: str, low: str, high: str, spec: str) -> str:
-    if row[name] is None:
-        return "—"
-    if row[low] is None or row[high] is None:
-        return format(row[name], spec)
-    return f"{format(row[name], spec)} [{format(row[low], spec)}, {format(row[high], spec)}]"
 
 
 def functions_page(folder: str | Path, out: str | Path | None = None, resolution: int = 160) -> Path:
@@ -68,8 +61,8 @@ def functions_page(folder: str | Path, out: str | Path | None = None, resolution
             "(95 % CI)</th><th>diverged</th></tr>")
     rows = "".join(f"<tr><td>{html.escape(F.label(r['optimizer']))}</td><td>{r['lr']:.3g}"
                    f"{' (grid edge)' if r['lr_at_edge'] else ''}</td>"
-                   f"<td>{_interval(r, 'success', 'success_low', 'success_high', '.3f')}</td>"
-                   f"<td>{_interval(r, 'steps_to_eps', 'steps_low', 'steps_high', '.0f')}</td>"
+                   f"<td>{format_interval(r, 'success', '.3f', 'success_low', 'success_high')}</td>"
+                   f"<td>{format_interval(r, 'steps_to_eps', '.0f', 'steps_low', 'steps_high')}</td>"
                    f"<td>{r['diverged']}/{r['runs']}</td></tr>" for r in summary["table"])
     what = (f"{len(config['optimizers'])} optimizers, each at the rate that reached ε = {config['tolerance']:g} most "
             f"often on one grid ({len(rates)} rates) from {config['starts']} starts × {config['seeds']} noise seeds "
