@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from inertia.stats import format_interval
 from inertia.views.page import PALETTE, page, rgba, save_page, section
 
 FILES = ("tune.json", "members.csv")
@@ -69,10 +70,9 @@ def _what(summary: dict, names: list[str], metric: str) -> str:
              + "</table>")
     result = f"<p>The winner (member {best['member']}) ended at {metric} {_number(best['score'])}; it trained with:</p>"
     if again is not None:
-        low, high = again.get(f"{metric}_low"), again.get(f"{metric}_high")
-        interval = f" [{_number(low)}, {_number(high)}]" if low is not None else ""
-        result += (f"<p>Trained again from {again['seeds']} fresh seeds: {again['split']} {metric} "
-                   f"{_number(again[f'{metric}_mean'])}{interval} (mean, 95 % CI), {again['diverged']} diverged.</p>")
+        estimate = format_interval(again, f"{metric}_mean", ".4g", f"{metric}_low", f"{metric}_high")
+        result += (f"<p>Trained again from {again['seeds']} fresh seeds: {again['split']} {metric} {estimate} (mean, "
+                   f"95 % CI), {again['diverged']} diverged.</p>")
     return f"<p>{html.escape(text)}</p>{result}{table}"
 
 
