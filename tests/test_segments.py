@@ -97,6 +97,27 @@ def test_chunks_by_memory_budget_change_nothing_across_stretches(engine):
     assert set(population.state.slots) == {"m"}  # the chunks without it joined as zeros
 
 
+@pytest.mark.parametrize("engine", ["torch", "kernel", "lanes"])
+def test_narrowing_chunks_copies_the_rows_kept_as_joining_them_first_would(engine):
+    """``keep`` right after a stretch trained in several chunks gathers the kept rows from the chunks' states
+    (without joining them): the same weights, slots (zeros from a chunk without momentum) and initial losses as
+    joining first and taking the rows, and the same training after."""
+    members = [Member(0.1, 0.0, seed=s) for s in range(8)] + [Member(0.1, 0.9, seed=s) for s in range(8, 20)]
+    budget = 3 * member_bytes([2, 16, 3], len(DATA), BATCH, torch.float64, engine)[0]
+    common = dict(batch_size=BATCH, engine=engine, dtype=torch.float64, memory_budget=budget)
+    kept = [19, 3, 3, 12, 0, 7, 8, 15, 15]  # across the chunks, out of order, repeated
+    joined, gathered = (Population(DATA, [2, 16, 3], members, **common).train(2) for _ in range(2))
+    assert joined.state is not None  # joined now, before narrowing
+    joined.keep(kept)
+    gathered.keep(kept)
+    assert set(gathered.state.slots) == {"m"}
+    assert torch.equal(gathered.state.flat, joined.state.flat)
+    np.testing.assert_array_equal(gathered.state.initial_loss, joined.state.initial_loss)
+    assert torch.equal(gathered.state.flat_slots["m"], joined.state.flat_slots["m"])
+    assert not gathered.state.flat_slots["m"][1].any() and gathered.state.flat_slots["m"][0].any()
+    assert_same_run(gathered.train(1).result(), joined.train(1).result())
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_member_diverged_in_one_stretch_stays_frozen_in_the_next(engine):
     members = [Member(0.1, 0.9, seed=1), Member(1e30, 0.99, seed=3), Member(0.1, 0.5, seed=2)]

@@ -51,7 +51,7 @@ class Population:
         self.setup = prepare(dataset, layers, members, **settings)
         self.members = self.setup.members
         self.epoch = 0
-        self.state: State | None = None
+        self._parts: list[State] = []  # where the members stand: one state, or one per chunk of the last stretch
         size = len(self.members)
         names = METRICS + (HELD_OUT if self.setup.task.held_out is not None else ())
         self.metrics = {name: np.empty((size, 0)) for name in names}
@@ -60,6 +60,19 @@ class Population:
 
     def __len__(self) -> int:
         return len(self.members)
+
+    @property
+    def state(self) -> State | None:
+        """Where every member stands (None before any training): the chunks' states of the last stretch are
+        joined into one on first use, so a stretch followed by another over the same chunks, or by :meth:`keep`,
+        never copies them whole."""
+        if len(self._parts) > 1:
+            self._parts = [State.join(self._parts)]
+        return self._parts[0] if self._parts else None
+
+    @state.setter
+    def state(self, state: State | None) -> None:
+        self._parts = [] if state is None else [state]
 
     @property
     def steps_per_epoch(self) -> int:
@@ -83,7 +96,7 @@ class Population:
         records, states = [], []
         for lo in range(0, size, chunk):
             hi = min(lo + chunk, size)
-            start = None if self.state is None else self.state.cut(lo, hi)
+            start = self._start(lo, hi)
             trainer = self.setup.trainer(self.members.rows(lo, hi), eval_chunk, start)
             report = None if on_metrics is None else (lambda e, loss, acc, first=lo: on_metrics(first, e, loss, acc))
             metrics, _, diverged, _, _ = trainer.run(epochs, on_epoch, None, None, report, first_epoch=self.epoch,
@@ -95,7 +108,7 @@ class Population:
             self.metrics[name] = np.concatenate([self.metrics[name], stretch], axis=1)
         diverged = np.concatenate([d for _, d in records])
         self.diverged_at = np.where(diverged >= 0, diverged + self.epoch, self.diverged_at)
-        self.state = State.join(states)
+        self._parts = states
         self.epoch += epochs
         return self
 
@@ -104,8 +117,8 @@ class Population:
         original would) go on, with their records. Returns the population."""
         index = self._rows(index, "index")
         self.members = self.members.take(index)
-        if self.state is not None:
-            self.state = self.state.take(index)
+        if self._parts:
+            self._parts = [State.gather(self._parts, index)]
         self.metrics = {name: values[index] for name, values in self.metrics.items()}
         self.diverged_at, self.origin = self.diverged_at[index], self.origin[index]
         return self
@@ -165,6 +178,17 @@ class Population:
         self.members, self.metrics = checkpoint["members"], checkpoint["metrics"]
         self.epoch, self.diverged_at, self.origin = checkpoint["epoch"], checkpoint["diverged_at"], checkpoint["origin"]
         return self
+
+    def _start(self, lo: int, hi: int) -> State | None:
+        """Members ``lo:hi``'s state: the chunk's own where the last stretch trained exactly them, else a view."""
+        if not self._parts:
+            return None
+        first = 0
+        for part in self._parts:
+            if (first, first + len(part)) == (lo, hi):
+                return part
+            first += len(part)
+        return self.state.cut(lo, hi)
 
     def _rows(self, index, name: str) -> np.ndarray:
         rows = np.atleast_1d(np.asarray(index))
