@@ -152,3 +152,41 @@ def test_python_m_inertia_jit_describes_and_changes_nothing(tmp_path):
     told = run("import runpy; runpy.run_module('inertia.jit', run_name='__main__')", NUMBA_CACHE_DIR=str(tmp_path))
     assert f"cache: {jit.cache_root_in(tmp_path)}" in told and "tools/build_kernels.py" in told
     assert {p.name: p.stat().st_mtime_ns for p in jit.SHIPPED.iterdir()} == before
+
+
+@pytest.mark.parametrize(("engine", "layers"), [("kernel", [2, 50, 3]), ("kernel", [2, 24, 24, 3]),
+                                                ("lanes", [2, 50, 3])])
+def test_the_kernels_let_other_threads_run_while_they_train(engine, layers):
+    """An epoch trains its members in numba's parallel regions, which run without the GIL: a thread of the same
+    process (a store's heartbeat renewing its claims, a tuning's checkpoint being written, the lab's server) goes
+    on while it trains, rather than waiting for the epoch to end."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from inertia import data
+    from inertia.population import Members, train_population
+
+    dataset = data.spiral(seed=0)
+    members = Members.table(seed=np.arange(2048), lr=np.full(2048, 0.1), momentum=np.full(2048, 0.9))
+    train_population(dataset, layers, members.rows(0, 16), epochs=1, engine=engine)  # loaded, not timed
+    ticks, done = [], threading.Event()
+
+    def tick():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    try:
+        started = time.perf_counter()
+        train_population(dataset, layers, members, epochs=1, engine=engine)
+        ended = time.perf_counter()
+    finally:
+        done.set()
+        thread.join()
+    middle = (started + 0.3 * (ended - started), started + 0.7 * (ended - started))
+    assert ended - started > 0.1, "too short an epoch to tell"
+    assert any(middle[0] < t < middle[1] for t in ticks), (ended - started, len(ticks))

@@ -70,11 +70,13 @@ def pbt(store=None, seed=3, **extra):
     return tune(SPEC, store=store, **settings)
 
 
-def test_pbt_exploits_copy_the_source_run_and_explore_by_the_documented_factors(tmp_path):
+def test_pbt_exploits_copy_the_source_run_and_explore_by_the_documented_factors(tmp_path, monkeypatch):
     """At each round the checkpoint (the population as the round left it) holds every exploited member with its
     source's weights and optimizer state; its new hyperparameters are the source's times 1.2 or 0.8, kept in the
     space (no resampling here), and the population trains with them."""
-    seen = []
+    seen, save = [], tunings.Checkpoints.save
+    # each checkpoint written before on_decision reads it
+    monkeypatch.setattr(tunings.Checkpoints, "save", lambda self, saved: (save(self, saved), self.wait()))
 
     def check(tuning):
         with open(tmp_path / "tune.tunings" / f"{tuning.id}.pickle", "rb") as file:
@@ -179,27 +181,37 @@ def test_a_decision_recorded_but_not_checkpointed_is_made_again_and_recorded_onc
     the checkpoint before it, and the store still holds one row per decision, the straight run's."""
     settings = dict(method="pbt", budget=EPOCHS * 16, interval=3, seed=9)
     whole = tune(SPEC, **settings)
-    path, saved = tmp_path / "tune.db", tunings.save_checkpoint
+    path, saved = tmp_path / "tune.db", tunings.Checkpoints.save
     calls = []
 
-    def dies_on_the_third(*args):
+    def dies_on_the_third(self, checkpoint):
         calls.append(1)
         if len(calls) == 3:
             raise Killed
-        saved(*args)
+        saved(self, checkpoint)
 
-    monkeypatch.setattr(tunings, "save_checkpoint", dies_on_the_third)
+    monkeypatch.setattr(tunings.Checkpoints, "save", dies_on_the_third)
     with pytest.raises(Killed):
         tune(SPEC, store=path, checkpoint_every=0, **settings)
-    monkeypatch.setattr(tunings, "save_checkpoint", saved)
+    monkeypatch.setattr(tunings.Checkpoints, "save", saved)
     with Store(path, readonly=True) as db:
         (key,) = tunings.tunings(db)["id"]
+        with open(tunings.checkpoint_path(db, key), "rb") as file:
+            assert pickle.load(file)["decisions"] == 2  # the second decision's, written out in full
     assert len(stored(path, key)[0]) == 3  # the third decision recorded, its checkpoint never written
     resumed = tune(SPEC, store=path, **settings)
     assert_same_tuning(resumed, whole)
     numbers, rows = stored(path, resumed.id)
     assert [n for n, _ in numbers] == list(range(len(whole.records)))
     assert [arrays["scores"].tolist() for _, arrays in rows] == [r["scores"] for r in whole.records]
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_the_tuning_with_the_reason(tmp_path):
+    """Checkpoints are written in the background; a write that fails (here: a file where the checkpoints' folder
+    goes) is raised by the tuning, not lost with its thread."""
+    (tmp_path / "tune.tunings").write_text("not a folder")
+    with pytest.raises(FileExistsError, match=r"tune\.tunings"):
+        tune(SPEC, store=tmp_path / "tune.db", checkpoint_every=0, method="pbt", budget=EPOCHS * 16, interval=3)
 
 
 def test_a_second_process_on_the_same_tuning_is_refused(tmp_path):

@@ -196,6 +196,8 @@ def tune(spec: Spec | dict | str, *, store: str | Path | None = None, checkpoint
             tuning.id = tunings.begin(db, identity)
             held.callback(db.release)
             held.enter_context(db.heartbeat())
+            checkpoints = tunings.Checkpoints(db, tuning.id)
+            held.callback(checkpoints.close)  # a checkpoint being written is finished, even on an error
             saved = tunings.load_checkpoint(db, tuning.id)
             if saved is not None:
                 _rebuild(tuning, tunings.decisions(db, tuning.id, before=saved["decisions"]), saved["decisions"], db)
@@ -214,14 +216,15 @@ def tune(spec: Spec | dict | str, *, store: str | Path | None = None, checkpoint
                 saving = time.perf_counter()
                 tunings.record(db, tuning.id, len(tuning.records) - 1, population.epoch, *_decision(tuning))
                 if population.epoch == epochs or saving - checkpointed >= checkpoint_every:
-                    tunings.save_checkpoint(db, tuning.id, {"decisions": len(tuning.records), "population":
-                                                            population.checkpoint(), "rng": rng.bit_generator.state})
+                    checkpoints.save({"decisions": len(tuning.records), "population": population.checkpoint(),
+                                      "rng": rng.bit_generator.state})
                     checkpointed = time.perf_counter()
                 tuning.seconds["deciding"] += time.perf_counter() - saving
             if on_decision is not None:
                 on_decision(tuning)
         tuning.result = population.result()
         if db is not None:
+            checkpoints.wait()
             tunings.finish(db, tuning.id, {"best": tuning.best, "member_epochs": tuning.member_epochs,
                                            "members": len(tuning.seeds), "seconds": tuning.seconds})
     return tuning
