@@ -152,6 +152,7 @@ def _laid(parts: list[State]):
     laid = [p.in_layout(first.rows) for p in parts]
     return first, laid, dict.fromkeys(name for _, slots in laid for name in slots)
 
+
 def _rows(flat: torch.Tensor, index: np.ndarray) -> torch.Tensor:
     """Rows ``index`` of ``flat``, copied (through NumPy on the CPU: several times quicker than torch's indexing)."""
     if flat.device.type == "cpu":
