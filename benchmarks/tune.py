@@ -61,18 +61,18 @@ def timed_training():
     originals = {(cls, name): getattr(cls, name) for cls in (KernelChunk, TorchChunk) for name in ("epoch", "__init__")}
     originals[Chunk, "run"] = Chunk.run
 
-    def timed(original, key):
+    def timed(original, name):
         def method(self, *args, **kwargs):
             started = time.perf_counter()
             try:
                 return original(self, *args, **kwargs)
             finally:
-                if key != "fresh" or kwargs.get("start") is None:
-                    spent["engine" if key == "epoch" else "training"] += time.perf_counter() - started
+                if name != "__init__" or kwargs.get("start") is None:
+                    spent["engine" if name == "epoch" else "training"] += time.perf_counter() - started
         return method
 
     for (cls, name), original in originals.items():
-        setattr(cls, name, timed(original, {"epoch": "epoch", "__init__": "fresh", "run": "run"}[name]))
+        setattr(cls, name, timed(original, name))
     try:
         yield spent
     finally:

@@ -1,14 +1,17 @@
 """inertia.jit: the shipped kernels are current and used on a cold start, a compile is announced, and a
-read-only cache location still trains (correctly)."""
+read-only cache location still trains (correctly), and the compiled epochs let other threads run."""
 
 import json
 import os
 import pickle
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numba
+import numpy as np
 import pytest
 from tolerances import F32_TRAJECTORY
 
@@ -161,11 +164,6 @@ def test_the_kernels_let_other_threads_run_while_they_train(engine, layers):
     process (a store's heartbeat renewing its claims, a tuning's checkpoint being written, the lab's server) goes
     on while it trains, rather than waiting for the epoch to end. Counted inside the engine's epoch calls: a
     thread that needed the GIL could tick at most at the edges of a call, not every 2 ms through it."""
-    import threading
-    import time
-
-    import numpy as np
-
     from inertia import data
     from inertia.population import Members, train_population
     from inertia.population.kernel_engine import KernelChunk

@@ -116,7 +116,9 @@ class State:
         """States of consecutive chunks of members as one (in the first's layout, every slot any of them holds)."""
         if len(parts) == 1:
             return parts[0]
-        first, laid, names = _laid(parts)
+        first = parts[0]
+        laid = [p.in_layout(first.rows) for p in parts]
+        names = dict.fromkeys(name for _, slots in laid for name in slots)
         zeros = lambda flat: torch.zeros_like(flat)  # noqa: E731  (a chunk without a slot holds zeros)
         return State(torch.cat([flat for flat, _ in laid]),
                      {n: torch.cat([slots[n] if n in slots else zeros(flat) for flat, slots in laid]) for n in names},
@@ -129,28 +131,17 @@ class State:
         index = np.asarray(index, dtype=np.int64)
         if len(parts) == 1:
             return parts[0].take(index)
-        first, laid, names = _laid(parts)
-        bounds = np.cumsum([0] + [len(p) for p in parts])
-        part = np.searchsorted(bounds, index, side="right") - 1
+        first = parts[0]
         flat = first.flat.new_empty((len(index), first.flat.shape[1]))
-        slots = {name: torch.empty_like(flat) for name in names}
-        for k, (theirs, their_slots) in enumerate(laid):
-            target = np.flatnonzero(part == k)
-            rows = index[target] - bounds[k]
-            _put(flat, target, theirs, rows)
-            for name, mine in slots.items():
-                held = their_slots.get(name)
-                _put(mine, target, torch.zeros_like(mine[:1]) if held is None else held,
-                     np.zeros_like(rows) if held is None else rows)
-        initial = np.concatenate([p.initial_loss for p in parts])[index]
-        return State(flat, slots, first.layers, first.rows, first.steps, initial)
-
-
-def _laid(parts: list[State]):
-    """The first part, every part's weights and slots in its layout, and the names of the slots any part holds."""
-    first = parts[0]
-    laid = [p.in_layout(first.rows) for p in parts]
-    return first, laid, dict.fromkeys(name for _, slots in laid for name in slots)
+        names = dict.fromkeys(name for part in parts for name in part.flat_slots)
+        out = State(flat, {name: torch.empty_like(flat) for name in names}, first.layers, first.rows, first.steps,
+                    np.empty(len(index)))
+        bounds = np.cumsum([0] + [len(part) for part in parts])
+        owner = np.searchsorted(bounds, index, side="right") - 1
+        for k, part in enumerate(parts):
+            target = np.flatnonzero(owner == k)
+            out.put(target, part, index[target] - bounds[k])
+        return out
 
 
 def _rows(flat: torch.Tensor, index: np.ndarray) -> torch.Tensor:
