@@ -213,9 +213,10 @@ FUSED = [[2, 50, 3], [1, 7, 2], [3, 5, 3], [2, 9, 2], [3, 4, 1]]
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layers", FUSED, ids=[str(layers) for layers in FUSED])
 def test_the_fused_network_equals_its_layers_bit_for_bit(dtype, layers):
-    """A network of few inputs and classes through the fused pass: its logits and gradients equal the
-    layer-by-layer products' bit for bit, for every block size (whole groups of 4 samples and not), ReLU and
-    leaky ReLU, and weights with a NaN in them; a deeper or wider network is not fused."""
+    """A network of few inputs and classes through the fused pass: its logits and gradients (from the hidden
+    values its forward pass kept) equal the layer-by-layer products' bit for bit, for every block size (whole
+    groups of 4 samples and not), ReLU and leaky ReLU, and weights with a NaN in them; a deeper or wider network
+    is not fused."""
     rng = np.random.default_rng(len(layers) * 10 + layers[1])
     L, rows = 64 // np.dtype(dtype).itemsize, lane_kernels.ROWS
     shape = lane_kernels.shape_table(layers, [True, False])
@@ -240,13 +241,47 @@ def test_the_fused_network_equals_its_layers_bit_for_bit(dtype, layers):
             acts = aligned(np.zeros(rows * hidden * L, dtype))
             lane_kernels._forward(shape, flat, inputs, acts, act_at, deltas.copy(), m, act)  # the activations
             scratch = [aligned(np.zeros(rows * max(hidden, d) * L, dtype)) for _ in range(2)]
-            lane_kernels._backward(shape, flat, grads[0], inputs, acts, act_at, deltas.copy(), *scratch, m, act)
-            lane_fused.backward(shape, flat, grads[1], inputs, deltas.copy(), m, act)
+            lane_kernels._backward(shape, flat, grads[0], inputs, acts, act_at, deltas.copy(), *scratch, m, act,
+                                   False)
+            kept, hidden_values = aligned(np.zeros((classes, rows * L), dtype)), aligned(np.zeros_like(acts))
+            lane_fused.forward_kept(shape, flat, inputs, kept, hidden_values, m, act)
+            np.testing.assert_array_equal(kept, logits[1], err_msg=f"act {act}, m {m}")
+            lane_fused.backward(shape, flat, grads[1], inputs, hidden_values, deltas.copy(), m, act)
             np.testing.assert_array_equal(grads[1], grads[0], err_msg=f"act {act}, m {m}")
     assert not lane_fused.fusable(shape, ACTIVATION_CODES["tanh"])
     assert not lane_fused.fusable(lane_kernels.shape_table([2, 5, 5, 3], [True] * 3), ACTIVATION_CODES["relu"])
     assert not lane_fused.fusable(lane_kernels.shape_table([4, 5, 3], [True] * 2), ACTIVATION_CODES["relu"])
     assert not lane_fused.fusable(lane_kernels.shape_table([2, 5, 4], [True] * 2), ACTIVATION_CODES["relu"])
+
+
+@pytest.mark.parametrize("layers", [[3, 7, 5, 2], [64, 33, 10]], ids=str)
+def test_a_minibatch_first_block_writes_its_gradients_over_whatever_was_there(layers):
+    """A minibatch's first block writes its weight gradients instead of adding them to zeros, and only the bias
+    gradients are zeroed before it: the gradients equal those added into an all-zero buffer bit for bit, though
+    the buffer held garbage, for every block size; the next block still adds."""
+    rng = np.random.default_rng(len(layers))
+    dtype, L, rows = np.float32, 16, lane_kernels.ROWS
+    rows_held = [True] * (len(layers) - 1)
+    shape = lane_kernels.shape_table(layers, rows_held)
+    size = sum(a * b + b for a, b in itertools.pairwise(layers))
+    widest = max(layers[:-1])
+    act_at = np.cumsum([0] + [rows * width * L for width in layers[1:-1]])
+    flat = aligned(rng.standard_normal(size * L).astype(dtype))
+    inputs = aligned(rng.standard_normal(rows * layers[0] * L).astype(dtype))
+    act = ACTIVATION_CODES["relu"]
+    for m in (1, 3, 7, rows):
+        acts = aligned(np.zeros(max(act_at[-1], 1), dtype))
+        deltas = aligned(rng.standard_normal((layers[-1], rows * L)).astype(dtype))
+        lane_kernels._forward(shape, flat, inputs, acts, act_at, deltas.copy(), m, act)
+        grads = [aligned(np.zeros(size * L, dtype)), aligned(rng.standard_normal(size * L).astype(dtype))]
+        lane_kernels._zero_biases(shape, grads[1])
+        for fresh, grad in zip((False, True), grads):
+            for first in (fresh, False):  # two blocks: the first written (or added to zeros), the second added
+                scratch = [aligned(np.zeros(rows * widest * L, dtype)) for _ in range(2)]
+                lane_kernels._backward(shape, flat, grad, inputs, acts, act_at, deltas.copy(), *scratch, m, act,
+                                       first)
+        np.testing.assert_array_equal(grads[1], grads[0], err_msg=f"m {m}")
+        assert np.abs(grads[0]).max() > 0
 
 
 DATA = data.spiral(classes=3, points=20, seed=0)

@@ -34,7 +34,7 @@ class KernelChunk(Chunk):
 
             self.rows = forms(self.layers)
             self.shape = (lane_kernels.shape_table(self.layers, self.rows),)
-            self.kernel, self.x_np = lane_kernels.train_epoch, x
+            self.kernel, self.x_np = lane_kernels.epoch, x
         elif len(self.layers) == 3:
             from inertia.population import kernels
 

@@ -199,15 +199,21 @@ def layout(d: int, h: int, c: int) -> tuple[int, int, int, int]:
 
 
 @njit(cache=True)
-def member_order(y, seed, epoch, shuffle):
-    """A member's data order for this epoch (:mod:`inertia.shuffle`, or as given) and the labels in it."""
-    n = y.shape[0]
-    order = np.empty(n, dtype=np.int64)
+def fill_order(order, seed, epoch, shuffle):
+    """``order`` filled with a member's data order for this epoch (:mod:`inertia.shuffle`, or as given)."""
     if shuffle:
         _fill(order, seed, epoch)
     else:
-        for i in range(n):
+        for i in range(order.shape[0]):
             order[i] = i
+
+
+@njit(cache=True)
+def member_order(y, seed, epoch, shuffle):
+    """A member's data order for this epoch (:func:`fill_order`) and the labels in it."""
+    n = y.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    fill_order(order, seed, epoch, shuffle)
     labels = np.empty(n, dtype=y.dtype)
     for i in range(n):
         labels[i] = y[order[i]]

@@ -7,10 +7,10 @@ is a full-width vector instruction with no sum across lanes; the products of a l
 (:mod:`~inertia.population.kernels`, :mod:`~inertia.population.deep_kernels`) vectorizes over a hidden width
 instead, and loads and stores a row for every multiply-add. A network with one hidden layer between few inputs
 and few classes (the lab's) goes through :mod:`~inertia.population.lane_fused` instead of layer by layer, its
-hidden values never stored. The softmax, its ``exp`` and ``log`` included (:mod:`~inertia.population.lane_math`),
-runs on vectors of members. A minibatch goes through in blocks of :data:`ROWS` samples, so that the buffers do
-not grow with the batch size. It computes what the other engines compute: the same data orders
-(:func:`~inertia.population.kernels.member_order`), the same generic update
+hidden values in registers but for one store for the backward pass. The softmax, its ``exp`` and ``log``
+included (:mod:`~inertia.population.lane_math`), runs on vectors of members. A minibatch goes through in blocks
+of :data:`ROWS` samples, so that the buffers do not grow with the batch size. It computes what the other engines
+compute: the same data orders (:func:`~inertia.population.kernels.fill_order`), the same generic update
 (:func:`~inertia.population.kernels.apply_update`, the same source run here on vectors of members), the same
 activations, the same flat weight layout (:func:`inertia.population.layout.flat_weights`), and is tested against
 :func:`inertia.train.fit` member by member like every engine.
@@ -24,10 +24,10 @@ back.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
 from inertia.population import lane_fused, lane_math
-from inertia.population.kernels import FAST, _activate, apply_update, member_order
+from inertia.population.kernels import FAST, _activate, apply_update, fill_order
 from inertia.population.lane_products import ADD, NONE, PLAIN, THROUGH, column_sums, forward_mode, product
 from inertia.population.lanes import lanes, load, splat, store, where_equal, where_greater, width
 
@@ -87,18 +87,23 @@ def _forward(shape, flat, inputs, acts, act_at, logits, m, act):
 
 
 @njit(cache=True, fastmath=FAST)
-def _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused):
-    """:func:`_forward`, or its fused form (:mod:`~inertia.population.lane_fused`) when ``fused``."""
-    if fused:
+def _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused, keep):
+    """:func:`_forward`, or its fused form (:mod:`~inertia.population.lane_fused`) when ``fused``, which keeps
+    the hidden values in ``acts`` for its backward pass when ``keep`` (training)."""
+    if fused and keep:
+        lane_fused.forward_kept(shape, flat, inputs, logits, acts, m, act)
+    elif fused:
         lane_fused.forward(shape, flat, inputs, logits, m, act)
     else:
         _forward(shape, flat, inputs, acts, act_at, logits, m, act)
 
 
 @njit(cache=True, fastmath=FAST)
-def _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, m, act):
-    """Gradients of the minibatch's mean loss into ``grads``, from the deltas (probabilities − one-hot, over
-    m) in ``logits``: layer by layer, its weight and bias gradients, then the delta carried to its input."""
+def _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, m, act, fresh):
+    """Gradients of the minibatch's mean loss added into ``grads``, from the deltas (probabilities − one-hot,
+    over m) in ``logits``: layer by layer, its weight and bias gradients, then the delta carried to its input.
+    When ``fresh`` (a minibatch's first block) the weight gradients are written rather than added (what they
+    held is never read, so it need not be zeroed first: :func:`_zero_biases`)."""
     L = width(flat)
     layers = shape.shape[0]
     rows = logits.shape[1] // L
@@ -110,7 +115,7 @@ def _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, m, 
         source, s_at = (inputs, 0) if layer == 0 else (acts, act_at[layer - 1])
         # weight gradient (i, o) = Σ_s input[s, i]·delta[s, o]
         product(source, s_at, L, n_in * L, d_arr, d_at, d_sa, d_sk, grads, s[W_AT] * L, s[S_IN] * L,
-                 s[S_OUT] * L, n_in, n_out, m, grads, ADD, PLAIN, grads, 0)
+                 s[S_OUT] * L, n_in, n_out, m, grads, NONE if fresh else ADD, PLAIN, grads, 0)
         column_sums(d_arr, d_at, d_sk, d_sa, n_out, m, grads, s[B_AT] * L)
         if layer == 0:
             break
@@ -122,19 +127,32 @@ def _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, m, 
         d_arr, d_at, d_sa, d_sk = target, 0, n_in * L, L
 
 
+@njit(cache=True)
+def _zero_biases(shape, grads):
+    """The bias gradients of every layer zeroed, for a minibatch whose first block writes the weight gradients
+    (:func:`_backward`): zeroing all of ``grads`` took 3 % of a larger network's epoch."""
+    L = width(grads)
+    for layer in range(shape.shape[0]):
+        at = shape[layer, B_AT] * L
+        for i in range(shape[layer, N_OUT] * L):
+            grads[at + i] = 0
+
+
 @njit(cache=True, fastmath=FAST)
-def _score(logits, m, labels, nll, right, loss, hits, scale):
+def _score(logits, m, labels, nll, right, tops, loss, hits, scale):
     """The softmax of a block's first ``m`` samples, a vector of members at a time: each sample's
     cross-entropy (its largest logit − its class's + log Σ exp(logit − largest)) added to ``loss`` per lane, and
     whether its first largest logit is its class to ``hits``; when ``scale`` is not 0 (training), the logits
     become the deltas of the mean loss, (probabilities − one-hot) × ``scale``. ``labels`` holds each sample's
-    class as a number, ``nll`` and ``right`` a block of vectors each (scratch)."""
+    class as a number, ``nll``, ``right`` and ``tops`` a block of vectors each (scratch). It runs in passes over
+    the block, each sample's work in a pass independent of the others', so that the core overlaps the long
+    chains of dependent steps in ``exp`` and ``log`` across samples."""
     L = loss.shape[0]
     c = logits.shape[0]
     out = logits.reshape(-1)
     stride = logits.shape[1]
     zero, one = splat(out, 0), splat(out, 1)
-    for s in range(m):
+    for s in range(m):  # the largest logit, the first class that has it, the label's logit
         at = s * L
         label = load(labels, at)
         top = load(out, at)
@@ -144,15 +162,21 @@ def _score(logits, m, labels, nll, right, loss, hits, scale):
             best = where_greater(z, top, kind, best)
             top = where_greater(z, top, z, top)
             chosen = where_equal(label, kind, z, chosen)
+        store(tops, at, top)
+        store(nll, at, top - chosen)
+        store(right, at, where_equal(best, label, one, zero))
+    for s in range(m):
+        for k in range(c):
+            at = s * L + k * stride
+            store(out, at, lane_math.exp(load(out, at) - load(tops, s * L)))
+    for s in range(m):
+        at = s * L
         total = zero
         for k in range(c):
-            e = lane_math.exp(load(out, at + k * stride) - top)
-            store(out, at + k * stride, e)
-            total = total + e
-        store(nll, at, top - chosen + lane_math.log(total))
-        store(right, at, where_equal(best, label, one, zero))
+            total = total + load(out, at + k * stride)
+        store(nll, at, load(nll, at) + lane_math.log(total))
         if scale != 0:
-            inverse, step = one / total, splat(out, scale)
+            label, inverse, step = load(labels, at), one / total, splat(out, scale)
             for k in range(c):
                 p = load(out, at + k * stride) * inverse
                 store(out, at + k * stride, where_equal(label, splat(out, k), p - one, p) * step)
@@ -166,7 +190,7 @@ def _score(logits, m, labels, nll, right, loss, hits, scale):
 def _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits):
     """Full-data summed loss and correct predictions per lane, a block of samples at a time (every lane
     reads the same samples)."""
-    inputs, acts, logits, labels, nll, right = buffers
+    inputs, acts, logits, labels, nll, right, tops = buffers
     n, d = x.shape
     L = loss.shape[0]
     loss[:] = 0
@@ -176,13 +200,10 @@ def _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits):
         m = min(rows, n - lo)
         for s in range(m):
             for k in range(d):
-                value = x[lo + s, k]
-                for lane in range(L):
-                    inputs[(s * d + k) * L + lane] = value
-            for lane in range(L):
-                labels[s * L + lane] = y[lo + s]
-        _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused)
-        _score(logits, m, labels, nll, right, loss, hits, flat.dtype.type(0))
+                store(inputs, (s * d + k) * L, splat(inputs, x[lo + s, k]))
+            store(labels, s * L, splat(labels, y[lo + s]))
+        _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused, False)
+        _score(logits, m, labels, nll, right, tops, loss, hits, flat.dtype.type(0))
 
 
 @njit(cache=True)
@@ -196,12 +217,18 @@ def _aligned(count, like):
     return buffer[skip : skip + count]
 
 
+def epoch(*arguments):
+    """One epoch for every active member, a group of L at a time, then its full-data loss and number of correct
+    predictions; the arguments are those of :func:`inertia.population.kernels.train_epoch`, ``shape`` from
+    :func:`shape_table`."""
+    train_epoch(*arguments, get_num_threads())
+
+
 @njit(cache=True, parallel=True, fastmath=FAST)
 def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_step, coefficients, steady, im,
-                iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss):
-    """One epoch for every active member, a group of L at a time (groups spread over the cores), then its
-    full-data loss and number of correct predictions; the arguments are those of
-    :func:`inertia.population.kernels.train_epoch`, ``shape`` from :func:`shape_table`."""
+                 iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss, threads):
+    """:func:`epoch` on ``threads`` threads, each taking every ``threads``-th group and allocating its
+    buffers once (per group, the larger ones came from fresh pages every time)."""
     n, d = x.shape
     members, size = params.shape
     slots = state.shape[1]
@@ -217,100 +244,114 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
     classes = shape[layers - 1, N_OUT]
     dtype = params.dtype
     fused = lane_fused.fusable(shape, act)
-    for g in prange((members + L - 1) // L):
-        first = g * L
-        count = min(L, members - first)
+    groups = (members + L - 1) // L
+    threads = max(1, min(threads, groups))
+    for t in prange(threads):
         live = np.zeros(L, dtype=np.bool_)
-        for lane in range(count):
-            live[lane] = active[first + lane]
-        if not live.any():
-            continue
         flat = _aligned(size * L, params)
         moments = _aligned(slots * size * L, params).reshape((slots, size * L))
         grads = _aligned(size * L, params)
         u = _aligned(fields * L, params)
         orders = np.empty((L, n), dtype=np.int64)
-        for lane in range(L):
-            if live[lane]:
-                p = first + lane
-                orders[lane] = member_order(y, seeds[p], epoch, shuffle)[0]
-                for i in range(size):
-                    flat[i * L + lane] = params[p, i]
-                for k in range(slots):
-                    for i in range(size):
-                        moments[k, i * L + lane] = state[p, k, i]
-            else:
-                for i in range(n):
-                    orders[lane, i] = i
         inputs = _aligned(rows * d * L, params)
         acts = _aligned(max(act_at[layers - 1], 1), params)
         logits = _aligned(classes * rows * L, params).reshape((classes, rows * L))
         delta = _aligned(rows * widest * L, params)
         back = _aligned(rows * widest * L, params)
         labels = _aligned(rows * L, params)  # each sample's class, a number in the members' dtype
-        nll, right = _aligned(rows * L, params), _aligned(rows * L, params)
-        buffers = (inputs, acts, logits, labels, nll, right)
+        nll, right, tops = _aligned(rows * L, params), _aligned(rows * L, params), _aligned(rows * L, params)
+        buffers = (inputs, acts, logits, labels, nll, right, tops)
         loss = np.zeros(L)
         hits = np.zeros(L, dtype=np.int64)
         # Per-lane divisions run over every lane, written back for the live ones: a loop over a varying number
         # of lanes may divide some by a reciprocal's product (fastmath) and others not.
         means = np.empty(L)
-        if first_step:
+        sums = np.zeros(L)
+        for g in range(t, groups, threads):
+            first = g * L
+            count = min(L, members - first)
+            for lane in range(L):
+                live[lane] = lane < count and active[first + lane]
+            if not live.any():
+                continue
+            u[:] = 0
+            for lane in range(L):  # a lane without a live member computes on zeros, as in a group of its own
+                if live[lane]:
+                    p = first + lane
+                    fill_order(orders[lane], seeds[p], epoch, shuffle)
+                    for i in range(size):
+                        flat[i * L + lane] = params[p, i]
+                    for k in range(slots):
+                        for i in range(size):
+                            moments[k, i * L + lane] = state[p, k, i]
+                else:
+                    for i in range(n):
+                        orders[lane, i] = i
+                    for i in range(size):
+                        flat[i * L + lane] = 0
+                    for k in range(slots):
+                        for i in range(size):
+                            moments[k, i * L + lane] = 0
+            if first_step:
+                _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits)
+                for lane in range(L):
+                    means[lane] = loss[lane] / n
+                for lane in range(count):
+                    if live[lane]:
+                        initial_loss[first + lane] = means[lane]
+            sums[:] = 0
+            steps = 0
+            for lo in range(0, n, batch):
+                m = min(batch, n - lo)
+                if fused:
+                    grads[:] = 0
+                else:
+                    _zero_biases(shape, grads)
+                loss[:] = 0
+                scale = dtype.type(1) / dtype.type(m)
+                for block in range(lo, lo + m, rows):  # a few samples at a time, their activations in L1
+                    part = min(rows, lo + m - block)
+                    for s in range(part):
+                        for lane in range(L):
+                            r = orders[lane, block + s]
+                            labels[s * L + lane] = y[r]
+                            for k in range(d):
+                                inputs[(s * d + k) * L + lane] = x[r, k]
+                    _forward_any(shape, flat, inputs, acts, act_at, logits, part, act, fused, True)
+                    _score(logits, part, labels, nll, right, tops, loss, hits, scale)
+                    if fused:
+                        lane_fused.backward(shape, flat, grads, inputs, acts, logits, part, act)
+                    else:
+                        _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, part, act,
+                                  block == lo)
+                step = (0 if first_step and steps == 0 else 1) if steady else steps
+                for lane in range(count):
+                    if live[lane]:
+                        for f in range(fields):
+                            u[f * L + lane] = coefficients[first + lane, step, f]
+                apply_update(lanes(flat), lanes(moments), lanes(grads), lanes(u), im, iv, ia, m_after)
+                for lane in range(L):
+                    means[lane] = loss[lane] / m
+                    sums[lane] += means[lane]
+                steps += 1
+            for lane in range(count):
+                if live[lane]:
+                    batch_last[first + lane] = means[lane]
+            for lane in range(L):
+                means[lane] = sums[lane] / steps
+            for lane in range(count):
+                if live[lane]:
+                    batch_mean[first + lane] = means[lane]
             _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits)
             for lane in range(L):
                 means[lane] = loss[lane] / n
             for lane in range(count):
                 if live[lane]:
-                    initial_loss[first + lane] = means[lane]
-        sums = np.zeros(L)
-        steps = 0
-        for lo in range(0, n, batch):
-            m = min(batch, n - lo)
-            grads[:] = 0
-            loss[:] = 0
-            scale = dtype.type(1) / dtype.type(m)
-            for block in range(lo, lo + m, rows):  # a few samples at a time, their activations in L1
-                part = min(rows, lo + m - block)
-                for s in range(part):
-                    for lane in range(L):
-                        r = orders[lane, block + s]
-                        labels[s * L + lane] = y[r]
-                        for k in range(d):
-                            inputs[(s * d + k) * L + lane] = x[r, k]
-                _forward_any(shape, flat, inputs, acts, act_at, logits, part, act, fused)
-                _score(logits, part, labels, nll, right, loss, hits, scale)
-                if fused:
-                    lane_fused.backward(shape, flat, grads, inputs, logits, part, act)
-                else:
-                    _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, part, act)
-            step = (0 if first_step and steps == 0 else 1) if steady else steps
-            for lane in range(count):
-                if live[lane]:
-                    for f in range(fields):
-                        u[f * L + lane] = coefficients[first + lane, step, f]
-            apply_update(lanes(flat), lanes(moments), lanes(grads), lanes(u), im, iv, ia, m_after)
-            for lane in range(L):
-                means[lane] = loss[lane] / m
-                sums[lane] += means[lane]
-            steps += 1
-        for lane in range(count):
-            if live[lane]:
-                batch_last[first + lane] = means[lane]
-        for lane in range(L):
-            means[lane] = sums[lane] / steps
-        for lane in range(count):
-            if live[lane]:
-                batch_mean[first + lane] = means[lane]
-        _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits)
-        for lane in range(L):
-            means[lane] = loss[lane] / n
-        for lane in range(count):
-            if live[lane]:
-                p = first + lane
-                full_loss[p] = means[lane]
-                correct[p] = hits[lane]
-                for i in range(size):
-                    params[p, i] = flat[i * L + lane]
-                for k in range(slots):
+                    p = first + lane
+                    full_loss[p] = means[lane]
+                    correct[p] = hits[lane]
                     for i in range(size):
-                        state[p, k, i] = moments[k, i * L + lane]
+                        params[p, i] = flat[i * L + lane]
+                    for k in range(slots):
+                        for i in range(size):
+                            state[p, k, i] = moments[k, i * L + lane]
