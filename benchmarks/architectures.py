@@ -149,17 +149,17 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             points.append({"architecture": name, "layers": layers, "samples": n, "size": size,
                            "epochs": args.epochs, "mflop_per_model_epoch": flops_per_model_epoch(layers, n) / 1e6})
-    runs = {id(point): [] for point in points}
+    runs = [[] for _ in points]
     for repeat in range(max(args.repeat, 1)):  # round by round, so that a slow spell of the machine is shared
-        for point in points:
-            runs[id(point)].append(in_fresh_process("inertia", point["layers"], point["size"], args.epochs,
-                                                    args.device, args.engine, launch))
+        for point, its_runs in zip(points, runs, strict=True):
+            its_runs.append(in_fresh_process("inertia", point["layers"], point["size"], args.epochs, args.device,
+                                             args.engine, launch))
             if repeat == 0 and jax:
                 point["jax"] = in_fresh_process("jax", point["layers"], point["size"], args.epochs, args.device)
         if args.device == "cpu":
             peaks.append(cpu_peak())
-    for point in points:
-        summarize(point, runs[id(point)], args.epochs)
+    for point, its_runs in zip(points, runs, strict=True):
+        summarize(point, its_runs, args.epochs)
         results["points"].append(point)
         report(args, point)
     peak = max(peaks)
