@@ -168,12 +168,12 @@ def _reference(A, B, bias, start, mode, M):
     out = np.einsum("akl,kbl->abl", A, B) + (start if bias is None else bias[None])
     codes = {v: k for k, v in ACTIVATION_CODES.items()}
     if mode == lp.RELU:
-        return np.where(out > 0, out, 0 * out)
+        return np.where(out < 0, 0, out)
     if mode == lp.LEAKY:
         return np.where(out > 0, out, 0.01 * out)
     if mode >= lp.THROUGH:
         name = codes[mode - lp.THROUGH]
-        return {"relu": np.where(M > 0, out, 0 * out), "leaky_relu": np.where(M > 0, out, 0.01 * out),
+        return {"relu": np.where(M > 0, out, 0), "leaky_relu": np.where(M > 0, out, 0.01 * out),
                 "tanh": out * (1 - M * M), "sigmoid": out * M * (1 - M), "identity": out}[name]
     return out
 
@@ -215,8 +215,8 @@ FUSED = [[2, 50, 3], [1, 7, 2], [3, 5, 3], [2, 9, 2], [3, 4, 1]]
 def test_the_fused_network_equals_its_layers_bit_for_bit(dtype, layers):
     """A network of few inputs and classes through the fused pass: its logits and gradients (from the hidden
     values its forward pass kept) equal the layer-by-layer products' bit for bit, for every block size (whole
-    groups of 4 samples and not), ReLU and leaky ReLU, and weights with a NaN in them; a deeper or wider network
-    is not fused."""
+    groups of 4 samples and not), ReLU and leaky ReLU, and weights with a NaN or an inf in them; a deeper or
+    wider network is not fused."""
     rng = np.random.default_rng(len(layers) * 10 + layers[1])
     L, rows = 64 // np.dtype(dtype).itemsize, lane_kernels.ROWS
     shape = lane_kernels.shape_table(layers, [True, False])
@@ -224,6 +224,7 @@ def test_the_fused_network_equals_its_layers_bit_for_bit(dtype, layers):
     size = d * hidden + hidden + hidden * classes + classes
     flat = aligned(rng.standard_normal(size * L).astype(dtype))
     flat[3 * L + 1] = np.nan  # one member (lane 1) with a NaN weight
+    flat[2] = np.inf  # and one (lane 2) with an infinite one: pre-activations of −inf and +inf
     inputs = aligned(rng.standard_normal(rows * d * L).astype(dtype))
     act_at = np.array([0, rows * hidden * L])
     for act in (ACTIVATION_CODES["relu"], ACTIVATION_CODES["leaky_relu"]):
@@ -326,3 +327,62 @@ def test_lanes_chunks_hold_whole_groups():
     chunked = train_population(DATA, [2, 16, 3], members, epochs=2, batch_size=6, dtype=torch.float64,
                                engine="lanes", memory_budget=budget)
     np.testing.assert_array_equal(whole.metrics["loss"], chunked.metrics["loss"])  # lanes never mix
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_its_gradient_are_torchs_at_the_edges_in_every_cpu_kernel(dtype):
+    """ReLU is 0 below zero and keeps NaN (so a diverging member still shows NaN) but sends −inf to 0, and its
+    gradient is 0 wherever the unit is not positive, even a NaN or infinite one: torch.relu and its autograd,
+    in the one-member kernels (one hidden layer and any depth) and in the lanes kernel's products."""
+    from inertia.population import deep_kernels, kernels
+
+    x = np.array([-np.inf, -1e30, -1.0, -0.0, 0.0, 1e-30, 1.0, np.inf, np.nan], dtype)
+    ours = [x.copy() for _ in range(2)]
+    kernels._activate(ours[0], ACTIVATION_CODES["relu"])
+    deep_kernels._activate_rows(ours[1].reshape(1, -1), 1, len(x), ACTIVATION_CODES["relu"])
+    L = 64 // np.dtype(dtype).itemsize
+    lanes_x = aligned(np.repeat(x, L))  # (samples, 1, L): one value per sample in every lane
+    out = aligned(np.zeros(len(x) * L, dtype))
+    lp.product(lanes_x, 0, L, L, aligned(np.ones(L, dtype)), 0, L, L, out, 0, L, L, len(x), 1, 1, out, lp.NONE,
+               lp.RELU, out, 0)
+    ours += [out.reshape(len(x), L)[:, lane] for lane in (0, L - 1)]
+    relu = torch.relu(torch.from_numpy(x)).numpy()
+    for got in ours:
+        np.testing.assert_array_equal(got, relu)
+    finite = x[~np.isnan(x)]  # the unit's input; its value relu(finite) decides the gradient
+    torch_x = torch.from_numpy(finite.copy()).requires_grad_()
+    incoming = np.array([np.nan, np.inf, -np.inf, 2.0, np.nan, 3.0, np.nan, np.inf], dtype)
+    torch.relu(torch_x).backward(torch.from_numpy(incoming))
+    values = torch.relu(torch.from_numpy(finite)).numpy()
+    grads = [incoming.copy(), np.empty_like(incoming)]
+    kernels._activation_grad(grads[0], values, ACTIVATION_CODES["relu"])
+    deep_kernels._carry_back(incoming.reshape(1, -1), 0, grads[1].reshape(1, -1), 0, values.reshape(1, -1),
+                             len(incoming), ACTIVATION_CODES["relu"])
+    through = aligned(np.zeros(len(finite) * L, dtype))
+    lp.product(aligned(np.repeat(incoming, L)), 0, L, L, aligned(np.ones(L, dtype)), 0, L, L, through, 0, L, L,
+               len(finite), 1, 1, through, lp.NONE, lp.THROUGH + ACTIVATION_CODES["relu"],
+               aligned(np.repeat(values, L)), 0)
+    grads += [through.reshape(len(finite), L)[:, lane] for lane in (0, L - 1)]
+    for got in grads:
+        np.testing.assert_array_equal(got, torch_x.grad.numpy())
+
+
+def test_claims_hand_out_every_item_exactly_once_across_threads():
+    """The lanes kernel's threads take groups from one counter (inertia.population.claims): under a parallel
+    loop on every thread, each of many items is claimed exactly once."""
+    from numba import prange
+
+    from inertia.population.claims import claim
+
+    @njit(parallel=True)
+    def work(items, threads):
+        counter, seen = np.zeros(1, dtype=np.int64), np.zeros(items, dtype=np.int64)
+        for _ in prange(threads):
+            while True:
+                item = claim(counter)
+                if item >= items:
+                    break
+                seen[item] += 1
+        return seen
+
+    assert (work(200_000, max(2, numba.get_num_threads())) == 1).all()

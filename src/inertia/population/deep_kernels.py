@@ -151,7 +151,7 @@ def _activate_rows(z, m, n, kind):
     for i in range(m):
         if kind == 0:
             for j in range(n):
-                z[i, j] = z[i, j] if z[i, j] > zero else zero * z[i, j]
+                z[i, j] = zero if zero > z[i, j] else z[i, j]
         elif kind == 1:
             for j in range(n):
                 z[i, j] = np.tanh(z[i, j])
@@ -170,7 +170,7 @@ def _carry_back(back, r, d, i, a, n, kind):
     zero, one, slope = a.dtype.type(0), a.dtype.type(1), a.dtype.type(0.01)
     if kind == 0:
         for k in range(n):
-            d[i, k] = back[r, k] if a[i, k] > zero else zero * back[r, k]
+            d[i, k] = back[r, k] if a[i, k] > zero else zero
     elif kind == 1:
         for k in range(n):
             d[i, k] = back[r, k] * (one - a[i, k] * a[i, k])

@@ -101,7 +101,7 @@ def _activate(a, kind):
     zero, one, slope = a.dtype.type(0), a.dtype.type(1), a.dtype.type(0.01)
     if kind == 0:
         for j in range(a.shape[0]):
-            a[j] = a[j] if a[j] > zero else zero * a[j]
+            a[j] = zero if zero > a[j] else a[j]
     elif kind == 1:
         for j in range(a.shape[0]):
             a[j] = np.tanh(a[j])
@@ -119,7 +119,7 @@ def _activation_grad(d, a, kind):
     zero, one, slope = a.dtype.type(0), a.dtype.type(1), a.dtype.type(0.01)
     if kind == 0:
         for j in range(d.shape[0]):
-            d[j] = d[j] if a[j] > zero else zero * d[j]
+            d[j] = d[j] if a[j] > zero else zero
     elif kind == 1:
         for j in range(d.shape[0]):
             d[j] = d[j] * (one - a[j] * a[j])

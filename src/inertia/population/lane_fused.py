@@ -24,7 +24,7 @@ from numba import njit
 
 from inertia.population.kernels import FAST
 from inertia.population.lane_products import A_LEAKY, A_RELU, column_sums
-from inertia.population.lanes import fma, load, splat, store, where_positive, width
+from inertia.population.lanes import fma, load, splat, store, where_greater, where_positive, width
 
 FEW = 3  # the most inputs and classes a fused network has (registers: 4 samples × (inputs + classes) vectors)
 
@@ -42,6 +42,22 @@ def fusable(shape, act):
 @njit(cache=True, inline="always")
 def _slope(flat, act):
     return splat(flat, 0.01 if act == A_LEAKY else 0.0)
+
+
+@njit(cache=True, inline="always")
+def _lab(shape):
+    """Whether the network of ``shape`` has the lab's 2 inputs and 3 classes."""
+    return shape[0, N_IN] == 2 and shape[1, N_OUT] == 3
+
+
+@njit(cache=True, fastmath=FAST, inline="always")
+def _activated(p, slope, zero, relu):
+    """ReLU (``relu``, a constant) as one maximum, or leaky ReLU as a product and a maximum: the values of
+    :func:`~inertia.population.lane_products.finish`'s, in one vector operation or two instead of three."""
+    if relu:
+        return where_greater(zero, p, zero, p)
+    q = slope * p
+    return where_greater(q, p, q, p)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
@@ -97,32 +113,47 @@ def _strides(shape, layer, L):
     return s[W_AT] * L, s[S_IN] * L, s[S_OUT] * L, s[B_AT] * L
 
 
+@njit(cache=True, inline="always")
+def _widths(shape, D, C, exact):
+    """The network's inputs, classes and hidden units: with ``exact`` (a constant) ``D`` and ``C`` themselves,
+    which the compiler then knows."""
+    if exact:
+        return D, C, shape[0, N_OUT]
+    return shape[0, N_IN], shape[1, N_OUT], shape[0, N_OUT]
+
+
 @njit(cache=True, fastmath=FAST, inline="always")
-def _unit_in(flat, j, w1, i1, o1, b1, d):
-    """Hidden unit ``j``'s weights from up to 3 inputs and its bias (indices clamped to the network's own; the
-    extra ones meet zero inputs)."""
+def _unit_in(flat, j, w1, i1, o1, b1, d, zero):
+    """Hidden unit ``j``'s weights from up to 3 inputs (zero past the network's ``d``: they meet zero inputs,
+    and an infinite weight times zero would be NaN) and its bias."""
     wa = w1 + j * o1
-    u0, u1, u2 = load(flat, wa), load(flat, wa + min(1, d - 1) * i1), load(flat, wa + min(2, d - 1) * i1)
-    return u0, u1, u2, load(flat, b1 + j * width(flat))
+    u1 = load(flat, wa + i1) if d > 1 else zero
+    u2 = load(flat, wa + 2 * i1) if d > 2 else zero
+    return load(flat, wa), u1, u2, load(flat, b1 + j * width(flat))
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _unit_out(flat, j, w2, i2, o2, classes):
-    """Hidden unit ``j``'s weights to up to 3 classes (indices clamped; the extra ones are never stored)."""
+def _unit_out(flat, j, w2, i2, o2, classes, zero):
+    """Hidden unit ``j``'s weights to up to 3 classes (zero past the network's ``classes``, as for
+    :func:`_unit_in`)."""
     wb = w2 + j * i2
-    return load(flat, wb), load(flat, wb + min(1, classes - 1) * o2), load(flat, wb + min(2, classes - 1) * o2)
+    v1 = load(flat, wb + o2) if classes > 1 else zero
+    v2 = load(flat, wb + 2 * o2) if classes > 2 else zero
+    return load(flat, wb), v1, v2
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _forward(shape, flat, inputs, logits, hidden, m, slope, D, C, keep):
+def _forward(shape, flat, inputs, logits, hidden, m, slope, D, C, exact, keep, relu):
     """Logits of the block's first ``m`` samples; ``D`` and ``C`` are constants, the most inputs and classes
-    this copy handles (inputs past the network's own are zero, logits past its classes are not stored). With
+    this copy handles (inputs past the network's own are zero, logits past its classes are not stored), with
+    ``exact`` exactly the network's (the loops then test no width), and ``relu`` whether the activation is
+    ReLU (else leaky ReLU, of slope ``slope``). With
     ``keep`` (a constant) the hidden values go to ``hidden`` (samples, units, L) for :func:`_backward`, the
-    samples up to ``m`` rounded up to 4 (those past ``m`` from zero inputs, as :func:`_backward` used to
-    compute them)."""
+    samples up to ``m`` rounded up to 4, zero past ``m`` (a sample past ``m`` has zero inputs, but an infinite
+    weight times zero is NaN, which its zero deltas would carry into the gradients)."""
     L = width(flat)
     zero = splat(flat, 0)
-    d, classes, H = shape[0, N_IN], shape[1, N_OUT], shape[0, N_OUT]
+    d, classes, H = _widths(shape, D, C, exact)
     w1, i1, o1, b1 = _strides(shape, 0, L)
     w2, i2, o2, b2 = _strides(shape, 1, L)
     out = logits.reshape(-1)
@@ -136,14 +167,14 @@ def _forward(shape, flat, inputs, logits, hidden, m, slope, D, C, keep):
         z00, z01, z02, z10, z11, z12 = c0, c1, c2, c0, c1, c2
         z20, z21, z22, z30, z31, z32 = c0, c1, c2, c0, c1, c2
         for j in range(H):
-            u0, u1, u2, bias = _unit_in(flat, j, w1, i1, o1, b1, d)
-            v0, v1, v2 = _unit_out(flat, j, w2, i2, o2, classes)
+            u0, u1, u2, bias = _unit_in(flat, j, w1, i1, o1, b1, d, zero)
+            v0, v1, v2 = _unit_out(flat, j, w2, i2, o2, classes, zero)
             p0 = _pre(x00, x01, x02, u0, u1, u2, bias, D)
             p1 = _pre(x10, x11, x12, u0, u1, u2, bias, D)
             p2 = _pre(x20, x21, x22, u0, u1, u2, bias, D)
             p3 = _pre(x30, x31, x32, u0, u1, u2, bias, D)
-            h0, h1 = where_positive(p0, p0, slope * p0), where_positive(p1, p1, slope * p1)
-            h2, h3 = where_positive(p2, p2, slope * p2), where_positive(p3, p3, slope * p3)
+            h0, h1 = _activated(p0, slope, zero, relu), _activated(p1, slope, zero, relu)
+            h2, h3 = _activated(p2, slope, zero, relu), _activated(p3, slope, zero, relu)
             if keep:
                 at = (s * H + j) * L
                 store(hidden, at, h0)
@@ -155,6 +186,10 @@ def _forward(shape, flat, inputs, logits, hidden, m, slope, D, C, keep):
                 z01, z11, z21, z31 = fma(h0, v1, z01), fma(h1, v1, z11), fma(h2, v1, z21), fma(h3, v1, z31)
             if C > 2:
                 z02, z12, z22, z32 = fma(h0, v2, z02), fma(h1, v2, z12), fma(h2, v2, z22), fma(h3, v2, z32)
+        if keep and s + 4 > m:  # the samples past m kept as zeros
+            for j in range(H):
+                for row in range(m - s, 4):
+                    store(hidden, ((s + row) * H + j) * L, zero)
         _put(out, s * L, stride, s, m, classes, z00, z01, z02)
         _put(out, (s + 1) * L, stride, s + 1, m, classes, z10, z11, z12)
         _put(out, (s + 2) * L, stride, s + 2, m, classes, z20, z21, z22)
@@ -175,24 +210,25 @@ def _add(grads, at, stride, count, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12,
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _carried(e0, e1, e2, v0, v1, v2, h, slope, zero, C):
+def _carried(e0, e1, e2, v0, v1, v2, h, slope, zero, C, relu):
     """The gradient carried to a hidden unit from up to ``C`` classes, through its activation (``h``, the unit's
-    value, is positive exactly where its pre-activation is, NaN included, for ReLU and leaky ReLU alike)."""
+    value, is positive exactly where its pre-activation is, NaN included, for ReLU and leaky ReLU alike):
+    zero where it is not, with ``relu`` (a constant)."""
     g = fma(e0, v0, zero)
     if C > 1:
         g = fma(e1, v1, g)
     if C > 2:
         g = fma(e2, v2, g)
-    return where_positive(h, g, slope * g)
+    return where_positive(h, g, zero if relu else slope * g)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _backward(shape, flat, grads, inputs, hidden, logits, m, slope, C):
+def _backward(shape, flat, grads, inputs, hidden, logits, m, slope, D, C, exact, relu):
     """Gradients into ``grads`` from the deltas (probabilities − one-hot, over the minibatch) in ``logits`` and
     the hidden values the forward pass kept in ``hidden``."""
     L = width(flat)
     zero = splat(flat, 0)
-    d, classes, H = shape[0, N_IN], shape[1, N_OUT], shape[0, N_OUT]
+    d, classes, H = _widths(shape, D, C, exact)
     w1, i1, o1, b1 = _strides(shape, 0, L)
     w2, i2, o2, b2 = _strides(shape, 1, L)
     out = logits.reshape(-1)
@@ -208,17 +244,17 @@ def _backward(shape, flat, grads, inputs, hidden, logits, m, slope, C):
         e20, e21, e22 = _column(out, 0, L, stride, s + 2, m, classes, zero)
         e30, e31, e32 = _column(out, 0, L, stride, s + 3, m, classes, zero)
         for j in range(H):
-            v0, v1, v2 = _unit_out(flat, j, w2, i2, o2, classes)
+            v0, v1, v2 = _unit_out(flat, j, w2, i2, o2, classes, zero)
             at = (s * H + j) * L
             h0, h1 = load(hidden, at), load(hidden, at + H * L)
             h2, h3 = load(hidden, at + 2 * H * L), load(hidden, at + 3 * H * L)
             # the weights into the classes: dW2[j, c] += Σ_k h_k·e_kc
             _add(grads, w2 + j * i2, o2, classes, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12, e20, e21, e22,
                  e30, e31, e32)
-            g0 = _carried(e00, e01, e02, v0, v1, v2, h0, slope, zero, C)
-            g1 = _carried(e10, e11, e12, v0, v1, v2, h1, slope, zero, C)
-            g2 = _carried(e20, e21, e22, v0, v1, v2, h2, slope, zero, C)
-            g3 = _carried(e30, e31, e32, v0, v1, v2, h3, slope, zero, C)
+            g0 = _carried(e00, e01, e02, v0, v1, v2, h0, slope, zero, C, relu)
+            g1 = _carried(e10, e11, e12, v0, v1, v2, h1, slope, zero, C, relu)
+            g2 = _carried(e20, e21, e22, v0, v1, v2, h2, slope, zero, C, relu)
+            g3 = _carried(e30, e31, e32, v0, v1, v2, h3, slope, zero, C, relu)
             # the weights from the inputs: dW1[i, j] += Σ_k x_ki·g_k, and the bias: db1[j] += Σ_k g_k
             _add(grads, w1 + j * o1, i1, d, g0, g1, g2, g3, x00, x01, x02, x10, x11, x12, x20, x21, x22,
                  x30, x31, x32)
@@ -231,10 +267,14 @@ def forward(shape, flat, inputs, logits, m, act):
     """The logits of a block's first ``m`` samples (``inputs`` (samples, d, L), ``logits`` (classes,
     samples·L)) of a :func:`fusable` network."""
     slope = _slope(flat, act)
-    if shape[0, N_IN] == 2 and shape[1, N_OUT] == 3:  # the lab's network, a copy of its own
-        _forward(shape, flat, inputs, logits, flat, m, slope, 2, 3, False)
+    if _lab(shape) and act == A_RELU:  # the lab's network, copies of its own
+        _forward(shape, flat, inputs, logits, flat, m, slope, 2, 3, True, False, True)
+    elif _lab(shape):
+        _forward(shape, flat, inputs, logits, flat, m, slope, 2, 3, True, False, False)
+    elif act == A_RELU:
+        _forward(shape, flat, inputs, logits, flat, m, slope, FEW, FEW, False, False, True)
     else:
-        _forward(shape, flat, inputs, logits, flat, m, slope, FEW, FEW, False)
+        _forward(shape, flat, inputs, logits, flat, m, slope, FEW, FEW, False, False, False)
 
 
 @njit(cache=True, fastmath=FAST)
@@ -242,10 +282,14 @@ def forward_kept(shape, flat, inputs, logits, hidden, m, act):
     """:func:`forward`, keeping the hidden values in ``hidden`` ((samples, units, L), the samples rounded up to
     4) for :func:`backward`."""
     slope = _slope(flat, act)
-    if shape[0, N_IN] == 2 and shape[1, N_OUT] == 3:
-        _forward(shape, flat, inputs, logits, hidden, m, slope, 2, 3, True)
+    if _lab(shape) and act == A_RELU:
+        _forward(shape, flat, inputs, logits, hidden, m, slope, 2, 3, True, True, True)
+    elif _lab(shape):
+        _forward(shape, flat, inputs, logits, hidden, m, slope, 2, 3, True, True, False)
+    elif act == A_RELU:
+        _forward(shape, flat, inputs, logits, hidden, m, slope, FEW, FEW, False, True, True)
     else:
-        _forward(shape, flat, inputs, logits, hidden, m, slope, FEW, FEW, True)
+        _forward(shape, flat, inputs, logits, hidden, m, slope, FEW, FEW, False, True, False)
 
 
 @njit(cache=True, fastmath=FAST)
@@ -253,7 +297,11 @@ def backward(shape, flat, grads, inputs, hidden, logits, m, act):
     """The gradients of a block's first ``m`` samples added into ``grads``, from their deltas in ``logits`` and
     the hidden values :func:`forward_kept` left in ``hidden``."""
     slope = _slope(flat, act)
-    if shape[0, N_IN] == 2 and shape[1, N_OUT] == 3:
-        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, 3)
+    if _lab(shape) and act == A_RELU:
+        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, 2, 3, True, True)
+    elif _lab(shape):
+        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, 2, 3, True, False)
+    elif act == A_RELU:
+        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, FEW, FEW, False, True)
     else:
-        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, FEW)
+        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, FEW, FEW, False, False)

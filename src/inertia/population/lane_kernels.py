@@ -27,6 +27,7 @@ import numpy as np
 from numba import get_num_threads, njit, prange
 
 from inertia.population import lane_fused, lane_math
+from inertia.population.claims import claim
 from inertia.population.kernels import FAST, _activate, apply_update, fill_order
 from inertia.population.lane_products import ADD, NONE, PLAIN, THROUGH, column_sums, forward_mode, product
 from inertia.population.lanes import lanes, load, splat, store, where_equal, where_greater, width
@@ -141,12 +142,12 @@ def _zero_biases(shape, grads):
 @njit(cache=True, fastmath=FAST)
 def _score(logits, m, labels, nll, right, tops, loss, hits, scale):
     """The softmax of a block's first ``m`` samples, a vector of members at a time: each sample's
-    cross-entropy (its largest logit − its class's + log Σ exp(logit − largest)) added to ``loss`` per lane, and
-    whether its first largest logit is its class to ``hits``; when ``scale`` is not 0 (training), the logits
-    become the deltas of the mean loss, (probabilities − one-hot) × ``scale``. ``labels`` holds each sample's
-    class as a number, ``nll``, ``right`` and ``tops`` a block of vectors each (scratch). It runs in passes over
-    the block, each sample's work in a pass independent of the others', so that the core overlaps the long
-    chains of dependent steps in ``exp`` and ``log`` across samples."""
+    cross-entropy (its largest logit − its class's + log Σ exp(logit − largest)) added to ``loss`` per lane;
+    when ``scale`` is 0 (evaluating), whether its first largest logit is its class added to ``hits``, else
+    (training) the logits become the deltas of the mean loss, (probabilities − one-hot) × ``scale``.
+    ``labels`` holds each sample's class as a number, ``nll``, ``right`` and ``tops`` a block of vectors each
+    (scratch). It runs in passes over the block, each sample's work in a pass independent of the others', so
+    that the core overlaps the long chains of dependent steps in ``exp`` and ``log`` across samples."""
     L = loss.shape[0]
     c = logits.shape[0]
     out = logits.reshape(-1)
@@ -164,7 +165,8 @@ def _score(logits, m, labels, nll, right, tops, loss, hits, scale):
             chosen = where_equal(label, kind, z, chosen)
         store(tops, at, top)
         store(nll, at, top - chosen)
-        store(right, at, where_equal(best, label, one, zero))
+        if scale == 0:
+            store(right, at, where_equal(best, label, one, zero))
     for s in range(m):
         for k in range(c):
             at = s * L + k * stride
@@ -183,7 +185,10 @@ def _score(logits, m, labels, nll, right, tops, loss, hits, scale):
     for s in range(m):
         for lane in range(L):
             loss[lane] += nll[s * L + lane]
-            hits[lane] += np.int64(right[s * L + lane])
+    if scale == 0:
+        for s in range(m):
+            for lane in range(L):
+                hits[lane] += np.int64(right[s * L + lane])
 
 
 @njit(cache=True, fastmath=FAST)
@@ -227,8 +232,9 @@ def epoch(*arguments):
 @njit(cache=True, parallel=True, fastmath=FAST)
 def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_step, coefficients, steady, im,
                  iv, ia, m_after, act, active, batch_mean, batch_last, full_loss, correct, initial_loss, threads):
-    """:func:`epoch` on ``threads`` threads, each taking every ``threads``-th group and allocating its
-    buffers once (per group, the larger ones came from fresh pages every time)."""
+    """:func:`epoch` on ``threads`` threads, each allocating its buffers once (per group, the larger ones came
+    from fresh pages every time) and claiming the next group until none is left (:mod:`~.claims`): a core
+    slowed by other work trains fewer groups rather than holding up the epoch."""
     n, d = x.shape
     members, size = params.shape
     slots = state.shape[1]
@@ -246,7 +252,8 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
     fused = lane_fused.fusable(shape, act)
     groups = (members + L - 1) // L
     threads = max(1, min(threads, groups))
-    for t in prange(threads):
+    counter = np.zeros(1, dtype=np.int64)
+    for _ in prange(threads):
         live = np.zeros(L, dtype=np.bool_)
         flat = _aligned(size * L, params)
         moments = _aligned(slots * size * L, params).reshape((slots, size * L))
@@ -267,7 +274,10 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
         # of lanes may divide some by a reciprocal's product (fastmath) and others not.
         means = np.empty(L)
         sums = np.zeros(L)
-        for g in range(t, groups, threads):
+        while True:
+            g = claim(counter)
+            if g >= groups:
+                break
             first = g * L
             count = min(L, members - first)
             for lane in range(L):

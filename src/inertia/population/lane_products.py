@@ -15,7 +15,7 @@ from __future__ import annotations
 from numba import njit
 
 from inertia.population.kernels import FAST
-from inertia.population.lanes import fma, load, splat, store, where_positive, width
+from inertia.population.lanes import fma, load, splat, store, where_greater, where_positive, width
 from inertia.population.layout import ACTIVATION_CODES
 
 # What a product does to each result before storing it (:func:`finish`): nothing, the activation (ReLU and
@@ -37,12 +37,12 @@ def finish(v, mode, M, at):
         return v
     zero = splat(v, 0)
     if mode == RELU:
-        return where_positive(v, v, zero * v)
+        return where_greater(zero, v, zero, v)
     if mode == LEAKY:
         return where_positive(v, v, splat(v, 0.01) * v)
     a = load(M, at)
     if mode == THROUGH + A_RELU:
-        return where_positive(a, v, zero * v)
+        return where_positive(a, v, zero)
     if mode == THROUGH + A_TANH:
         return v * (splat(v, 1) - a * a)
     if mode == THROUGH + A_SIGMOID:
