@@ -162,7 +162,11 @@ def test_random_configurations_match_torch_optim_step_by_step(kind, lr, beta1, b
         for slot in rule.slots:
             name = next((n for n in TORCH_SLOTS[slot] if n in opt.state[p]), None)
             if name is not None:
-                np.testing.assert_allclose(ours_state[slot], opt.state[p][name].numpy(), rtol=1e-12, atol=1e-15)
+                theirs = opt.state[p][name].numpy()
+                # RMSprop's momentum buffer is the step over lr: the same cancellation, relative to itself
+                allowed = cancellation * np.abs(theirs).max() if name == "momentum_buffer" else 0.0
+                np.testing.assert_allclose(ours_state[slot], theirs, rtol=1e-12, atol=1e-15 + allowed,
+                                           err_msg=f"{name}, update {t}")
 
 
 def test_rules_work_on_torch_tensors_and_arrays_of_members():
