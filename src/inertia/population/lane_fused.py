@@ -10,8 +10,8 @@ inputs and its logits follow at once (forward), or every gradient of that unit (
 and their gradients (a few KiB, in L1) are loaded and stored. The training forward pass stores each hidden value
 once (:func:`forward_kept`), and the backward pass loads it rather than forming it again: a store and a load
 against two multiply-adds and the activation, on the two ports the multiply-adds need (20 % off the backward
-pass). ReLU is one vector operation, a maximum (:func:`_activated`), where a compare, a product and a masked
-move took three: a quarter of the forward pass's operations.
+pass). ReLU is one vector operation, a maximum (:func:`~inertia.population.lane_products.finish`), where a
+compare, a product and a masked move took three: a quarter of the forward pass's operations.
 
 Each sum is formed in the order the layer-by-layer products form it (biases first, inputs, hidden units and
 samples in increasing order), so the results are those of the layer-by-layer path bit for bit; a test holds
@@ -24,8 +24,8 @@ from __future__ import annotations
 from numba import njit
 
 from inertia.population.kernels import FAST
-from inertia.population.lane_products import A_LEAKY, A_RELU, column_sums
-from inertia.population.lanes import fma, load, splat, store, where_greater, where_positive, width
+from inertia.population.lane_products import A_LEAKY, A_RELU, LEAKY, RELU, column_sums, finish
+from inertia.population.lanes import fma, load, splat, store, where_positive, width
 
 FEW = 3  # the most inputs and classes a fused network has (registers: 4 samples × (inputs + classes) vectors)
 
@@ -49,16 +49,6 @@ def _slope(flat, act):
 def _lab(shape):
     """Whether the network of ``shape`` has the lab's 2 inputs and 3 classes."""
     return shape[0, N_IN] == 2 and shape[1, N_OUT] == 3
-
-
-@njit(cache=True, fastmath=FAST, inline="always")
-def _activated(p, slope, zero, relu):
-    """ReLU (``relu``, a constant) as one maximum, or leaky ReLU as a product and a maximum: the values of
-    :func:`~inertia.population.lane_products.finish`'s, in one vector operation or two instead of three."""
-    if relu:
-        return where_greater(zero, p, zero, p)
-    q = slope * p
-    return where_greater(q, p, q, p)
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
@@ -144,11 +134,11 @@ def _unit_out(flat, j, w2, i2, o2, classes, zero):
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _forward(shape, flat, inputs, logits, hidden, m, slope, D, C, exact, keep, relu):
+def _forward(shape, flat, inputs, logits, hidden, m, D, C, exact, keep, relu):
     """Logits of the block's first ``m`` samples; ``D`` and ``C`` are constants, the most inputs and classes
     this copy handles (inputs past the network's own are zero, logits past its classes are not stored), with
     ``exact`` exactly the network's (the loops then test no width), and ``relu`` whether the activation is
-    ReLU (else leaky ReLU, of slope ``slope``). With
+    ReLU (else leaky ReLU; :func:`~inertia.population.lane_products.finish` either way). With
     ``keep`` (a constant) the hidden values go to ``hidden`` (samples, units, L) for :func:`_backward`, the
     samples up to ``m`` rounded up to 4, zero past ``m`` (a sample past ``m`` has zero inputs, but an infinite
     weight times zero is NaN, which its zero deltas would carry into the gradients)."""
@@ -174,8 +164,9 @@ def _forward(shape, flat, inputs, logits, hidden, m, slope, D, C, exact, keep, r
             p1 = _pre(x10, x11, x12, u0, u1, u2, bias, D)
             p2 = _pre(x20, x21, x22, u0, u1, u2, bias, D)
             p3 = _pre(x30, x31, x32, u0, u1, u2, bias, D)
-            h0, h1 = _activated(p0, slope, zero, relu), _activated(p1, slope, zero, relu)
-            h2, h3 = _activated(p2, slope, zero, relu), _activated(p3, slope, zero, relu)
+            mode = RELU if relu else LEAKY
+            h0, h1 = finish(p0, mode, flat, 0), finish(p1, mode, flat, 0)
+            h2, h3 = finish(p2, mode, flat, 0), finish(p3, mode, flat, 0)
             if keep:
                 at = (s * H + j) * L
                 store(hidden, at, h0)
@@ -267,30 +258,28 @@ def _backward(shape, flat, grads, inputs, hidden, logits, m, slope, D, C, exact,
 def forward(shape, flat, inputs, logits, m, act):
     """The logits of a block's first ``m`` samples (``inputs`` (samples, d, L), ``logits`` (classes,
     samples·L)) of a :func:`fusable` network."""
-    slope = _slope(flat, act)
     if _lab(shape) and act == A_RELU:  # the lab's network, copies of its own
-        _forward(shape, flat, inputs, logits, flat, m, slope, 2, 3, True, False, True)
+        _forward(shape, flat, inputs, logits, flat, m, 2, 3, True, False, True)
     elif _lab(shape):
-        _forward(shape, flat, inputs, logits, flat, m, slope, 2, 3, True, False, False)
+        _forward(shape, flat, inputs, logits, flat, m, 2, 3, True, False, False)
     elif act == A_RELU:
-        _forward(shape, flat, inputs, logits, flat, m, slope, FEW, FEW, False, False, True)
+        _forward(shape, flat, inputs, logits, flat, m, FEW, FEW, False, False, True)
     else:
-        _forward(shape, flat, inputs, logits, flat, m, slope, FEW, FEW, False, False, False)
+        _forward(shape, flat, inputs, logits, flat, m, FEW, FEW, False, False, False)
 
 
 @njit(cache=True, fastmath=FAST)
 def forward_kept(shape, flat, inputs, logits, hidden, m, act):
     """:func:`forward`, keeping the hidden values in ``hidden`` ((samples, units, L), the samples rounded up to
     4) for :func:`backward`."""
-    slope = _slope(flat, act)
     if _lab(shape) and act == A_RELU:
-        _forward(shape, flat, inputs, logits, hidden, m, slope, 2, 3, True, True, True)
+        _forward(shape, flat, inputs, logits, hidden, m, 2, 3, True, True, True)
     elif _lab(shape):
-        _forward(shape, flat, inputs, logits, hidden, m, slope, 2, 3, True, True, False)
+        _forward(shape, flat, inputs, logits, hidden, m, 2, 3, True, True, False)
     elif act == A_RELU:
-        _forward(shape, flat, inputs, logits, hidden, m, slope, FEW, FEW, False, True, True)
+        _forward(shape, flat, inputs, logits, hidden, m, FEW, FEW, False, True, True)
     else:
-        _forward(shape, flat, inputs, logits, hidden, m, slope, FEW, FEW, False, True, False)
+        _forward(shape, flat, inputs, logits, hidden, m, FEW, FEW, False, True, False)
 
 
 @njit(cache=True, fastmath=FAST)

@@ -38,8 +38,9 @@ def finish(v, mode, M, at):
     zero = splat(v, 0)
     if mode == RELU:
         return where_greater(zero, v, zero, v)
-    if mode == LEAKY:
-        return where_positive(v, v, splat(v, 0.01) * v)
+    if mode == LEAKY:  # the larger of v and 0.01·v: v where v > 0 (and ±0, NaN), else 0.01·v
+        q = splat(v, 0.01) * v
+        return where_greater(q, v, q, v)
     a = load(M, at)
     if mode == THROUGH + A_RELU:
         return where_positive(a, v, zero)
