@@ -9,8 +9,9 @@ instead, and loads and stores a row for every multiply-add. A network with one h
 and few classes (the lab's) goes through :mod:`~inertia.population.lane_fused` instead of layer by layer, its
 hidden values in registers but for one store for the backward pass. The softmax, its ``exp`` and ``log``
 included (:mod:`~inertia.population.lane_math`), runs on vectors of members. A minibatch goes through in blocks
-of :data:`ROWS` samples, so that the buffers do not grow with the batch size. It computes what the other engines
-compute: the same data orders (:func:`~inertia.population.kernels.fill_order`), the same generic update
+of :data:`ROWS` samples, so that the buffers do not grow with the batch size; its samples are read through the
+members' data orders with vector gathers (:mod:`~inertia.population.lane_orders`). It computes what the other
+engines compute: the same data orders (:mod:`inertia.shuffle`'s), the same generic update
 (:func:`~inertia.population.kernels.apply_update`, the same source run here on vectors of members), the same
 activations, the same flat weight layout (:func:`inertia.population.layout.flat_weights`), and is tested against
 :func:`inertia.train.fit` member by member like every engine.
@@ -26,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from inertia.population import lane_fused, lane_math
+from inertia.population import lane_fused, lane_math, lane_orders
 from inertia.population.claims import claim
-from inertia.population.kernels import FAST, _activate, apply_update, fill_order
+from inertia.population.kernels import FAST, _activate, apply_update
 from inertia.population.lane_products import ADD, NONE, PLAIN, THROUGH, column_sums, forward_mode, product
 from inertia.population.lanes import lanes, load, splat, store, where_equal, where_greater, width
 
@@ -253,13 +254,20 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
     groups = (members + L - 1) // L
     threads = max(1, min(threads, groups))
     counter = np.zeros(1, dtype=np.int64)
+    values = x.reshape(-1)  # read by the gathers of :func:`~.lane_orders.read`
+    classes_as_values = np.empty(n, dtype=dtype)
+    for i in range(n):
+        classes_as_values[i] = y[i]
     for _ in prange(threads):
         live = np.zeros(L, dtype=np.bool_)
         flat = _aligned(size * L, params)
         moments = _aligned(slots * size * L, params).reshape((slots, size * L))
         grads = _aligned(size * L, params)
         u = _aligned(fields * L, params)
-        orders = np.empty((L, n), dtype=np.int64)
+        orders = np.empty(n * L, dtype=np.int32)  # lane-interleaved (:mod:`~.lane_orders`)
+        keys = np.empty(L, dtype=np.uint32)
+        mixed = np.empty(L, dtype=np.bool_)
+        targets = np.empty(L, dtype=np.int32)
         inputs = _aligned(rows * d * L, params)
         acts = _aligned(max(act_at[layers - 1], 1), params)
         logits = _aligned(classes * rows * L, params).reshape((classes, rows * L))
@@ -286,22 +294,22 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
                 continue
             u[:] = 0
             for lane in range(L):  # a lane without a live member computes on zeros, as in a group of its own
+                mixed[lane] = live[lane] and shuffle
+                keys[lane] = lane_orders.key(seeds[first + lane], epoch) if mixed[lane] else 0
                 if live[lane]:
                     p = first + lane
-                    fill_order(orders[lane], seeds[p], epoch, shuffle)
                     for i in range(size):
                         flat[i * L + lane] = params[p, i]
                     for k in range(slots):
                         for i in range(size):
                             moments[k, i * L + lane] = state[p, k, i]
                 else:
-                    for i in range(n):
-                        orders[lane, i] = i
                     for i in range(size):
                         flat[i * L + lane] = 0
                     for k in range(slots):
                         for i in range(size):
                             moments[k, i * L + lane] = 0
+            lane_orders.fill(orders, keys, mixed, targets, n, params)
             if first_step:
                 _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits)
                 for lane in range(L):
@@ -322,11 +330,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
                 for block in range(lo, lo + m, rows):  # a few samples at a time, their activations in L1
                     part = min(rows, lo + m - block)
                     for s in range(part):
-                        for lane in range(L):
-                            r = orders[lane, block + s]
-                            labels[s * L + lane] = y[r]
-                            for k in range(d):
-                                inputs[(s * d + k) * L + lane] = x[r, k]
+                        lane_orders.read(values, classes_as_values, orders, block + s, s, inputs, labels, d)
                     _forward_any(shape, flat, inputs, acts, act_at, logits, part, act, fused, True)
                     _score(logits, part, labels, nll, right, tops, loss, hits, scale)
                     if fused:

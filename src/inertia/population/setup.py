@@ -80,7 +80,13 @@ def prepare(dataset: Dataset, layers: Sequence[int], members: Members | Sequence
                          f"{dataset.features} and {dataset.classes}")
     _settle_collector()
     device = resolve_device(device)
-    engine = choose_engine(engine, layers, device, len(members), dtype)
+    chosen = choose_engine(engine, layers, device, len(members), dtype)
+    if chosen == "lanes" and not _lanes_index(dataset):
+        if engine == "lanes":
+            raise ValueError(f"the lanes engine indexes fewer than 2**31 values and sample positions; this data set "
+                             f"has {len(dataset)} samples of {dataset.features} features: use engine='kernel'")
+        chosen = "kernel"
+    engine = chosen
     if matmul_precision == "tf32" and (engine != "triton" or dtype != torch.float32):
         raise ValueError(f"matmul_precision='tf32' applies to float32 on the triton engine (CUDA), not {engine} in "
                          f"{str(dtype).removeprefix('torch.')}")
@@ -143,6 +149,12 @@ def choose_engine(engine: str, layers: Sequence[int], device: torch.device, memb
             return "lanes" if lanes_pay_off(members, dtype) else "kernel"
         return "triton" if triton_runs_on(device) else "torch"
     return engine
+
+
+def _lanes_index(dataset: Dataset) -> bool:
+    from inertia.population.lane_orders import fits
+
+    return fits(len(dataset), dataset.features)
 
 
 def lanes_pay_off(members: int, dtype: torch.dtype) -> bool:
