@@ -213,10 +213,11 @@ FUSED = [[2, 50, 3], [1, 7, 2], [3, 5, 3], [2, 9, 2], [3, 4, 1]]
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layers", FUSED, ids=[str(layers) for layers in FUSED])
 def test_the_fused_network_equals_its_layers_bit_for_bit(dtype, layers):
-    """A network of few inputs and classes through the fused pass: its logits and gradients (from the hidden
-    values its forward pass kept) equal the layer-by-layer products' bit for bit, for every block size (whole
-    groups of 4 samples and not), ReLU and leaky ReLU, and weights with a NaN or an inf in them; a deeper or
-    wider network is not fused."""
+    """A network of few inputs and classes through the fused pass: its logits and gradients (the hidden values
+    formed again in the backward pass) equal the layer-by-layer products' bit for bit, for every block size
+    (whole groups of 4 samples and not: a sample past the block adds nothing, though an infinite weight times
+    its zero inputs is NaN), a minibatch's first block written over whatever the gradients held, ReLU and leaky
+    ReLU, and weights with a NaN or an inf in them; a deeper or wider network is not fused."""
     rng = np.random.default_rng(len(layers) * 10 + layers[1])
     L, rows = 64 // np.dtype(dtype).itemsize, lane_kernels.ROWS
     shape = lane_kernels.shape_table(layers, [True, False])
@@ -244,11 +245,13 @@ def test_the_fused_network_equals_its_layers_bit_for_bit(dtype, layers):
             scratch = [aligned(np.zeros(rows * max(hidden, d) * L, dtype)) for _ in range(2)]
             lane_kernels._backward(shape, flat, grads[0], inputs, acts, act_at, deltas.copy(), *scratch, m, act,
                                    False)
-            kept, hidden_values = aligned(np.zeros((classes, rows * L), dtype)), aligned(np.zeros_like(acts))
-            lane_fused.forward_kept(shape, flat, inputs, kept, hidden_values, m, act)
-            np.testing.assert_array_equal(kept, logits[1], err_msg=f"act {act}, m {m}")
-            lane_fused.backward(shape, flat, grads[1], inputs, hidden_values, deltas.copy(), m, act)
+            lane_fused.backward(shape, flat, grads[1], inputs, deltas.copy(), m, act, False)
             np.testing.assert_array_equal(grads[1], grads[0], err_msg=f"act {act}, m {m}")
+            # a minibatch's first block: written over garbage, equal to the layers' added into zeros
+            zeros, garbage = aligned(np.zeros(size * L, dtype)), aligned(rng.standard_normal(size * L).astype(dtype))
+            lane_kernels._backward(shape, flat, zeros, inputs, acts, act_at, deltas.copy(), *scratch, m, act, False)
+            lane_fused.backward(shape, flat, garbage, inputs, deltas.copy(), m, act, True)
+            np.testing.assert_array_equal(garbage, zeros, err_msg=f"act {act}, m {m}, a first block")
     assert not lane_fused.fusable(shape, ACTIVATION_CODES["tanh"])
     assert not lane_fused.fusable(lane_kernels.shape_table([2, 5, 5, 3], [True] * 3), ACTIVATION_CODES["relu"])
     assert not lane_fused.fusable(lane_kernels.shape_table([4, 5, 3], [True] * 2), ACTIVATION_CODES["relu"])

@@ -2,16 +2,18 @@
 pass over the hidden units, for the lanes kernel (:mod:`inertia.population.lane_kernels`).
 
 Laid out layer by layer (:mod:`inertia.population.lane_products`), such a network spends its time moving
-activations, not multiplying: a hidden unit's value is 2 multiply-adds from 2 inputs, yet it is stored, read
-back by the output layer, read again for the weight gradients and for its own gradient, which is stored and read
-once more — a block's activations (32 samples × 50 units × 64 bytes) live in L2, not L1. Here four samples go
-through together, every value of theirs in registers: for each hidden unit its pre-activation is formed from the
-inputs and its logits follow at once (forward), or every gradient of that unit (backward), and only the weights
-and their gradients (a few KiB, in L1) are loaded and stored. The training forward pass stores each hidden value
-once (:func:`forward_kept`), and the backward pass loads it rather than forming it again: a store and a load
-against two multiply-adds and the activation, on the two ports the multiply-adds need (20 % off the backward
-pass). ReLU is one vector operation, a maximum (:func:`~inertia.population.lane_products.finish`), where a
-compare, a product and a masked move took three: a quarter of the forward pass's operations.
+activations, not multiplying: a hidden unit's value is 2 multiply-adds from 2 inputs, yet it is stored, read back by
+the output layer, read again for the weight gradients and for its own gradient, which is stored and read once more —
+a block's activations (32 samples × 50 units × 64 bytes) live in L2, not L1. Here four samples go through together,
+every value of theirs in registers: for each hidden unit its pre-activation is formed from the inputs and its logits
+follow at once (forward), or every gradient of that unit (backward), and only the weights and their gradients (a few
+KiB, in L1) are loaded and stored. No hidden value is stored at all: the backward pass forms each one again from the
+inputs, a multiply-add per input and the activation. Storing them in the forward pass and loading them back cost
+more, measured on the lab's network (an epoch of a group of 16 on one core): the stores, to a buffer larger than L1,
+took a third of the forward pass (164 µs against 107), more than twice what forming the values again adds to the
+backward pass (158 µs against 182). ReLU is one vector operation, a maximum
+(:func:`~inertia.population.lane_products.finish`), where a compare, a product and a masked move took three: a
+quarter of the forward pass's operations.
 
 Each sum is formed in the order the layer-by-layer products form it (biases first, inputs, hidden units and
 samples in increasing order), so the results are those of the layer-by-layer path bit for bit; a test holds
@@ -134,14 +136,11 @@ def _unit_out(flat, j, w2, i2, o2, classes, zero):
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _forward(shape, flat, inputs, logits, hidden, m, D, C, exact, keep, relu):
+def _forward(shape, flat, inputs, logits, m, D, C, exact, relu):
     """Logits of the block's first ``m`` samples; ``D`` and ``C`` are constants, the most inputs and classes
     this copy handles (inputs past the network's own are zero, logits past its classes are not stored), with
     ``exact`` exactly the network's (the loops then test no width), and ``relu`` whether the activation is
-    ReLU (else leaky ReLU; :func:`~inertia.population.lane_products.finish` either way). With
-    ``keep`` (a constant) the hidden values go to ``hidden`` (samples, units, L) for :func:`_backward`, the
-    samples up to ``m`` rounded up to 4, zero past ``m`` (a sample past ``m`` has zero inputs, but an infinite
-    weight times zero is NaN, which its zero deltas would carry into the gradients)."""
+    ReLU (else leaky ReLU; :func:`~inertia.population.lane_products.finish` either way)."""
     L = width(flat)
     zero = splat(flat, 0)
     d, classes, H = _widths(shape, D, C, exact)
@@ -167,21 +166,11 @@ def _forward(shape, flat, inputs, logits, hidden, m, D, C, exact, keep, relu):
             mode = RELU if relu else LEAKY
             h0, h1 = finish(p0, mode, flat, 0), finish(p1, mode, flat, 0)
             h2, h3 = finish(p2, mode, flat, 0), finish(p3, mode, flat, 0)
-            if keep:
-                at = (s * H + j) * L
-                store(hidden, at, h0)
-                store(hidden, at + H * L, h1)
-                store(hidden, at + 2 * H * L, h2)
-                store(hidden, at + 3 * H * L, h3)
             z00, z10, z20, z30 = fma(h0, v0, z00), fma(h1, v0, z10), fma(h2, v0, z20), fma(h3, v0, z30)
             if C > 1:
                 z01, z11, z21, z31 = fma(h0, v1, z01), fma(h1, v1, z11), fma(h2, v1, z21), fma(h3, v1, z31)
             if C > 2:
                 z02, z12, z22, z32 = fma(h0, v2, z02), fma(h1, v2, z12), fma(h2, v2, z22), fma(h3, v2, z32)
-        if keep and s + 4 > m:  # the samples past m kept as zeros
-            for j in range(H):
-                for row in range(m - s, 4):
-                    store(hidden, ((s + row) * H + j) * L, zero)
         _put(out, s * L, stride, s, m, classes, z00, z01, z02)
         _put(out, (s + 1) * L, stride, s + 1, m, classes, z10, z11, z12)
         _put(out, (s + 2) * L, stride, s + 2, m, classes, z20, z21, z22)
@@ -189,15 +178,18 @@ def _forward(shape, flat, inputs, logits, hidden, m, D, C, exact, keep, relu):
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _add(grads, at, stride, count, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12, e20, e21, e22, e30, e31, e32):
-    """``grads[at + c·stride] += Σ_k h_k·e_kc`` for c < count (≤ 3), samples in order."""
-    g = fma(h3, e30, fma(h2, e20, fma(h1, e10, fma(h0, e00, load(grads, at)))))
+def _add(grads, at, stride, count, fresh, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12, e20, e21, e22, e30, e31,
+         e32):
+    """``grads[at + c·stride] += Σ_k h_k·e_kc`` for c < count (≤ 3), samples in order; with ``fresh`` added to
+    zero rather than to what ``grads`` holds."""
+    zero = splat(grads, 0)
+    g = fma(h3, e30, fma(h2, e20, fma(h1, e10, fma(h0, e00, zero if fresh else load(grads, at)))))
     store(grads, at, g)
     if count > 1:
-        g = fma(h3, e31, fma(h2, e21, fma(h1, e11, fma(h0, e01, load(grads, at + stride)))))
+        g = fma(h3, e31, fma(h2, e21, fma(h1, e11, fma(h0, e01, zero if fresh else load(grads, at + stride)))))
         store(grads, at + stride, g)
     if count > 2:
-        g = fma(h3, e32, fma(h2, e22, fma(h1, e12, fma(h0, e02, load(grads, at + 2 * stride)))))
+        g = fma(h3, e32, fma(h2, e22, fma(h1, e12, fma(h0, e02, zero if fresh else load(grads, at + 2 * stride)))))
         store(grads, at + 2 * stride, g)
 
 
@@ -215,9 +207,12 @@ def _carried(e0, e1, e2, v0, v1, v2, h, slope, zero, C, relu):
 
 
 @njit(cache=True, fastmath=FAST, inline="always")
-def _backward(shape, flat, grads, inputs, hidden, logits, m, slope, D, C, exact, relu):
-    """Gradients into ``grads`` from the deltas (probabilities − one-hot, over the minibatch) in ``logits`` and
-    the hidden values the forward pass kept in ``hidden``."""
+def _backward(shape, flat, grads, inputs, logits, m, fresh, slope, D, C, exact, relu):
+    """Gradients added into ``grads`` (with ``fresh``, a minibatch's first block, written over whatever it
+    holds, as if added to zeros: no zeroing pass) from the deltas (probabilities − one-hot, over the minibatch)
+    in ``logits``, each hidden value formed again as :func:`_forward` forms it. A sample past ``m`` (the last
+    group of 4 may have some) has zero inputs and deltas but gets a hidden value of zero too: from zero inputs
+    it would be the activated bias, and an infinite one times a zero delta is NaN."""
     L = width(flat)
     zero = splat(flat, 0)
     d, classes, H = _widths(shape, D, C, exact)
@@ -225,8 +220,12 @@ def _backward(shape, flat, grads, inputs, hidden, logits, m, slope, D, C, exact,
     w2, i2, o2, b2 = _strides(shape, 1, L)
     out = logits.reshape(-1)
     stride = logits.shape[1]
+    if fresh:
+        for c in range(classes):
+            store(grads, b2 + c * L, zero)
     column_sums(out, 0, stride, L, classes, m, grads, b2)
     for s in range(0, m, 4):
+        first = fresh and s == 0
         x00, x01, x02 = _row(inputs, 0, L, s, m, d, zero)
         x10, x11, x12 = _row(inputs, 0, L, s + 1, m, d, zero)
         x20, x21, x22 = _row(inputs, 0, L, s + 2, m, d, zero)
@@ -235,23 +234,26 @@ def _backward(shape, flat, grads, inputs, hidden, logits, m, slope, D, C, exact,
         e10, e11, e12 = _column(out, 0, L, stride, s + 1, m, classes, zero)
         e20, e21, e22 = _column(out, 0, L, stride, s + 2, m, classes, zero)
         e30, e31, e32 = _column(out, 0, L, stride, s + 3, m, classes, zero)
+        mode = RELU if relu else LEAKY
         for j in range(H):
             v0, v1, v2 = _unit_out(flat, j, w2, i2, o2, classes, zero)
-            at = (s * H + j) * L
-            h0, h1 = load(hidden, at), load(hidden, at + H * L)
-            h2, h3 = load(hidden, at + 2 * H * L), load(hidden, at + 3 * H * L)
+            u0, u1, u2, bias = _unit_in(flat, j, w1, i1, o1, b1, d, zero)
+            h0 = finish(_pre(x00, x01, x02, u0, u1, u2, bias, D), mode, flat, 0)
+            h1 = finish(_pre(x10, x11, x12, u0, u1, u2, bias, D), mode, flat, 0) if s + 1 < m else zero
+            h2 = finish(_pre(x20, x21, x22, u0, u1, u2, bias, D), mode, flat, 0) if s + 2 < m else zero
+            h3 = finish(_pre(x30, x31, x32, u0, u1, u2, bias, D), mode, flat, 0) if s + 3 < m else zero
             # the weights into the classes: dW2[j, c] += Σ_k h_k·e_kc
-            _add(grads, w2 + j * i2, o2, classes, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12, e20, e21, e22,
+            _add(grads, w2 + j * i2, o2, classes, first, h0, h1, h2, h3, e00, e01, e02, e10, e11, e12, e20, e21, e22,
                  e30, e31, e32)
             g0 = _carried(e00, e01, e02, v0, v1, v2, h0, slope, zero, C, relu)
             g1 = _carried(e10, e11, e12, v0, v1, v2, h1, slope, zero, C, relu)
             g2 = _carried(e20, e21, e22, v0, v1, v2, h2, slope, zero, C, relu)
             g3 = _carried(e30, e31, e32, v0, v1, v2, h3, slope, zero, C, relu)
             # the weights from the inputs: dW1[i, j] += Σ_k x_ki·g_k, and the bias: db1[j] += Σ_k g_k
-            _add(grads, w1 + j * o1, i1, d, g0, g1, g2, g3, x00, x01, x02, x10, x11, x12, x20, x21, x22,
+            _add(grads, w1 + j * o1, i1, d, first, g0, g1, g2, g3, x00, x01, x02, x10, x11, x12, x20, x21, x22,
                  x30, x31, x32)
             at = b1 + j * L
-            store(grads, at, load(grads, at) + g0 + g1 + g2 + g3)
+            store(grads, at, (zero if first else load(grads, at)) + g0 + g1 + g2 + g3)
 
 
 @njit(cache=True, fastmath=FAST)
@@ -259,39 +261,25 @@ def forward(shape, flat, inputs, logits, m, act):
     """The logits of a block's first ``m`` samples (``inputs`` (samples, d, L), ``logits`` (classes,
     samples·L)) of a :func:`fusable` network."""
     if _lab(shape) and act == A_RELU:  # the lab's network, copies of its own
-        _forward(shape, flat, inputs, logits, flat, m, 2, 3, True, False, True)
+        _forward(shape, flat, inputs, logits, m, 2, 3, True, True)
     elif _lab(shape):
-        _forward(shape, flat, inputs, logits, flat, m, 2, 3, True, False, False)
+        _forward(shape, flat, inputs, logits, m, 2, 3, True, False)
     elif act == A_RELU:
-        _forward(shape, flat, inputs, logits, flat, m, FEW, FEW, False, False, True)
+        _forward(shape, flat, inputs, logits, m, FEW, FEW, False, True)
     else:
-        _forward(shape, flat, inputs, logits, flat, m, FEW, FEW, False, False, False)
+        _forward(shape, flat, inputs, logits, m, FEW, FEW, False, False)
 
 
 @njit(cache=True, fastmath=FAST)
-def forward_kept(shape, flat, inputs, logits, hidden, m, act):
-    """:func:`forward`, keeping the hidden values in ``hidden`` ((samples, units, L), the samples rounded up to
-    4) for :func:`backward`."""
-    if _lab(shape) and act == A_RELU:
-        _forward(shape, flat, inputs, logits, hidden, m, 2, 3, True, True, True)
-    elif _lab(shape):
-        _forward(shape, flat, inputs, logits, hidden, m, 2, 3, True, True, False)
-    elif act == A_RELU:
-        _forward(shape, flat, inputs, logits, hidden, m, FEW, FEW, False, True, True)
-    else:
-        _forward(shape, flat, inputs, logits, hidden, m, FEW, FEW, False, True, False)
-
-
-@njit(cache=True, fastmath=FAST)
-def backward(shape, flat, grads, inputs, hidden, logits, m, act):
-    """The gradients of a block's first ``m`` samples added into ``grads``, from their deltas in ``logits`` and
-    the hidden values :func:`forward_kept` left in ``hidden``."""
+def backward(shape, flat, grads, inputs, logits, m, act, fresh):
+    """The gradients of a block's first ``m`` samples added into ``grads`` (written over it when ``fresh``, a
+    minibatch's first block), from their deltas in ``logits``."""
     slope = _slope(flat, act)
     if _lab(shape) and act == A_RELU:
-        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, 2, 3, True, True)
+        _backward(shape, flat, grads, inputs, logits, m, fresh, slope, 2, 3, True, True)
     elif _lab(shape):
-        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, 2, 3, True, False)
+        _backward(shape, flat, grads, inputs, logits, m, fresh, slope, 2, 3, True, False)
     elif act == A_RELU:
-        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, FEW, FEW, False, True)
+        _backward(shape, flat, grads, inputs, logits, m, fresh, slope, FEW, FEW, False, True)
     else:
-        _backward(shape, flat, grads, inputs, hidden, logits, m, slope, FEW, FEW, False, False)
+        _backward(shape, flat, grads, inputs, logits, m, fresh, slope, FEW, FEW, False, False)

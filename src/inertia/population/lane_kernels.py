@@ -7,7 +7,7 @@ is a full-width vector instruction with no sum across lanes; the products of a l
 (:mod:`~inertia.population.kernels`, :mod:`~inertia.population.deep_kernels`) vectorizes over a hidden width
 instead, and loads and stores a row for every multiply-add. A network with one hidden layer between few inputs
 and few classes (the lab's) goes through :mod:`~inertia.population.lane_fused` instead of layer by layer, its
-hidden values in registers but for one store for the backward pass. The softmax, its ``exp`` and ``log``
+hidden values in registers only (the backward pass forms them again). The softmax, its ``exp`` and ``log``
 included (:mod:`~inertia.population.lane_math`), runs on vectors of members. A minibatch goes through in blocks
 of :data:`ROWS` samples, so that the buffers do not grow with the batch size; its samples are read through the
 members' data orders with vector gathers (:mod:`~inertia.population.lane_orders`). It computes what the other
@@ -89,12 +89,10 @@ def _forward(shape, flat, inputs, acts, act_at, logits, m, act):
 
 
 @njit(cache=True, fastmath=FAST)
-def _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused, keep):
-    """:func:`_forward`, or its fused form (:mod:`~inertia.population.lane_fused`) when ``fused``, which keeps
-    the hidden values in ``acts`` for its backward pass when ``keep`` (training)."""
-    if fused and keep:
-        lane_fused.forward_kept(shape, flat, inputs, logits, acts, m, act)
-    elif fused:
+def _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused):
+    """:func:`_forward`, or its fused form (:mod:`~inertia.population.lane_fused`) when ``fused``, which stores
+    no hidden values (its backward pass forms them again)."""
+    if fused:
         lane_fused.forward(shape, flat, inputs, logits, m, act)
     else:
         _forward(shape, flat, inputs, acts, act_at, logits, m, act)
@@ -140,6 +138,13 @@ def _zero_biases(shape, grads):
             grads[at + i] = 0
 
 
+@njit(cache=True)
+def _run(classes):
+    """How many samples' sums of ``exp(logit − largest)`` (each from 1 to ``classes``) multiply without
+    overflow, in float32 too (a product below 2¹²⁶)."""
+    return 64 if classes < 2 else max(1, int(126.0 / np.log2(classes)))
+
+
 @njit(cache=True, fastmath=FAST)
 def _score(logits, m, labels, nll, right, tops, loss, hits, scale):
     """The softmax of a block's first ``m`` samples, a vector of members at a time: each sample's
@@ -148,7 +153,10 @@ def _score(logits, m, labels, nll, right, tops, loss, hits, scale):
     (training) the logits become the deltas of the mean loss, (probabilities − one-hot) × ``scale``.
     ``labels`` holds each sample's class as a number, ``nll``, ``right`` and ``tops`` a block of vectors each
     (scratch). It runs in passes over the block, each sample's work in a pass independent of the others', so
-    that the core overlaps the long chains of dependent steps in ``exp`` and ``log`` across samples."""
+    that the core overlaps the long chains of dependent steps in ``exp`` across samples. The logarithms are
+    taken of products of the samples' sums (:func:`_run` of them at a time, a whole block for the lab's 3
+    classes) rather than of each sum: a product rounds as a sum of logarithms does, and ``log`` costs as much
+    as an ``exp``."""
     L = loss.shape[0]
     c = logits.shape[0]
     out = logits.reshape(-1)
@@ -172,17 +180,25 @@ def _score(logits, m, labels, nll, right, tops, loss, hits, scale):
         for k in range(c):
             at = s * L + k * stride
             store(out, at, lane_math.exp(load(out, at) - load(tops, s * L)))
+    run = _run(c)
+    logs, product, taken = zero, one, 0
     for s in range(m):
         at = s * L
         total = zero
         for k in range(c):
             total = total + load(out, at + k * stride)
-        store(nll, at, load(nll, at) + lane_math.log(total))
+        product = product * total
+        taken += 1
+        if taken == run:
+            logs, product, taken = logs + lane_math.log(product), one, 0
         if scale != 0:
             label, inverse, step = load(labels, at), one / total, splat(out, scale)
             for k in range(c):
                 p = load(out, at + k * stride) * inverse
                 store(out, at + k * stride, where_equal(label, splat(out, k), p - one, p) * step)
+    store(tops, 0, logs + lane_math.log(product))
+    for lane in range(L):
+        loss[lane] += tops[lane]
     for s in range(m):
         for lane in range(L):
             loss[lane] += nll[s * L + lane]
@@ -208,7 +224,7 @@ def _evaluate(x, y, shape, flat, buffers, act_at, act, fused, loss, hits):
             for k in range(d):
                 store(inputs, (s * d + k) * L, splat(inputs, x[lo + s, k]))
             store(labels, s * L, splat(labels, y[lo + s]))
-        _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused, False)
+        _forward_any(shape, flat, inputs, acts, act_at, logits, m, act, fused)
         _score(logits, m, labels, nll, right, tops, loss, hits, flat.dtype.type(0))
 
 
@@ -269,7 +285,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
         mixed = np.empty(L, dtype=np.bool_)
         targets = np.empty(L, dtype=np.int32)
         inputs = _aligned(rows * d * L, params)
-        acts = _aligned(max(act_at[layers - 1], 1), params)
+        acts = _aligned(1 if fused else max(act_at[layers - 1], 1), params)
         logits = _aligned(classes * rows * L, params).reshape((classes, rows * L))
         delta = _aligned(rows * widest * L, params)
         back = _aligned(rows * widest * L, params)
@@ -319,11 +335,10 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
                         initial_loss[first + lane] = means[lane]
             sums[:] = 0
             steps = 0
+            loaded = -1  # the step whose coefficients are in u
             for lo in range(0, n, batch):
                 m = min(batch, n - lo)
-                if fused:
-                    grads[:] = 0
-                else:
+                if not fused:  # the fused pass zeroes its bias gradients itself
                     _zero_biases(shape, grads)
                 loss[:] = 0
                 scale = dtype.type(1) / dtype.type(m)
@@ -331,18 +346,20 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
                     part = min(rows, lo + m - block)
                     for s in range(part):
                         lane_orders.read(values, classes_as_values, orders, block + s, s, inputs, labels, d)
-                    _forward_any(shape, flat, inputs, acts, act_at, logits, part, act, fused, True)
+                    _forward_any(shape, flat, inputs, acts, act_at, logits, part, act, fused)
                     _score(logits, part, labels, nll, right, tops, loss, hits, scale)
                     if fused:
-                        lane_fused.backward(shape, flat, grads, inputs, acts, logits, part, act)
+                        lane_fused.backward(shape, flat, grads, inputs, logits, part, act, block == lo)
                     else:
                         _backward(shape, flat, grads, inputs, acts, act_at, logits, delta, back, part, act,
                                   block == lo)
                 step = (0 if first_step and steps == 0 else 1) if steady else steps
-                for lane in range(count):
-                    if live[lane]:
-                        for f in range(fields):
-                            u[f * L + lane] = coefficients[first + lane, step, f]
+                if step != loaded:  # a steady rule's coefficients change once at most
+                    loaded = step
+                    for lane in range(count):
+                        if live[lane]:
+                            for f in range(fields):
+                                u[f * L + lane] = coefficients[first + lane, step, f]
                 apply_update(lanes(flat), lanes(moments), lanes(grads), lanes(u), im, iv, ia, m_after)
                 for lane in range(L):
                     means[lane] = loss[lane] / m
