@@ -389,3 +389,36 @@ def test_claims_hand_out_every_item_exactly_once_across_threads():
         return seen
 
     assert (work(200_000, max(2, numba.get_num_threads())) == 1).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("classes", [1, 3, 10, 300])
+def test_the_softmax_loss_and_deltas_equal_a_direct_computation(dtype, classes):
+    """A block's summed cross-entropy per lane (logarithms taken of products of the samples' sums), its
+    correct predictions, and its deltas, against log-sum-exp in float64: with 300 classes and logits close
+    together a product of a whole block's sums would overflow float32, which the runs of samples per logarithm
+    avoid."""
+    rng = np.random.default_rng(classes)
+    L, rows = 64 // np.dtype(dtype).itemsize, lane_kernels.ROWS
+    m = rows - 3
+    spread = np.where(np.arange(L) < L // 2, 30.0, 0.01)  # logits far apart, or close: sums near `classes`
+    z = rng.standard_normal((classes, rows, L)) * spread  # (class, sample, lane)
+    y = rng.integers(0, classes, size=rows)
+    labels = aligned(np.repeat(y, L).astype(dtype))
+    scratch = [aligned(np.zeros(rows * L, dtype)) for _ in range(3)]
+    top = z[:, :m].max(axis=0)
+    log_sum = top + np.log(np.exp(z[:, :m] - top).sum(axis=0))
+    nll = log_sum - z[y[:m], np.arange(m)]  # (sample, lane)
+    for scale in (0.0, 0.25):
+        logits = aligned(z.astype(dtype).reshape(classes, rows * L))
+        loss, hits = np.zeros(L), np.zeros(L, dtype=np.int64)
+        lane_kernels._score(logits, m, labels, *scratch, loss, hits, dtype(scale))
+        tolerance = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(loss, nll.sum(axis=0), rtol=tolerance)
+        if scale == 0:
+            np.testing.assert_array_equal(hits, (z[:, :m].argmax(axis=0) == y[:m, None]).sum(axis=0))
+        else:
+            probabilities = np.exp(z[:, :m] - log_sum)
+            probabilities[y[:m], np.arange(m)] -= 1
+            got = logits.reshape(classes, rows, L)[:, :m]
+            np.testing.assert_allclose(got, probabilities * scale, rtol=tolerance, atol=tolerance * scale)
