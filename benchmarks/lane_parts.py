@@ -24,7 +24,7 @@ from inertia import init
 from inertia.data import spiral
 from inertia.population import lane_fused, lane_kernels, lane_orders
 from inertia.population.kernels import G_COEF, KEEP, M_COEF, M_KEEP, M_TAKE, SIGN, apply_update
-from inertia.population.lanes import lanes
+from inertia.population.lanes import lanes, width
 from inertia.population.layout import ACTIVATION_CODES, forms
 
 LAYERS, L, BATCH = [2, 50, 3], 16, 20
@@ -38,7 +38,7 @@ def _train(parts, x, classes, orders, flat, grads, moments, u, buffers, shape, a
     inputs, _, logits, labels, nll, right, tops = buffers
     n, d = x.shape
     values = x.reshape(-1)
-    loss, hits = np.zeros(16), np.zeros(16, dtype=np.int64)
+    loss, hits = np.zeros(width(flat)), np.zeros(width(flat), dtype=np.int64)
     rows = lane_kernels.ROWS
     for lo in range(0, n, batch):
         m = min(batch, n - lo)
