@@ -338,7 +338,7 @@ def train_epoch(x, y, seeds, epoch, shuffle, batch, params, state, shape, first_
             loaded = -1  # the step whose coefficients are in u
             for lo in range(0, n, batch):
                 m = min(batch, n - lo)
-                if not fused:  # the fused pass zeroes its bias gradients itself
+                if not fused:  # the fused pass writes every gradient on a minibatch's first block
                     _zero_biases(shape, grads)
                 loss[:] = 0
                 scale = dtype.type(1) / dtype.type(m)
